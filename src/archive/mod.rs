@@ -1,0 +1,95 @@
+//! The writers of one plan: a tar.gz, a tar.zst, a zip, or a plain folder.
+//! Each takes entries in order and never sees where they came from.
+
+mod dir;
+mod tar;
+mod zip;
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use crate::error::Result;
+
+pub use dir::DirWriter;
+pub use tar::TarWriter;
+pub use zip::ZipWriter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    TarGz,
+    TarZst,
+    Zip,
+    Dir,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::TarGz, Format::TarZst, Format::Zip, Format::Dir];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::TarGz => "tar.gz",
+            Format::TarZst => "tar.zst",
+            Format::Zip => "zip",
+            Format::Dir => "dir",
+        }
+    }
+
+    /// The format an output name asks for by its extension.
+    pub fn from_output_name(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+            Some(Format::TarGz)
+        } else if name.ends_with(".tar.zst") || name.ends_with(".tzst") {
+            Some(Format::TarZst)
+        } else if name.ends_with(".zip") {
+            Some(Format::Zip)
+        } else {
+            None
+        }
+    }
+
+    /// The compression level used when none is given, and the valid range.
+    pub fn level_range(self) -> Option<(i32, std::ops::RangeInclusive<i32>)> {
+        match self {
+            Format::TarGz | Format::Zip => Some((6, 1..=9)),
+            Format::TarZst => Some((3, 1..=19)),
+            Format::Dir => None,
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| format!("unknown format {s:?}: use tar.gz, tar.zst, zip or dir"))
+    }
+}
+
+/// What a writer needs to know of a file besides its bytes.
+#[derive(Debug, Clone)]
+pub struct EntryMeta<'a> {
+    /// Relative, `/`-separated, checked by the planner.
+    pub path: &'a str,
+    /// Exactly the number of bytes `data` yields.
+    pub size: u64,
+    pub mtime: Option<SystemTime>,
+}
+
+pub trait ArchiveWriter {
+    /// Add one regular file; `data` yields exactly `entry.size` bytes.
+    fn add_file(&mut self, entry: &EntryMeta<'_>, data: &mut dyn Read) -> Result<()>;
+    /// Write the end of the archive and flush it to disk.
+    fn finish(self: Box<Self>) -> Result<()>;
+}

@@ -1,0 +1,116 @@
+//! tar.gz and tar.zst: GNU tar headers (long names as GNU long-name entries,
+//! sizes past 8 GiB in base-256), one regular-file entry per log.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use super::{ArchiveWriter, EntryMeta};
+use crate::error::{Error, Result};
+
+/// The compressed stream a tar is written into.
+enum Compressor {
+    Gzip(GzEncoder<BufWriter<File>>),
+    Zstd(zstd::Encoder<'static, BufWriter<File>>),
+}
+
+impl Write for Compressor {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Compressor::Gzip(w) => w.write(buf),
+            Compressor::Zstd(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Compressor::Gzip(w) => w.flush(),
+            Compressor::Zstd(w) => w.flush(),
+        }
+    }
+}
+
+impl Compressor {
+    fn finish(self) -> io::Result<File> {
+        let buffered = match self {
+            Compressor::Gzip(w) => w.finish()?,
+            Compressor::Zstd(w) => w.finish()?,
+        };
+        let file = buffered.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(file)
+    }
+}
+
+pub struct TarWriter {
+    builder: tar::Builder<Compressor>,
+    /// The output as the user named it, for error messages.
+    output: PathBuf,
+}
+
+const BUFFER: usize = 256 * 1024;
+
+impl TarWriter {
+    pub fn gzip(file: File, level: i32, output: &Path) -> TarWriter {
+        let level = Compression::new(level.clamp(0, 9) as u32);
+        let encoder = GzEncoder::new(BufWriter::with_capacity(BUFFER, file), level);
+        TarWriter::new(Compressor::Gzip(encoder), output)
+    }
+
+    pub fn zstd(file: File, level: i32, output: &Path) -> Result<TarWriter> {
+        let mut encoder = zstd::Encoder::new(BufWriter::with_capacity(BUFFER, file), level)
+            .map_err(|e| Error::io("start zstd stream for", output, &e))?;
+        // Use every core: zstd compresses independent blocks in worker threads.
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        if workers > 1 {
+            encoder
+                .multithread(workers)
+                .map_err(|e| Error::io("start zstd workers for", output, &e))?;
+        }
+        encoder
+            .include_checksum(true)
+            .map_err(|e| Error::io("configure zstd for", output, &e))?;
+        Ok(TarWriter::new(Compressor::Zstd(encoder), output))
+    }
+
+    fn new(compressor: Compressor, output: &Path) -> TarWriter {
+        let mut builder = tar::Builder::new(compressor);
+        builder.mode(tar::HeaderMode::Deterministic);
+        builder.follow_symlinks(false);
+        TarWriter {
+            builder,
+            output: output.to_path_buf(),
+        }
+    }
+}
+
+impl ArchiveWriter for TarWriter {
+    fn add_file(&mut self, entry: &EntryMeta<'_>, data: &mut dyn Read) -> Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(entry.size);
+        header.set_mode(0o644);
+        let mtime = entry
+            .mtime
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        header.set_mtime(mtime);
+        self.builder
+            .append_data(&mut header, entry.path, data)
+            .map_err(|e| Error::io("write to", &self.output, &e))
+    }
+
+    fn finish(self: Box<Self>) -> Result<()> {
+        let TarWriter { builder, output } = *self;
+        let compressor = builder
+            .into_inner()
+            .map_err(|e| Error::io("finish", &output, &e))?;
+        compressor
+            .finish()
+            .map_err(|e| Error::io("finish", &output, &e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,293 @@
+//! The command line, described once with clap and turned into plain option
+//! values once. Nothing below this module knows clap exists.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::archive::Format;
+use crate::commands::{CollectOptions, Command, PreserveOptions, RotateOptions};
+use crate::error::{Error, Result};
+use crate::rotate::DEFAULT_KEEP;
+use crate::sources::{DEFAULT_INCLUDE_FOLDER, Include, Instance, Sources};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0    done (files that were skipped or could not be read are listed, not fatal)
+  1    error: nothing was written (the message names the path and what to do)
+  2    the command line is wrong
+  3    done, but problems were met and --strict was given
+
+Typical CI use, after the tests and before teardown:
+  logkeep collect --config logkeep.toml --preserve -o rdd-logs.tar.gz";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "logkeep",
+    version,
+    about = "Keep the logs of a CI test environment before it is torn down",
+    long_about = "Keep the logs of a CI test environment before it is torn down.\n\n\
+        logkeep rotates logs so no boot's log is overwritten, preserves the logs of \
+        Lima VMs before their folders are deleted, and collects the logs of rdd \
+        service instances into one archive (tar.gz, tar.zst, zip or a folder) with a \
+        manifest.json that records every file, its SHA-256, and what was skipped and why.",
+    after_help = AFTER_HELP,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: CommandArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum CommandArgs {
+    Rotate(RotateArgs),
+    Preserve(PreserveArgs),
+    Collect(CollectArgs),
+}
+
+/// Rotate logs: NAME.log becomes NAME.<highest+1>.log, the oldest backups beyond --keep are removed.
+///
+/// Backups are numbered upwards, 1 is the oldest. A missing DIR or NAME.log is
+/// not an error. An existing backup is never replaced, even by a concurrent
+/// rotation. Files that do not match NAME.<N>.log are never touched.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  logkeep rotate ~/.rdfoo/lima/vm serial serialp serialv\n  RDD_KEEP_LOGS=1 logkeep rotate \"$LOG_DIR\" rdd.stderr rdd.stdout"
+)]
+struct RotateArgs {
+    /// Folder holding the logs.
+    dir: PathBuf,
+    /// Log names without `.log` (serial, ha.stderr, rdd.stdout…).
+    #[arg(required = true)]
+    names: Vec<String>,
+    /// Number of backups to keep (the window is by number, as rdd does it).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_KEEP, value_parser = clap::value_parser!(u64).range(1..))]
+    keep: u64,
+    /// Keep every backup. Also on when RDD_KEEP_LOGS is set to any non-empty value, as in rdd.
+    #[arg(long)]
+    keep_all: bool,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+/// Move the logs of Lima VMs out of their instance folders before those are deleted.
+///
+/// For each VM folder in the Lima home (every folder not starting with `_`, or
+/// those named by --vm), the regular *.log files directly in it are moved into
+/// LOG_DIR/<vm>, or <vm>.2 … <vm>.1000 when that exists (created with mode 0700).
+/// A VM without logs gets no folder. When a rename fails (another file system,
+/// a file locked on Windows), the file is copied, flushed, verified by length
+/// and SHA-256, and only then removed; if it cannot be removed, or it changed
+/// during the copy, both are kept and this is reported.
+#[derive(Debug, Args)]
+struct PreserveArgs {
+    /// The Lima home holding the VM folders (rdd svc paths lima_home).
+    #[arg(long, value_name = "DIR")]
+    lima_home: PathBuf,
+    /// Where preserved folders go (rdd svc paths log_dir).
+    #[arg(long, value_name = "DIR")]
+    log_dir: PathBuf,
+    /// Preserve only this VM (repeat for several).
+    #[arg(long = "vm", value_name = "NAME")]
+    vms: Vec<String>,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+/// Collect the logs of rdd instances into one archive with a manifest.
+///
+/// Layout: <instance>/ holds the service logs of the log dir, <instance>/<vm>[.N]/
+/// the preserved logs of deleted VMs, <instance>/lima-<vm>/ the logs of VMs still
+/// in the Lima home, and <into>/ the files of include globs. Only regular *.log
+/// files directly in those folders are taken; Lima's _config (the SSH key) never.
+/// Symbolic links are not followed, sockets and FIFOs never opened: each is listed
+/// in the manifest as skipped, with the reason. A file that grows while it is read
+/// is archived up to the size it had when opened.
+///
+/// The output is written under a temporary name beside it and renamed at the end:
+/// it appears complete or not at all.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  logkeep collect --instance bats-lima --log-dir ~/.local/state/rancher-desktop-bats-lima \\\n      --lima-home ~/.rdbats-lima/lima -o rdd-logs.tar.gz\n  logkeep collect --config logkeep.toml --preserve -o rdd-logs.zip\n  logkeep collect --config logkeep.toml --dry-run -o x.tar.gz"
+)]
+struct CollectArgs {
+    /// A logkeep.toml listing instances ([[instance]] name, log_dir, lima_home) and includes ([[include]] glob, into).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Name of one rdd instance given by flags (its folder in the archive).
+    #[arg(long, value_name = "NAME")]
+    instance: Option<String>,
+    /// The instance's log dir (rdd svc paths log_dir).
+    #[arg(long, value_name = "DIR", requires = "instance")]
+    log_dir: Option<PathBuf>,
+    /// The instance's Lima home (rdd svc paths lima_home).
+    #[arg(long, value_name = "DIR", requires = "instance")]
+    lima_home: Option<PathBuf>,
+    /// Also collect files matching this glob, into extra/ (repeat for several).
+    #[arg(long, value_name = "GLOB")]
+    include: Vec<String>,
+    /// The archive (or folder) to write.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    output: PathBuf,
+    /// Output format; by default taken from the output's extension (.tar.gz, .tgz, .tar.zst, .zip).
+    #[arg(long, value_name = "FORMAT", value_parser = ["tar.gz", "tar.zst", "zip", "dir"])]
+    format: Option<String>,
+    /// Compression level: gzip and zip 1-9 (default 6), zstd 1-19 (default 3).
+    #[arg(long, value_name = "N")]
+    level: Option<i32>,
+    /// Preserve the logs of every instance's VMs first (what a teardown step wants).
+    #[arg(long)]
+    preserve: bool,
+    /// Print the plan (source -> archive path, and what is skipped) without writing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Replace an existing output (a folder only if it is an earlier logkeep output).
+    #[arg(long)]
+    force: bool,
+    /// Also write a copy of the manifest to this file.
+    #[arg(long, value_name = "FILE")]
+    manifest_out: Option<PathBuf>,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Exit with 3 when any file had a problem.
+    #[arg(long)]
+    strict: bool,
+    /// Print nothing on stderr but errors (no progress, no warnings).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Parse the command line. `Err` carries clap's own message and exit code.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Result<Command>, clap::Error> {
+    let cli = Cli::try_parse_from(args)?;
+    Ok(into_command(cli))
+}
+
+fn into_command(cli: Cli) -> Result<Command> {
+    Ok(match cli.command {
+        CommandArgs::Rotate(args) => {
+            let keep_all =
+                args.keep_all || std::env::var_os("RDD_KEEP_LOGS").is_some_and(|v| !v.is_empty());
+            let names = args
+                .names
+                .into_iter()
+                .map(|name| {
+                    name.strip_suffix(".log")
+                        .map(str::to_string)
+                        .unwrap_or(name)
+                })
+                .collect::<Vec<_>>();
+            for name in &names {
+                crate::names::check_component("log", name).map_err(Error::new)?;
+            }
+            Command::Rotate(RotateOptions {
+                dir: args.dir,
+                names,
+                keep: (!keep_all).then_some(args.keep),
+                report: args.report.into(),
+            })
+        }
+        CommandArgs::Preserve(args) => Command::Preserve(PreserveOptions {
+            lima_home: args.lima_home,
+            log_dir: args.log_dir,
+            vms: args.vms,
+            report: args.report.into(),
+        }),
+        CommandArgs::Collect(args) => Command::Collect(collect_options(args)?),
+    })
+}
+
+fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
+    let mut sources = match &args.config {
+        Some(path) => Sources::from_config_file(path)?,
+        None => Sources::default(),
+    };
+    if let Some(name) = args.instance {
+        sources.instances.push(Instance {
+            name,
+            log_dir: args.log_dir,
+            lima_home: args.lima_home,
+        });
+    }
+    sources
+        .includes
+        .extend(args.include.into_iter().map(|pattern| Include {
+            pattern,
+            into: DEFAULT_INCLUDE_FOLDER.to_string(),
+        }));
+    if sources.instances.is_empty() && sources.includes.is_empty() {
+        return Err(
+            Error::new("nothing to collect: no instance and no include given").with_hint(
+                "give --config FILE, or --instance NAME with --log-dir DIR and/or --lima-home DIR",
+            ),
+        );
+    }
+    sources.validate()?;
+
+    let format = match args.format {
+        Some(name) => name.parse::<Format>().map_err(Error::new)?,
+        None => Format::from_output_name(&args.output).ok_or_else(|| {
+            Error::new(format!(
+                "cannot tell the format from the output name {}",
+                crate::sanitize::display_path(&args.output)
+            ))
+            .with_hint(
+                "end it in .tar.gz, .tar.zst or .zip, or give --format tar.gz|tar.zst|zip|dir",
+            )
+        })?,
+    };
+    if let Some(level) = args.level {
+        match format.level_range() {
+            Some((_, range)) if !range.contains(&level) => {
+                return Err(Error::new(format!(
+                    "--level {level} is out of range for {format}: use {} to {}",
+                    range.start(),
+                    range.end()
+                )));
+            }
+            None => return Err(Error::new("--level has no meaning for --format dir")),
+            _ => {}
+        }
+    }
+    Ok(CollectOptions {
+        sources,
+        output: args.output,
+        format,
+        level: args.level,
+        preserve: args.preserve,
+        dry_run: args.dry_run,
+        force: args.force,
+        manifest_out: args.manifest_out,
+        report: args.report.into(),
+    })
+}
+
+impl From<ReportArgs> for crate::commands::Report {
+    fn from(args: ReportArgs) -> Self {
+        crate::commands::Report {
+            json: args.json,
+            strict: args.strict,
+            quiet: args.quiet,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

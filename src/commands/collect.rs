@@ -1,0 +1,195 @@
+use std::fs;
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use super::{Report, print_json};
+use crate::archive::Format;
+use crate::error::{Error, Result};
+use crate::exit_codes::ExitStatus;
+use crate::layout::{Plan, plan};
+use crate::manifest::{ArchiveInfo, Manifest};
+use crate::output::PendingOutput;
+use crate::pack::pack;
+use crate::preserve::preserve;
+use crate::problem::Problem;
+use crate::sanitize::display_path;
+use crate::sources::Sources;
+
+pub struct CollectOptions {
+    pub sources: Sources,
+    pub output: PathBuf,
+    pub format: Format,
+    pub level: Option<i32>,
+    pub preserve: bool,
+    pub dry_run: bool,
+    pub force: bool,
+    pub manifest_out: Option<PathBuf>,
+    pub report: Report,
+}
+
+pub fn run(options: CollectOptions) -> Result<ExitStatus> {
+    if let Some(implied) = Format::from_output_name(&options.output)
+        && implied != options.format
+        && !options.report.quiet
+    {
+        eprintln!(
+            "warning: writing {} as {} although its name says {implied}",
+            display_path(&options.output),
+            options.format
+        );
+    }
+    let mut preserved = Vec::new();
+    let mut problems = Vec::new();
+    if options.preserve && !options.dry_run {
+        preserve_all(&options.sources, &mut preserved, &mut problems)?;
+    }
+    let plan = plan(&options.sources);
+    problems.extend(plan.problems.iter().cloned());
+    if options.dry_run {
+        print_plan(&plan, &options);
+        return Ok(options.report.finish(&problems));
+    }
+
+    let (pending, writer) = PendingOutput::create(
+        &options.output,
+        options.format,
+        options.level,
+        options.force,
+    )?;
+    let level = options
+        .level
+        .or(options.format.level_range().map(|(default, _)| default));
+    let mut manifest = Manifest::new(
+        &options.sources.instances,
+        ArchiveInfo {
+            format: options.format.name().to_string(),
+            level,
+        },
+    );
+    manifest.skipped = plan.skipped.clone();
+    manifest.problems = problems;
+    manifest.preserved = preserved;
+
+    let bar = progress_bar(plan.total_planned_bytes(), options.report.quiet);
+    pack(&plan.files, &mut manifest, writer, &mut |_, bytes| {
+        bar.inc(bytes)
+    })?;
+    bar.finish_and_clear();
+    pending.commit()?;
+    if let Some(path) = &options.manifest_out {
+        fs::write(path, manifest.to_json())
+            .map_err(|e| Error::io("write manifest copy", path, &e))?;
+    }
+
+    if options.report.json {
+        print_json(&CollectSummary {
+            output: display_path(&options.output),
+            manifest: &manifest,
+        });
+    } else {
+        let t = &manifest.totals;
+        println!(
+            "wrote {} ({}): {} files, {} bytes; {} skipped, {} problems",
+            display_path(&options.output),
+            options.format,
+            t.files,
+            t.bytes,
+            t.skipped,
+            t.problems
+        );
+    }
+    let problems = manifest.problems.clone();
+    Ok(options.report.finish(&problems))
+}
+
+#[derive(Serialize)]
+struct CollectSummary<'a> {
+    output: String,
+    manifest: &'a Manifest,
+}
+
+/// Preserve the VM logs of every instance that has both folders.
+fn preserve_all(
+    sources: &Sources,
+    preserved: &mut Vec<crate::preserve::Moved>,
+    problems: &mut Vec<Problem>,
+) -> Result<()> {
+    for instance in &sources.instances {
+        match (&instance.lima_home, &instance.log_dir) {
+            (Some(lima_home), Some(log_dir)) => {
+                let result = preserve(lima_home, log_dir, &[])?;
+                preserved.extend(result.moved);
+                problems.extend(result.problems);
+            }
+            (Some(lima_home), None) => problems.push(Problem::new(
+                lima_home,
+                format!("instance {} has no log dir to preserve its VM logs into; they are collected in place", instance.name),
+            )),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn print_plan(plan: &Plan, options: &CollectOptions) {
+    if options.report.json {
+        print_json(&serde_json::json!({
+            "output": display_path(&options.output),
+            "format": options.format.name(),
+            "files": plan.files.iter().map(|f| serde_json::json!({
+                "source": display_path(&f.source),
+                "path": f.path,
+                "instance": f.instance,
+                "vm": f.vm,
+                "kind": f.kind,
+                "log": f.log,
+                "rotation": f.rotation,
+                "size": f.planned_size,
+            })).collect::<Vec<_>>(),
+            "skipped": plan.skipped,
+            "problems": plan.problems,
+        }));
+        return;
+    }
+    for file in &plan.files {
+        println!(
+            "{} -> {}",
+            display_path(&file.source),
+            crate::sanitize::display_str(&file.path)
+        );
+    }
+    for skipped in &plan.skipped {
+        let reason = serde_json::to_value(skipped.reason).ok();
+        let reason = reason
+            .as_ref()
+            .and_then(|r| r.as_str())
+            .unwrap_or("skipped");
+        println!("skip {} ({reason})", skipped.source);
+    }
+    println!(
+        "{} files, {} bytes would be written to {} ({}); {} skipped",
+        plan.files.len(),
+        plan.total_planned_bytes(),
+        display_path(&options.output),
+        options.format,
+        plan.skipped.len()
+    );
+}
+
+fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
+    // indicatif draws only when stderr is a terminal.
+    let target = if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}

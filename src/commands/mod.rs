@@ -1,0 +1,64 @@
+//! The commands: each takes plain options, does its work through the library
+//! modules, and prints results on stdout and everything else on stderr.
+
+mod collect;
+mod preserve;
+mod rotate;
+
+pub use collect::CollectOptions;
+pub use preserve::PreserveOptions;
+pub use rotate::RotateOptions;
+
+use crate::error::Result;
+use crate::exit_codes::ExitStatus;
+use crate::problem::Problem;
+
+pub enum Command {
+    Rotate(RotateOptions),
+    Preserve(PreserveOptions),
+    Collect(CollectOptions),
+}
+
+/// How a command reports: text or JSON, and whether problems fail it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Report {
+    pub json: bool,
+    pub strict: bool,
+    pub quiet: bool,
+}
+
+impl Report {
+    /// Print each problem as a warning on stderr, and choose the exit status.
+    pub fn finish(&self, problems: &[Problem]) -> ExitStatus {
+        if !self.quiet {
+            for problem in problems {
+                eprintln!(
+                    "warning: {}: {}",
+                    problem.path,
+                    crate::sanitize::display_str(&problem.message)
+                );
+            }
+        }
+        if self.strict && !problems.is_empty() {
+            ExitStatus::Problems
+        } else {
+            ExitStatus::Success
+        }
+    }
+}
+
+pub fn run(command: Command) -> Result<ExitStatus> {
+    match command {
+        Command::Rotate(options) => rotate::run(options),
+        Command::Preserve(options) => preserve::run(options),
+        Command::Collect(options) => collect::run(options),
+    }
+}
+
+/// Print a JSON document on stdout, one line.
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string(value).expect("reports always serialize")
+    );
+}

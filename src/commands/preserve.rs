@@ -1,0 +1,40 @@
+use std::path::PathBuf;
+
+use super::{Report, print_json};
+use crate::error::Result;
+use crate::exit_codes::ExitStatus;
+use crate::preserve::{MoveMethod, preserve};
+use crate::sanitize::display_path;
+
+pub struct PreserveOptions {
+    pub lima_home: PathBuf,
+    pub log_dir: PathBuf,
+    pub vms: Vec<String>,
+    pub report: Report,
+}
+
+pub fn run(options: PreserveOptions) -> Result<ExitStatus> {
+    let result = preserve(&options.lima_home, &options.log_dir, &options.vms)?;
+    if options.report.json {
+        print_json(&result);
+    } else if result.moved.is_empty() {
+        println!(
+            "no logs to preserve in {}",
+            display_path(&options.lima_home)
+        );
+    } else {
+        for moved in &result.moved {
+            let how = match moved.method {
+                MoveMethod::Rename => "",
+                MoveMethod::Copy => " (copied, verified, source removed)",
+                MoveMethod::CopyKeptSource => " (copied and verified; source kept)",
+            };
+            println!(
+                "{} -> {}{how}",
+                display_path(&moved.from),
+                display_path(&moved.to)
+            );
+        }
+    }
+    Ok(options.report.finish(&result.problems))
+}

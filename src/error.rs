@@ -1,0 +1,75 @@
+//! The one error type of the library: a message that names what it was about,
+//! and a hint that says what the user can do.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+use crate::sanitize::display_path;
+
+#[derive(Debug)]
+pub struct Error {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(message: impl Into<String>) -> Self {
+        Error {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// A file-system error about `path`, with a hint chosen from the error kind.
+    pub fn io(action: &str, path: &Path, err: &io::Error) -> Self {
+        Error::new(format!(
+            "cannot {action} {}: {}",
+            display_path(path),
+            io_reason(err)
+        ))
+        .with_optional_hint(io_hint(err))
+    }
+
+    fn with_optional_hint(mut self, hint: Option<&str>) -> Self {
+        self.hint = hint.map(str::to_string);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The OS message without Rust's "(os error N)" suffix, which tells a user nothing.
+pub fn io_reason(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+fn io_hint(err: &io::Error) -> Option<&'static str> {
+    match err.kind() {
+        io::ErrorKind::NotFound => Some("check that the path exists and is spelled right"),
+        io::ErrorKind::PermissionDenied => {
+            Some("run as a user that may access it, or change its permissions")
+        }
+        io::ErrorKind::AlreadyExists => Some("choose another name, or remove the existing one"),
+        io::ErrorKind::StorageFull => Some("free some space or write the output elsewhere"),
+        io::ErrorKind::ReadOnlyFilesystem => Some("write the output to a writable folder"),
+        _ => None,
+    }
+}

@@ -1,0 +1,50 @@
+//! logkeep keeps the logs of a CI test environment before it is torn down:
+//! [`rotate`] so no boot's log is overwritten, [`preserve`] the logs of VMs
+//! before their folders are deleted, plan a [`layout`] of everything to keep
+//! and [`pack`] it into an [`archive`] with a [`manifest`].
+
+pub mod archive;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod exit_codes;
+pub mod layout;
+pub mod manifest;
+pub mod names;
+pub mod output;
+pub mod pack;
+pub mod preserve;
+pub mod problem;
+pub mod rotate;
+pub mod safe_fs;
+pub mod sanitize;
+pub mod sources;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use exit_codes::ExitStatus;
+
+/// Run logkeep with these command-line arguments and return its exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let command = match cli::parse(args) {
+        Ok(Ok(command)) => command,
+        Ok(Err(error)) => return report_error(&error, ExitStatus::Usage),
+        Err(clap_error) => {
+            let _ = clap_error.print();
+            return ExitCode::from(clap_error.exit_code() as u8);
+        }
+    };
+    match commands::run(command) {
+        Ok(status) => status.into(),
+        Err(error) => report_error(&error, ExitStatus::Error),
+    }
+}
+
+fn report_error(error: &error::Error, status: ExitStatus) -> ExitCode {
+    eprintln!("error: {}", error.message);
+    if let Some(hint) = &error.hint {
+        eprintln!("  hint: {hint}");
+    }
+    status.into()
+}

@@ -1,0 +1,117 @@
+//! File names in the rdd log layout: `NAME.log` is the active log, `NAME.N.log`
+//! its N-th backup (1 is the oldest), and names that must become archive paths.
+
+use std::ffi::OsStr;
+
+/// `ha.stderr.3.log` → `("ha.stderr", Some(3))`; `serial.log` → `("serial", None)`;
+/// anything not ending in `.log` → `None`.
+pub fn parse_log_name(file_name: &str) -> Option<(&str, Option<u64>)> {
+    let stem = file_name.strip_suffix(".log")?;
+    if stem.is_empty() {
+        return None;
+    }
+    if let Some((base, number)) = stem.rsplit_once('.')
+        && !base.is_empty()
+        && is_rotation_number(number)
+    {
+        return Some((base, number.parse().ok()));
+    }
+    Some((stem, None))
+}
+
+/// The N of `<name>.<N>.log` for this exact `name`, as `logfile.Rotate` matches it.
+pub fn backup_number(file_name: &str, name: &str) -> Option<u64> {
+    let number = file_name
+        .strip_prefix(name)?
+        .strip_prefix('.')?
+        .strip_suffix(".log")?;
+    if is_rotation_number(number) {
+        number.parse().ok()
+    } else {
+        None
+    }
+}
+
+fn is_rotation_number(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A file or folder name as it is written into an archive: valid UTF-8 (zip
+/// needs it, and JSON), with each byte that is not UTF-8 written as `%XX`.
+/// Returns whether anything had to be escaped.
+pub fn archive_component(name: &OsStr) -> (String, bool) {
+    let bytes = name.as_encoded_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    let mut escaped = false;
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("%{b:02X}"));
+            escaped = true;
+        }
+    }
+    (out, escaped)
+}
+
+/// Names the user gives to instances and archive folders become path
+/// components: keep them to one plain component.
+pub fn check_component(kind: &str, name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', ':'])
+        && !name.chars().any(char::is_control);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{kind} name {name:?} cannot be a folder name in the archive: use letters, digits, '-', '_' or '.', without '/'"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_active_and_rotated_logs() {
+        assert_eq!(parse_log_name("serial.log"), Some(("serial", None)));
+        assert_eq!(parse_log_name("ha.stderr.log"), Some(("ha.stderr", None)));
+        assert_eq!(
+            parse_log_name("ha.stderr.12.log"),
+            Some(("ha.stderr", Some(12)))
+        );
+        assert_eq!(
+            parse_log_name("rdd.stdout.1.log"),
+            Some(("rdd.stdout", Some(1)))
+        );
+        assert_eq!(parse_log_name("lima.yaml"), None);
+        assert_eq!(parse_log_name(".log"), None);
+        assert_eq!(parse_log_name("7.log"), Some(("7", None)));
+    }
+
+    #[test]
+    fn backup_number_needs_the_exact_name() {
+        assert_eq!(backup_number("serial.3.log", "serial"), Some(3));
+        assert_eq!(backup_number("serialv.3.log", "serial"), None);
+        assert_eq!(backup_number("serial.log", "serial"), None);
+        assert_eq!(backup_number("serial.x.log", "serial"), None);
+        assert_eq!(backup_number("serial.-1.log", "serial"), None);
+    }
+
+    #[test]
+    fn escapes_bytes_that_are_not_utf8() {
+        assert_eq!(
+            archive_component(OsStr::new("a b.log")),
+            ("a b.log".into(), false)
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let (name, escaped) = archive_component(OsStr::from_bytes(b"x\xff.log"));
+            assert_eq!(name, "x%FF.log");
+            assert!(escaped);
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The output appears complete or not at all: everything is written under a
+//! temporary name beside it and renamed into place at the end.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tempfile::{TempDir, TempPath};
+
+use crate::archive::{ArchiveWriter, DirWriter, Format, TarWriter, ZipWriter};
+use crate::error::{Error, Result};
+use crate::manifest::MANIFEST_NAME;
+use crate::sanitize::display_path;
+
+enum Temporary {
+    File(TempPath),
+    Dir(TempDir),
+}
+
+/// An output being written: committed by `commit`, removed if dropped.
+pub struct PendingOutput {
+    target: PathBuf,
+    temporary: Temporary,
+    force: bool,
+}
+
+impl PendingOutput {
+    /// Check the target and create the temporary output and its writer.
+    pub fn create(
+        target: &Path,
+        format: Format,
+        level: Option<i32>,
+        force: bool,
+    ) -> Result<(PendingOutput, Box<dyn ArchiveWriter>)> {
+        check_target(target, format, force)?;
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let prefix = format!(
+            ".{}.logkeep-tmp-",
+            target
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        );
+        let builder = {
+            let mut b = tempfile::Builder::new();
+            b.prefix(&prefix);
+            b
+        };
+        let temp_error = |e: io::Error| {
+            Error::io("create a temporary output in", parent, &e)
+                .with_hint("the output's folder must exist and be writable")
+        };
+        let level = level.or(format.level_range().map(|(default, _)| default));
+        let (temporary, writer): (Temporary, Box<dyn ArchiveWriter>) = match format {
+            Format::Dir => {
+                let dir = builder.tempdir_in(parent).map_err(temp_error)?;
+                let writer = Box::new(DirWriter::new(dir.path().to_path_buf()));
+                (Temporary::Dir(dir), writer)
+            }
+            archive => {
+                let (file, path) = builder
+                    .tempfile_in(parent)
+                    .map_err(temp_error)?
+                    .into_parts();
+                let level = level.unwrap_or(6);
+                let writer: Box<dyn ArchiveWriter> = match archive {
+                    Format::TarZst => Box::new(TarWriter::zstd(file, level, target)?),
+                    Format::Zip => Box::new(ZipWriter::new(file, level, target)),
+                    _ => Box::new(TarWriter::gzip(file, level, target)),
+                };
+                (Temporary::File(path), writer)
+            }
+        };
+        Ok((
+            PendingOutput {
+                target: target.to_path_buf(),
+                temporary,
+                force,
+            },
+            writer,
+        ))
+    }
+
+    /// Move the finished output into place.
+    pub fn commit(self) -> Result<()> {
+        let target = &self.target;
+        match self.temporary {
+            Temporary::File(path) => {
+                set_readable_mode(&path);
+                let result = if self.force {
+                    path.persist(target)
+                } else {
+                    path.persist_noclobber(target)
+                };
+                result.map_err(|e| persist_error(target, &e.error))
+            }
+            Temporary::Dir(dir) => {
+                if self.force && fs::symlink_metadata(target).is_ok() {
+                    check_replaceable_dir(target)?;
+                    fs::remove_dir_all(target)
+                        .map_err(|e| Error::io("remove old output", target, &e))?;
+                }
+                let path = dir.keep();
+                fs::rename(&path, target).map_err(|e| {
+                    let _ = fs::remove_dir_all(&path);
+                    persist_error(target, &e)
+                })
+            }
+        }
+    }
+}
+
+fn persist_error(target: &Path, e: &io::Error) -> Error {
+    if e.kind() == io::ErrorKind::AlreadyExists {
+        exists_error(target)
+    } else {
+        Error::io("write output", target, e)
+    }
+}
+
+fn exists_error(target: &Path) -> Error {
+    Error::new(format!("output {} already exists", display_path(target)))
+        .with_hint("choose another output name, or add --force to replace it")
+}
+
+fn check_target(target: &Path, format: Format, force: bool) -> Result<()> {
+    match fs::symlink_metadata(target) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("inspect output", target, &e)),
+        Ok(_) if !force => Err(exists_error(target)),
+        Ok(meta) if format == Format::Dir => {
+            if meta.is_dir() {
+                check_replaceable_dir(target)
+            } else {
+                Err(Error::new(format!(
+                    "output {} exists and is not a folder",
+                    display_path(target)
+                )))
+            }
+        }
+        Ok(meta) if meta.is_dir() => Err(Error::new(format!(
+            "output {} is a folder; --force replaces only files",
+            display_path(target)
+        ))
+        .with_hint("name a file such as rdd-logs.tar.gz, or use --format dir")),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// `--force` replaces a folder only if it is an earlier logkeep output: it
+/// must never wipe a folder the user named by mistake.
+fn check_replaceable_dir(target: &Path) -> Result<()> {
+    if target.join(MANIFEST_NAME).is_file() {
+        Ok(())
+    } else {
+        Err(Error::new(format!(
+            "output folder {} exists and is not a logkeep output (no {MANIFEST_NAME}); not replacing it",
+            display_path(target)
+        ))
+        .with_hint("remove it yourself or choose another output"))
+    }
+}
+
+/// Temporary files are created 0600; an artifact is meant to be read.
+fn set_readable_mode(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o644));
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}

@@ -1,0 +1,311 @@
+//! Move a VM's logs out of its Lima instance folder before the folder is
+//! deleted: into `LOG_DIR/<vm>` (or `<vm>.2` … `<vm>.1000`), by rename, or by a
+//! verified copy when rename cannot work (another file system, a locked file).
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::problem::Problem;
+use crate::safe_fs::{create_private_dir, open_regular};
+use crate::sanitize::display_path;
+
+/// rdd gives up looking for a free `<vm>.N` folder after this number.
+const MAX_PRESERVED_COPIES: u32 = 1000;
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum MoveMethod {
+    /// Renamed: the fast, atomic case.
+    Rename,
+    /// Copied, flushed, verified, then the source removed.
+    Copy,
+    /// Copied and verified, but the source is still there (it could not be
+    /// removed, or it changed during the copy): both are kept.
+    CopyKeptSource,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Moved {
+    pub vm: String,
+    pub from: PathBuf,
+    pub to: PathBuf,
+    pub method: MoveMethod,
+    /// Why the rename did not work, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rename_error: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Preservation {
+    pub moved: Vec<Moved>,
+    /// The folders created under the log dir, one per VM with logs.
+    pub folders: Vec<PathBuf>,
+    pub problems: Vec<Problem>,
+}
+
+/// Preserve the logs of the VMs in `lima_home` (all of them, or those named in
+/// `only`) into `log_dir`. A missing Lima home is not an error: no VM, no logs.
+pub fn preserve(lima_home: &Path, log_dir: &Path, only: &[String]) -> Result<Preservation> {
+    let mut result = Preservation::default();
+    for vm in vm_names(lima_home, only, &mut result.problems)? {
+        preserve_vm(&lima_home.join(&vm), log_dir, &vm, &mut result);
+    }
+    Ok(result)
+}
+
+/// VM folders: every folder in the Lima home whose name does not start with
+/// `_` (`_config`, `_disks` hold no VM).
+fn vm_names(lima_home: &Path, only: &[String], problems: &mut Vec<Problem>) -> Result<Vec<String>> {
+    if !only.is_empty() {
+        let mut names = Vec::new();
+        for vm in only {
+            let dir = lima_home.join(vm);
+            match fs::symlink_metadata(&dir) {
+                Ok(meta) if meta.is_dir() => names.push(vm.clone()),
+                Ok(_) => problems.push(Problem::new(
+                    &dir,
+                    "not a VM folder (not a directory); skipped",
+                )),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    problems.push(Problem::new(&dir, "no such VM folder; nothing to preserve"))
+                }
+                Err(e) => problems.push(Problem::io(&dir, "inspect VM folder", &e)),
+            }
+        }
+        return Ok(names);
+    }
+    let entries = match fs::read_dir(lima_home) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read Lima home", lima_home, &e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("read Lima home", lima_home, &e))?;
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        match entry.file_name().into_string() {
+            Ok(name) if is_dir && !name.starts_with('_') => names.push(name),
+            Ok(_) => {}
+            Err(raw) => problems.push(Problem::new(
+                &entry.path(),
+                format!(
+                    "VM folder name {} is not UTF-8; skipped",
+                    display_path(Path::new(&raw))
+                ),
+            )),
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The regular `*.log` files directly in `dir` (not links, not folders), sorted.
+fn log_files(dir: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            problems.push(Problem::io(dir, "read VM folder", &e));
+            return Vec::new();
+        }
+    };
+    let mut logs: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|entry| entry.file_name().as_encoded_bytes().ends_with(b".log"))
+        .map(|entry| entry.path())
+        .collect();
+    logs.sort();
+    logs
+}
+
+fn preserve_vm(vm_dir: &Path, log_dir: &Path, vm: &str, result: &mut Preservation) {
+    let logs = log_files(vm_dir, &mut result.problems);
+    if logs.is_empty() {
+        return;
+    }
+    let dest = match create_preserve_dir(log_dir, vm) {
+        Ok(dest) => dest,
+        Err(problem) => {
+            result.problems.push(problem);
+            return;
+        }
+    };
+    let mut moved_any = false;
+    for src in logs {
+        let to = dest.join(src.file_name().expect("listed files have names"));
+        match move_file(&src, &to) {
+            Ok((method, rename_error)) => {
+                moved_any = true;
+                if method == MoveMethod::CopyKeptSource {
+                    result.problems.push(Problem::new(
+                        &src,
+                        format!(
+                            "copied to {} and verified, but the source was kept: {}",
+                            display_path(&to),
+                            rename_error.as_deref().unwrap_or("it could not be removed")
+                        ),
+                    ));
+                }
+                result.moved.push(Moved {
+                    vm: vm.to_string(),
+                    from: src,
+                    to,
+                    method,
+                    rename_error,
+                });
+            }
+            Err(problem) => result.problems.push(problem),
+        }
+    }
+    if moved_any {
+        result.folders.push(dest);
+    } else {
+        // Nothing arrived: leave no empty folder behind.
+        let _ = fs::remove_dir(&dest);
+    }
+}
+
+/// Create `log_dir/<vm>`, or the first free `<vm>.2` … `<vm>.1000`.
+fn create_preserve_dir(log_dir: &Path, vm: &str) -> Result<PathBuf, Problem> {
+    if let Err(e) = fs::create_dir_all(log_dir) {
+        return Err(Problem::io(log_dir, "create log folder", &e));
+    }
+    for n in 1..=MAX_PRESERVED_COPIES {
+        let name = if n == 1 {
+            vm.to_string()
+        } else {
+            format!("{vm}.{n}")
+        };
+        let dir = log_dir.join(name);
+        match create_private_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Problem::io(&dir, "create folder for preserved logs", &e)),
+        }
+    }
+    Err(Problem::new(
+        &log_dir.join(vm),
+        format!(
+            "{vm} … {vm}.{MAX_PRESERVED_COPIES} all exist; logs left in place: remove old preserved folders"
+        ),
+    ))
+}
+
+/// Move one file: rename, or copy-verify-remove when rename fails.
+/// On error, the source is untouched and no partial copy is left.
+fn move_file(src: &Path, to: &Path) -> Result<(MoveMethod, Option<String>), Problem> {
+    let rename_error = match fs::rename(src, to) {
+        Ok(()) => return Ok((MoveMethod::Rename, None)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && fs::symlink_metadata(src).is_err() => {
+            return Err(Problem::new(src, "vanished before it could be moved"));
+        }
+        Err(e) => crate::error::io_reason(&e),
+    };
+    let copied = copy_verified(src, to)?;
+    // Remove the source only if it is still exactly what was copied.
+    let unchanged = fs::symlink_metadata(src)
+        .is_ok_and(|m| m.len() == copied.len && m.modified().ok() == copied.modified);
+    if !unchanged {
+        return Ok((
+            MoveMethod::CopyKeptSource,
+            Some(format!(
+                "rename failed ({rename_error}) and the source changed during the copy"
+            )),
+        ));
+    }
+    match fs::remove_file(src) {
+        Ok(()) => Ok((MoveMethod::Copy, Some(rename_error))),
+        Err(e) => Ok((
+            MoveMethod::CopyKeptSource,
+            Some(format!(
+                "rename failed ({rename_error}); removing the source failed ({})",
+                crate::error::io_reason(&e)
+            )),
+        )),
+    }
+}
+
+struct Copied {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+/// Copy `src` to a new file `to`, flush it to disk, and read it back to check
+/// its length and SHA-256 against what was read from the source. On failure
+/// the partial copy is removed.
+fn copy_verified(src: &Path, to: &Path) -> Result<Copied, Problem> {
+    let mut input = open_regular(src).map_err(|e| Problem::io(src, "open for copying", &e))?;
+    let modified = input.metadata().ok().and_then(|m| m.modified().ok());
+    let output = File::create_new(to).map_err(|e| Problem::io(to, "create copy", &e))?;
+    copy_into(&mut input, output, modified, src, to).inspect_err(|_| {
+        let _ = fs::remove_file(to);
+    })
+}
+
+fn copy_into(
+    input: &mut File,
+    mut output: File,
+    modified: Option<std::time::SystemTime>,
+    src: &Path,
+    to: &Path,
+) -> Result<Copied, Problem> {
+    let mut hasher = Sha256::new();
+    let mut len = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Problem::io(src, "read for copying (source kept)", &e)),
+        };
+        hasher.update(&buf[..n]);
+        output
+            .write_all(&buf[..n])
+            .map_err(|e| Problem::io(to, "write copy (source kept)", &e))?;
+        len += n as u64;
+    }
+    output
+        .sync_all()
+        .map_err(|e| Problem::io(to, "flush copy to disk (source kept)", &e))?;
+    drop(output);
+    if let Some(time) = modified
+        && let Ok(file) = File::options().write(true).open(to)
+    {
+        let _ = file.set_modified(time);
+    }
+    let expected = hasher.finalize();
+    let (copy_len, copy_hash) =
+        hash_file(to).map_err(|e| Problem::io(to, "read back copy (source kept)", &e))?;
+    if copy_len != len || copy_hash[..] != expected[..] {
+        return Err(Problem::new(
+            to,
+            "the copy does not match the source after writing; copy removed, source kept",
+        ));
+    }
+    Ok(Copied { len, modified })
+}
+
+fn hash_file(path: &Path) -> io::Result<(u64, Vec<u8>)> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut len = 0u64;
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok((len, hasher.finalize().to_vec())),
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+                len += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}

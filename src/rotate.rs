@@ -1,0 +1,125 @@
+//! Rotate a log so that no boot's log is overwritten: `NAME.log` becomes
+//! `NAME.<max+1>.log`, and only the newest backups are kept (the rule of rdd's
+//! `logfile.Rotate`).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::names::backup_number;
+use crate::problem::Problem;
+use crate::safe_fs::rename_noreplace;
+
+/// How many backups rdd keeps unless told to keep all.
+pub const DEFAULT_KEEP: u64 = 5;
+
+/// How many times a rename may find its target taken by a concurrent rotator.
+const MAX_RENAME_ATTEMPTS: u64 = 1000;
+
+#[derive(Debug, Serialize)]
+pub struct Rotation {
+    pub name: String,
+    /// Where `NAME.log` went; `None` when there was nothing to rotate.
+    pub rotated_to: Option<PathBuf>,
+    /// Backups removed because they fell out of the kept window.
+    pub removed: Vec<PathBuf>,
+    pub problems: Vec<Problem>,
+}
+
+/// Rotate `dir/name.log`. `keep` is the number of backups to keep, `None` keeps
+/// all. A missing `dir` or `name.log` is not an error: there is nothing to do.
+pub fn rotate(dir: &Path, name: &str, keep: Option<u64>) -> Result<Rotation> {
+    let mut rotation = Rotation {
+        name: name.to_string(),
+        rotated_to: None,
+        removed: Vec::new(),
+        problems: Vec::new(),
+    };
+    let Some(highest) = highest_backup(dir, name)? else {
+        return Ok(rotation);
+    };
+    let active = dir.join(format!("{name}.log"));
+    // Rename first; "not found" means nothing to rotate. Checking first would race.
+    let mut number = highest + 1;
+    let new_number = loop {
+        let target = dir.join(format!("{name}.{number}.log"));
+        match rename_noreplace(&active, &target) {
+            Ok(()) => {
+                rotation.rotated_to = Some(target);
+                break number;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(rotation),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // Another rotator took this number meanwhile: never replace it.
+                if number - highest >= MAX_RENAME_ATTEMPTS {
+                    return Err(Error::new(format!(
+                        "cannot rotate {}: {MAX_RENAME_ATTEMPTS} backup numbers after {highest} are all taken",
+                        active.display()
+                    )));
+                }
+                number += 1;
+            }
+            Err(e) => return Err(Error::io("rotate", &active, &e)),
+        }
+    };
+    if let Some(keep) = keep {
+        prune(dir, name, new_number, keep, &mut rotation);
+    }
+    Ok(rotation)
+}
+
+/// The highest N among `name.N.log` (0 when there is none); `None` when `dir`
+/// does not exist.
+fn highest_backup(dir: &Path, name: &str) -> Result<Option<u64>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read folder", dir, &e)),
+    };
+    let mut highest = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("read folder", dir, &e))?;
+        if let Some(n) = entry
+            .file_name()
+            .to_str()
+            .and_then(|f| backup_number(f, name))
+        {
+            highest = highest.max(n);
+        }
+    }
+    Ok(Some(highest))
+}
+
+/// Remove backups numbered `n <= newest - keep`, exactly as rdd does: the
+/// window is by number, so a gap in the numbers keeps fewer files.
+fn prune(dir: &Path, name: &str, newest: u64, keep: u64, rotation: &mut Rotation) {
+    let Some(limit) = newest.checked_sub(keep) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut doomed: Vec<(u64, PathBuf)> = entries
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let n = entry
+                .file_name()
+                .to_str()
+                .and_then(|f| backup_number(f, name))?;
+            (n <= limit).then(|| (n, entry.path()))
+        })
+        .collect();
+    doomed.sort();
+    for (_, path) in doomed {
+        match fs::remove_file(&path) {
+            Ok(()) => rotation.removed.push(path),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => rotation
+                .problems
+                .push(Problem::io(&path, "remove old backup", &e)),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! File-system primitives that a live, hostile log tree needs: a rename that
+//! never replaces, an open that never blocks or follows a link, a private mkdir.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::Path;
+
+/// Rename `from` to `to`, failing with `AlreadyExists` instead of replacing `to`.
+/// Two rotators running at once must never overwrite each other's backup.
+pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        match linux_renameat2_noreplace(from, to) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
+                // The file system does not know RENAME_NOREPLACE: fall back below.
+            }
+            other => return other,
+        }
+    }
+    // A hard link fails when `to` exists, so it is the portable no-replace rename.
+    // Where hard links are not supported, check then rename: racy, but the best left.
+    match fs::hard_link(from, to) {
+        Ok(()) => match fs::remove_file(from) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = fs::remove_file(to);
+                Err(e)
+            }
+        },
+        Err(e)
+            if e.kind() == io::ErrorKind::AlreadyExists || e.kind() == io::ErrorKind::NotFound =>
+        {
+            Err(e)
+        }
+        Err(_) => {
+            if fs::symlink_metadata(to).is_ok() {
+                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+            }
+            fs::rename(from, to)
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn linux_renameat2_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let from = CString::new(from.as_os_str().as_bytes())?;
+    let to = CString::new(to.as_os_str().as_bytes())?;
+    // SAFETY: both are valid NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Open a file for reading without following a final symbolic link and without
+/// blocking on a FIFO; fails with `InvalidInput` when what was opened is not a
+/// regular file (it may have been replaced since it was listed).
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
+}
+
+/// Create one folder, private to the user (mode 0700 on Unix), failing with
+/// `AlreadyExists` if it is there: mkdir is atomic, so two callers never share it.
+pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}

@@ -1,0 +1,61 @@
+//! Names from a log tree are untrusted text: escape what a terminal would
+//! interpret (control characters, escape sequences) and bytes that are not UTF-8.
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+/// A path as it is safe to print: control characters as `\n`, `\x1b`…, invalid
+/// UTF-8 bytes as `\xNN`.
+pub fn display_path(path: &Path) -> String {
+    display_os(path.as_os_str())
+}
+
+pub fn display_os(text: &OsStr) -> String {
+    let mut out = String::new();
+    for chunk in text.as_encoded_bytes().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            escape_char(c, &mut out);
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Escape control characters in text that is already valid UTF-8.
+pub fn display_str(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        escape_char(c, &mut out);
+    }
+    out
+}
+
+fn escape_char(c: char, out: &mut String) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\\' => out.push_str("\\\\"),
+        c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c => out.push(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_control_characters() {
+        assert_eq!(display_str("a\nb\x1b[31m"), "a\\nb\\x1b[31m");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn escapes_invalid_utf8() {
+        use std::os::unix::ffi::OsStrExt;
+        assert_eq!(display_os(OsStr::from_bytes(b"x\xffy.log")), "x\\xffy.log");
+    }
+}

@@ -1,0 +1,215 @@
+//! What to collect: rdd service instances (a name, a log dir, a Lima home) and
+//! extra include globs, from command-line flags or a `logkeep.toml` file.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::names::check_component;
+use crate::sanitize::display_path;
+
+/// One rdd service instance. Either folder may be absent on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub name: String,
+    pub log_dir: Option<PathBuf>,
+    pub lima_home: Option<PathBuf>,
+}
+
+/// Extra files: every regular file matching `pattern`, placed in the archive
+/// under `into/`, keeping its path relative to the glob's fixed prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Include {
+    pub pattern: String,
+    pub into: String,
+}
+
+/// The folder that include globs without `into` land in.
+pub const DEFAULT_INCLUDE_FOLDER: &str = "extra";
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Sources {
+    pub instances: Vec<Instance>,
+    pub includes: Vec<Include>,
+}
+
+/// The config file, as written by users.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default, rename = "instance")]
+    instances: Vec<ConfigInstance>,
+    #[serde(default, rename = "include")]
+    includes: Vec<ConfigInclude>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigInstance {
+    name: String,
+    log_dir: Option<String>,
+    lima_home: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigInclude {
+    glob: String,
+    into: Option<String>,
+}
+
+impl Sources {
+    /// Read a config file. Relative paths in it are relative to the file's own
+    /// folder; `~`, `$VAR` and `${VAR}` are expanded.
+    pub fn from_config_file(path: &Path) -> Result<Sources> {
+        let text = fs::read_to_string(path).map_err(|e| Error::io("read config file", path, &e))?;
+        let config: ConfigFile = toml::from_str(&text).map_err(|e| {
+            Error::new(format!(
+                "config file {} is not valid: {e}",
+                display_path(path)
+            ))
+            .with_hint("see the config file section of the README for the expected keys")
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let in_config = |e: Error| Error {
+            message: format!("{} (in {})", e.message, display_path(path)),
+            hint: e.hint,
+        };
+        let mut sources = Sources::default();
+        for instance in config.instances {
+            let resolve = |value: Option<String>| -> Result<Option<PathBuf>> {
+                value.map(|v| expand_path(&v, base)).transpose()
+            };
+            sources.instances.push(Instance {
+                log_dir: resolve(instance.log_dir).map_err(in_config)?,
+                lima_home: resolve(instance.lima_home).map_err(in_config)?,
+                name: instance.name,
+            });
+        }
+        for include in config.includes {
+            let pattern = expand_path(&include.glob, base).map_err(in_config)?;
+            sources.includes.push(Include {
+                pattern: pattern.to_string_lossy().into_owned(),
+                into: include
+                    .into
+                    .unwrap_or_else(|| DEFAULT_INCLUDE_FOLDER.to_string()),
+            });
+        }
+        sources.validate().map_err(in_config)?;
+        Ok(sources)
+    }
+
+    /// Check what the archive layout depends on: names that are plain folder
+    /// names, used once, and an instance that points at something.
+    pub fn validate(&self) -> Result<()> {
+        let mut seen = BTreeSet::new();
+        for instance in &self.instances {
+            check_component("instance", &instance.name).map_err(Error::new)?;
+            if instance.name == "manifest.json" {
+                return Err(Error::new(
+                    "instance name \"manifest.json\" is reserved for the manifest",
+                ));
+            }
+            if !seen.insert(instance.name.as_str()) {
+                return Err(
+                    Error::new(format!("instance {:?} is listed twice", instance.name))
+                        .with_hint("give each instance once, with both its folders"),
+                );
+            }
+            if instance.log_dir.is_none() && instance.lima_home.is_none() {
+                return Err(Error::new(format!(
+                    "instance {:?} has neither a log dir nor a Lima home",
+                    instance.name
+                ))
+                .with_hint("give log_dir and/or lima_home (--log-dir / --lima-home)"));
+            }
+        }
+        for include in &self.includes {
+            for part in include.into.split('/') {
+                check_component("include folder", part).map_err(Error::new)?;
+            }
+            if seen.contains(include.into.split('/').next().unwrap_or_default()) {
+                return Err(Error::new(format!(
+                    "include folder {:?} would mix extra files into the folder of the instance of that name",
+                    include.into
+                )));
+            }
+            glob::Pattern::new(&include.pattern).map_err(|e| {
+                Error::new(format!(
+                    "include glob {:?} is not valid: {e}",
+                    include.pattern
+                ))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Expand `~` and environment variables, then make relative paths relative to `base`.
+fn expand_path(value: &str, base: &Path) -> Result<PathBuf> {
+    let expanded = shellexpand::full(value).map_err(|e| {
+        Error::new(format!("cannot expand {value:?}: {e}"))
+            .with_hint("set the variable, or write the path out")
+    })?;
+    let path = base.join(expanded.as_ref());
+    // Absolute, so the manifest says where each file really came from.
+    Ok(std::path::absolute(&path).unwrap_or(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_instances_and_includes_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("logkeep.toml");
+        fs::write(
+            &file,
+            r#"
+[[instance]]
+name = "a"
+log_dir = "logs/a"
+lima_home = "/abs/lima"
+
+[[instance]]
+name = "b"
+lima_home = "b/lima"
+
+[[include]]
+glob = "_diag/*"
+into = "_diag"
+"#,
+        )
+        .unwrap();
+        let sources = Sources::from_config_file(&file).unwrap();
+        assert_eq!(sources.instances.len(), 2);
+        assert_eq!(
+            sources.instances[0].log_dir,
+            Some(dir.path().join("logs/a"))
+        );
+        assert_eq!(
+            sources.instances[0].lima_home,
+            Some(PathBuf::from("/abs/lima"))
+        );
+        assert_eq!(sources.instances[1].log_dir, None);
+        assert_eq!(sources.includes[0].into, "_diag");
+        assert!(sources.includes[0].pattern.ends_with("_diag/*"));
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        fs::write(&file, "[[instance]]\nname = \"a\"\nlogdir = \"x\"\n").unwrap();
+        let err = Sources::from_config_file(&file).unwrap_err();
+        assert!(err.message.contains("logdir"), "{}", err.message);
+        assert!(err.message.contains("bad.toml"), "{}", err.message);
+
+        fs::write(&file, "[[instance]]\nname = \"../x\"\nlog_dir = \"x\"\n").unwrap();
+        assert!(Sources::from_config_file(&file).is_err());
+    }
+}
