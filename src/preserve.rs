@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::problem::Problem;
 use crate::safe_fs::{create_private_dir, open_regular};
-use crate::sanitize::display_path;
+use crate::sanitize::{display_path, serde_path};
 
 /// rdd gives up looking for a free `<vm>.N` folder after this number.
 const MAX_PRESERVED_COPIES: u32 = 1000;
@@ -32,7 +32,9 @@ pub enum MoveMethod {
 #[derive(Debug, Clone, Serialize)]
 pub struct Moved {
     pub vm: String,
+    #[serde(serialize_with = "serde_path::one")]
     pub from: PathBuf,
+    #[serde(serialize_with = "serde_path::one")]
     pub to: PathBuf,
     pub method: MoveMethod,
     /// Why the rename did not work, when it did not.
@@ -44,6 +46,7 @@ pub struct Moved {
 pub struct Preservation {
     pub moved: Vec<Moved>,
     /// The folders created under the log dir, one per VM with logs.
+    #[serde(serialize_with = "serde_path::list")]
     pub folders: Vec<PathBuf>,
     pub problems: Vec<Problem>,
 }

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::names::backup_number;
 use crate::problem::Problem;
 use crate::safe_fs::rename_noreplace;
+use crate::sanitize::serde_path;
 
 /// How many backups rdd keeps unless told to keep all.
 pub const DEFAULT_KEEP: u64 = 5;
@@ -23,8 +24,10 @@ const MAX_RENAME_ATTEMPTS: u64 = 1000;
 pub struct Rotation {
     pub name: String,
     /// Where `NAME.log` went; `None` when there was nothing to rotate.
+    #[serde(serialize_with = "serde_path::option")]
     pub rotated_to: Option<PathBuf>,
     /// Backups removed because they fell out of the kept window.
+    #[serde(serialize_with = "serde_path::list")]
     pub removed: Vec<PathBuf>,
     pub problems: Vec<Problem>,
 }
@@ -32,7 +35,7 @@ pub struct Rotation {
 /// Rotate `dir/name.log`. `keep` is the number of backups to keep, `None` keeps
 /// all. A missing `dir` or `name.log` is not an error: there is nothing to do.
 pub fn rotate(dir: &Path, name: &str, keep: Option<u64>) -> Result<Rotation> {
-    let mut rotation = Rotation {
+    let rotation = Rotation {
         name: name.to_string(),
         rotated_to: None,
         removed: Vec::new(),
@@ -41,6 +44,18 @@ pub fn rotate(dir: &Path, name: &str, keep: Option<u64>) -> Result<Rotation> {
     let Some(highest) = highest_backup(dir, name)? else {
         return Ok(rotation);
     };
+    rotate_after(dir, name, highest, keep, rotation)
+}
+
+/// Rotate with `highest` as listed; by the time of the rename it may be stale,
+/// when another rotator ran meanwhile.
+fn rotate_after(
+    dir: &Path,
+    name: &str,
+    highest: u64,
+    keep: Option<u64>,
+    mut rotation: Rotation,
+) -> Result<Rotation> {
     let active = dir.join(format!("{name}.log"));
     // Rename first; "not found" means nothing to rotate. Checking first would race.
     let mut number = highest + 1;
@@ -121,5 +136,53 @@ fn prune(dir: &Path, name: &str, newest: u64, keep: u64, rotation: &mut Rotation
                 .problems
                 .push(Problem::io(&path, "remove old backup", &e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_rotation(name: &str) -> Rotation {
+        Rotation {
+            name: name.to_string(),
+            rotated_to: None,
+            removed: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// Another rotator created backups 1 and 2 after this one listed the
+    /// folder (it saw none): the rename must take 3, not replace 1.
+    #[test]
+    fn a_stale_listing_never_replaces_a_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(d.join("serial.1.log"), "boot 1").unwrap();
+        fs::write(d.join("serial.2.log"), "boot 2").unwrap();
+        fs::write(d.join("serial.log"), "boot 3").unwrap();
+        let rotation = rotate_after(d, "serial", 0, None, new_rotation("serial")).unwrap();
+        assert_eq!(rotation.rotated_to, Some(d.join("serial.3.log")));
+        assert_eq!(
+            fs::read_to_string(d.join("serial.1.log")).unwrap(),
+            "boot 1"
+        );
+        assert_eq!(
+            fs::read_to_string(d.join("serial.2.log")).unwrap(),
+            "boot 2"
+        );
+        assert_eq!(
+            fs::read_to_string(d.join("serial.3.log")).unwrap(),
+            "boot 3"
+        );
+    }
+
+    /// Another rotator took `serial.log` first: nothing left to do, no error.
+    #[test]
+    fn a_log_rotated_away_meanwhile_is_nothing_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let rotation =
+            rotate_after(dir.path(), "serial", 4, Some(5), new_rotation("serial")).unwrap();
+        assert_eq!(rotation.rotated_to, None);
     }
 }

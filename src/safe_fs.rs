@@ -96,3 +96,43 @@ pub fn create_private_dir(path: &Path) -> io::Result<()> {
     }
     builder.create(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_noreplace_refuses_an_existing_target_and_keeps_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::write(&a, "a").unwrap();
+        fs::write(&b, "b").unwrap();
+        let err = rename_noreplace(&a, &b).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read_to_string(&a).unwrap(), "a");
+        assert_eq!(fs::read_to_string(&b).unwrap(), "b");
+        fs::remove_file(&b).unwrap();
+        rename_noreplace(&a, &b).unwrap();
+        assert!(!a.exists());
+        assert_eq!(fs::read_to_string(&b).unwrap(), "a");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn open_regular_neither_blocks_on_a_fifo_nor_follows_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.log");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(
+            open_regular(&fifo).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        let link = dir.path().join("link.log");
+        std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
+        assert!(open_regular(&link).is_err());
+    }
+}

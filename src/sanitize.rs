@@ -43,6 +43,31 @@ fn escape_char(c: char, out: &mut String) {
     }
 }
 
+/// serde helpers: paths in reports and the manifest are strings even when a
+/// name is not UTF-8 (serde's own path serializer fails on those).
+pub mod serde_path {
+    use std::path::{Path, PathBuf};
+
+    use serde::Serializer;
+
+    use super::display_path;
+
+    pub fn one<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&display_path(path))
+    }
+
+    pub fn option<S: Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+        match path {
+            Some(path) => one(path, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn list<S: Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(paths.iter().map(|p| display_path(p)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,684 @@
+//! `logkeep collect` end to end on a copy of the fixture tree with the hazards
+//! git cannot hold (sockets, a FIFO, sparse disk images, links), every output
+//! read back with the tools users have: GNU tar, bsdtar, unzip, Python.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{
+    Tree, logkeep, manifest_json, python, read_tree, require_python_module, require_tool, run,
+    run_ok, stderr, stdout, validate_manifest,
+};
+
+const LONG_NAME: &str = "a-very-long-log-name-that-goes-past-the-hundred-bytes-of-a-ustar-name-field-and-then-some-more-text-here.log";
+const UNICODE_NAME: &str = "rdd ümlaut 日本.log";
+
+/// The fixture tree plus what a live run has and git cannot hold.
+struct LiveTree {
+    tree: Tree,
+    _sockets: Vec<UnixListener>,
+}
+
+impl LiveTree {
+    fn new() -> LiveTree {
+        let tree = Tree::new();
+        let vm = tree.path(Tree::LIMA_HOME).join("test-stopped");
+        let app = tree.path(Tree::APP_LIMA_HOME).join("app");
+        let mut sockets = Vec::new();
+        for name in ["ha.sock", "ssh.sock", "serial.sock", "qmp.sock"] {
+            sockets.push(UnixListener::bind(vm.join(name)).unwrap());
+        }
+        sockets.push(UnixListener::bind(app.join("serial.sock")).unwrap());
+        // A socket and a FIFO named like logs: opening either naively would hang or connect.
+        sockets.push(UnixListener::bind(app.join("console.log")).unwrap());
+        assert!(
+            Command::new("mkfifo")
+                .arg(vm.join("serialp.log"))
+                .status()
+                .unwrap()
+                .success()
+        );
+        // Disk images: huge and sparse.
+        fs::File::create(vm.join("disk"))
+            .unwrap()
+            .set_len(100 << 30)
+            .unwrap();
+        fs::File::create(vm.join("cidata.iso"))
+            .unwrap()
+            .set_len(40 << 20)
+            .unwrap();
+        // Links must not smuggle in the SSH key or the host's files.
+        std::os::unix::fs::symlink("../_config/user", vm.join("key.log")).unwrap();
+        std::os::unix::fs::symlink(
+            "/etc/passwd",
+            tree.path(Tree::LIMA_LOG_DIR).join("passwd.log"),
+        )
+        .unwrap();
+        // Folders below depth 1 are not descended into.
+        fs::create_dir(vm.join("cidata")).unwrap();
+        fs::write(vm.join("cidata/boot.log"), "nested").unwrap();
+        // Names tar and zip must keep exactly.
+        let log_dir = tree.path(Tree::LIMA_LOG_DIR);
+        fs::write(log_dir.join(LONG_NAME), "long name\n").unwrap();
+        fs::write(log_dir.join(UNICODE_NAME), "ünïcödé\n").unwrap();
+        fs::write(log_dir.join("empty.log"), "").unwrap();
+        LiveTree {
+            tree,
+            _sockets: sockets,
+        }
+    }
+
+    fn collect(&self, output: &Path, extra: &[&str]) -> std::process::Output {
+        run(logkeep()
+            .arg("collect")
+            .arg("--config")
+            .arg(self.tree.config())
+            .arg("-o")
+            .arg(output)
+            .args(extra))
+    }
+
+    /// What the archive must hold, by the layout rule, with the source bytes.
+    fn expected(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut expected = BTreeMap::new();
+        let t = &self.tree;
+        for (instance, log_dir, lima_home) in [
+            ("bats-lima-controller", Tree::LIMA_LOG_DIR, Tree::LIMA_HOME),
+            (
+                "bats-app-controller",
+                Tree::APP_LOG_DIR,
+                Tree::APP_LIMA_HOME,
+            ),
+        ] {
+            for entry in fs::read_dir(t.path(log_dir)).unwrap().map(Result::unwrap) {
+                let kind = entry.file_type().unwrap();
+                if kind.is_dir() {
+                    add_logs(
+                        &mut expected,
+                        &entry.path(),
+                        &format!("{instance}/{}", name_of(&entry.path())),
+                    );
+                } else if kind.is_file() && name_of(&entry.path()).ends_with(".log") {
+                    expected.insert(
+                        format!("{instance}/{}", name_of(&entry.path())),
+                        fs::read(entry.path()).unwrap(),
+                    );
+                }
+            }
+            for entry in fs::read_dir(t.path(lima_home)).unwrap().map(Result::unwrap) {
+                let name = name_of(&entry.path());
+                if entry.file_type().unwrap().is_dir() && !name.starts_with('_') {
+                    add_logs(
+                        &mut expected,
+                        &entry.path(),
+                        &format!("{instance}/lima-{name}"),
+                    );
+                }
+            }
+        }
+        for entry in fs::read_dir(t.path("_diag")).unwrap().map(Result::unwrap) {
+            expected.insert(
+                format!("_diag/{}", name_of(&entry.path())),
+                fs::read(entry.path()).unwrap(),
+            );
+        }
+        expected
+    }
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name().unwrap().to_str().unwrap().to_string()
+}
+
+fn add_logs(expected: &mut BTreeMap<String, Vec<u8>>, dir: &Path, folder: &str) {
+    for entry in fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let name = name_of(&entry.path());
+        if entry.file_type().unwrap().is_file() && name.ends_with(".log") {
+            expected.insert(format!("{folder}/{name}"), fs::read(entry.path()).unwrap());
+        }
+    }
+}
+
+/// Compare an unpacked output with the expected files, byte for byte, and
+/// check the manifest in it: schema, and every checksum with `sha256sum -c`.
+fn check_unpacked(root: &Path, expected: &BTreeMap<String, Vec<u8>>, reader: &str) {
+    let mut found = read_tree(root);
+    let manifest = found
+        .remove("manifest.json")
+        .unwrap_or_else(|| panic!("{reader}: no manifest.json"));
+    let found_paths: BTreeSet<_> = found.keys().cloned().collect();
+    let expected_paths: BTreeSet<_> = expected.keys().cloned().collect();
+    assert_eq!(
+        found_paths, expected_paths,
+        "{reader}: the exact set of paths"
+    );
+    for (path, bytes) in expected {
+        assert!(
+            found[path] == *bytes,
+            "{reader}: {path} differs from its source"
+        );
+    }
+    assert!(!manifest.is_empty());
+    validate_manifest(&root.join("manifest.json"));
+    let manifest = manifest_json(&root.join("manifest.json"));
+    let listed: BTreeSet<String> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        listed, expected_paths,
+        "{reader}: the manifest lists exactly the archived files"
+    );
+    sha256sum_check(root);
+}
+
+/// The documented one-liner: checksums from the manifest, checked by sha256sum.
+fn sha256sum_check(root: &Path) {
+    let list = python(
+        "import json, sys\n\
+         m = json.load(open(sys.argv[1] + '/manifest.json'))\n\
+         sys.stdout.write(''.join(f\"{f['sha256']}  {f['path']}\\n\" for f in m['files']))\n",
+        &[root],
+    );
+    assert!(list.status.success());
+    let checksums = root.join("../SHA256SUMS");
+    fs::write(&checksums, &list.stdout).unwrap();
+    let out = run(Command::new("sha256sum")
+        .arg("--check")
+        .arg("--strict")
+        .arg(&checksums)
+        .current_dir(root));
+    assert!(
+        out.status.success(),
+        "sha256sum -c failed: {}",
+        stdout(&out)
+    );
+}
+
+fn fresh_dir(parent: &Path, name: &str) -> PathBuf {
+    let dir = parent.join(name);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tool_ok(command: &mut Command) {
+    let out = run(command);
+    assert!(out.status.success(), "{command:?} failed: {}", stderr(&out));
+}
+
+fn python_extract(kind: &str, archive: &Path, to: &Path) {
+    let script = match kind {
+        "tar" => {
+            "import sys, tarfile\nwith tarfile.open(sys.argv[1]) as t:\n    t.extractall(sys.argv[2], filter='data')\n"
+        }
+        _ => {
+            "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1]) as z:\n    assert z.testzip() is None\n    z.extractall(sys.argv[2])\n"
+        }
+    };
+    let out = python(script, &[archive, to]);
+    assert!(
+        out.status.success(),
+        "python {kind} failed: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn tar_gz_reads_back_with_gnu_tar_bsdtar_and_python() {
+    require_tool("bsdtar", "libarchive-tools");
+    let live = LiveTree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("rdd-logs.tar.gz");
+    let out = live.collect(&archive, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let expected = live.expected();
+
+    let gnu = fresh_dir(work.path(), "gnu");
+    tool_ok(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&gnu),
+    );
+    check_unpacked(&gnu, &expected, "GNU tar");
+    let bsd = fresh_dir(work.path(), "bsd");
+    tool_ok(
+        Command::new("bsdtar")
+            .arg("-xf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&bsd),
+    );
+    check_unpacked(&bsd, &expected, "bsdtar");
+    let py = fresh_dir(work.path(), "py");
+    python_extract("tar", &archive, &py);
+    check_unpacked(&py, &expected, "Python tarfile");
+}
+
+#[test]
+fn tar_zst_reads_back_with_gnu_tar_bsdtar_and_python() {
+    require_tool("bsdtar", "libarchive-tools");
+    require_tool("zstd", "zstd");
+    let live = LiveTree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("rdd-logs.tar.zst");
+    assert!(live.collect(&archive, &[]).status.success());
+    let expected = live.expected();
+
+    let gnu = fresh_dir(work.path(), "gnu");
+    tool_ok(
+        Command::new("tar")
+            .arg("--zstd")
+            .arg("-xf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&gnu),
+    );
+    check_unpacked(&gnu, &expected, "GNU tar");
+    let bsd = fresh_dir(work.path(), "bsd");
+    tool_ok(
+        Command::new("bsdtar")
+            .arg("-xf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&bsd),
+    );
+    check_unpacked(&bsd, &expected, "bsdtar");
+    // Python 3.11's tarfile has no zstd: decompress with the zstd tool first.
+    let plain = work.path().join("rdd-logs.tar");
+    tool_ok(
+        Command::new("zstd")
+            .arg("-q")
+            .arg("-d")
+            .arg(&archive)
+            .arg("-o")
+            .arg(&plain),
+    );
+    let py = fresh_dir(work.path(), "py");
+    python_extract("tar", &plain, &py);
+    check_unpacked(&py, &expected, "Python tarfile");
+}
+
+#[test]
+fn zip_reads_back_with_unzip_bsdtar_and_python() {
+    require_tool("bsdtar", "libarchive-tools");
+    require_tool("unzip", "unzip");
+    let live = LiveTree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("rdd-logs.zip");
+    assert!(live.collect(&archive, &[]).status.success());
+    let expected = live.expected();
+
+    tool_ok(Command::new("unzip").arg("-tq").arg(&archive));
+    let un = fresh_dir(work.path(), "unzip");
+    tool_ok(
+        Command::new("unzip")
+            .arg("-q")
+            .arg(&archive)
+            .arg("-d")
+            .arg(&un),
+    );
+    check_unpacked(&un, &expected, "unzip");
+    let bsd = fresh_dir(work.path(), "bsd");
+    tool_ok(
+        Command::new("bsdtar")
+            .arg("-xf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&bsd),
+    );
+    check_unpacked(&bsd, &expected, "bsdtar");
+    let py = fresh_dir(work.path(), "py");
+    python_extract("zip", &archive, &py);
+    check_unpacked(&py, &expected, "Python zipfile");
+}
+
+#[test]
+fn dir_format_writes_the_layout_as_a_folder() {
+    let live = LiveTree::new();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("rdd-logs");
+    assert!(
+        live.collect(&out_dir, &["--format", "dir"])
+            .status
+            .success()
+    );
+    check_unpacked(&out_dir, &live.expected(), "dir");
+}
+
+#[test]
+fn the_manifest_records_kinds_rotations_and_every_skip_with_its_reason() {
+    let live = LiveTree::new();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    assert!(
+        live.collect(&out_dir, &["--format", "dir"])
+            .status
+            .success()
+    );
+    let m = manifest_json(&out_dir.join("manifest.json"));
+    let file = |path: &str| {
+        m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == path)
+            .unwrap_or_else(|| panic!("{path}"))
+            .clone()
+    };
+    let serial = file("bats-lima-controller/lima-test-stopped/serial.2.log");
+    assert_eq!(serial["kind"], "serial");
+    assert_eq!(serial["vm"], "test-stopped");
+    assert_eq!(serial["log"], "serial");
+    assert_eq!(serial["rotation"], 2);
+    assert_eq!(
+        file("bats-lima-controller/lima-test-stopped/ha.stderr.log")["kind"],
+        "hostagent"
+    );
+    let preserved = file("bats-lima-controller/test-vm-deleted.2/serial.log");
+    assert_eq!(
+        (preserved["kind"].as_str(), preserved["vm"].as_str()),
+        (Some("preserved"), Some("test-vm-deleted"))
+    );
+    assert_eq!(
+        file("bats-lima-controller/guest-journal.log")["kind"],
+        "guest"
+    );
+    assert_eq!(
+        file("bats-lima-controller/rdd.stderr.4.log")["kind"],
+        "service"
+    );
+    assert_eq!(file("_diag/machine-info.txt")["kind"], "extra");
+    assert!(m["created"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(m["manifest_version"], 1);
+    assert_eq!(m["instances"].as_array().unwrap().len(), 2);
+
+    let skipped: BTreeMap<String, String> = m["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["source"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let reason = |suffix: &str| {
+        skipped
+            .iter()
+            .find(|(source, _)| source.ends_with(suffix))
+            .map(|(_, reason)| reason.as_str())
+            .unwrap_or_else(|| panic!("{suffix} is not recorded as skipped: {skipped:?}"))
+    };
+    assert_eq!(reason("test-stopped/ha.sock"), "socket");
+    assert_eq!(reason("app/console.log"), "socket");
+    assert_eq!(reason("test-stopped/serialp.log"), "fifo");
+    assert_eq!(reason("test-stopped/key.log"), "symlink");
+    assert_eq!(reason("passwd.log"), "symlink");
+    assert_eq!(reason("test-stopped/disk"), "not-a-log");
+    assert_eq!(reason("test-stopped/cidata.iso"), "not-a-log");
+    assert_eq!(reason("test-stopped/cidata"), "nested-folder");
+    assert_eq!(reason("lima/_config"), "lima-config");
+    let all = fs::read(out_dir.join("manifest.json")).unwrap();
+    assert!(!String::from_utf8_lossy(&all).contains("PRIVATE KEY"));
+    for (path, bytes) in read_tree(&out_dir) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("OPENSSH PRIVATE KEY"),
+            "{path} holds the SSH key"
+        );
+    }
+}
+
+#[test]
+fn an_existing_output_is_never_overwritten_without_force() {
+    let live = LiveTree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("rdd-logs.tar.gz");
+    fs::write(&archive, "precious").unwrap();
+    let out = live.collect(&archive, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&archive.display().to_string()),
+        "names the path"
+    );
+    assert!(stderr(&out).contains("--force"), "says what to do");
+    assert_eq!(fs::read_to_string(&archive).unwrap(), "precious");
+    assert_eq!(
+        fs::read_dir(work.path()).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
+
+    assert!(live.collect(&archive, &["--force"]).status.success());
+    tool_ok(Command::new("tar").arg("-tzf").arg(&archive));
+
+    // A folder is replaced only if it is an earlier logkeep output.
+    let folder = work.path().join("mine");
+    fs::create_dir(&folder).unwrap();
+    fs::write(folder.join("notes.txt"), "keep me").unwrap();
+    let out = live.collect(&folder, &["--format", "dir", "--force"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a logkeep output"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(folder.join("notes.txt").exists());
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    let live = LiveTree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("rdd-logs.zip");
+    let out = run_ok(
+        logkeep()
+            .args(["collect", "--dry-run", "--config"])
+            .arg(live.tree.config())
+            .arg("-o")
+            .arg(&archive),
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("-> bats-lima-controller/lima-test-stopped/serial.3.log"),
+        "{text}"
+    );
+    assert!(text.contains("(socket)"), "{text}");
+    assert!(!archive.exists());
+    assert_eq!(fs::read_dir(work.path()).unwrap().count(), 0);
+
+    let out = run_ok(
+        logkeep()
+            .args(["collect", "--dry-run", "--json", "--config"])
+            .arg(live.tree.config())
+            .arg("-o")
+            .arg(&archive),
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let planned: BTreeSet<String> = plan["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(planned, live.expected().keys().cloned().collect());
+}
+
+#[test]
+fn json_summary_and_manifest_copy_beside_the_archive() {
+    let live = LiveTree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("rdd-logs.tar.gz");
+    let copy = work.path().join("rdd-logs.manifest.json");
+    let out = live.collect(
+        &archive,
+        &["--json", "--manifest-out", copy.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["manifest"]["totals"]["files"],
+        live.expected().len()
+    );
+    validate_manifest(&copy);
+    assert_eq!(manifest_json(&copy)["files"], summary["manifest"]["files"]);
+}
+
+#[test]
+fn flags_give_one_instance_and_missing_folders_are_not_errors() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    run_ok(
+        logkeep()
+            .args(["collect", "--instance", "solo", "--log-dir"])
+            .arg(tree.path(Tree::APP_LOG_DIR))
+            .arg("--lima-home")
+            .arg(tree.path("does/not/exist"))
+            .arg("-o")
+            .arg(&out_dir)
+            .args(["--format", "dir"]),
+    );
+    let files = read_tree(&out_dir);
+    assert!(files.contains_key("solo/rdd.stderr.log"));
+    let m = manifest_json(&out_dir.join("manifest.json"));
+    assert_eq!(m["instances"][0]["lima_home_found"], false);
+    assert_eq!(m["instances"][0]["log_dir_found"], true);
+}
+
+#[test]
+fn preserve_first_moves_vm_logs_then_collects_them_from_the_log_dir() {
+    let live = LiveTree::new();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    assert!(
+        live.collect(&out_dir, &["--preserve", "--format", "dir"])
+            .status
+            .success()
+    );
+    let files = read_tree(&out_dir);
+    assert!(files.contains_key("bats-lima-controller/test-stopped/serial.3.log"));
+    assert!(files.contains_key("bats-app-controller/app/ha.stderr.log"));
+    assert!(
+        !files
+            .keys()
+            .any(|p| p.contains("/lima-test-stopped/") || p.contains("/lima-app/")),
+        "no VM logs left in the Lima homes"
+    );
+    let m = manifest_json(&out_dir.join("manifest.json"));
+    assert_eq!(m["preserved"].as_array().unwrap().len(), 16 + 4);
+    validate_manifest(&out_dir.join("manifest.json"));
+}
+
+#[test]
+fn errors_name_the_path_and_say_what_to_do() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+
+    let out = run(logkeep()
+        .arg("collect")
+        .arg("-c")
+        .arg(tree.config())
+        .arg("-o")
+        .arg(work.path().join("no/such/dir/x.tar.gz")));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no/such/dir"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
+
+    let out = run(logkeep()
+        .arg("collect")
+        .arg("-c")
+        .arg(tree.config())
+        .arg("-o")
+        .arg(work.path().join("x.rar")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--format"), "{}", stderr(&out));
+
+    let missing = work.path().join("nope.toml");
+    let out = run(logkeep()
+        .arg("collect")
+        .arg("-c")
+        .arg(&missing)
+        .arg("-o")
+        .arg(work.path().join("x.zip")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nope.toml"), "{}", stderr(&out));
+
+    let bad = work.path().join("bad.toml");
+    fs::write(&bad, "[[instance]]\nname = \"a\"\nlog-dir = \"x\"\n").unwrap();
+    let out = run(logkeep()
+        .arg("collect")
+        .arg("-c")
+        .arg(&bad)
+        .arg("-o")
+        .arg(work.path().join("x.zip")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("bad.toml") && stderr(&out).contains("log-dir"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(logkeep().args(["collect", "-o", "x.zip"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("nothing to collect"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs::read_dir(work.path()).unwrap().count(),
+        1,
+        "only bad.toml: no output, no temp file"
+    );
+}
+
+#[test]
+fn python_tools_are_present_for_the_checks() {
+    // The checks above lean on these; fail loudly rather than skip.
+    require_python_module("jsonschema", "jsonschema");
+    require_tool("sha256sum", "coreutils");
+}
+
+/// Regression: a VM log whose name is not UTF-8 made `collect --preserve`
+/// panic while writing the manifest, after the logs had been moved.
+#[test]
+fn a_log_name_that_is_not_utf8_is_preserved_and_collected() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let tree = Tree::new();
+    let vm = tree.path(Tree::LIMA_HOME).join("test-stopped");
+    fs::write(vm.join(OsStr::from_bytes(b"bad\xffname.log")), "bytes\n").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("out.zip");
+    let out = run(logkeep()
+        .args(["collect", "--preserve", "--json", "--config"])
+        .arg(tree.config())
+        .arg("-o")
+        .arg(&archive));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = summary["manifest"]["files"].as_array().unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f["path"] == "bats-lima-controller/test-stopped/bad%FFname.log")
+    );
+    let moved = summary["manifest"]["preserved"].as_array().unwrap();
+    assert!(
+        moved
+            .iter()
+            .any(|m| m["to"].as_str().unwrap().ends_with("bad\\xffname.log")),
+        "{moved:?}"
+    );
+    tool_ok(Command::new("unzip").arg("-tq").arg(&archive));
+}

@@ -1,0 +1,159 @@
+//! Test helpers: the real binary, a scratch copy of the fixture tree, and the
+//! real tools users check archives with. A missing tool fails the test with
+//! what to install: no test skips silently.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/rdd");
+
+pub fn logkeep() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_logkeep"));
+    command.env_remove("RDD_KEEP_LOGS");
+    command
+}
+
+/// Run and return the output, printing it if the test fails later.
+pub fn run(command: &mut Command) -> Output {
+    let output = command.output().expect("the command starts");
+    eprintln!(
+        "$ {command:?}\nexit: {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+pub fn run_ok(command: &mut Command) -> Output {
+    let output = run(command);
+    assert!(output.status.success(), "command failed: {command:?}");
+    output
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Fail with what to do when a tool the test needs is missing.
+pub fn require_tool(tool: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{tool} is not installed; run ./scripts/test, which installs {package}, or install it yourself"
+    );
+}
+
+pub fn require_python_module(module: &str, package: &str) {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "python3 module {module} is missing; run ./scripts/test, which installs {package} with pip"
+    );
+}
+
+/// A scratch copy of `fixtures/rdd`, with the config pointing into it.
+pub struct Tree {
+    pub dir: tempfile::TempDir,
+}
+
+impl Tree {
+    pub fn new() -> Tree {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        copy_tree(Path::new(FIXTURE), dir.path());
+        Tree { dir }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path("logkeep.toml")
+    }
+
+    pub const LIMA_LOG_DIR: &'static str = "logs/rancher-desktop-bats-lima-controller";
+    pub const LIMA_HOME: &'static str = "rdbats-lima-controller/lima";
+    pub const APP_LOG_DIR: &'static str = "logs/rancher-desktop-bats-app-controller";
+    pub const APP_LIMA_HOME: &'static str = "rdbats-app-controller/lima";
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every regular file below `root`, by relative `/` path, with its bytes.
+pub fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    walk(root, root, &mut files);
+    files
+}
+
+fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let file_type = entry.file_type().unwrap();
+        if file_type.is_dir() {
+            walk(root, &path, files);
+        } else {
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            files.insert(relative, fs::read(&path).unwrap());
+        }
+    }
+}
+
+pub fn python(script: &str, args: &[&Path]) -> Output {
+    let mut command = Command::new("python3");
+    command.arg("-c").arg(script).args(args);
+    run(&mut command)
+}
+
+/// Validate a manifest against the repository's JSON Schema with Python's
+/// jsonschema, the reference implementation.
+pub fn validate_manifest(manifest: &Path) {
+    require_python_module("jsonschema", "jsonschema");
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/manifest.schema.json");
+    let output = python(
+        "import json, sys, jsonschema\n\
+         schema = json.load(open(sys.argv[1]))\n\
+         jsonschema.Draft202012Validator.check_schema(schema)\n\
+         jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(json.load(open(sys.argv[2])))\n",
+        &[&schema, manifest],
+    );
+    assert!(
+        output.status.success(),
+        "manifest does not match the schema: {}",
+        stderr(&output)
+    );
+}
+
+pub fn manifest_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(path).unwrap()).expect("manifest.json is JSON")
+}
