@@ -53,25 +53,41 @@ impl PendingOutput {
             Error::io("create a temporary output in", parent, &e)
                 .with_hint("the output's folder must exist and be writable")
         };
-        let level = level.or(format.level_range().map(|(default, _)| default));
+        let level = level
+            .or(format.level_range().map(|(default, _)| default))
+            .unwrap_or_default();
+        let archive_file = || {
+            builder
+                .tempfile_in(parent)
+                .map(|t| t.into_parts())
+                .map_err(temp_error)
+        };
         let (temporary, writer): (Temporary, Box<dyn ArchiveWriter>) = match format {
             Format::Dir => {
                 let dir = builder.tempdir_in(parent).map_err(temp_error)?;
                 let writer = Box::new(DirWriter::new(dir.path().to_path_buf()));
                 (Temporary::Dir(dir), writer)
             }
-            archive => {
-                let (file, path) = builder
-                    .tempfile_in(parent)
-                    .map_err(temp_error)?
-                    .into_parts();
-                let level = level.unwrap_or(6);
-                let writer: Box<dyn ArchiveWriter> = match archive {
-                    Format::TarZst => Box::new(TarWriter::zstd(file, level, target)?),
-                    Format::Zip => Box::new(ZipWriter::new(file, level, target)),
-                    _ => Box::new(TarWriter::gzip(file, level, target)),
-                };
-                (Temporary::File(path), writer)
+            Format::TarGz => {
+                let (file, path) = archive_file()?;
+                (
+                    Temporary::File(path),
+                    Box::new(TarWriter::gzip(file, level, target)),
+                )
+            }
+            Format::TarZst => {
+                let (file, path) = archive_file()?;
+                (
+                    Temporary::File(path),
+                    Box::new(TarWriter::zstd(file, level, target)?),
+                )
+            }
+            Format::Zip => {
+                let (file, path) = archive_file()?;
+                (
+                    Temporary::File(path),
+                    Box::new(ZipWriter::new(file, level, target)),
+                )
             }
         };
         Ok((
