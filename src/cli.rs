@@ -92,6 +92,9 @@ struct PreserveArgs {
     /// Preserve only this VM (repeat for several).
     #[arg(long = "vm", value_name = "NAME")]
     vms: Vec<String>,
+    /// Also preserve VMs whose pid file (ha.pid, qemu.pid…) names a live process; by default they are reported and left alone.
+    #[arg(long)]
+    even_if_running: bool,
     #[command(flatten)]
     report: ReportArgs,
 }
@@ -140,6 +143,12 @@ struct CollectArgs {
     /// Preserve the logs of every instance's VMs first (what a teardown step wants).
     #[arg(long)]
     preserve: bool,
+    /// With --preserve, also move the logs of VMs that are still running.
+    #[arg(long, requires = "preserve")]
+    even_if_running: bool,
+    /// Cap each file at this size (e.g. 50M, 1G): keep its head and tail with a marker line between.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_file_size: Option<u64>,
     /// Print the plan (source -> archive path, and what is skipped) without writing.
     #[arg(long)]
     dry_run: bool,
@@ -200,6 +209,7 @@ fn into_command(cli: Cli) -> Result<Command> {
             lima_home: args.lima_home,
             log_dir: args.log_dir,
             vms: args.vms,
+            even_if_running: args.even_if_running,
             report: args.report.into(),
         }),
         CommandArgs::Collect(args) => Command::Collect(collect_options(args)?),
@@ -264,11 +274,35 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
         format,
         level: args.level,
         preserve: args.preserve,
+        even_if_running: args.even_if_running,
+        max_file_size: args.max_file_size,
         dry_run: args.dry_run,
         force: args.force,
         manifest_out: args.manifest_out,
         report: args.report.into(),
     })
+}
+
+/// `4096`, `64K`, `50M`, `2G` (powers of 1024; a trailing `B` or `iB` is fine).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let number = upper.trim_end_matches("IB").trim_end_matches('B');
+    let (digits, shift) = match number.chars().last() {
+        Some('K') => (&number[..number.len() - 1], 10),
+        Some('M') => (&number[..number.len() - 1], 20),
+        Some('G') => (&number[..number.len() - 1], 30),
+        Some('T') => (&number[..number.len() - 1], 40),
+        _ => (number, 0),
+    };
+    let value: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size: write e.g. 4096, 64K, 50M or 2G"))?;
+    let bytes = value.checked_mul(1 << shift).ok_or_else(|| format!("{text:?} is too large"))?;
+    if bytes < 1024 {
+        return Err(format!("{text:?} is too small to keep a head and a tail: use at least 1K"));
+    }
+    Ok(bytes)
 }
 
 impl From<ReportArgs> for crate::commands::Report {
@@ -285,6 +319,16 @@ impl From<ReportArgs> for crate::commands::Report {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("50MiB"), Ok(50 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert!(parse_size("12").is_err());
+        assert!(parse_size("ten").is_err());
+    }
 
     #[test]
     fn the_command_line_definition_is_consistent() {

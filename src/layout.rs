@@ -322,42 +322,45 @@ fn preserved_vm_name(folder: &str) -> String {
     }
 }
 
+/// Files matching an include glob. The walk starts at the glob's fixed prefix
+/// and never follows a symbolic link, so a link loop or a link out of the
+/// tree cannot pull anything in.
 fn plan_include(include: &Include, plan: &mut Plan) {
-    let paths = match glob::glob(&include.pattern) {
-        Ok(paths) => paths,
+    let matcher = match globset::GlobBuilder::new(&include.pattern).literal_separator(true).build() {
+        Ok(glob) => glob.compile_matcher(),
         Err(e) => {
-            plan.problems.push(Problem::new(
-                Path::new(&include.pattern),
-                format!("not a valid glob: {e}"),
-            ));
+            plan.problems.push(Problem::new(Path::new(&include.pattern), format!("not a valid glob: {e}")));
             return;
         }
     };
     let base = glob_base(&include.pattern);
-    for result in paths {
-        let path = match result {
-            Ok(path) => path,
+    // Without `**`, nothing deeper than the pattern's own depth can match.
+    let depth = match include.pattern.contains("**") {
+        true => usize::MAX,
+        false => Path::new(&include.pattern).components().count() - base.components().count(),
+    };
+    let walk = walkdir::WalkDir::new(&base).follow_links(false).max_depth(depth).sort_by_file_name();
+    for result in walk {
+        let entry = match result {
+            Ok(entry) => entry,
+            Err(e) if e.io_error().is_some_and(|io| io.kind() == io::ErrorKind::NotFound) => continue,
             Err(e) => {
-                plan.problems.push(Problem::io(
-                    e.path(),
-                    "read while matching include glob",
-                    e.error(),
-                ));
+                let path = e.path().unwrap_or(&base).to_path_buf();
+                plan.problems.push(Problem::new(&path, format!("cannot read while matching include glob: {e}")));
+                plan.skipped.push(skipped(&path, None, SkipReason::Unreadable));
                 continue;
             }
         };
-        let meta = match fs::symlink_metadata(&path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                plan.problems.push(Problem::io(&path, "inspect", &e));
-                continue;
-            }
-        };
-        if let Some(reason) = skip_reason(&meta.file_type()) {
+        let file_type = entry.file_type();
+        if file_type.is_dir() || !matcher.is_match(entry.path()) {
+            continue;
+        }
+        let path = entry.path().to_path_buf();
+        if let Some(reason) = skip_reason(&file_type) {
             plan.skipped.push(skipped(&path, None, reason));
             continue;
         }
+        let size = entry.metadata().map_or(0, |m| m.len());
         let relative = path.strip_prefix(&base).unwrap_or(&path);
         let parts: Vec<String> = relative
             .components()
@@ -375,7 +378,7 @@ fn plan_include(include: &Include, plan: &mut Plan) {
             kind: Kind::Extra,
             log: parsed.map(|(log, _)| log.to_string()),
             rotation: parsed.and_then(|(_, n)| n),
-            planned_size: meta.len(),
+            planned_size: size,
             source: path,
         });
     }

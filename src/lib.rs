@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod exit_codes;
+pub mod interrupt;
 pub mod layout;
 pub mod manifest;
 pub mod names;
@@ -27,6 +28,7 @@ use exit_codes::ExitStatus;
 
 /// Run logkeep with these command-line arguments and return its exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    interrupt::install();
     let command = match cli::parse(args) {
         Ok(Ok(command)) => command,
         Ok(Err(error)) => return report_error(&error, ExitStatus::Usage),

@@ -89,6 +89,21 @@ pub struct FileRecord {
     /// were written as NUL so the entry keeps the size its header announced.
     #[serde(skip_serializing_if = "is_zero")]
     pub zero_filled: u64,
+    /// The file's size when it was larger than `--max-file-size` and cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_size: Option<u64>,
+    /// What was kept of a file cut to `--max-file-size`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut: Option<Cut>,
+}
+
+/// A file cut to `--max-file-size`: its first `head` and last `tail` bytes are
+/// kept, with a marker line between them saying `removed` bytes were cut.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Cut {
+    pub head: u64,
+    pub tail: u64,
+    pub removed: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

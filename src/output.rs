@@ -9,6 +9,7 @@ use tempfile::{TempDir, TempPath};
 
 use crate::archive::{ArchiveWriter, DirWriter, Format, TarWriter, ZipWriter};
 use crate::error::{Error, Result};
+use crate::interrupt::{self, Remembered};
 use crate::manifest::MANIFEST_NAME;
 use crate::sanitize::display_path;
 
@@ -22,6 +23,7 @@ pub struct PendingOutput {
     target: PathBuf,
     temporary: Temporary,
     force: bool,
+    _on_interrupt: Remembered,
 }
 
 impl PendingOutput {
@@ -90,11 +92,16 @@ impl PendingOutput {
                 )
             }
         };
+        let temporary_path = match &temporary {
+            Temporary::File(path) => path.to_path_buf(),
+            Temporary::Dir(dir) => dir.path().to_path_buf(),
+        };
         Ok((
             PendingOutput {
                 target: target.to_path_buf(),
                 temporary,
                 force,
+                _on_interrupt: interrupt::remember(&temporary_path),
             },
             writer,
         ))

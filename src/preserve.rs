@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::problem::Problem;
-use crate::safe_fs::{create_private_dir, open_regular};
+use crate::interrupt;
+use crate::safe_fs::{create_private_dir, open_regular, rename_noreplace};
 use crate::sanitize::{display_path, serde_path};
 
 /// rdd gives up looking for a free `<vm>.N` folder after this number.
@@ -53,12 +54,62 @@ pub struct Preservation {
 
 /// Preserve the logs of the VMs in `lima_home` (all of them, or those named in
 /// `only`) into `log_dir`. A missing Lima home is not an error: no VM, no logs.
-pub fn preserve(lima_home: &Path, log_dir: &Path, only: &[String]) -> Result<Preservation> {
+/// A VM whose pid file names a live process is left alone and reported,
+/// unless `even_if_running`: its logs are still being written.
+pub fn preserve(lima_home: &Path, log_dir: &Path, only: &[String], even_if_running: bool) -> Result<Preservation> {
     let mut result = Preservation::default();
     for vm in vm_names(lima_home, only, &mut result.problems)? {
-        preserve_vm(&lima_home.join(&vm), log_dir, &vm, &mut result);
+        let vm_dir = lima_home.join(&vm);
+        if !even_if_running && let Some((pid_file, pid)) = live_pid(&vm_dir) {
+            result.problems.push(Problem::new(
+                &vm_dir,
+                format!(
+                    "VM {vm} is running ({pid_file} names live process {pid}); its logs were left in place: \
+                     stop it first, or add --even-if-running"
+                ),
+            ));
+            continue;
+        }
+        preserve_vm(&vm_dir, log_dir, &vm, &mut result);
     }
     Ok(result)
+}
+
+/// The first `*.pid` file in a VM folder (`ha.pid`, `qemu.pid`, …) that names
+/// a live process.
+fn live_pid(vm_dir: &Path) -> Option<(String, u32)> {
+    let mut pid_files: Vec<PathBuf> = fs::read_dir(vm_dir)
+        .ok()?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "pid"))
+        .collect();
+    pid_files.sort();
+    pid_files.into_iter().find_map(|path| {
+        let pid: u32 = fs::read_to_string(&path).ok()?.trim().parse().ok()?;
+        let name = path.file_name()?.to_string_lossy().into_owned();
+        process_is_alive(pid).then_some((name, pid))
+    })
+}
+
+#[cfg(unix)]
+fn process_is_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_is_alive(_pid: u32) -> bool {
+    // No cheap check without more dependencies: treat the VM as stopped.
+    false
 }
 
 /// VM folders: every folder in the Lima home whose name does not start with
@@ -239,16 +290,34 @@ struct Copied {
     modified: Option<std::time::SystemTime>,
 }
 
-/// Copy `src` to a new file `to`, flush it to disk, and read it back to check
-/// its length and SHA-256 against what was read from the source. On failure
-/// the partial copy is removed.
+/// Copy `src` to `to`, flush it to disk, and read it back to check its
+/// length and SHA-256 against what was read from the source. The copy is
+/// written under a hidden partial name and renamed to `to` only once verified;
+/// on failure or interruption the partial copy is removed.
 fn copy_verified(src: &Path, to: &Path) -> Result<Copied, Problem> {
     let mut input = open_regular(src).map_err(|e| Problem::io(src, "open for copying", &e))?;
     let modified = input.metadata().ok().and_then(|m| m.modified().ok());
-    let output = File::create_new(to).map_err(|e| Problem::io(to, "create copy", &e))?;
-    copy_into(&mut input, output, modified, src, to).inspect_err(|_| {
-        let _ = fs::remove_file(to);
-    })
+    let partial = partial_name(to);
+    let output = File::create_new(&partial).map_err(|e| Problem::io(&partial, "create copy", &e))?;
+    let _on_interrupt = interrupt::remember(&partial);
+    let result = copy_into(&mut input, output, modified, src, &partial).and_then(|copied| {
+        rename_noreplace(&partial, to)
+            .map_err(|e| Problem::io(to, "put the verified copy in place (source kept)", &e))?;
+        Ok(copied)
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&partial);
+    }
+    result
+}
+
+/// `dir/serial.log` → `dir/.serial.log.logkeep-partial`: not a `*.log`, so a
+/// copy cut short by a crash is never mistaken for a log.
+fn partial_name(to: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(to.file_name().unwrap_or_default());
+    name.push(".logkeep-partial");
+    to.with_file_name(name)
 }
 
 fn copy_into(

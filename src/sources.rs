@@ -137,7 +137,7 @@ impl Sources {
                     include.into
                 )));
             }
-            glob::Pattern::new(&include.pattern).map_err(|e| {
+            globset::Glob::new(&include.pattern).map_err(|e| {
                 Error::new(format!(
                     "include glob {:?} is not valid: {e}",
                     include.pattern

@@ -23,6 +23,8 @@ pub struct CollectOptions {
     pub format: Format,
     pub level: Option<i32>,
     pub preserve: bool,
+    pub even_if_running: bool,
+    pub max_file_size: Option<u64>,
     pub dry_run: bool,
     pub force: bool,
     pub manifest_out: Option<PathBuf>,
@@ -43,13 +45,13 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
     let mut preserved = Vec::new();
     let mut problems = Vec::new();
     if options.preserve && !options.dry_run {
-        preserve_all(&options.sources, &mut preserved, &mut problems)?;
+        preserve_all(&options.sources, options.even_if_running, &mut preserved, &mut problems)?;
     }
     let plan = plan(&options.sources);
     problems.extend(plan.problems.iter().cloned());
     if options.dry_run {
         print_plan(&plan, &options);
-        return Ok(options.report.finish(&problems));
+        return Ok(options.report.finish(&problems, 0));
     }
 
     let (pending, writer) = PendingOutput::create(
@@ -73,7 +75,7 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
     manifest.preserved = preserved;
 
     let bar = progress_bar(plan.total_planned_bytes(), options.report.quiet);
-    pack(&plan.files, &mut manifest, writer, &mut |_, bytes| {
+    pack(&plan.files, options.max_file_size, &mut manifest, writer, &mut |_, bytes| {
         bar.inc(bytes)
     })?;
     bar.finish_and_clear();
@@ -100,8 +102,11 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
             t.problems
         );
     }
-    let problems = manifest.problems.clone();
-    Ok(options.report.finish(&problems))
+    let changed = manifest.files.iter().filter(|f| f.changed_while_read || f.cut.is_some()).count();
+    if changed > 0 && !options.report.quiet && !options.report.json {
+        eprintln!("note: {changed} file(s) changed while read or were cut; each is archived as it was when opened");
+    }
+    Ok(options.report.finish(&manifest.problems, changed))
 }
 
 #[derive(Serialize)]
@@ -113,13 +118,14 @@ struct CollectSummary<'a> {
 /// Preserve the VM logs of every instance that has both folders.
 fn preserve_all(
     sources: &Sources,
+    even_if_running: bool,
     preserved: &mut Vec<crate::preserve::Moved>,
     problems: &mut Vec<Problem>,
 ) -> Result<()> {
     for instance in &sources.instances {
         match (&instance.lima_home, &instance.log_dir) {
             (Some(lima_home), Some(log_dir)) => {
-                let result = preserve(lima_home, log_dir, &[])?;
+                let result = preserve(lima_home, log_dir, &[], even_if_running)?;
                 preserved.extend(result.moved);
                 problems.extend(result.problems);
             }

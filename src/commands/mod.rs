@@ -27,19 +27,26 @@ pub struct Report {
     pub quiet: bool,
 }
 
+/// How many problems the summary on stderr lists before it only counts.
+const PROBLEMS_SHOWN: usize = 10;
+
 impl Report {
-    /// Print each problem as a warning on stderr, and choose the exit status.
-    pub fn finish(&self, problems: &[Problem]) -> ExitStatus {
+    /// Print a one-screen summary of the problems on stderr, and choose the
+    /// exit status. `changed` counts files that changed while read or were cut:
+    /// not problems, but `--strict` fails on them too.
+    pub fn finish(&self, problems: &[Problem], changed: usize) -> ExitStatus {
         if !self.quiet {
-            for problem in problems {
+            for problem in problems.iter().take(PROBLEMS_SHOWN) {
+                eprintln!("warning: {}: {}", problem.path, crate::sanitize::display_str(&problem.message));
+            }
+            if problems.len() > PROBLEMS_SHOWN {
                 eprintln!(
-                    "warning: {}: {}",
-                    problem.path,
-                    crate::sanitize::display_str(&problem.message)
+                    "warning: … and {} more problems (all are listed in the JSON output and the manifest)",
+                    problems.len() - PROBLEMS_SHOWN
                 );
             }
         }
-        if self.strict && !problems.is_empty() {
+        if self.strict && (!problems.is_empty() || changed > 0) {
             ExitStatus::Problems
         } else {
             ExitStatus::Success

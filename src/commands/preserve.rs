@@ -10,11 +10,12 @@ pub struct PreserveOptions {
     pub lima_home: PathBuf,
     pub log_dir: PathBuf,
     pub vms: Vec<String>,
+    pub even_if_running: bool,
     pub report: Report,
 }
 
 pub fn run(options: PreserveOptions) -> Result<ExitStatus> {
-    let result = preserve(&options.lima_home, &options.log_dir, &options.vms)?;
+    let result = preserve(&options.lima_home, &options.log_dir, &options.vms, options.even_if_running)?;
     if options.report.json {
         print_json(&result);
     } else if result.moved.is_empty() {
@@ -36,5 +37,5 @@ pub fn run(options: PreserveOptions) -> Result<ExitStatus> {
             );
         }
     }
-    Ok(options.report.finish(&result.problems))
+    Ok(options.report.finish(&result.problems, 0))
 }

@@ -35,5 +35,5 @@ pub fn run(options: RotateOptions) -> Result<ExitStatus> {
         }
     }
     let problems: Vec<_> = rotations.into_iter().flat_map(|r| r.problems).collect();
-    Ok(options.report.finish(&problems))
+    Ok(options.report.finish(&problems, 0))
 }
