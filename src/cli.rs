@@ -16,7 +16,7 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0    done (files that were skipped or could not be read are listed, not fatal)
   1    error: nothing was written (the message names the path and what to do)
-  2    the command line is wrong
+  2    the command line or the config file is wrong
   3    done, but problems were met and --strict was given
 
 Typical CI use, after the tests and before teardown:
@@ -51,7 +51,8 @@ enum CommandArgs {
 ///
 /// Backups are numbered upwards, 1 is the oldest. A missing DIR or NAME.log is
 /// not an error. An existing backup is never replaced, even by a concurrent
-/// rotation. Files that do not match NAME.<N>.log are never touched.
+/// rotation. Files that do not match NAME.<N>.log are never touched, and no new
+/// NAME.log is created: the program that writes it does that.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  logkeep rotate ~/.rdfoo/lima/vm serial serialp serialv\n  RDD_KEEP_LOGS=1 logkeep rotate \"$LOG_DIR\" rdd.stderr rdd.stdout"
@@ -82,6 +83,9 @@ struct RotateArgs {
 /// and SHA-256, and only then removed; if it cannot be removed, or it changed
 /// during the copy, both are kept and this is reported.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "A missing Lima home is nothing to preserve (a warning says so). A VM whose pid file\n(ha.pid, qemu.pid…) names a live process is left alone unless --even-if-running.\n\nExample, before `rdd svc delete` or a VM deletion:\n  logkeep preserve --lima-home ~/.rdbats-lima/lima --log-dir ~/.local/state/rancher-desktop-bats-lima"
+)]
 struct PreserveArgs {
     /// The Lima home holding the VM folders (rdd svc paths lima_home).
     #[arg(long, value_name = "DIR")]
@@ -134,7 +138,7 @@ struct CollectArgs {
     /// The archive (or folder) to write.
     #[arg(long, short = 'o', value_name = "PATH")]
     output: PathBuf,
-    /// Output format; by default taken from the output's extension (.tar.gz, .tgz, .tar.zst, .zip).
+    /// Output format; by default taken from the output's extension (.tar.gz, .tgz, .tar.zst, .tzst, .zip).
     #[arg(long, value_name = "FORMAT", value_parser = ["tar.gz", "tar.zst", "zip", "dir"])]
     format: Option<String>,
     /// Compression level: gzip and zip 1-9 (default 6), zstd 1-19 (default 3).
@@ -199,16 +203,24 @@ fn into_command(cli: Cli) -> Result<Command> {
                 crate::names::check_component("log", name).map_err(Error::new)?;
             }
             Command::Rotate(RotateOptions {
-                dir: args.dir,
+                dir: absolute(args.dir),
                 names,
                 keep: (!keep_all).then_some(args.keep),
                 report: args.report.into(),
             })
         }
         CommandArgs::Preserve(args) => Command::Preserve(PreserveOptions {
-            lima_home: args.lima_home,
-            log_dir: args.log_dir,
-            vms: args.vms,
+            vms: args
+                .vms
+                .into_iter()
+                .map(|vm| {
+                    crate::names::check_component("VM", &vm)
+                        .map(|()| vm)
+                        .map_err(Error::new)
+                })
+                .collect::<Result<_>>()?,
+            lima_home: absolute(args.lima_home),
+            log_dir: absolute(args.log_dir),
             even_if_running: args.even_if_running,
             report: args.report.into(),
         }),
@@ -224,15 +236,19 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
     if let Some(name) = args.instance {
         sources.instances.push(Instance {
             name,
-            log_dir: args.log_dir,
-            lima_home: args.lima_home,
+            log_dir: args.log_dir.map(absolute),
+            lima_home: args.lima_home.map(absolute),
         });
     }
     sources
         .includes
-        .extend(args.include.into_iter().map(|pattern| Include {
-            pattern,
-            into: DEFAULT_INCLUDE_FOLDER.to_string(),
+        .extend(args.include.into_iter().map(|pattern| {
+            Include {
+                pattern: absolute(PathBuf::from(pattern))
+                    .to_string_lossy()
+                    .into_owned(),
+                into: DEFAULT_INCLUDE_FOLDER.to_string(),
+            }
         }));
     if sources.instances.is_empty() && sources.includes.is_empty() {
         return Err(
@@ -242,6 +258,12 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
         );
     }
     sources.validate()?;
+    if args.output.as_os_str() == "-" {
+        return Err(
+            Error::new("writing the archive to standard output is not supported")
+                .with_hint("name a file such as rdd-logs.tar.gz"),
+        );
+    }
 
     let format = match args.format {
         Some(name) => name.parse::<Format>().map_err(Error::new)?,
@@ -283,6 +305,12 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
     })
 }
 
+/// Paths are made absolute once, so that the manifest and reports say where
+/// files really are, whatever the working folder was.
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
+}
+
 /// `4096`, `64K`, `50M`, `2G` (powers of 1024; a trailing `B` or `iB` is fine).
 fn parse_size(text: &str) -> Result<u64, String> {
     let upper = text.trim().to_ascii_uppercase();
@@ -298,9 +326,13 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a size: write e.g. 4096, 64K, 50M or 2G"))?;
-    let bytes = value.checked_mul(1 << shift).ok_or_else(|| format!("{text:?} is too large"))?;
+    let bytes = value
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))?;
     if bytes < 1024 {
-        return Err(format!("{text:?} is too small to keep a head and a tail: use at least 1K"));
+        return Err(format!(
+            "{text:?} is too small to keep a head and a tail: use at least 1K"
+        ));
     }
     Ok(bytes)
 }

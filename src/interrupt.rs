@@ -26,7 +26,9 @@ pub fn install() {
                     SIGTERM => "terminated (SIGTERM)",
                     _ => "hung up (SIGHUP)",
                 };
-                eprintln!("logkeep: {name}; removed {removed} temporary file(s); the output was not written");
+                eprintln!(
+                    "logkeep: {name}; removed {removed} temporary file(s); the output was not written"
+                );
                 std::process::exit(128 + signal);
             }
         });

@@ -107,10 +107,14 @@ impl Plan {
 pub fn plan(sources: &Sources) -> Plan {
     let mut plan = Plan::default();
     for instance in &sources.instances {
-        if let Some(log_dir) = &instance.log_dir {
+        if let Some(log_dir) = &instance.log_dir
+            && exists(log_dir, instance, "log dir", &mut plan)
+        {
             plan_log_dir(instance, log_dir, &mut plan);
         }
-        if let Some(lima_home) = &instance.lima_home {
+        if let Some(lima_home) = &instance.lima_home
+            && exists(lima_home, instance, "Lima home", &mut plan)
+        {
             plan_lima_home(instance, lima_home, &mut plan);
         }
     }
@@ -121,6 +125,22 @@ pub fn plan(sources: &Sources) -> Plan {
     plan.files.sort_by(|a, b| a.path.cmp(&b.path));
     plan.skipped.sort_by(|a, b| a.source.cmp(&b.source));
     plan
+}
+
+/// A missing folder is not an error (an instance that never started has
+/// none), but it is worth a warning: it is also what a typo looks like.
+fn exists(dir: &Path, instance: &Instance, what: &str, plan: &mut Plan) -> bool {
+    if fs::symlink_metadata(dir).is_ok() {
+        return true;
+    }
+    plan.problems.push(Problem::new(
+        dir,
+        format!(
+            "{what} of instance {} not found; nothing collected from it (did the instance run?)",
+            instance.name
+        ),
+    ));
+    false
 }
 
 /// An entry of a listed folder, with its type as seen without following links.
@@ -326,10 +346,16 @@ fn preserved_vm_name(folder: &str) -> String {
 /// and never follows a symbolic link, so a link loop or a link out of the
 /// tree cannot pull anything in.
 fn plan_include(include: &Include, plan: &mut Plan) {
-    let matcher = match globset::GlobBuilder::new(&include.pattern).literal_separator(true).build() {
+    let matcher = match globset::GlobBuilder::new(&include.pattern)
+        .literal_separator(true)
+        .build()
+    {
         Ok(glob) => glob.compile_matcher(),
         Err(e) => {
-            plan.problems.push(Problem::new(Path::new(&include.pattern), format!("not a valid glob: {e}")));
+            plan.problems.push(Problem::new(
+                Path::new(&include.pattern),
+                format!("not a valid glob: {e}"),
+            ));
             return;
         }
     };
@@ -339,22 +365,44 @@ fn plan_include(include: &Include, plan: &mut Plan) {
         true => usize::MAX,
         false => Path::new(&include.pattern).components().count() - base.components().count(),
     };
-    let walk = walkdir::WalkDir::new(&base).follow_links(false).max_depth(depth).sort_by_file_name();
-    for result in walk {
+    let mut walk = walkdir::WalkDir::new(&base)
+        .follow_links(false)
+        .max_depth(depth)
+        .sort_by_file_name()
+        .into_iter();
+    let mut matched = 0usize;
+    while let Some(result) = walk.next() {
         let entry = match result {
             Ok(entry) => entry,
-            Err(e) if e.io_error().is_some_and(|io| io.kind() == io::ErrorKind::NotFound) => continue,
+            Err(e)
+                if e.io_error()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::NotFound) =>
+            {
+                continue;
+            }
             Err(e) => {
                 let path = e.path().unwrap_or(&base).to_path_buf();
-                plan.problems.push(Problem::new(&path, format!("cannot read while matching include glob: {e}")));
-                plan.skipped.push(skipped(&path, None, SkipReason::Unreadable));
+                plan.problems.push(Problem::new(
+                    &path,
+                    format!("cannot read while matching include glob: {e}"),
+                ));
+                plan.skipped
+                    .push(skipped(&path, None, SkipReason::Unreadable));
                 continue;
             }
         };
         let file_type = entry.file_type();
+        if file_type.is_dir() && entry.file_name() == "_config" {
+            // Lima's _config holds the SSH key of every VM: no glob reaches it.
+            plan.skipped
+                .push(skipped(entry.path(), None, SkipReason::LimaConfig));
+            walk.skip_current_dir();
+            continue;
+        }
         if file_type.is_dir() || !matcher.is_match(entry.path()) {
             continue;
         }
+        matched += 1;
         let path = entry.path().to_path_buf();
         if let Some(reason) = skip_reason(&file_type) {
             plan.skipped.push(skipped(&path, None, reason));
@@ -381,6 +429,12 @@ fn plan_include(include: &Include, plan: &mut Plan) {
             planned_size: size,
             source: path,
         });
+    }
+    if matched == 0 {
+        plan.problems.push(Problem::new(
+            Path::new(&include.pattern),
+            "include glob matched no file; check the pattern and the folder it starts from",
+        ));
     }
 }
 

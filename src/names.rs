@@ -13,8 +13,9 @@ pub fn parse_log_name(file_name: &str) -> Option<(&str, Option<u64>)> {
     if let Some((base, number)) = stem.rsplit_once('.')
         && !base.is_empty()
         && is_rotation_number(number)
+        && let Ok(n) = number.parse()
     {
-        return Some((base, number.parse().ok()));
+        return Some((base, Some(n)));
     }
     Some((stem, None))
 }
@@ -33,18 +34,27 @@ pub fn backup_number(file_name: &str, name: &str) -> Option<u64> {
 }
 
 fn is_rotation_number(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit())
+    !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A file or folder name as it is written into an archive: valid UTF-8 (zip
-/// needs it, and JSON), with each byte that is not UTF-8 written as `%XX`.
+/// needs it, and JSON), with each byte that is not UTF-8, each control
+/// character and each backslash written as `%XX`, so that the name can be
+/// extracted on every OS and checked with `sha256sum -c`.
 /// Returns whether anything had to be escaped.
 pub fn archive_component(name: &OsStr) -> (String, bool) {
     let bytes = name.as_encoded_bytes();
     let mut out = String::with_capacity(bytes.len());
     let mut escaped = false;
     for chunk in bytes.utf8_chunks() {
-        out.push_str(chunk.valid());
+        for c in chunk.valid().chars() {
+            if c.is_ascii_control() || c == '\\' {
+                out.push_str(&format!("%{:02X}", c as u32));
+                escaped = true;
+            } else {
+                out.push(c);
+            }
+        }
         for b in chunk.invalid() {
             out.push_str(&format!("%{b:02X}"));
             escaped = true;
@@ -65,7 +75,7 @@ pub fn check_component(kind: &str, name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{kind} name {name:?} cannot be a folder name in the archive: use letters, digits, '-', '_' or '.', without '/'"
+            "{kind} name {name:?} must be one plain name: letters, digits, '-', '_' or '.', without '/', '\\' or ':'"
         ))
     }
 }
@@ -105,6 +115,10 @@ mod tests {
         assert_eq!(
             archive_component(OsStr::new("a b.log")),
             ("a b.log".into(), false)
+        );
+        assert_eq!(
+            archive_component(OsStr::new("a\nb\\c.log")),
+            ("a%0Ab%5Cc.log".into(), true)
         );
         #[cfg(unix)]
         {

@@ -55,10 +55,14 @@ fn add_file(
         Err(e) => {
             let reason = match e.kind() {
                 io::ErrorKind::NotFound => "vanished before it could be read".to_string(),
-                io::ErrorKind::InvalidInput => "replaced by something that is not a regular file; not read".to_string(),
+                io::ErrorKind::InvalidInput => {
+                    "replaced by something that is not a regular file; not read".to_string()
+                }
                 _ => format!("cannot open: {}", io_reason(&e)),
             };
-            manifest.problems.push(Problem::new(&planned.source, reason));
+            manifest
+                .problems
+                .push(Problem::new(&planned.source, reason));
             manifest.skipped.push(Skipped {
                 source: display_path(&planned.source),
                 instance: planned.instance.clone(),
@@ -85,12 +89,19 @@ fn add_file(
     if let Some(e) = &reader.read_error {
         manifest.problems.push(Problem::new(
             &planned.source,
-            format!("read failed ({}); {} bytes are NUL-filled", io_reason(e), reader.zero_filled),
+            format!(
+                "read failed ({}); {} bytes are NUL-filled",
+                io_reason(e),
+                reader.zero_filled
+            ),
         ));
     } else if reader.zero_filled > 0 {
         manifest.problems.push(Problem::new(
             &planned.source,
-            format!("shrank while read: {} of its {size} bytes are NUL-filled", reader.zero_filled),
+            format!(
+                "shrank while read: {} of its {size} bytes are NUL-filled",
+                reader.zero_filled
+            ),
         ));
     }
     let cut = reader.cut;
@@ -137,7 +148,14 @@ struct SnapshotReader<R> {
 
 impl<R: Read + Seek> SnapshotReader<R> {
     fn whole(inner: R, size: u64) -> Self {
-        Self::new(inner, vec![Segment::File { offset: 0, len: size }], None)
+        Self::new(
+            inner,
+            vec![Segment::File {
+                offset: 0,
+                len: size,
+            }],
+            None,
+        )
     }
 
     /// The first and last `cap / 2` bytes around a line saying what was cut.
@@ -150,11 +168,25 @@ impl<R: Read + Seek> SnapshotReader<R> {
              of which the first {head} and the last {tail} are kept]\n"
         );
         let segments = vec![
-            Segment::File { offset: 0, len: head },
+            Segment::File {
+                offset: 0,
+                len: head,
+            },
             Segment::Marker(marker.into_bytes()),
-            Segment::File { offset: size - tail, len: tail },
+            Segment::File {
+                offset: size - tail,
+                len: tail,
+            },
         ];
-        Self::new(inner, segments, Some(Cut { head, tail, removed }))
+        Self::new(
+            inner,
+            segments,
+            Some(Cut {
+                head,
+                tail,
+                removed,
+            }),
+        )
     }
 
     fn new(inner: R, segments: Vec<Segment>, cut: Option<Cut>) -> Self {
@@ -227,7 +259,10 @@ impl<R: Read + Seek> Read for SnapshotReader<R> {
                     break n;
                 }
                 Segment::File { offset, len } => {
-                    let (offset, want) = (*offset, buf.len().min(usize::try_from(*len).unwrap_or(usize::MAX)));
+                    let (offset, want) = (
+                        *offset,
+                        buf.len().min(usize::try_from(*len).unwrap_or(usize::MAX)),
+                    );
                     let mut n = self.read_file(offset, &mut buf[..want]);
                     if n == 0 {
                         buf[..want].fill(0);
@@ -280,7 +315,10 @@ mod tests {
         assert_eq!(out.len() as u64, len);
         assert_eq!(zeros, 0);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("0123\n[logkeep: 12 bytes cut here"), "{text}");
+        assert!(
+            text.starts_with("0123\n[logkeep: 12 bytes cut here"),
+            "{text}"
+        );
         assert!(text.ends_with("kept]\nghij"), "{text}");
     }
 
@@ -288,6 +326,9 @@ mod tests {
     fn hashes_what_it_yields() {
         let mut reader = SnapshotReader::whole(Cursor::new(&b"abcdef"[..]), 3);
         io::copy(&mut reader, &mut io::sink()).unwrap();
-        assert_eq!(hex::encode(reader.hasher.finalize()), hex::encode(Sha256::digest(b"abc")));
+        assert_eq!(
+            hex::encode(reader.hasher.finalize()),
+            hex::encode(Sha256::digest(b"abc"))
+        );
     }
 }

@@ -10,8 +10,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::problem::Problem;
 use crate::interrupt;
+use crate::problem::Problem;
 use crate::safe_fs::{create_private_dir, open_regular, rename_noreplace};
 use crate::sanitize::{display_path, serde_path};
 
@@ -56,7 +56,12 @@ pub struct Preservation {
 /// `only`) into `log_dir`. A missing Lima home is not an error: no VM, no logs.
 /// A VM whose pid file names a live process is left alone and reported,
 /// unless `even_if_running`: its logs are still being written.
-pub fn preserve(lima_home: &Path, log_dir: &Path, only: &[String], even_if_running: bool) -> Result<Preservation> {
+pub fn preserve(
+    lima_home: &Path,
+    log_dir: &Path,
+    only: &[String],
+    even_if_running: bool,
+) -> Result<Preservation> {
     let mut result = Preservation::default();
     for vm in vm_names(lima_home, only, &mut result.problems)? {
         let vm_dir = lima_home.join(&vm);
@@ -273,6 +278,16 @@ fn move_file(src: &Path, to: &Path) -> Result<(MoveMethod, Option<String>), Prob
             )),
         ));
     }
+    // A writer that still holds the file would go on writing into a removed
+    // file, and those lines would be lost.
+    if let Some(pid) = held_open_by(src) {
+        return Ok((
+            MoveMethod::CopyKeptSource,
+            Some(format!(
+                "rename failed ({rename_error}) and process {pid} still has the source open"
+            )),
+        ));
+    }
     match fs::remove_file(src) {
         Ok(()) => Ok((MoveMethod::Copy, Some(rename_error))),
         Err(e) => Ok((
@@ -283,6 +298,44 @@ fn move_file(src: &Path, to: &Path) -> Result<(MoveMethod, Option<String>), Prob
             )),
         )),
     }
+}
+
+/// A process (other than this one) that has `path` open, where the OS lets
+/// us see it (Linux: `/proc/*/fd`).
+#[cfg(target_os = "linux")]
+fn held_open_by(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let target = fs::metadata(path).ok()?;
+    let me = std::process::id();
+    for proc_entry in fs::read_dir("/proc").ok()?.filter_map(|e| e.ok()) {
+        let Some(pid) = proc_entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(fds) = fs::read_dir(proc_entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.filter_map(|e| e.ok()) {
+            if let Ok(meta) = fs::metadata(fd.path())
+                && meta.ino() == target.ino()
+                && meta.dev() == target.dev()
+            {
+                return Some(pid);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+fn held_open_by(_path: &Path) -> Option<u32> {
+    None
 }
 
 struct Copied {
@@ -298,7 +351,8 @@ fn copy_verified(src: &Path, to: &Path) -> Result<Copied, Problem> {
     let mut input = open_regular(src).map_err(|e| Problem::io(src, "open for copying", &e))?;
     let modified = input.metadata().ok().and_then(|m| m.modified().ok());
     let partial = partial_name(to);
-    let output = File::create_new(&partial).map_err(|e| Problem::io(&partial, "create copy", &e))?;
+    let output =
+        File::create_new(&partial).map_err(|e| Problem::io(&partial, "create copy", &e))?;
     let _on_interrupt = interrupt::remember(&partial);
     let result = copy_into(&mut input, output, modified, src, &partial).and_then(|copied| {
         rename_noreplace(&partial, to)

@@ -58,7 +58,14 @@ fn rotate_after(
 ) -> Result<Rotation> {
     let active = dir.join(format!("{name}.log"));
     // Rename first; "not found" means nothing to rotate. Checking first would race.
-    let mut number = highest + 1;
+    let too_many = || {
+        Error::new(format!(
+            "cannot rotate {}: backup numbers are exhausted",
+            active.display()
+        ))
+        .with_hint("remove or renumber the old backups")
+    };
+    let mut number = highest.checked_add(1).ok_or_else(too_many)?;
     let new_number = loop {
         let target = dir.join(format!("{name}.{number}.log"));
         match rename_noreplace(&active, &target) {
@@ -75,7 +82,7 @@ fn rotate_after(
                         active.display()
                     )));
                 }
-                number += 1;
+                number = number.checked_add(1).ok_or_else(too_many)?;
             }
             Err(e) => return Err(Error::io("rotate", &active, &e)),
         }

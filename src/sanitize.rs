@@ -37,7 +37,6 @@ fn escape_char(c: char, out: &mut String) {
         '\n' => out.push_str("\\n"),
         '\r' => out.push_str("\\r"),
         '\t' => out.push_str("\\t"),
-        '\\' => out.push_str("\\\\"),
         c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
         c => out.push(c),
     }

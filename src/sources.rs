@@ -65,7 +65,7 @@ impl Sources {
     /// Read a config file. Relative paths in it are relative to the file's own
     /// folder; `~`, `$VAR` and `${VAR}` are expanded.
     pub fn from_config_file(path: &Path) -> Result<Sources> {
-        let text = fs::read_to_string(path).map_err(|e| Error::io("read config file", path, &e))?;
+        let text = read_config(path)?;
         let config: ConfigFile = toml::from_str(&text).map_err(|e| {
             Error::new(format!(
                 "config file {} is not valid: {e}",
@@ -131,6 +131,11 @@ impl Sources {
             for part in include.into.split('/') {
                 check_component("include folder", part).map_err(Error::new)?;
             }
+            if include.into == crate::manifest::MANIFEST_NAME {
+                return Err(Error::new(
+                    "include folder \"manifest.json\" is reserved for the manifest",
+                ));
+            }
             if seen.contains(include.into.split('/').next().unwrap_or_default()) {
                 return Err(Error::new(format!(
                     "include folder {:?} would mix extra files into the folder of the instance of that name",
@@ -146,6 +151,21 @@ impl Sources {
         }
         Ok(())
     }
+}
+
+/// Read the config, refusing what is not a file: reading a FIFO would block.
+fn read_config(path: &Path) -> Result<String> {
+    let meta = fs::metadata(path).map_err(|e| Error::io("read config file", path, &e))?;
+    if !meta.is_file() {
+        return Err(Error::new(format!(
+            "config file {} is not a regular file",
+            display_path(path)
+        ))
+        .with_hint("name a logkeep.toml file"));
+    }
+    fs::read_to_string(path).map_err(|e| {
+        Error::io("read config file", path, &e).with_hint("the config file must be UTF-8 TOML")
+    })
 }
 
 /// Expand `~` and environment variables, then make relative paths relative to `base`.

@@ -682,3 +682,123 @@ fn a_log_name_that_is_not_utf8_is_preserved_and_collected() {
     );
     tool_ok(Command::new("unzip").arg("-tq").arg(&archive));
 }
+
+#[test]
+fn include_globs_never_reach_the_lima_ssh_key() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    let glob = format!("{}/**/*", tree.path(Tree::LIMA_HOME).display());
+    let out = run_ok(
+        logkeep()
+            .args(["collect", "--format", "dir", "--include", &glob, "-o"])
+            .arg(&out_dir),
+    );
+    let files = read_tree(&out_dir);
+    assert!(
+        files.keys().any(|p| p.starts_with("extra/test-stopped/")),
+        "{:?}",
+        files.keys()
+    );
+    assert!(
+        !files.keys().any(|p| p.contains("_config")),
+        "{:?}",
+        files.keys()
+    );
+    let m = manifest_json(&out_dir.join("manifest.json"));
+    assert!(
+        m["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["reason"] == "lima-config")
+    );
+    assert!(stdout(&out).contains("wrote"));
+}
+
+#[test]
+fn missing_folders_and_empty_globs_are_warned_about_and_fail_strict() {
+    let work = tempfile::tempdir().unwrap();
+    let out = run(logkeep()
+        .args([
+            "collect",
+            "--instance",
+            "x",
+            "--log-dir",
+            "/nope/typo",
+            "--include",
+            "/nope/glob/*",
+            "--strict",
+            "-o",
+        ])
+        .arg(work.path().join("a.tar.gz")));
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("/nope/typo") && err.contains("not found"),
+        "{err}"
+    );
+    assert!(
+        err.contains("/nope/glob/*") && err.contains("matched no file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn nothing_moves_when_the_output_would_be_refused() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("exists.tar.gz");
+    fs::write(&archive, "old").unwrap();
+    let out = run(logkeep()
+        .args(["collect", "--preserve", "-c"])
+        .arg(tree.config())
+        .arg("-o")
+        .arg(&archive));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        tree.path(Tree::LIMA_HOME)
+            .join("test-stopped/serial.log")
+            .exists(),
+        "no log was preserved"
+    );
+
+    let out = run(logkeep()
+        .args(["collect", "--preserve", "-c"])
+        .arg(tree.config())
+        .arg("-o")
+        .arg(work.path().join("new.tar.gz"))
+        .arg("--manifest-out")
+        .arg(work.path().join("no/such/dir/m.json")));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no/such/dir/m.json"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        tree.path(Tree::LIMA_HOME)
+            .join("test-stopped/serial.log")
+            .exists(),
+        "no log was preserved"
+    );
+    assert!(!work.path().join("new.tar.gz").exists());
+}
+
+#[test]
+fn bad_names_and_stdout_output_are_usage_errors() {
+    let tree = Tree::new();
+    let out = run(logkeep()
+        .args(["preserve", "--vm", "../../etc", "--lima-home"])
+        .arg(tree.path(Tree::LIMA_HOME))
+        .arg("--log-dir")
+        .arg(tree.path(Tree::LIMA_LOG_DIR)));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("../../etc"), "{}", stderr(&out));
+    let out = run(logkeep()
+        .args(["collect", "-c"])
+        .arg(tree.config())
+        .args(["-o", "-", "--format", "tar.gz"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("standard output"), "{}", stderr(&out));
+}

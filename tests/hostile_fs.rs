@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Tree, logkeep, manifest_json, python, read_tree, run, run_ok, stderr, stdout, validate_manifest};
+use common::{
+    Tree, logkeep, manifest_json, python, read_tree, run, run_ok, stderr, stdout, validate_manifest,
+};
 
 /// Fail instead of hanging: run `f` on a thread and wait at most `secs`.
 fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -22,11 +24,19 @@ fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send
     std::thread::spawn(move || {
         let _ = tx.send(f());
     });
-    rx.recv_timeout(Duration::from_secs(secs)).unwrap_or_else(|_| panic!("{what} did not finish within {secs} s"))
+    rx.recv_timeout(Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("{what} did not finish within {secs} s"))
 }
 
 fn collect_dir(tree: &Tree, out: &Path, extra: &[&str]) -> std::process::Output {
-    run(logkeep().arg("collect").arg("--config").arg(tree.config()).arg("-o").arg(out).args(["--format", "dir"]).args(extra))
+    run(logkeep()
+        .arg("collect")
+        .arg("--config")
+        .arg(tree.config())
+        .arg("-o")
+        .arg(out)
+        .args(["--format", "dir"])
+        .args(extra))
 }
 
 fn file_record(manifest: &serde_json::Value, path: &str) -> serde_json::Value {
@@ -54,7 +64,11 @@ for f in m['files']:
 print(len(m['files']), 'files consistent')
 "#;
     let out = python(script, &[archive]);
-    assert!(out.status.success(), "archive and manifest disagree: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "archive and manifest disagree: {}",
+        stderr(&out)
+    );
 }
 
 // 1. Growing files ----------------------------------------------------------
@@ -65,7 +79,8 @@ fn growing_file_is_archived_up_to_its_size_when_opened() {
     let log = tree.path(Tree::LIMA_LOG_DIR).join("guest-journal.log");
     {
         let mut f = OpenOptions::new().append(true).open(&log).unwrap();
-        let line = b"2026-06-11T04:50:11+0000 host unit[1]: filler line to make reading take a while\n";
+        let line =
+            b"2026-06-11T04:50:11+0000 host unit[1]: filler line to make reading take a while\n";
         for _ in 0..(48 << 20) / line.len() {
             f.write_all(line).unwrap();
         }
@@ -77,14 +92,24 @@ fn growing_file_is_archived_up_to_its_size_when_opened() {
             let mut f = OpenOptions::new().append(true).open(&log).unwrap();
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                writeln!(f, "2026-06-11T04:59:59+0000 host appended[{n}]: still writing").unwrap();
+                writeln!(
+                    f,
+                    "2026-06-11T04:59:59+0000 host appended[{n}]: still writing"
+                )
+                .unwrap();
                 n += 1;
             }
         })
     };
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("out.tar.gz");
-    let out = run(logkeep().arg("collect").arg("-c").arg(tree.config()).arg("-o").arg(&archive).args(["--level", "1"]));
+    let out = run(logkeep()
+        .arg("collect")
+        .arg("-c")
+        .arg(tree.config())
+        .arg("-o")
+        .arg(&archive)
+        .args(["--level", "1"]));
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -94,14 +119,31 @@ fn growing_file_is_archived_up_to_its_size_when_opened() {
     assert!(listing.status.success(), "GNU tar reads it with exit 0");
     check_tar_against_manifest(&archive);
     let extract = tempfile::tempdir().unwrap();
-    assert!(Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(extract.path()).status().unwrap().success());
+    assert!(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(extract.path())
+            .status()
+            .unwrap()
+            .success()
+    );
     let manifest = manifest_json(&extract.path().join("manifest.json"));
     let record = file_record(&manifest, "bats-lima-controller/guest-journal.log");
     assert_eq!(record["changed_while_read"], true, "{record}");
-    let archived = fs::read(extract.path().join("bats-lima-controller/guest-journal.log")).unwrap();
+    let archived = fs::read(
+        extract
+            .path()
+            .join("bats-lima-controller/guest-journal.log"),
+    )
+    .unwrap();
     let now = fs::read(&log).unwrap();
     assert!(now.len() > archived.len(), "the writer kept appending");
-    assert!(now.starts_with(&archived), "the archived bytes are the file as it was when opened");
+    assert!(
+        now.starts_with(&archived),
+        "the archived bytes are the file as it was when opened"
+    );
 }
 
 // 2. Shrinking, replaced and vanishing files ---------------------------------
@@ -134,11 +176,21 @@ fn file_truncated_and_rewritten_during_collection_keeps_archive_consistent() {
     };
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("out.tar.gz");
-    let out = run(logkeep().arg("collect").arg("-c").arg(tree.config()).arg("-o").arg(&archive).args(["--level", "1"]));
+    let out = run(logkeep()
+        .arg("collect")
+        .arg("-c")
+        .arg(tree.config())
+        .arg("-o")
+        .arg(&archive)
+        .args(["--level", "1"]));
     stop.store(true, Ordering::Relaxed);
     rotator.join().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(run(Command::new("tar").arg("-tzf").arg(&archive)).status.success());
+    assert!(
+        run(Command::new("tar").arg("-tzf").arg(&archive))
+            .status
+            .success()
+    );
     check_tar_against_manifest(&archive);
 }
 
@@ -157,15 +209,40 @@ fn files_and_vm_folder_vanishing_after_planning_are_recorded() {
     fs::remove_dir_all(tree.path(Tree::LIMA_HOME).join("test-stopped")).unwrap();
 
     let out = tempfile::tempdir().unwrap();
-    let mut manifest = Manifest::new(&sources.instances, ArchiveInfo { format: "dir".into(), level: None });
+    let mut manifest = Manifest::new(
+        &sources.instances,
+        ArchiveInfo {
+            format: "dir".into(),
+            level: None,
+        },
+    );
     let writer = Box::new(DirWriter::new(out.path().to_path_buf()));
     logkeep::pack::pack(&plan.files, None, &mut manifest, writer, &mut |_, _| {}).unwrap();
 
-    let problems: Vec<String> = manifest.problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
-    assert!(problems.iter().any(|p| p.contains("rdd.stdout.log: vanished")), "{problems:?}");
-    assert_eq!(problems.iter().filter(|p| p.contains("test-stopped/") && p.contains("vanished")).count(), 16);
+    let problems: Vec<String> = manifest
+        .problems
+        .iter()
+        .map(|p| format!("{}: {}", p.path, p.message))
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("rdd.stdout.log: vanished")),
+        "{problems:?}"
+    );
+    assert_eq!(
+        problems
+            .iter()
+            .filter(|p| p.contains("test-stopped/") && p.contains("vanished"))
+            .count(),
+        16
+    );
     let files = read_tree(out.path());
-    assert!(!files.keys().any(|p| p.contains("lima-test-stopped") || p == "bats-lima-controller/rdd.stdout.log"));
+    assert!(
+        !files
+            .keys()
+            .any(|p| p.contains("lima-test-stopped") || p == "bats-lima-controller/rdd.stdout.log")
+    );
     assert_eq!(manifest.files.len() + 17, plan.files.len());
     validate_manifest(&out.path().join("manifest.json"));
 }
@@ -182,16 +259,39 @@ fn log_replaced_by_a_fifo_after_planning_does_not_block() {
     let plan = logkeep::layout::plan(&sources);
     let victim = tree.path(Tree::LIMA_LOG_DIR).join("lima-init.log");
     fs::remove_file(&victim).unwrap();
-    assert!(Command::new("mkfifo").arg(&victim).status().unwrap().success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&victim)
+            .status()
+            .unwrap()
+            .success()
+    );
 
     let out = tempfile::tempdir().unwrap();
     let root = out.path().to_path_buf();
     let problems = within(30, "packing with a FIFO in place of a log", move || {
-        let mut manifest = Manifest::new(&sources.instances, ArchiveInfo { format: "dir".into(), level: None });
-        logkeep::pack::pack(&plan.files, None, &mut manifest, Box::new(DirWriter::new(root)), &mut |_, _| {}).unwrap();
+        let mut manifest = Manifest::new(
+            &sources.instances,
+            ArchiveInfo {
+                format: "dir".into(),
+                level: None,
+            },
+        );
+        logkeep::pack::pack(
+            &plan.files,
+            None,
+            &mut manifest,
+            Box::new(DirWriter::new(root)),
+            &mut |_, _| {},
+        )
+        .unwrap();
         manifest.problems
     });
-    assert!(problems.iter().any(|p| p.path.ends_with("lima-init.log") && p.message.contains("not a regular file")));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.path.ends_with("lima-init.log") && p.message.contains("not a regular file"))
+    );
 }
 
 // 3. Sockets, FIFOs, devices --------------------------------------------------
@@ -200,15 +300,29 @@ fn log_replaced_by_a_fifo_after_planning_does_not_block() {
 fn fifo_without_writer_and_listening_socket_are_skipped_promptly() {
     let tree = Tree::new();
     let vm = tree.path(Tree::LIMA_HOME).join("test-stopped");
-    assert!(Command::new("mkfifo").arg(vm.join("serialp.log")).status().unwrap().success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(vm.join("serialp.log"))
+            .status()
+            .unwrap()
+            .success()
+    );
     let listener = UnixListener::bind(vm.join("serial.sock")).unwrap();
     let _listener2 = UnixListener::bind(vm.join("ha.stdout.9.log")).unwrap();
     listener.set_nonblocking(true).unwrap();
     let work = tempfile::tempdir().unwrap();
     let out_dir = work.path().join("out");
     let mut command = logkeep();
-    command.arg("collect").arg("-c").arg(tree.config()).arg("-o").arg(&out_dir).args(["--format", "dir"]);
-    let output = within(60, "collect beside a FIFO and a socket", move || command.output().unwrap());
+    command
+        .arg("collect")
+        .arg("-c")
+        .arg(tree.config())
+        .arg("-o")
+        .arg(&out_dir)
+        .args(["--format", "dir"]);
+    let output = within(60, "collect beside a FIFO and a socket", move || {
+        command.output().unwrap()
+    });
     assert!(output.status.success());
     assert!(listener.accept().is_err(), "nobody connected to the socket");
     let m = manifest_json(&out_dir.join("manifest.json"));
@@ -216,11 +330,22 @@ fn fifo_without_writer_and_listening_socket_are_skipped_promptly() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["source"].as_str().unwrap().to_string(), s["reason"].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s["source"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert!(reasons.contains(&(vm.join("serialp.log").display().to_string(), "fifo".into())));
-    assert!(reasons.contains(&(vm.join("serial.sock").display().to_string(), "socket".into())));
-    assert!(reasons.contains(&(vm.join("ha.stdout.9.log").display().to_string(), "socket".into())));
+    assert!(reasons.contains(&(
+        vm.join("serial.sock").display().to_string(),
+        "socket".into()
+    )));
+    assert!(reasons.contains(&(
+        vm.join("ha.stdout.9.log").display().to_string(),
+        "socket".into()
+    )));
 }
 
 #[test]
@@ -228,16 +353,34 @@ fn device_files_are_never_read() {
     let tree = Tree::new();
     // A character device named like a log: /dev/zero would never end.
     let device = tree.path(Tree::LIMA_LOG_DIR).join("zero.log");
-    let status = Command::new("mknod").arg(&device).args(["c", "1", "5"]).status().unwrap();
+    let status = Command::new("mknod")
+        .arg(&device)
+        .args(["c", "1", "5"])
+        .status()
+        .unwrap();
     assert!(status.success(), "mknod needs root, which tests have here");
     let work = tempfile::tempdir().unwrap();
     let out_dir = work.path().join("out");
     let mut command = logkeep();
-    command.arg("collect").arg("-c").arg(tree.config()).arg("-o").arg(&out_dir).args(["--format", "dir"]);
-    let output = within(60, "collect beside /dev/zero", move || command.output().unwrap());
+    command
+        .arg("collect")
+        .arg("-c")
+        .arg(tree.config())
+        .arg("-o")
+        .arg(&out_dir)
+        .args(["--format", "dir"]);
+    let output = within(60, "collect beside /dev/zero", move || {
+        command.output().unwrap()
+    });
     assert!(output.status.success());
     let m = manifest_json(&out_dir.join("manifest.json"));
-    assert!(m["skipped"].as_array().unwrap().iter().any(|s| s["source"].as_str().unwrap().ends_with("zero.log") && s["reason"] == "device"));
+    assert!(
+        m["skipped"].as_array().unwrap().iter().any(|s| s["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("zero.log")
+            && s["reason"] == "device")
+    );
 }
 
 // 4. Symbolic links -----------------------------------------------------------
@@ -247,7 +390,11 @@ fn symlinks_are_not_followed_and_loops_do_not_hang() {
     let tree = Tree::new();
     let log_dir = tree.path(Tree::LIMA_LOG_DIR);
     std::os::unix::fs::symlink("/etc", log_dir.join("etc-vm")).unwrap(); // looks like a preserved VM folder
-    std::os::unix::fs::symlink("../../rdbats-lima-controller/lima/_config/user", log_dir.join("key.log")).unwrap();
+    std::os::unix::fs::symlink(
+        "../../rdbats-lima-controller/lima/_config/user",
+        log_dir.join("key.log"),
+    )
+    .unwrap();
     std::os::unix::fs::symlink("loop-b.log", log_dir.join("loop-a.log")).unwrap();
     std::os::unix::fs::symlink("loop-a.log", log_dir.join("loop-b.log")).unwrap();
     // A directory loop under an include glob with **.
@@ -262,18 +409,47 @@ fn symlinks_are_not_followed_and_loops_do_not_hang() {
     let work = tempfile::tempdir().unwrap();
     let out_dir = work.path().join("out");
     let mut command = logkeep();
-    command.arg("collect").arg("-c").arg(&config).arg("-o").arg(&out_dir).args(["--format", "dir"]);
-    let output = within(60, "collect over symlink loops", move || command.output().unwrap());
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    command
+        .arg("collect")
+        .arg("-c")
+        .arg(&config)
+        .arg("-o")
+        .arg(&out_dir)
+        .args(["--format", "dir"]);
+    let output = within(60, "collect over symlink loops", move || {
+        command.output().unwrap()
+    });
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let files = read_tree(&out_dir);
-    assert!(!files.keys().any(|p| p.contains("etc-vm") || p.contains("key.log") || p.contains("loop-")), "{:?}", files.keys());
-    assert!(!files.keys().any(|p| p.contains("/up/")), "the link back up was not followed");
+    assert!(
+        !files
+            .keys()
+            .any(|p| p.contains("etc-vm") || p.contains("key.log") || p.contains("loop-")),
+        "{:?}",
+        files.keys()
+    );
+    assert!(
+        !files.keys().any(|p| p.contains("/up/")),
+        "the link back up was not followed"
+    );
     for bytes in files.values() {
         assert!(!String::from_utf8_lossy(bytes).contains("PRIVATE KEY"));
     }
     let m = manifest_json(&out_dir.join("manifest.json"));
-    let symlinks = m["skipped"].as_array().unwrap().iter().filter(|s| s["reason"] == "symlink").count();
-    assert!(symlinks >= 5, "each link is recorded as skipped: {symlinks}");
+    let symlinks = m["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["reason"] == "symlink")
+        .count();
+    assert!(
+        symlinks >= 5,
+        "each link is recorded as skipped: {symlinks}"
+    );
 
     let help = stdout(&run_ok(logkeep().args(["collect", "--help"])));
     assert!(help.contains("Symbolic links are not followed"), "{help}");
@@ -305,25 +481,67 @@ fn unreadable_file_and_folder_are_recorded_and_the_rest_goes_on() {
     fs::set_permissions(work.path(), fs::Permissions::from_mode(0o777)).unwrap();
     let archive = work.path().join("out.tar.gz");
 
-    let output = run(&mut as_nobody(logkeep().arg("collect").arg("-c").arg(tree.config()).arg("-o").arg(&archive)));
-    assert_eq!(output.status.code(), Some(0), "a problem file does not fail the run");
+    let output = run(&mut as_nobody(
+        logkeep()
+            .arg("collect")
+            .arg("-c")
+            .arg(tree.config())
+            .arg("-o")
+            .arg(&archive),
+    ));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a problem file does not fail the run"
+    );
     let err = stderr(&output);
-    assert!(err.contains("rdd.stdout.log") && err.contains("ermission denied"), "{err}");
+    assert!(
+        err.contains("rdd.stdout.log") && err.contains("ermission denied"),
+        "{err}"
+    );
     assert!(err.contains("test-stopped"), "{err}");
     check_tar_against_manifest(&archive);
     let extract = tempfile::tempdir().unwrap();
-    assert!(Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(extract.path()).status().unwrap().success());
+    assert!(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(extract.path())
+            .status()
+            .unwrap()
+            .success()
+    );
     let files = read_tree(extract.path());
-    assert!(files.contains_key("bats-lima-controller/rdd.stderr.log"), "the rest is collected");
+    assert!(
+        files.contains_key("bats-lima-controller/rdd.stderr.log"),
+        "the rest is collected"
+    );
     assert!(!files.contains_key("bats-lima-controller/rdd.stdout.log"));
     let m = manifest_json(&extract.path().join("manifest.json"));
     let skipped = m["skipped"].as_array().unwrap();
-    assert!(skipped.iter().any(|s| s["source"].as_str().unwrap().ends_with("rdd.stdout.log") && s["reason"] == "unreadable"));
-    assert!(skipped.iter().any(|s| s["source"].as_str().unwrap().ends_with("test-stopped") && s["reason"] == "unreadable"));
+    assert!(skipped.iter().any(
+        |s| s["source"].as_str().unwrap().ends_with("rdd.stdout.log")
+            && s["reason"] == "unreadable"
+    ));
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["source"].as_str().unwrap().ends_with("test-stopped")
+                && s["reason"] == "unreadable")
+    );
 
     // --strict turns the same run into exit 3.
     let strict = work.path().join("strict.tar.gz");
-    let output = run(&mut as_nobody(logkeep().arg("collect").arg("--strict").arg("-c").arg(tree.config()).arg("-o").arg(&strict)));
+    let output = run(&mut as_nobody(
+        logkeep()
+            .arg("collect")
+            .arg("--strict")
+            .arg("-c")
+            .arg(tree.config())
+            .arg("-o")
+            .arg(&strict),
+    ));
     assert_eq!(output.status.code(), Some(3));
     assert!(strict.exists(), "strict still writes the archive");
 }
@@ -331,12 +549,18 @@ fn unreadable_file_and_folder_are_recorded_and_the_rest_goes_on() {
 // 6. Odd names and sizes ---------------------------------------------------------
 
 #[test]
-fn odd_names_are_archived_exactly_and_printed_escaped() {
+fn odd_names_are_archived_portably_and_printed_escaped() {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
     let tree = Tree::new();
     let log_dir = tree.path(Tree::LIMA_LOG_DIR);
-    let names: [&[u8]; 5] = [b"with space.log", b"new\nline.log", b"esc\x1b[31mred.log", b"tab\there.log", b"latin1-\xe9t\xe9.log"];
+    let names: [&[u8]; 5] = [
+        b"with space.log",
+        b"new\nline.log",
+        b"esc\x1b[31mred.log",
+        b"tab\there.log",
+        b"latin1-\xe9t\xe9.log",
+    ];
     for name in names {
         fs::write(log_dir.join(OsStr::from_bytes(name)), b"odd\n").unwrap();
     }
@@ -349,17 +573,40 @@ fn odd_names_are_archived_exactly_and_printed_escaped() {
     fs::write(deep.join("deep.log"), "deep\n").unwrap();
     fs::write(log_dir.join("empty.log"), "").unwrap();
     let config = tree.config();
-    fs::write(&config, fs::read_to_string(&config).unwrap().replace("\"_diag/*\"", "\"_diag/**/*\"")).unwrap();
+    fs::write(
+        &config,
+        fs::read_to_string(&config)
+            .unwrap()
+            .replace("\"_diag/*\"", "\"_diag/**/*\""),
+    )
+    .unwrap();
 
-    let dry = run_ok(logkeep().arg("collect").arg("--dry-run").arg("-c").arg(&config).args(["-o", "x.zip"]));
+    let dry = run_ok(
+        logkeep()
+            .arg("collect")
+            .arg("--dry-run")
+            .arg("-c")
+            .arg(&config)
+            .args(["-o", "x.zip"]),
+    );
     let text = stdout(&dry);
-    assert!(text.contains("new\\nline.log") && text.contains("esc\\x1b[31mred.log"), "{text}");
+    assert!(
+        text.contains("new\\nline.log") && text.contains("esc\\x1b[31mred.log"),
+        "{text}"
+    );
     assert!(!text.contains('\x1b'), "no raw escape reaches the terminal");
 
     let work = tempfile::tempdir().unwrap();
     for format in ["tar.gz", "zip"] {
         let archive = work.path().join(format!("odd.{format}"));
-        run_ok(logkeep().arg("collect").arg("-c").arg(&config).arg("-o").arg(&archive));
+        run_ok(
+            logkeep()
+                .arg("collect")
+                .arg("-c")
+                .arg(&config)
+                .arg("-o")
+                .arg(&archive),
+        );
         let script = r#"
 import sys, tarfile, zipfile
 p = sys.argv[1]
@@ -368,17 +615,49 @@ print('\n'.join(repr(n) for n in names))
 "#;
         let out = python(script, &[&archive]);
         let listing = stdout(&out);
-        for expected in ["'bats-lima-controller/with space.log'", "'bats-lima-controller/new\\nline.log'", "'bats-lima-controller/esc\\x1b[31mred.log'", "'bats-lima-controller/tab\\there.log'", "'bats-lima-controller/latin1-%E9t%E9.log'", "'bats-lima-controller/empty.log'"] {
-            assert!(listing.contains(expected), "{format}: {expected} missing in\n{listing}");
+        for expected in [
+            "'bats-lima-controller/with space.log'",
+            "'bats-lima-controller/new%0Aline.log'",
+            "'bats-lima-controller/esc%1B[31mred.log'",
+            "'bats-lima-controller/tab%09here.log'",
+            "'bats-lima-controller/latin1-%E9t%E9.log'",
+            "'bats-lima-controller/empty.log'",
+        ] {
+            assert!(
+                listing.contains(expected),
+                "{format}: {expected} missing in\n{listing}"
+            );
         }
-        let long = listing.lines().find(|l| l.ends_with("deep.log'")).expect("the deep file");
+        let long = listing
+            .lines()
+            .find(|l| l.ends_with("deep.log'"))
+            .expect("the deep file");
         assert!(long.len() > 255, "{long}");
     }
     let gnu = tempfile::tempdir().unwrap();
     let archive = work.path().join("odd.tar.gz");
-    assert!(Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(gnu.path()).status().unwrap().success());
-    assert_eq!(fs::read(gnu.path().join("bats-lima-controller/new\nline.log")).unwrap(), b"odd\n");
-    assert!(Command::new("unzip").arg("-tq").arg(work.path().join("odd.zip")).status().unwrap().success());
+    assert!(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(gnu.path())
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(
+        fs::read(gnu.path().join("bats-lima-controller/new%0Aline.log")).unwrap(),
+        b"odd\n"
+    );
+    assert!(
+        Command::new("unzip")
+            .arg("-tq")
+            .arg(work.path().join("odd.zip"))
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 #[test]
@@ -395,7 +674,14 @@ fn a_sparse_log_larger_than_8_gib_is_archived_with_its_full_size() {
     }
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("big.tar.zst");
-    run_ok(logkeep().arg("collect").arg("-c").arg(tree.config()).arg("-o").arg(&archive));
+    run_ok(
+        logkeep()
+            .arg("collect")
+            .arg("-c")
+            .arg(tree.config())
+            .arg("-o")
+            .arg(&archive),
+    );
     let script = r#"
 import sys, subprocess, tarfile
 z = subprocess.Popen(['zstd', '-dcq', sys.argv[1]], stdout=subprocess.PIPE)
@@ -411,7 +697,10 @@ with tarfile.open(fileobj=z.stdout, mode='r|') as t:
 "#;
     let out = python(script, &[&archive]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), format!("{size} b'first line\\n' b'last!\\n'"));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("{size} b'first line\\n' b'last!\\n'")
+    );
 }
 
 #[test]
@@ -425,16 +714,27 @@ fn max_file_size_keeps_head_and_tail_with_a_visible_marker() {
     fs::write(&log, &content).unwrap();
     let work = tempfile::tempdir().unwrap();
     let out_dir = work.path().join("out");
-    assert!(collect_dir(&tree, &out_dir, &["--max-file-size", "64K"]).status.success());
+    assert!(
+        collect_dir(&tree, &out_dir, &["--max-file-size", "64K"])
+            .status
+            .success()
+    );
     let kept = fs::read_to_string(out_dir.join("bats-lima-controller/rdd.stderr.log")).unwrap();
     assert!(kept.starts_with("line 000000\n"));
     assert!(kept.ends_with("line 099999\n"));
-    assert!(kept.contains("[logkeep: ") && kept.contains(&format!("the file had {} bytes", content.len())), "marker");
+    assert!(
+        kept.contains("[logkeep: ")
+            && kept.contains(&format!("the file had {} bytes", content.len())),
+        "marker"
+    );
     let m = manifest_json(&out_dir.join("manifest.json"));
     let record = file_record(&m, "bats-lima-controller/rdd.stderr.log");
     assert_eq!(record["original_size"], content.len());
     assert_eq!(record["size"], kept.len());
-    assert_eq!(record["cut"]["head"].as_u64().unwrap() + record["cut"]["tail"].as_u64().unwrap(), 64 << 10);
+    assert_eq!(
+        record["cut"]["head"].as_u64().unwrap() + record["cut"]["tail"].as_u64().unwrap(),
+        64 << 10
+    );
     validate_manifest(&out_dir.join("manifest.json"));
     let small = file_record(&m, "bats-lima-controller/rdd.stdout.log");
     assert!(small.get("cut").is_none(), "small files are untouched");
@@ -459,8 +759,15 @@ fn noise(len: usize) -> Vec<u8> {
 #[test]
 fn disk_full_leaves_no_partial_output_and_says_so() {
     let mount = tempfile::tempdir().unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(mount.path()).status().unwrap();
-    assert!(mounted.success(), "this test mounts a small tmpfs (needs root, as tests have here)");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(mount.path())
+        .status()
+        .unwrap();
+    assert!(
+        mounted.success(),
+        "this test mounts a small tmpfs (needs root, as tests have here)"
+    );
     struct Unmount(PathBuf);
     impl Drop for Unmount {
         fn drop(&mut self) {
@@ -469,14 +776,30 @@ fn disk_full_leaves_no_partial_output_and_says_so() {
     }
     let _unmount = Unmount(mount.path().to_path_buf());
     let tree = Tree::new();
-    fs::write(tree.path(Tree::LIMA_LOG_DIR).join("noise.log"), noise(2 << 20)).unwrap();
+    fs::write(
+        tree.path(Tree::LIMA_LOG_DIR).join("noise.log"),
+        noise(2 << 20),
+    )
+    .unwrap();
     let archive = mount.path().join("rdd-logs.tar.gz");
-    let out = run(logkeep().arg("collect").arg("-c").arg(tree.config()).arg("-o").arg(&archive));
+    let out = run(logkeep()
+        .arg("collect")
+        .arg("-c")
+        .arg(tree.config())
+        .arg("-o")
+        .arg(&archive));
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("No space left") && err.contains("rdd-logs.tar.gz"), "{err}");
+    assert!(
+        err.contains("No space left") && err.contains("rdd-logs.tar.gz"),
+        "{err}"
+    );
     assert!(err.contains("hint:"), "{err}");
-    assert_eq!(fs::read_dir(mount.path()).unwrap().count(), 0, "no partial or temporary file left");
+    assert_eq!(
+        fs::read_dir(mount.path()).unwrap().count(),
+        0,
+        "no partial or temporary file left"
+    );
 }
 
 #[test]
@@ -486,17 +809,31 @@ fn read_only_output_folder_is_a_clear_error() {
     let work = tempfile::tempdir().unwrap();
     fs::set_permissions(work.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let archive = work.path().join("out.zip");
-    let out = run(&mut as_nobody(logkeep().arg("collect").arg("-c").arg(tree.config()).arg("-o").arg(&archive)));
+    let out = run(&mut as_nobody(
+        logkeep()
+            .arg("collect")
+            .arg("-c")
+            .arg(tree.config())
+            .arg("-o")
+            .arg(&archive),
+    ));
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains(&work.path().display().to_string()) && err.contains("ermission denied"), "{err}");
+    assert!(
+        err.contains(&work.path().display().to_string()) && err.contains("ermission denied"),
+        "{err}"
+    );
     assert!(err.contains("hint:"), "{err}");
 }
 
 fn interrupt_collect(signal: &str, expected_code: i32) {
     let tree = Tree::new();
     // A large log that is slow to compress keeps the run busy long enough.
-    fs::write(tree.path(Tree::LIMA_LOG_DIR).join("noise.log"), noise(96 << 20)).unwrap();
+    fs::write(
+        tree.path(Tree::LIMA_LOG_DIR).join("noise.log"),
+        noise(96 << 20),
+    )
+    .unwrap();
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("rdd-logs.zip");
     let mut child = logkeep()
@@ -512,16 +849,35 @@ fn interrupt_collect(signal: &str, expected_code: i32) {
     // Wait for the temporary output to appear, then signal.
     let started = Instant::now();
     while fs::read_dir(work.path()).unwrap().count() == 0 {
-        assert!(started.elapsed() < Duration::from_secs(60), "no temporary output appeared");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no temporary output appeared"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = child.wait().unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert_eq!(status.code(), Some(expected_code), "{err}");
     assert!(err.contains("the output was not written"), "{err}");
-    assert_eq!(fs::read_dir(work.path()).unwrap().count(), 0, "no partial output and no temporary file");
+    assert_eq!(
+        fs::read_dir(work.path()).unwrap().count(),
+        0,
+        "no partial output and no temporary file"
+    );
 }
 
 #[test]

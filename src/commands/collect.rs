@@ -1,4 +1,5 @@
 use std::fs;
+use std::io::Write;
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -42,24 +43,40 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
             options.format
         );
     }
-    let mut preserved = Vec::new();
-    let mut problems = Vec::new();
-    if options.preserve && !options.dry_run {
-        preserve_all(&options.sources, options.even_if_running, &mut preserved, &mut problems)?;
-    }
-    let plan = plan(&options.sources);
-    problems.extend(plan.problems.iter().cloned());
     if options.dry_run {
+        let plan = plan(&options.sources);
         print_plan(&plan, &options);
-        return Ok(options.report.finish(&problems, 0));
+        return Ok(options.report.finish(&plan.problems, 0));
     }
 
+    // Everything that can refuse the run is checked before anything moves.
     let (pending, writer) = PendingOutput::create(
         &options.output,
         options.format,
         options.level,
         options.force,
     )?;
+    let manifest_copy = match &options.manifest_out {
+        Some(path) => Some((
+            path,
+            fs::File::create(path).map_err(|e| Error::io("create manifest copy", path, &e))?,
+        )),
+        None => None,
+    };
+
+    let mut preserved = Vec::new();
+    let mut problems = Vec::new();
+    if options.preserve {
+        preserve_all(
+            &options.sources,
+            options.even_if_running,
+            &mut preserved,
+            &mut problems,
+        )?;
+    }
+    let plan = plan(&options.sources);
+    problems.extend(plan.problems.iter().cloned());
+
     let level = options
         .level
         .or(options.format.level_range().map(|(default, _)| default));
@@ -75,14 +92,22 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
     manifest.preserved = preserved;
 
     let bar = progress_bar(plan.total_planned_bytes(), options.report.quiet);
-    pack(&plan.files, options.max_file_size, &mut manifest, writer, &mut |_, bytes| {
-        bar.inc(bytes)
-    })?;
+    pack(
+        &plan.files,
+        options.max_file_size,
+        &mut manifest,
+        writer,
+        &mut |_, bytes| bar.inc(bytes),
+    )?;
     bar.finish_and_clear();
     pending.commit()?;
-    if let Some(path) = &options.manifest_out {
-        fs::write(path, manifest.to_json())
-            .map_err(|e| Error::io("write manifest copy", path, &e))?;
+    if let Some((path, mut file)) = manifest_copy {
+        // The archive is in place: a failed copy is a warning, not a failed run.
+        if let Err(e) = file.write_all(&manifest.to_json()) {
+            manifest
+                .problems
+                .push(Problem::io(path, "write manifest copy", &e));
+        }
     }
 
     if options.report.json {
@@ -102,9 +127,15 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
             t.problems
         );
     }
-    let changed = manifest.files.iter().filter(|f| f.changed_while_read || f.cut.is_some()).count();
+    let changed = manifest
+        .files
+        .iter()
+        .filter(|f| f.changed_while_read || f.cut.is_some())
+        .count();
     if changed > 0 && !options.report.quiet && !options.report.json {
-        eprintln!("note: {changed} file(s) changed while read or were cut; each is archived as it was when opened");
+        eprintln!(
+            "note: {changed} file(s) changed while read or were cut; each is archived as it was when opened"
+        );
     }
     Ok(options.report.finish(&manifest.problems, changed))
 }
@@ -173,6 +204,17 @@ fn print_plan(plan: &Plan, options: &CollectOptions) {
             .and_then(|r| r.as_str())
             .unwrap_or("skipped");
         println!("skip {} ({reason})", skipped.source);
+    }
+    if options.preserve {
+        println!(
+            "note: --preserve would first move the logs of stopped VMs to <instance>/<vm>/; not simulated here"
+        );
+    }
+    if fs::symlink_metadata(&options.output).is_ok() && !options.force {
+        println!(
+            "note: {} exists; the real run would refuse it without --force",
+            display_path(&options.output)
+        );
     }
     println!(
         "{} files, {} bytes would be written to {} ({}); {} skipped",

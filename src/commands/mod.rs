@@ -37,7 +37,11 @@ impl Report {
     pub fn finish(&self, problems: &[Problem], changed: usize) -> ExitStatus {
         if !self.quiet {
             for problem in problems.iter().take(PROBLEMS_SHOWN) {
-                eprintln!("warning: {}: {}", problem.path, crate::sanitize::display_str(&problem.message));
+                eprintln!(
+                    "warning: {}: {}",
+                    problem.path,
+                    crate::sanitize::display_str(&problem.message)
+                );
             }
             if problems.len() > PROBLEMS_SHOWN {
                 eprintln!(

@@ -15,7 +15,12 @@ pub struct PreserveOptions {
 }
 
 pub fn run(options: PreserveOptions) -> Result<ExitStatus> {
-    let result = preserve(&options.lima_home, &options.log_dir, &options.vms, options.even_if_running)?;
+    let result = preserve(
+        &options.lima_home,
+        &options.log_dir,
+        &options.vms,
+        options.even_if_running,
+    )?;
     if options.report.json {
         print_json(&result);
     } else if result.moved.is_empty() {
