@@ -338,6 +338,7 @@ fn held_open_by(_path: &Path) -> Option<u32> {
     None
 }
 
+#[derive(Debug)]
 struct Copied {
     len: u64,
     modified: Option<std::time::SystemTime>,
@@ -406,6 +407,8 @@ fn copy_into(
     {
         let _ = file.set_modified(time);
     }
+    #[cfg(test)]
+    tests::corrupt_copy_if_asked(to);
     let expected = hasher.finalize();
     let (copy_len, copy_hash) =
         hash_file(to).map_err(|e| Problem::io(to, "read back copy (source kept)", &e))?;
@@ -433,5 +436,37 @@ fn hash_file(path: &Path) -> io::Result<(u64, Vec<u8>)> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// The seam for a copy that goes bad on its way to disk (a failing disk,
+    /// a flaky network share), which cannot be made to happen for real here.
+    static CORRUPT_NEXT_COPY: AtomicBool = AtomicBool::new(false);
+
+    pub(super) fn corrupt_copy_if_asked(copy: &Path) {
+        if CORRUPT_NEXT_COPY.swap(false, Ordering::SeqCst) {
+            let mut file = File::options().write(true).open(copy).unwrap();
+            file.write_all(b"X").unwrap();
+        }
+    }
+
+    #[test]
+    fn a_copy_that_cannot_be_verified_keeps_the_source_and_leaves_no_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("serial.log");
+        let dest_dir = dir.path().join("dest");
+        fs::create_dir(&dest_dir).unwrap();
+        fs::write(&src, "boot log\n").unwrap();
+        let to = dest_dir.join("serial.log");
+        CORRUPT_NEXT_COPY.store(true, Ordering::SeqCst);
+        let problem = copy_verified(&src, &to).unwrap_err();
+        assert!(problem.message.contains("does not match"), "{}", problem.message);
+        assert_eq!(fs::read_to_string(&src).unwrap(), "boot log\n");
+        assert_eq!(fs::read_dir(&dest_dir).unwrap().count(), 0, "no copy, no partial copy");
     }
 }
