@@ -465,8 +465,16 @@ mod tests {
         let to = dest_dir.join("serial.log");
         CORRUPT_NEXT_COPY.store(true, Ordering::SeqCst);
         let problem = copy_verified(&src, &to).unwrap_err();
-        assert!(problem.message.contains("does not match"), "{}", problem.message);
+        assert!(
+            problem.message.contains("does not match"),
+            "{}",
+            problem.message
+        );
         assert_eq!(fs::read_to_string(&src).unwrap(), "boot log\n");
-        assert_eq!(fs::read_dir(&dest_dir).unwrap().count(), 0, "no copy, no partial copy");
+        assert_eq!(
+            fs::read_dir(&dest_dir).unwrap().count(),
+            0,
+            "no copy, no partial copy"
+        );
     }
 }

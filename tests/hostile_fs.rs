@@ -889,3 +889,36 @@ fn sigint_mid_run_removes_the_temporary_output_and_exits_130() {
 fn sigterm_mid_run_removes_the_temporary_output_and_exits_143() {
     interrupt_collect("TERM", 143);
 }
+
+/// Zip64: an entry past 4 GiB keeps its size and CRC (unzip checks both).
+#[test]
+fn a_sparse_log_larger_than_4_gib_fits_in_a_zip() {
+    let tree = Tree::new();
+    let size: u64 = (4 << 30) + 12345;
+    let big = tree.path(Tree::LIMA_LOG_DIR).join("packet-trace.log");
+    let f = File::create(&big).unwrap();
+    f.set_len(size).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("big.zip");
+    run_ok(
+        logkeep()
+            .arg("collect")
+            .arg("-c")
+            .arg(tree.config())
+            .arg("-o")
+            .arg(&archive)
+            .args(["--level", "1"]),
+    );
+    let script = r#"
+import sys, zipfile
+print(zipfile.ZipFile(sys.argv[1]).getinfo('bats-lima-controller/packet-trace.log').file_size)
+"#;
+    let out = python(script, &[&archive]);
+    assert_eq!(stdout(&out).trim(), size.to_string());
+    let test = run(Command::new("unzip").arg("-tq").arg(&archive));
+    assert!(
+        test.status.success(),
+        "unzip verifies every CRC: {}",
+        stdout(&test)
+    );
+}

@@ -2,6 +2,7 @@
 //! Each takes entries in order and never sees where they came from.
 
 mod dir;
+mod parallel;
 mod tar;
 mod zip;
 
