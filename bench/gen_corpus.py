@@ -34,6 +34,13 @@ def ts(t):
 
 
 def logrus(rng, t):
+    if rng.random() < 0.01:
+        # Lines that make the redactor look closer, as real service logs do.
+        return rng.choice((
+            f'time="{ts(t)}Z" level=info msg="refreshing token" expires_in={rng.randint(60, 3600)}\n',
+            f'time="{ts(t)}Z" level=debug msg="GET https://registry.example.test/v2/ 401" retry={rng.randint(1, 5)}\n',
+            f'time="{ts(t)}Z" level=debug msg="request" header="Authorization: Bearer {rng.getrandbits(128):032x}"\n',
+        ))
     return (f'time="{ts(t)}Z" level={rng.choice(LEVELS)} msg="{sentence(rng)}" '
             f'instance=bats-lima-controller vm=test-{rng.randint(1, 40)} attempt={rng.randint(1, 9)}\n')
 

@@ -150,6 +150,18 @@ struct CollectArgs {
     /// With --preserve, also move the logs of VMs that are still running.
     #[arg(long, requires = "preserve")]
     even_if_running: bool,
+    /// Do not redact secrets in the collected logs (redaction is on by default).
+    #[arg(long)]
+    no_redact: bool,
+    /// Also redact what this regex matches (its group `s`, or the whole match), as [REDACTED:NAME]. Repeat for several.
+    #[arg(long, value_name = "NAME=REGEX")]
+    redact: Vec<String>,
+    /// Mask the value of this environment variable wherever it appears (repeat for several).
+    #[arg(long, value_name = "VAR")]
+    mask_env: Vec<String>,
+    /// DANGEROUS: also collect private keys, kubeconfigs, Lima's _config and other secret files that globs name.
+    #[arg(long)]
+    unsafe_include_secret_files: bool,
     /// Cap each file at this size (e.g. 50M, 1G): keep its head and tail with a marker line between.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_file_size: Option<u64>,
@@ -250,6 +262,18 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
                 into: DEFAULT_INCLUDE_FOLDER.to_string(),
             }
         }));
+    for rule in &args.redact {
+        let Some((name, regex)) = rule.split_once('=') else {
+            return Err(
+                Error::new(format!("--redact {rule:?} needs the form NAME=REGEX"))
+                    .with_hint("for example --redact 'vault-token=hvs\\.[A-Za-z0-9]{20,}'"),
+            );
+        };
+        sources
+            .redact_rules
+            .push((name.to_string(), regex.to_string()));
+    }
+    sources.mask_env.extend(args.mask_env);
     if sources.instances.is_empty() && sources.includes.is_empty() {
         return Err(
             Error::new("nothing to collect: no instance and no include given").with_hint(
@@ -298,6 +322,8 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
         preserve: args.preserve,
         even_if_running: args.even_if_running,
         max_file_size: args.max_file_size,
+        redact: !args.no_redact,
+        allow_secret_files: args.unsafe_include_secret_files,
         dry_run: args.dry_run,
         force: args.force,
         manifest_out: args.manifest_out,

@@ -64,6 +64,9 @@ pub enum SkipReason {
     Directory,
     /// The folder or file could not be listed or inspected.
     Unreadable,
+    /// Holds a secret by its name or content (a private key, a kubeconfig…);
+    /// `detail` says which rule.
+    Secret,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +92,19 @@ pub struct Skipped {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
     pub reason: SkipReason,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Skipped {
+    pub fn new(path: &Path, instance: Option<String>, reason: SkipReason) -> Skipped {
+        Skipped {
+            source: display_path(path),
+            instance,
+            reason,
+            detail: None,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -96,6 +112,8 @@ pub struct Plan {
     pub files: Vec<PlannedFile>,
     pub skipped: Vec<Skipped>,
     pub problems: Vec<Problem>,
+    /// Leave out files that hold secrets by name (off only with the override).
+    deny_secrets: bool,
 }
 
 impl Plan {
@@ -104,8 +122,13 @@ impl Plan {
     }
 }
 
-pub fn plan(sources: &Sources) -> Plan {
-    let mut plan = Plan::default();
+/// Plan what `sources` collect. `allow_secret_files` is the loud override
+/// that lets key files, kubeconfigs and Lima's `_config` through include globs.
+pub fn plan(sources: &Sources, allow_secret_files: bool) -> Plan {
+    let mut plan = Plan {
+        deny_secrets: !allow_secret_files,
+        ..Plan::default()
+    };
     for instance in &sources.instances {
         if let Some(log_dir) = &instance.log_dir
             && exists(log_dir, instance, "log dir", &mut plan)
@@ -276,6 +299,12 @@ fn plan_log_file(
             .push(skipped(&entry.path, Some(instance), SkipReason::NotALog));
         return;
     };
+    if let Some(rule) = secret_by_name(&entry.name).filter(|_| plan.deny_secrets) {
+        let mut skip = skipped(&entry.path, Some(instance), SkipReason::Secret);
+        skip.detail = Some(rule.to_string());
+        plan.skipped.push(skip);
+        return;
+    }
     plan.files.push(PlannedFile {
         path: format!("{folder}/{}", entry.name),
         instance: Some(instance.name.clone()),
@@ -392,7 +421,7 @@ fn plan_include(include: &Include, plan: &mut Plan) {
             }
         };
         let file_type = entry.file_type();
-        if file_type.is_dir() && entry.file_name() == "_config" {
+        if file_type.is_dir() && entry.file_name() == "_config" && plan.deny_secrets {
             // Lima's _config holds the SSH key of every VM: no glob reaches it.
             plan.skipped
                 .push(skipped(entry.path(), None, SkipReason::LimaConfig));
@@ -404,6 +433,14 @@ fn plan_include(include: &Include, plan: &mut Plan) {
         }
         matched += 1;
         let path = entry.path().to_path_buf();
+        if let Some(rule) =
+            secret_by_name(&entry.file_name().to_string_lossy()).filter(|_| plan.deny_secrets)
+        {
+            let mut skip = skipped(&path, None, SkipReason::Secret);
+            skip.detail = Some(rule.to_string());
+            plan.skipped.push(skip);
+            continue;
+        }
         if let Some(reason) = skip_reason(&file_type) {
             plan.skipped.push(skipped(&path, None, reason));
             continue;
@@ -483,10 +520,27 @@ fn make_paths_unique(plan: &mut Plan) {
 }
 
 fn skipped(path: &Path, instance: Option<&Instance>, reason: SkipReason) -> Skipped {
-    Skipped {
-        source: display_path(path),
-        instance: instance.map(|i| i.name.clone()),
-        reason,
+    Skipped::new(path, instance.map(|i| i.name.clone()), reason)
+}
+
+/// Files that hold secrets by their name: never collected, whatever glob
+/// names them, unless the user passes the loudly named override.
+pub fn secret_by_name(file_name: &str) -> Option<&'static str> {
+    let lower = file_name.to_ascii_lowercase();
+    if lower.starts_with("id_") && !lower.ends_with(".pub") {
+        Some("an SSH private key by its name (id_*)")
+    } else if lower.ends_with(".key") {
+        Some("a private key by its name (*.key)")
+    } else if matches!(lower.as_str(), "kube.config" | "k3s.yaml" | "kubeconfig")
+        || lower.ends_with(".kubeconfig")
+    {
+        Some("a kubeconfig (cluster credentials)")
+    } else if lower == "vncpassword" {
+        Some("the VM's VNC password")
+    } else if matches!(lower.as_str(), "config.yaml" | "config.json") {
+        Some("a service configuration (may hold credentials)")
+    } else {
+        None
     }
 }
 

@@ -16,6 +16,7 @@ pub mod output;
 pub mod pack;
 pub mod preserve;
 pub mod problem;
+pub mod redact;
 pub mod rotate;
 pub mod safe_fs;
 pub mod sanitize;

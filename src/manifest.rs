@@ -2,6 +2,7 @@
 //! Its shape is versioned and described by `schema/manifest.schema.json`.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -9,6 +10,7 @@ use serde::Serialize;
 use crate::layout::{Kind, Skipped};
 use crate::preserve::Moved;
 use crate::problem::Problem;
+use crate::redact::{Counts, RedactionInfo};
 use crate::sanitize::display_path;
 use crate::sources::Instance;
 
@@ -27,6 +29,8 @@ pub struct Manifest {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub github: BTreeMap<String, String>,
     pub archive: ArchiveInfo,
+    /// Whether secrets were redacted, with which rules, and how many.
+    pub redaction: RedactionInfo,
     pub instances: Vec<InstanceRecord>,
     pub files: Vec<FileRecord>,
     pub skipped: Vec<Skipped>,
@@ -95,6 +99,9 @@ pub struct FileRecord {
     /// What was kept of a file cut to `--max-file-size`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cut: Option<Cut>,
+    /// Secrets replaced by a marker in this file, per rule (never the secret).
+    #[serde(skip_serializing_if = "Counts::is_empty")]
+    pub redactions: Counts,
 }
 
 /// A file cut to `--max-file-size`: its first `head` and last `tail` bytes are
@@ -134,6 +141,11 @@ impl Manifest {
             },
             github: github_run_facts(),
             archive,
+            redaction: RedactionInfo {
+                enabled: false,
+                rules: Vec::new(),
+                replacements: Counts::new(),
+            },
             instances: instances.iter().map(instance_record).collect(),
             files: Vec::new(),
             skipped: Vec::new(),
@@ -158,10 +170,12 @@ impl Manifest {
         };
     }
 
-    pub fn to_json(&self) -> Vec<u8> {
-        let mut json = serde_json::to_vec_pretty(self).expect("the manifest always serializes");
-        json.push(b'\n');
-        json
+    /// Write the manifest as pretty JSON with a final newline.
+    pub fn write_json(&self, out: impl std::io::Write) -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(out);
+        serde_json::to_writer_pretty(&mut out, self)?;
+        out.write_all(b"\n")?;
+        out.flush()
     }
 }
 

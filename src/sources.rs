@@ -34,6 +34,10 @@ pub const DEFAULT_INCLUDE_FOLDER: &str = "extra";
 pub struct Sources {
     pub instances: Vec<Instance>,
     pub includes: Vec<Include>,
+    /// Redaction rules of the user: (name, regex).
+    pub redact_rules: Vec<(String, String)>,
+    /// Environment variables whose values are masked wherever they appear.
+    pub mask_env: Vec<String>,
 }
 
 /// The config file, as written by users.
@@ -44,6 +48,24 @@ struct ConfigFile {
     instances: Vec<ConfigInstance>,
     #[serde(default, rename = "include")]
     includes: Vec<ConfigInclude>,
+    #[serde(default)]
+    redact: ConfigRedact,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigRedact {
+    #[serde(default)]
+    rules: Vec<ConfigRule>,
+    #[serde(default)]
+    mask_env: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigRule {
+    name: String,
+    regex: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,13 +120,28 @@ impl Sources {
                     .unwrap_or_else(|| DEFAULT_INCLUDE_FOLDER.to_string()),
             });
         }
+        sources.redact_rules = config
+            .redact
+            .rules
+            .into_iter()
+            .map(|r| (r.name, r.regex))
+            .collect();
+        sources.mask_env = config.redact.mask_env;
         sources.validate().map_err(in_config)?;
         Ok(sources)
     }
 
     /// Check what the archive layout depends on: names that are plain folder
-    /// names, used once, and an instance that points at something.
+    /// names, used once, and an instance that points at something; and that
+    /// every redaction rule compiles.
     pub fn validate(&self) -> Result<()> {
+        for (name, regex) in &self.redact_rules {
+            check_component("redaction rule", name).map_err(Error::new)?;
+            crate::redact::Rule::new(name, &[], regex).map_err(|e| {
+                Error::new(e)
+                    .with_hint("the regex syntax is Rust's regex crate (https://docs.rs/regex)")
+            })?;
+        }
         let mut seen = BTreeSet::new();
         for instance in &self.instances {
             check_component("instance", &instance.name).map_err(Error::new)?;

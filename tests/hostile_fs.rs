@@ -204,7 +204,7 @@ fn files_and_vm_folder_vanishing_after_planning_are_recorded() {
 
     let tree = Tree::new();
     let sources = Sources::from_config_file(&tree.config()).unwrap();
-    let plan = logkeep::layout::plan(&sources);
+    let plan = logkeep::layout::plan(&sources, false);
     fs::remove_file(tree.path(Tree::LIMA_LOG_DIR).join("rdd.stdout.log")).unwrap();
     fs::remove_dir_all(tree.path(Tree::LIMA_HOME).join("test-stopped")).unwrap();
 
@@ -217,7 +217,14 @@ fn files_and_vm_folder_vanishing_after_planning_are_recorded() {
         },
     );
     let writer = Box::new(DirWriter::new(out.path().to_path_buf()));
-    logkeep::pack::pack(&plan.files, None, &mut manifest, writer, &mut |_, _| {}).unwrap();
+    logkeep::pack::pack(
+        &plan.files,
+        Default::default(),
+        &mut manifest,
+        writer,
+        &mut |_, _| {},
+    )
+    .unwrap();
 
     let problems: Vec<String> = manifest
         .problems
@@ -256,7 +263,7 @@ fn log_replaced_by_a_fifo_after_planning_does_not_block() {
 
     let tree = Tree::new();
     let sources = Sources::from_config_file(&tree.config()).unwrap();
-    let plan = logkeep::layout::plan(&sources);
+    let plan = logkeep::layout::plan(&sources, false);
     let victim = tree.path(Tree::LIMA_LOG_DIR).join("lima-init.log");
     fs::remove_file(&victim).unwrap();
     assert!(
@@ -279,7 +286,7 @@ fn log_replaced_by_a_fifo_after_planning_does_not_block() {
         );
         logkeep::pack::pack(
             &plan.files,
-            None,
+            Default::default(),
             &mut manifest,
             Box::new(DirWriter::new(root)),
             &mut |_, _| {},

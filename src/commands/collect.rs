@@ -1,5 +1,4 @@
 use std::fs;
-use std::io::Write;
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -12,9 +11,10 @@ use crate::exit_codes::ExitStatus;
 use crate::layout::{Plan, plan};
 use crate::manifest::{ArchiveInfo, Manifest};
 use crate::output::PendingOutput;
-use crate::pack::pack;
+use crate::pack::{PackOptions, pack};
 use crate::preserve::preserve;
 use crate::problem::Problem;
+use crate::redact::{Redactor, Rule, builtin_rules};
 use crate::sanitize::display_path;
 use crate::sources::Sources;
 
@@ -26,6 +26,10 @@ pub struct CollectOptions {
     pub preserve: bool,
     pub even_if_running: bool,
     pub max_file_size: Option<u64>,
+    /// Redact secrets (`--no-redact` turns it off).
+    pub redact: bool,
+    /// The loud override that lets secret files through.
+    pub allow_secret_files: bool,
     pub dry_run: bool,
     pub force: bool,
     pub manifest_out: Option<PathBuf>,
@@ -44,7 +48,7 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
         );
     }
     if options.dry_run {
-        let plan = plan(&options.sources);
+        let plan = plan(&options.sources, options.allow_secret_files);
         print_plan(&plan, &options);
         return Ok(options.report.finish(&plan.problems, 0));
     }
@@ -74,7 +78,7 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
             &mut problems,
         )?;
     }
-    let plan = plan(&options.sources);
+    let plan = plan(&options.sources, options.allow_secret_files);
     problems.extend(plan.problems.iter().cloned());
 
     let level = options
@@ -92,9 +96,22 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
     manifest.preserved = preserved;
 
     let bar = progress_bar(plan.total_planned_bytes(), options.report.quiet);
+    let redactor = options
+        .redact
+        .then(|| build_redactor(&options.sources))
+        .transpose()?;
+    if let Some(redactor) = &redactor {
+        manifest.redaction.enabled = true;
+        manifest.redaction.rules = redactor.rule_names();
+    }
+    let pack_options = PackOptions {
+        max_file_size: options.max_file_size,
+        redactor: redactor.as_ref(),
+        exclude_private_keys: !options.allow_secret_files,
+    };
     pack(
         &plan.files,
-        options.max_file_size,
+        pack_options,
         &mut manifest,
         writer,
         &mut |_, bytes| bar.inc(bytes),
@@ -103,7 +120,7 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
     pending.commit()?;
     if let Some((path, mut file)) = manifest_copy {
         // The archive is in place: a failed copy is a warning, not a failed run.
-        if let Err(e) = file.write_all(&manifest.to_json()) {
+        if let Err(e) = manifest.write_json(&mut file) {
             manifest
                 .problems
                 .push(Problem::io(path, "write manifest copy", &e));
@@ -144,6 +161,25 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
 struct CollectSummary<'a> {
     output: String,
     manifest: &'a Manifest,
+}
+
+/// The built-in rules, the user's rules, and the values of the environment
+/// variables the user named (an unset or empty one is worth a warning).
+fn build_redactor(sources: &Sources) -> Result<Redactor> {
+    let mut rules = builtin_rules();
+    for (name, regex) in &sources.redact_rules {
+        rules.push(Rule::new(name, &[], regex).map_err(Error::new)?);
+    }
+    let mut literals = Vec::new();
+    for name in &sources.mask_env {
+        match std::env::var(name) {
+            Ok(value) if value.len() >= 4 => literals.push(value),
+            _ => eprintln!(
+                "warning: --mask-env {name}: the variable is unset or shorter than 4 characters; nothing to mask"
+            ),
+        }
+    }
+    Ok(Redactor::new(rules, literals))
 }
 
 /// Preserve the VM logs of every instance that has both folders.

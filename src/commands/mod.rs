@@ -66,10 +66,12 @@ pub fn run(command: Command) -> Result<ExitStatus> {
     }
 }
 
-/// Print a JSON document on stdout, one line.
+/// Print a JSON document on stdout, one line, streamed (it can be large).
 fn print_json(value: &impl serde::Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string(value).expect("reports always serialize")
-    );
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // A closed stdout (`| head`) is not worth a panic.
+    let _ = serde_json::to_writer(&mut out, value)
+        .map(|()| writeln!(out))
+        .map(|_| out.flush());
 }

@@ -1,0 +1,372 @@
+//! Redaction: secrets in collected logs are replaced by a marker that names
+//! what was removed (`[REDACTED:github-token]`), line by line, on bytes (so
+//! invalid UTF-8 outside secrets is kept), with PEM private-key blocks removed
+//! whole while keeping their line count.
+//!
+//! A cheap pass finds whether a file holds anything that could start a secret
+//! (a multi-pattern literal search); only then are its lines run through the
+//! rules, each rule only on lines that hold one of its literals.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::bytes::Regex;
+use serde::Serialize;
+
+/// Lines longer than this are redacted in pieces of this size.
+const MAX_LINE: usize = 1 << 20;
+
+/// One rule: a name for the marker, the literals that must be on a line for
+/// it to apply (lowercase; matched case-insensitively), and a regex whose
+/// group `s` (or the whole match) is the secret.
+pub struct Rule {
+    pub name: String,
+    triggers: Vec<String>,
+    regex: Regex,
+}
+
+impl Rule {
+    pub fn new(name: &str, triggers: &[&str], pattern: &str) -> Result<Rule, String> {
+        let regex = Regex::new(pattern).map_err(|e| format!("redaction rule {name:?}: {e}"))?;
+        Ok(Rule {
+            name: name.to_string(),
+            triggers: triggers.iter().map(|t| t.to_ascii_lowercase()).collect(),
+            regex,
+        })
+    }
+}
+
+/// The built-in rules. Each pattern keeps the key or scheme and replaces
+/// only the value, so a reader still sees what was there.
+pub fn builtin_rules() -> Vec<Rule> {
+    let rules: [(&str, &[&str], &str); 11] = [
+        (
+            "github-token",
+            &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+            r"(?P<s>\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255}))",
+        ),
+        (
+            "aws-access-key-id",
+            &["akia", "asia"],
+            r"(?P<s>\b(?:AKIA|ASIA)[A-Z0-9]{16})\b",
+        ),
+        (
+            "aws-secret-access-key",
+            &["secret_access_key", "secretaccesskey", "secret-access-key"],
+            r#"(?i)secret[_-]?access[_-]?key["']?\s*[:=]\s*["']?(?P<s>[A-Za-z0-9/+=]{30,})"#,
+        ),
+        (
+            "authorization",
+            &["authorization"],
+            r#"(?i)\bauthorization["']?\s*[:=]\s*["']?(?:(?:basic|bearer|token|digest|negotiate)\s+)?(?P<s>[^\s"',;]{6,})"#,
+        ),
+        (
+            "bearer",
+            &["bearer"],
+            r"(?i)\bbearer\s+(?P<s>[A-Za-z0-9._~+/=-]{8,})",
+        ),
+        (
+            "jwt",
+            &["eyj"],
+            r"(?P<s>\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})",
+        ),
+        (
+            "kubeconfig",
+            &["client-key-data", "client-certificate-data", "token:"],
+            r#"(?i)(?:client-key-data|client-certificate-data|\btoken)["']?\s*:\s*["']?(?P<s>[A-Za-z0-9+/=._-]{8,})"#,
+        ),
+        (
+            "url-password",
+            &["://"],
+            r#"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'"]+:(?P<s>[^/\s@'"]+)@"#,
+        ),
+        (
+            "env-secret",
+            &["_token", "_secret", "_password", "_passwd", "_key", "_pass"],
+            r#"\b[A-Z][A-Z0-9_]*(?:_TOKEN|_SECRET|_PASSWORD|_PASSWD|_KEY|_PASS)=["']?(?P<s>[^\s"']+)"#,
+        ),
+        (
+            "password",
+            &[
+                "password", "passwd", "secret", "token", "pwd", "api_key", "apikey", "api-key",
+            ],
+            r#"(?i)(?:\b|_)(?:password|passwd|pwd|secret|token|api[_-]?key)(?:"\s*:\s*"|=["']?)(?P<s>[^\s"',;&]+)"#,
+        ),
+        (
+            "private-key",
+            &["private key"],
+            r"(?P<s>-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$))",
+        ),
+    ];
+    rules
+        .iter()
+        .map(|(name, triggers, pattern)| {
+            Rule::new(name, triggers, pattern).expect("built-in rules compile")
+        })
+        .collect()
+}
+
+/// The rules and literals of one run, compiled once.
+pub struct Redactor {
+    rules: Vec<Rule>,
+    literals: Vec<Vec<u8>>,
+    /// Finds any trigger or literal: which rules a line needs.
+    triggers: AhoCorasick,
+    /// For each pattern of `triggers`: the rule it belongs to, or `None` for a literal.
+    owner: Vec<Option<usize>>,
+    /// Rules without literals (the user's): they run on every line.
+    untriggered: Vec<usize>,
+}
+
+/// What a file's redaction replaced, per rule.
+pub type Counts = BTreeMap<String, u64>;
+
+/// The name under which literal values given by the user are counted.
+pub const LITERAL_RULE: &str = "literal";
+
+impl Redactor {
+    pub fn new(rules: Vec<Rule>, literals: Vec<String>) -> Redactor {
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut owner = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            for trigger in &rule.triggers {
+                patterns.push(trigger.as_bytes().to_vec());
+                owner.push(Some(i));
+            }
+        }
+        let literals: Vec<Vec<u8>> = literals
+            .into_iter()
+            .filter(|l| l.len() >= 4)
+            .map(String::into_bytes)
+            .collect();
+        for literal in &literals {
+            patterns.push(literal.clone());
+            owner.push(None);
+        }
+        let triggers = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .expect("literal patterns build");
+        let untriggered = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.triggers.is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        Redactor {
+            rules,
+            literals,
+            triggers,
+            owner,
+            untriggered,
+        }
+    }
+
+    pub fn rule_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.rules.iter().map(|r| r.name.clone()).collect();
+        if !self.literals.is_empty() {
+            names.push(LITERAL_RULE.to_string());
+        }
+        names
+    }
+
+    /// Whether `data` could hold a secret: the cheap test before redacting.
+    pub fn may_match(&self, data: &[u8]) -> bool {
+        !self.untriggered.is_empty() || self.triggers.is_match(data)
+    }
+
+    /// The longest trigger: chunks scanned with [`may_match`] must overlap by this.
+    pub fn overlap(&self) -> usize {
+        self.triggers.max_pattern_len()
+    }
+
+    /// Copy `input` to `output`, redacting. Returns the counts per rule.
+    pub fn redact_stream(
+        &self,
+        input: &mut dyn Read,
+        output: &mut dyn Write,
+    ) -> io::Result<Counts> {
+        let mut counts = Counts::new();
+        let mut pending: Vec<u8> = Vec::with_capacity(256 * 1024);
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut in_pem = false;
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            pending.extend_from_slice(&buf[..n]);
+            let mut start = 0;
+            while let Some(end) = memchr_newline(&pending[start..]).map(|i| start + i + 1) {
+                self.redact_line(&pending[start..end], &mut in_pem, &mut counts, output)?;
+                start = end;
+            }
+            if pending.len() - start >= MAX_LINE {
+                // A line this long is redacted in pieces, cut after a space
+                // where there is one: secrets hold none, so none is split.
+                let window = &pending[start..];
+                let search_from = window.len().saturating_sub(64 * 1024);
+                let cut = window[search_from..]
+                    .iter()
+                    .rposition(|b| b.is_ascii_whitespace())
+                    .map_or(window.len(), |i| search_from + i + 1);
+                self.redact_line(
+                    &pending[start..start + cut],
+                    &mut in_pem,
+                    &mut counts,
+                    output,
+                )?;
+                start += cut;
+            }
+            pending.drain(..start);
+        }
+        if !pending.is_empty() {
+            self.redact_line(&pending, &mut in_pem, &mut counts, output)?;
+        }
+        Ok(counts)
+    }
+
+    fn redact_line(
+        &self,
+        line: &[u8],
+        in_pem: &mut bool,
+        counts: &mut Counts,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let (body, ending) = split_ending(line);
+        if *in_pem {
+            // Inside a PEM private key block: every line goes, the line count stays.
+            if contains(body, b"-----END ") && contains(body, b"PRIVATE KEY-----") {
+                *in_pem = false;
+            }
+            if !body.is_empty() {
+                out.write_all(b"[REDACTED:private-key]")?;
+            }
+            return out.write_all(ending);
+        }
+        let mut needed = vec![false; self.rules.len()];
+        let mut literal = false;
+        let mut any = !self.untriggered.is_empty();
+        for &rule in &self.untriggered {
+            needed[rule] = true;
+        }
+        for found in self.triggers.find_overlapping_iter(body) {
+            any = true;
+            match self.owner[found.pattern().as_usize()] {
+                Some(rule) => needed[rule] = true,
+                None => literal = true,
+            }
+        }
+        if !any {
+            return out.write_all(line);
+        }
+        let mut text = body.to_vec();
+        for (rule, _) in self.rules.iter().zip(&needed).filter(|(_, n)| **n) {
+            text = self.apply(rule, &text, counts);
+        }
+        if literal {
+            text = self.mask_literals(&text, counts);
+        }
+        // A block that starts here and does not end on this line goes on.
+        if contains(&text, b"[REDACTED:private-key]")
+            && contains(body, b"-----BEGIN ")
+            && !(contains(body, b"-----END ")
+                && rfind(body, b"-----END ") > rfind(body, b"-----BEGIN "))
+        {
+            *in_pem = true;
+        }
+        out.write_all(&text)?;
+        out.write_all(ending)
+    }
+
+    fn apply(&self, rule: &Rule, text: &[u8], counts: &mut Counts) -> Vec<u8> {
+        let mut out = Vec::with_capacity(text.len());
+        let mut last = 0;
+        let mut replaced = 0;
+        for caps in rule.regex.captures_iter(text) {
+            let Some(secret) = caps.name("s").or_else(|| caps.get(0)) else {
+                continue;
+            };
+            if secret.is_empty() || secret.start() < last {
+                continue;
+            }
+            // Never redact a marker left by an earlier rule.
+            if secret.as_bytes().starts_with(b"[REDACTED:") {
+                continue;
+            }
+            out.extend_from_slice(&text[last..secret.start()]);
+            out.extend_from_slice(format!("[REDACTED:{}]", rule.name).as_bytes());
+            last = secret.end();
+            replaced += 1;
+        }
+        if replaced == 0 {
+            return text.to_vec();
+        }
+        out.extend_from_slice(&text[last..]);
+        *counts.entry(rule.name.clone()).or_default() += replaced;
+        out
+    }
+
+    fn mask_literals(&self, text: &[u8], counts: &mut Counts) -> Vec<u8> {
+        let mut text = text.to_vec();
+        for literal in &self.literals {
+            let mut out = Vec::with_capacity(text.len());
+            let mut last = 0;
+            let mut replaced = 0;
+            let mut i = 0;
+            while let Some(pos) = find(&text[i..], literal).map(|p| p + i) {
+                out.extend_from_slice(&text[last..pos]);
+                out.extend_from_slice(b"[REDACTED:literal]");
+                last = pos + literal.len();
+                i = last;
+                replaced += 1;
+            }
+            if replaced > 0 {
+                out.extend_from_slice(&text[last..]);
+                text = out;
+                *counts.entry(LITERAL_RULE.to_string()).or_default() += replaced;
+            }
+        }
+        text
+    }
+}
+
+fn memchr_newline(data: &[u8]) -> Option<usize> {
+    data.iter().position(|&b| b == b'\n')
+}
+
+fn split_ending(line: &[u8]) -> (&[u8], &[u8]) {
+    let cut = if line.ends_with(b"\r\n") {
+        2
+    } else if line.ends_with(b"\n") {
+        1
+    } else {
+        0
+    };
+    line.split_at(line.len() - cut)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    find(haystack, needle).is_some()
+}
+
+/// The manifest's account of redaction for the whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RedactionInfo {
+    pub enabled: bool,
+    pub rules: Vec<String>,
+    /// Replacements per rule over all files.
+    pub replacements: Counts,
+}
