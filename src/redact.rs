@@ -18,8 +18,7 @@ use serde::Serialize;
 const MAX_LINE: usize = 1 << 20;
 
 /// One rule: a name for the marker, the literals that must be on a line for
-/// it to apply (lowercase; matched case-insensitively), and a regex whose
-/// group `s` (or the whole match) is the secret.
+/// it to apply, and a regex whose group `s` (or the whole match) is the secret.
 pub struct Rule {
     pub name: String,
     triggers: Vec<String>,
@@ -31,7 +30,7 @@ impl Rule {
         let regex = Regex::new(pattern).map_err(|e| format!("redaction rule {name:?}: {e}"))?;
         Ok(Rule {
             name: name.to_string(),
-            triggers: triggers.iter().map(|t| t.to_ascii_lowercase()).collect(),
+            triggers: triggers.iter().map(|t| t.to_string()).collect(),
             regex,
         })
     }
@@ -40,6 +39,9 @@ impl Rule {
 /// The built-in rules. Each pattern keeps the key or scheme and replaces
 /// only the value, so a reader still sees what was there.
 pub fn builtin_rules() -> Vec<Rule> {
+    // Triggers are case-sensitive literals without their first letter where
+    // case varies ("assword" for password, Password, …): that keeps the
+    // scan on the fast, vectorised literal search.
     let rules: [(&str, &[&str], &str); 11] = [
         (
             "github-token",
@@ -48,32 +50,37 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "aws-access-key-id",
-            &["akia", "asia"],
+            &["AKIA", "ASIA"],
             r"(?P<s>\b(?:AKIA|ASIA)[A-Z0-9]{16})\b",
         ),
         (
             "aws-secret-access-key",
-            &["secret_access_key", "secretaccesskey", "secret-access-key"],
+            &[
+                "ecret_access_key",
+                "ECRET_ACCESS_KEY",
+                "ecretAccessKey",
+                "ecret-access-key",
+            ],
             r#"(?i)secret[_-]?access[_-]?key["']?\s*[:=]\s*["']?(?P<s>[A-Za-z0-9/+=]{30,})"#,
         ),
         (
             "authorization",
-            &["authorization"],
+            &["uthorization", "UTHORIZATION"],
             r#"(?i)\bauthorization["']?\s*[:=]\s*["']?(?:(?:basic|bearer|token|digest|negotiate)\s+)?(?P<s>[^\s"',;]{6,})"#,
         ),
         (
             "bearer",
-            &["bearer"],
+            &["earer", "EARER"],
             r"(?i)\bbearer\s+(?P<s>[A-Za-z0-9._~+/=-]{8,})",
         ),
         (
             "jwt",
-            &["eyj"],
+            &["eyJ"],
             r"(?P<s>\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})",
         ),
         (
             "kubeconfig",
-            &["client-key-data", "client-certificate-data", "token:"],
+            &["-key-data", "-certificate-data", "oken:", "OKEN:"],
             r#"(?i)(?:client-key-data|client-certificate-data|\btoken)["']?\s*:\s*["']?(?P<s>[A-Za-z0-9+/=._-]{8,})"#,
         ),
         (
@@ -83,19 +90,27 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "env-secret",
-            &["_token", "_secret", "_password", "_passwd", "_key", "_pass"],
+            &[
+                "_TOKEN=",
+                "_SECRET=",
+                "_PASSWORD=",
+                "_PASSWD=",
+                "_KEY=",
+                "_PASS=",
+            ],
             r#"\b[A-Z][A-Z0-9_]*(?:_TOKEN|_SECRET|_PASSWORD|_PASSWD|_KEY|_PASS)=["']?(?P<s>[^\s"']+)"#,
         ),
         (
             "password",
             &[
-                "password", "passwd", "secret", "token", "pwd", "api_key", "apikey", "api-key",
+                "assword", "ASSWORD", "asswd", "ASSWD", "ecret", "ECRET", "oken=", "OKEN=",
+                "oken\"", "OKEN\"", "pwd", "PWD", "pi_key", "PI_KEY", "pikey", "PIKEY", "pi-key",
             ],
             r#"(?i)(?:\b|_)(?:password|passwd|pwd|secret|token|api[_-]?key)(?:"\s*:\s*"|=["']?)(?P<s>[^\s"',;&]+)"#,
         ),
         (
             "private-key",
-            &["private key"],
+            &["PRIVATE KEY"],
             r"(?P<s>-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$))",
         ),
     ];
@@ -111,8 +126,10 @@ pub fn builtin_rules() -> Vec<Rule> {
 pub struct Redactor {
     rules: Vec<Rule>,
     literals: Vec<Vec<u8>>,
-    /// Finds any trigger or literal: which rules a line needs.
+    /// Finds the first trigger or literal, fast: where to look closer.
     triggers: AhoCorasick,
+    /// Finds every trigger on one line: which rules it needs.
+    on_line: AhoCorasick,
     /// For each pattern of `triggers`: the rule it belongs to, or `None` for a literal.
     owner: Vec<Option<usize>>,
     /// Rules without literals (the user's): they run on every line.
@@ -145,10 +162,10 @@ impl Redactor {
             owner.push(None);
         }
         let triggers = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostFirst)
             .build(&patterns)
             .expect("literal patterns build");
+        let on_line = AhoCorasick::new(&patterns).expect("literal patterns build");
         let untriggered = rules
             .iter()
             .enumerate()
@@ -159,6 +176,7 @@ impl Redactor {
             rules,
             literals,
             triggers,
+            on_line,
             owner,
             untriggered,
         }
@@ -189,7 +207,7 @@ impl Redactor {
         output: &mut dyn Write,
     ) -> io::Result<Counts> {
         let mut counts = Counts::new();
-        let mut pending: Vec<u8> = Vec::with_capacity(256 * 1024);
+        let mut pending: Vec<u8> = Vec::with_capacity(512 * 1024);
         let mut buf = vec![0u8; 256 * 1024];
         let mut in_pem = false;
         loop {
@@ -200,34 +218,55 @@ impl Redactor {
                 Err(e) => return Err(e),
             };
             pending.extend_from_slice(&buf[..n]);
-            let mut start = 0;
-            while let Some(end) = memchr_newline(&pending[start..]).map(|i| start + i + 1) {
-                self.redact_line(&pending[start..end], &mut in_pem, &mut counts, output)?;
-                start = end;
-            }
-            if pending.len() - start >= MAX_LINE {
+            // Whole lines go on; the last, unfinished one waits for more.
+            let mut ready = memchr::memrchr(b'\n', &pending).map_or(0, |i| i + 1);
+            if ready == 0 && pending.len() >= MAX_LINE {
                 // A line this long is redacted in pieces, cut after a space
                 // where there is one: secrets hold none, so none is split.
-                let window = &pending[start..];
-                let search_from = window.len().saturating_sub(64 * 1024);
-                let cut = window[search_from..]
+                let from = pending.len().saturating_sub(64 * 1024);
+                ready = pending[from..]
                     .iter()
                     .rposition(|b| b.is_ascii_whitespace())
-                    .map_or(window.len(), |i| search_from + i + 1);
-                self.redact_line(
-                    &pending[start..start + cut],
-                    &mut in_pem,
-                    &mut counts,
-                    output,
-                )?;
-                start += cut;
+                    .map_or(pending.len(), |i| from + i + 1);
             }
-            pending.drain(..start);
+            self.redact_lines(&pending[..ready], &mut in_pem, &mut counts, output)?;
+            pending.drain(..ready);
         }
-        if !pending.is_empty() {
-            self.redact_line(&pending, &mut in_pem, &mut counts, output)?;
-        }
+        self.redact_lines(&pending, &mut in_pem, &mut counts, output)?;
         Ok(counts)
+    }
+
+    /// Redact a run of whole lines. Lines without a trigger (nearly all) are
+    /// copied in bulk; only lines that hold one go through the rules.
+    fn redact_lines(
+        &self,
+        chunk: &[u8],
+        in_pem: &mut bool,
+        counts: &mut Counts,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let line_end = |from: usize| {
+            memchr::memchr(b'\n', &chunk[from..]).map_or(chunk.len(), |i| from + i + 1)
+        };
+        let mut pos = 0;
+        while pos < chunk.len() {
+            if *in_pem || !self.untriggered.is_empty() {
+                let end = line_end(pos);
+                self.redact_line(&chunk[pos..end], in_pem, counts, out)?;
+                pos = end;
+                continue;
+            }
+            let Some(found) = self.triggers.find(&chunk[pos..]) else {
+                return out.write_all(&chunk[pos..]);
+            };
+            let at = pos + found.start();
+            let start = memchr::memrchr(b'\n', &chunk[pos..at]).map_or(pos, |i| pos + i + 1);
+            let end = line_end(at);
+            out.write_all(&chunk[pos..start])?;
+            self.redact_line(&chunk[start..end], in_pem, counts, out)?;
+            pos = end;
+        }
+        Ok(())
     }
 
     fn redact_line(
@@ -254,7 +293,7 @@ impl Redactor {
         for &rule in &self.untriggered {
             needed[rule] = true;
         }
-        for found in self.triggers.find_overlapping_iter(body) {
+        for found in self.on_line.find_overlapping_iter(body) {
             any = true;
             match self.owner[found.pattern().as_usize()] {
                 Some(rule) => needed[rule] = true,
@@ -333,10 +372,6 @@ impl Redactor {
         }
         text
     }
-}
-
-fn memchr_newline(data: &[u8]) -> Option<usize> {
-    data.iter().position(|&b| b == b'\n')
 }
 
 fn split_ending(line: &[u8]) -> (&[u8], &[u8]) {
