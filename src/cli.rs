@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::archive::Format;
 use crate::commands::{CollectOptions, Command, PreserveOptions, RotateOptions};
@@ -18,9 +18,13 @@ Exit codes:
   1    error: nothing was written (the message names the path and what to do)
   2    the command line or the config file is wrong
   3    done, but problems were met and --strict was given
+  130  interrupted (Ctrl-C); 143 terminated (SIGTERM): temporary files removed
 
 Typical CI use, after the tests and before teardown:
-  logkeep collect --config logkeep.toml --preserve -o rdd-logs.tar.gz";
+  logkeep collect --config logkeep.toml --preserve -o rdd-logs.tar.zst
+
+Secrets: key files and kubeconfigs are never collected, and secrets in logs are
+redacted ([REDACTED:rule]); see `logkeep collect --help`. No colour is used.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +49,14 @@ enum CommandArgs {
     Rotate(RotateArgs),
     Preserve(PreserveArgs),
     Collect(CollectArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  logkeep completions bash > ~/.local/share/bash-completion/completions/logkeep")]
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from this command line's definition.
+    #[command(after_help = "Example:\n  logkeep man > ~/.local/share/man/man1/logkeep.1")]
+    Man,
 }
 
 /// Rotate logs: NAME.log becomes NAME.<highest+1>.log, the oldest backups beyond --keep are removed.
@@ -113,6 +125,12 @@ struct PreserveArgs {
 /// in the manifest as skipped, with the reason. A file that grows while it is read
 /// is archived up to the size it had when opened.
 ///
+/// Secrets: files whose first line is a private key header, id_*, *.key,
+/// kubeconfigs, vncpassword and config.yaml/json are never collected (not even
+/// through --include) unless --unsafe-include-secret-files; tokens, passwords,
+/// keys and other secrets inside collected logs are replaced by
+/// [REDACTED:rule] unless --no-redact.
+///
 /// The output is written under a temporary name beside it and renamed at the end:
 /// it appears complete or not at all.
 #[derive(Debug, Args)]
@@ -123,18 +141,27 @@ struct CollectArgs {
     /// A logkeep.toml listing instances ([[instance]] name, log_dir, lima_home) and includes ([[include]] glob, into).
     #[arg(long, short = 'c', value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Name of one rdd instance given by flags (its folder in the archive).
+    /// An rdd instance (its folder in the archive): one, with --log-dir/--lima-home; or several, with --rdd.
     #[arg(long, value_name = "NAME")]
-    instance: Option<String>,
+    instance: Vec<String>,
+    /// Ask this rdd binary for each instance's folders (rdd svc paths), instead of --log-dir/--lima-home.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["log_dir", "lima_home"])]
+    rdd: Option<PathBuf>,
+    /// With --rdd: a command that prints instance names, one a line (e.g. 'make -C bats bats-instances').
+    #[arg(long, value_name = "COMMAND")]
+    instances_from: Option<String>,
     /// The instance's log dir (rdd svc paths log_dir).
-    #[arg(long, value_name = "DIR", requires = "instance")]
+    #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
     /// The instance's Lima home (rdd svc paths lima_home).
-    #[arg(long, value_name = "DIR", requires = "instance")]
+    #[arg(long, value_name = "DIR")]
     lima_home: Option<PathBuf>,
     /// Also collect files matching this glob, into extra/ (repeat for several).
     #[arg(long, value_name = "GLOB")]
     include: Vec<String>,
+    /// The archive folder for the --include files (default: extra).
+    #[arg(long, value_name = "DIR", requires = "include")]
+    include_into: Option<String>,
     /// The archive (or folder) to write.
     #[arg(long, short = 'o', value_name = "PATH")]
     output: PathBuf,
@@ -171,6 +198,9 @@ struct CollectArgs {
     /// Replace an existing output (a folder only if it is an earlier logkeep output).
     #[arg(long)]
     force: bool,
+    /// Write GitHub Actions step outputs, a job summary and warning annotations (on by itself when GITHUB_ACTIONS=true).
+    #[arg(long)]
+    github: bool,
     /// Also write a copy of the manifest to this file.
     #[arg(long, value_name = "FILE")]
     manifest_out: Option<PathBuf>,
@@ -237,6 +267,18 @@ fn into_command(cli: Cli) -> Result<Command> {
             report: args.report.into(),
         }),
         CommandArgs::Collect(args) => Command::Collect(collect_options(args)?),
+        CommandArgs::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "logkeep", &mut out);
+            Command::Print(out)
+        }
+        CommandArgs::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| Error::new(format!("cannot render the man page: {e}")))?;
+            Command::Print(out)
+        }
     })
 }
 
@@ -245,12 +287,29 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
         Some(path) => Sources::from_config_file(path)?,
         None => Sources::default(),
     };
-    if let Some(name) = args.instance {
+    if let Some(rdd) = args.rdd {
+        let query = sources.rdd.get_or_insert_with(Default::default);
+        // A bare name (`rdd`, `rdd.exe`) is looked up on PATH.
+        query.path = if rdd.components().count() > 1 { absolute(rdd) } else { rdd };
+        query.names.extend(args.instance);
+        query.instances_from = args.instances_from.or(query.instances_from.take());
+    } else if let Some(query) = sources.rdd.as_mut() {
+        query.names.extend(args.instance);
+        query.instances_from = args.instances_from.or(query.instances_from.take());
+    } else if args.instances_from.is_some() {
+        return Err(Error::new("--instances-from needs --rdd to find each instance's folders"));
+    } else if !args.instance.is_empty() {
+        let [name] = <[String; 1]>::try_from(args.instance).map_err(|_| {
+            Error::new("several --instance need --rdd to find their folders")
+                .with_hint("give one --instance with --log-dir/--lima-home, or add --rdd PATH_TO_RDD")
+        })?;
         sources.instances.push(Instance {
             name,
             log_dir: args.log_dir.map(absolute),
             lima_home: args.lima_home.map(absolute),
         });
+    } else if args.log_dir.is_some() || args.lima_home.is_some() {
+        return Err(Error::new("--log-dir and --lima-home need --instance NAME"));
     }
     sources
         .includes
@@ -259,7 +318,7 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
                 pattern: absolute(PathBuf::from(pattern))
                     .to_string_lossy()
                     .into_owned(),
-                into: DEFAULT_INCLUDE_FOLDER.to_string(),
+                into: args.include_into.clone().unwrap_or_else(|| DEFAULT_INCLUDE_FOLDER.to_string()),
             }
         }));
     for rule in &args.redact {
@@ -274,7 +333,7 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
             .push((name.to_string(), regex.to_string()));
     }
     sources.mask_env.extend(args.mask_env);
-    if sources.instances.is_empty() && sources.includes.is_empty() {
+    if sources.instances.is_empty() && sources.includes.is_empty() && sources.rdd.is_none() {
         return Err(
             Error::new("nothing to collect: no instance and no include given").with_hint(
                 "give --config FILE, or --instance NAME with --log-dir DIR and/or --lima-home DIR",
@@ -324,6 +383,7 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
         max_file_size: args.max_file_size,
         redact: !args.no_redact,
         allow_secret_files: args.unsafe_include_secret_files,
+        github: crate::github::enabled(args.github),
         dry_run: args.dry_run,
         force: args.force,
         manifest_out: args.manifest_out,

@@ -6,8 +6,10 @@
 pub mod archive;
 pub mod cli;
 pub mod commands;
+pub mod discover;
 pub mod error;
 pub mod exit_codes;
+pub mod github;
 pub mod interrupt;
 pub mod layout;
 pub mod manifest;

@@ -38,6 +38,18 @@ pub struct Sources {
     pub redact_rules: Vec<(String, String)>,
     /// Environment variables whose values are masked wherever they appear.
     pub mask_env: Vec<String>,
+    /// Instances whose folders rdd is asked for.
+    pub rdd: Option<RddQuery>,
+}
+
+/// Instances found by asking rdd (see `discover`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RddQuery {
+    /// The rdd binary (`rdd`, `rdd.exe`, or a path).
+    pub path: PathBuf,
+    pub names: Vec<String>,
+    /// A command printing more names, one a line.
+    pub instances_from: Option<String>,
 }
 
 /// The config file, as written by users.
@@ -50,6 +62,17 @@ struct ConfigFile {
     includes: Vec<ConfigInclude>,
     #[serde(default)]
     redact: ConfigRedact,
+    rdd: Option<ConfigRdd>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigRdd {
+    /// The rdd binary; a bare name is looked up on PATH.
+    path: String,
+    #[serde(default)]
+    instances: Vec<String>,
+    instances_from: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,12 +143,20 @@ impl Sources {
                     .unwrap_or_else(|| DEFAULT_INCLUDE_FOLDER.to_string()),
             });
         }
-        sources.redact_rules = config
-            .redact
-            .rules
-            .into_iter()
-            .map(|r| (r.name, r.regex))
-            .collect();
+        sources.redact_rules = config.redact.rules.into_iter().map(|r| (r.name, r.regex)).collect();
+        if let Some(rdd) = config.rdd {
+            // A bare name (`rdd`, `rdd.exe`) is found on PATH; a path is relative to this file.
+            let binary = if rdd.path.contains(['/', '\\']) {
+                expand_path(&rdd.path, base).map_err(in_config)?
+            } else {
+                PathBuf::from(rdd.path)
+            };
+            sources.rdd = Some(RddQuery {
+                path: binary,
+                names: rdd.instances,
+                instances_from: rdd.instances_from,
+            });
+        }
         sources.mask_env = config.redact.mask_env;
         sources.validate().map_err(in_config)?;
         Ok(sources)

@@ -11,6 +11,7 @@ use crate::exit_codes::ExitStatus;
 use crate::layout::{Plan, plan};
 use crate::manifest::{ArchiveInfo, Manifest};
 use crate::output::PendingOutput;
+use crate::discover::{discover, instances_from};
 use crate::pack::{PackOptions, pack};
 use crate::preserve::preserve;
 use crate::problem::Problem;
@@ -30,13 +31,16 @@ pub struct CollectOptions {
     pub redact: bool,
     /// The loud override that lets secret files through.
     pub allow_secret_files: bool,
+    /// Write GitHub Actions outputs, summary and annotations.
+    pub github: bool,
     pub dry_run: bool,
     pub force: bool,
     pub manifest_out: Option<PathBuf>,
     pub report: Report,
 }
 
-pub fn run(options: CollectOptions) -> Result<ExitStatus> {
+pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
+    let discovery_problems = discover_instances(&mut options.sources)?;
     if let Some(implied) = Format::from_output_name(&options.output)
         && implied != options.format
         && !options.report.quiet
@@ -48,7 +52,8 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
         );
     }
     if options.dry_run {
-        let plan = plan(&options.sources, options.allow_secret_files);
+        let mut plan = plan(&options.sources, options.allow_secret_files);
+        plan.problems.splice(0..0, discovery_problems);
         print_plan(&plan, &options);
         return Ok(options.report.finish(&plan.problems, 0));
     }
@@ -69,7 +74,7 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
     };
 
     let mut preserved = Vec::new();
-    let mut problems = Vec::new();
+    let mut problems = discovery_problems;
     if options.preserve {
         preserve_all(
             &options.sources,
@@ -121,10 +126,11 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
     if let Some((path, mut file)) = manifest_copy {
         // The archive is in place: a failed copy is a warning, not a failed run.
         if let Err(e) = manifest.write_json(&mut file) {
-            manifest
-                .problems
-                .push(Problem::io(path, "write manifest copy", &e));
+            manifest.problems.push(Problem::io(path, "write manifest copy", &e));
         }
+    }
+    if options.github {
+        crate::github::report(&manifest, &options.output, options.manifest_out.as_deref(), redactor.as_ref());
     }
 
     if options.report.json {
@@ -161,6 +167,30 @@ pub fn run(options: CollectOptions) -> Result<ExitStatus> {
 struct CollectSummary<'a> {
     output: String,
     manifest: &'a Manifest,
+}
+
+/// Ask rdd for the folders of the instances named (by flags, the config, or
+/// `--instances-from`). An instance whose query fails is a problem, not the end.
+fn discover_instances(sources: &mut Sources) -> Result<Vec<Problem>> {
+    let Some(query) = sources.rdd.take() else {
+        return Ok(Vec::new());
+    };
+    let mut names = query.names;
+    if let Some(command) = &query.instances_from {
+        for name in instances_from(command)? {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    if names.is_empty() {
+        return Err(Error::new("--rdd needs instance names")
+            .with_hint("give --instance NAME (repeat it) or --instances-from 'make -C bats bats-instances'"));
+    }
+    let (instances, problems) = discover(&query.path, &names);
+    sources.instances.extend(instances);
+    sources.validate()?;
+    Ok(problems)
 }
 
 /// The built-in rules, the user's rules, and the values of the environment

@@ -17,6 +17,8 @@ pub enum Command {
     Rotate(RotateOptions),
     Preserve(PreserveOptions),
     Collect(CollectOptions),
+    /// Text generated from the command line's definition (completions, man page).
+    Print(Vec<u8>),
 }
 
 /// How a command reports: text or JSON, and whether problems fail it.
@@ -63,6 +65,11 @@ pub fn run(command: Command) -> Result<ExitStatus> {
         Command::Rotate(options) => rotate::run(options),
         Command::Preserve(options) => preserve::run(options),
         Command::Collect(options) => collect::run(options),
+        Command::Print(text) => {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&text);
+            Ok(ExitStatus::Success)
+        }
     }
 }
 

