@@ -48,9 +48,11 @@ struct Cli {
 enum CommandArgs {
     Rotate(RotateArgs),
     Preserve(PreserveArgs),
-    Collect(CollectArgs),
+    Collect(Box<CollectArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    #[command(after_help = "Example:\n  logkeep completions bash > ~/.local/share/bash-completion/completions/logkeep")]
+    #[command(
+        after_help = "Example:\n  logkeep completions bash > ~/.local/share/bash-completion/completions/logkeep"
+    )]
     Completions {
         shell: clap_complete::Shell,
     },
@@ -266,7 +268,7 @@ fn into_command(cli: Cli) -> Result<Command> {
             even_if_running: args.even_if_running,
             report: args.report.into(),
         }),
-        CommandArgs::Collect(args) => Command::Collect(collect_options(args)?),
+        CommandArgs::Collect(args) => Command::Collect(collect_options(*args)?),
         CommandArgs::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "logkeep", &mut out);
@@ -290,18 +292,25 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
     if let Some(rdd) = args.rdd {
         let query = sources.rdd.get_or_insert_with(Default::default);
         // A bare name (`rdd`, `rdd.exe`) is looked up on PATH.
-        query.path = if rdd.components().count() > 1 { absolute(rdd) } else { rdd };
+        query.path = if rdd.components().count() > 1 {
+            absolute(rdd)
+        } else {
+            rdd
+        };
         query.names.extend(args.instance);
         query.instances_from = args.instances_from.or(query.instances_from.take());
     } else if let Some(query) = sources.rdd.as_mut() {
         query.names.extend(args.instance);
         query.instances_from = args.instances_from.or(query.instances_from.take());
     } else if args.instances_from.is_some() {
-        return Err(Error::new("--instances-from needs --rdd to find each instance's folders"));
+        return Err(Error::new(
+            "--instances-from needs --rdd to find each instance's folders",
+        ));
     } else if !args.instance.is_empty() {
         let [name] = <[String; 1]>::try_from(args.instance).map_err(|_| {
-            Error::new("several --instance need --rdd to find their folders")
-                .with_hint("give one --instance with --log-dir/--lima-home, or add --rdd PATH_TO_RDD")
+            Error::new("several --instance need --rdd to find their folders").with_hint(
+                "give one --instance with --log-dir/--lima-home, or add --rdd PATH_TO_RDD",
+            )
         })?;
         sources.instances.push(Instance {
             name,
@@ -318,7 +327,10 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
                 pattern: absolute(PathBuf::from(pattern))
                     .to_string_lossy()
                     .into_owned(),
-                into: args.include_into.clone().unwrap_or_else(|| DEFAULT_INCLUDE_FOLDER.to_string()),
+                into: args
+                    .include_into
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_INCLUDE_FOLDER.to_string()),
             }
         }));
     for rule in &args.redact {

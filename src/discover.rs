@@ -28,7 +28,10 @@ pub fn discover(rdd: &Path, names: &[String]) -> (Vec<Instance>, Vec<Problem>) {
                 log_dir,
                 lima_home,
             }),
-            Err(message) => problems.push(Problem::new(rdd, format!("instance {name}: {message}; not collected"))),
+            Err(message) => problems.push(Problem::new(
+                rdd,
+                format!("instance {name}: {message}; not collected"),
+            )),
         }
     }
     (instances, problems)
@@ -37,9 +40,15 @@ pub fn discover(rdd: &Path, names: &[String]) -> (Vec<Instance>, Vec<Problem>) {
 fn query(rdd: &Path, instance: &str) -> Result<(Option<PathBuf>, Option<PathBuf>), String> {
     let json = run(rdd, instance, &["svc", "paths", "-o", "json"]);
     if let Ok(text) = &json
-        && let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text.trim())
+        && let Ok(serde_json::Value::Object(map)) =
+            serde_json::from_str::<serde_json::Value>(text.trim())
     {
-        let get = |key: &str| map.get(key).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(to_local_path);
+        let get = |key: &str| {
+            map.get(key)
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+                .map(to_local_path)
+        };
         return Ok((get("log_dir"), get("lima_home")));
     }
     // An rdd without JSON output: ask for each folder.
@@ -48,7 +57,12 @@ fn query(rdd: &Path, instance: &str) -> Result<(Option<PathBuf>, Option<PathBuf>
     match (log_dir, lima_home) {
         (Err(e), Err(_)) => Err(json.err().unwrap_or(e)),
         (log_dir, lima_home) => {
-            let path = |r: std::result::Result<String, String>| r.ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).map(|s| to_local_path(&s));
+            let path = |r: std::result::Result<String, String>| {
+                r.ok()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .map(|s| to_local_path(&s))
+            };
             Ok((path(log_dir), path(lima_home)))
         }
     }
@@ -64,7 +78,13 @@ fn run(rdd: &Path, instance: &str, args: &[&str]) -> std::result::Result<String,
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run {}: {}", rdd.display(), crate::error::io_reason(&e)))?;
+        .map_err(|e| {
+            format!(
+                "cannot run {}: {}",
+                rdd.display(),
+                crate::error::io_reason(&e)
+            )
+        })?;
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let out_reader = std::thread::spawn(move || {
@@ -84,7 +104,11 @@ fn run(rdd: &Path, instance: &str, args: &[&str]) -> std::result::Result<String,
             Ok(None) if started.elapsed() > QUERY_TIMEOUT => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("`rdd {}` did not answer within {} s", args.join(" "), QUERY_TIMEOUT.as_secs()));
+                return Err(format!(
+                    "`rdd {}` did not answer within {} s",
+                    args.join(" "),
+                    QUERY_TIMEOUT.as_secs()
+                ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => return Err(e.to_string()),
@@ -95,8 +119,16 @@ fn run(rdd: &Path, instance: &str, args: &[&str]) -> std::result::Result<String,
     if status.success() {
         Ok(out.replace("\r\n", "\n"))
     } else {
-        let detail = err.lines().chain(out.lines()).map(str::trim).find(|l| !l.is_empty()).unwrap_or("no message");
-        Err(format!("`rdd {}` failed ({status}): {detail}", args.join(" ")))
+        let detail = err
+            .lines()
+            .chain(out.lines())
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("no message");
+        Err(format!(
+            "`rdd {}` failed ({status}): {detail}",
+            args.join(" ")
+        ))
     }
 }
 
@@ -107,7 +139,11 @@ fn to_local_path(value: &str) -> PathBuf {
     let windows = value.len() > 2 && value.as_bytes()[1] == b':' && value.contains('\\');
     if windows {
         for (tool, args) in [("wslpath", ["-ua"]), ("cygpath", ["-u"])] {
-            if let Ok(out) = Command::new(tool).args(args).arg(value).stderr(Stdio::null()).output()
+            if let Ok(out) = Command::new(tool)
+                .args(args)
+                .arg(value)
+                .stderr(Stdio::null())
+                .output()
                 && out.status.success()
             {
                 let converted = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -130,8 +166,11 @@ pub fn instances_from(command: &str) -> Result<Vec<String>> {
         .output()
         .map_err(|e| Error::new(format!("cannot run --instances-from {command:?}: {e}")))?;
     if !out.status.success() {
-        return Err(Error::new(format!("--instances-from {command:?} failed ({})", out.status))
-            .with_hint("run the command by hand; it must print one instance name a line"));
+        return Err(Error::new(format!(
+            "--instances-from {command:?} failed ({})",
+            out.status
+        ))
+        .with_hint("run the command by hand; it must print one instance name a line"));
     }
     let mut names: Vec<String> = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {

@@ -22,7 +22,12 @@ pub fn enabled(flag: bool) -> bool {
 }
 
 /// Write outputs, summary and annotations; failures here are warnings only.
-pub fn report(manifest: &Manifest, output: &Path, manifest_copy: Option<&Path>, redactor: Option<&Redactor>) {
+pub fn report(
+    manifest: &Manifest,
+    output: &Path,
+    manifest_copy: Option<&Path>,
+    redactor: Option<&Redactor>,
+) {
     if let Err(e) = write_outputs(manifest, output, manifest_copy) {
         eprintln!("warning: cannot write GITHUB_OUTPUT: {e}");
     }
@@ -30,7 +35,10 @@ pub fn report(manifest: &Manifest, output: &Path, manifest_copy: Option<&Path>, 
         eprintln!("warning: cannot write GITHUB_STEP_SUMMARY: {e}");
     }
     for problem in manifest.problems.iter().take(MAX_ANNOTATIONS) {
-        println!("::warning title=logkeep::{}", escape_data(&format!("{}: {}", problem.path, problem.message)));
+        println!(
+            "::warning title=logkeep::{}",
+            escape_data(&format!("{}: {}", problem.path, problem.message))
+        );
     }
     if manifest.problems.len() > MAX_ANNOTATIONS {
         println!(
@@ -42,12 +50,20 @@ pub fn report(manifest: &Manifest, output: &Path, manifest_copy: Option<&Path>, 
 
 fn append(variable: &str) -> io::Result<Option<File>> {
     match std::env::var_os(variable) {
-        Some(path) if !path.is_empty() => OpenOptions::new().append(true).create(true).open(path).map(Some),
+        Some(path) if !path.is_empty() => OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .map(Some),
         _ => Ok(None),
     }
 }
 
-fn write_outputs(manifest: &Manifest, output: &Path, manifest_copy: Option<&Path>) -> io::Result<()> {
+fn write_outputs(
+    manifest: &Manifest,
+    output: &Path,
+    manifest_copy: Option<&Path>,
+) -> io::Result<()> {
     let Some(mut file) = append("GITHUB_OUTPUT")? else {
         return Ok(());
     };
@@ -55,7 +71,12 @@ fn write_outputs(manifest: &Manifest, output: &Path, manifest_copy: Option<&Path
     let t = &manifest.totals;
     let mut lines = vec![
         format!("archive={}", absolute.display()),
-        format!("manifest={}", manifest_copy.map(|p| p.display().to_string()).unwrap_or_default()),
+        format!(
+            "manifest={}",
+            manifest_copy
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ),
         format!("files={}", t.files),
         format!("bytes={}", t.bytes),
         format!("skipped={}", t.skipped),
@@ -65,12 +86,19 @@ fn write_outputs(manifest: &Manifest, output: &Path, manifest_copy: Option<&Path
     writeln!(file, "{}", lines.join("\n"))
 }
 
-fn write_summary(manifest: &Manifest, output: &Path, redactor: Option<&Redactor>) -> io::Result<()> {
+fn write_summary(
+    manifest: &Manifest,
+    output: &Path,
+    redactor: Option<&Redactor>,
+) -> io::Result<()> {
     let Some(mut file) = append("GITHUB_STEP_SUMMARY")? else {
         return Ok(());
     };
     let mut md = String::new();
-    let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let t = &manifest.totals;
     md.push_str(&format!(
         "### logkeep: `{}`\n\n{} files, {} collected; {} skipped; {} problems; redaction {}.\n\n",
@@ -79,32 +107,56 @@ fn write_summary(manifest: &Manifest, output: &Path, redactor: Option<&Redactor>
         human_bytes(t.bytes),
         t.skipped,
         t.problems,
-        if manifest.redaction.enabled { "on" } else { "off" }
+        if manifest.redaction.enabled {
+            "on"
+        } else {
+            "off"
+        }
     ));
     // One row per instance and folder (service logs, each VM).
     let mut groups: BTreeMap<(String, String), (usize, u64)> = BTreeMap::new();
     for f in &manifest.files {
         let instance = f.instance.clone().unwrap_or_else(|| "(extra)".to_string());
-        let folder = f.path.rsplit_once('/').map(|(dir, _)| dir.to_string()).unwrap_or_default();
+        let folder = f
+            .path
+            .rsplit_once('/')
+            .map(|(dir, _)| dir.to_string())
+            .unwrap_or_default();
         let entry = groups.entry((instance, folder)).or_default();
         entry.0 += 1;
         entry.1 += f.size;
     }
     md.push_str("| instance | folder | files | size |\n|---|---|---:|---:|\n");
     for ((instance, folder), (count, bytes)) in &groups {
-        md.push_str(&format!("| {} | `{}` | {count} | {} |\n", md_cell(instance), md_code(folder), human_bytes(*bytes)));
+        md.push_str(&format!(
+            "| {} | `{}` | {count} | {} |\n",
+            md_cell(instance),
+            md_code(folder),
+            human_bytes(*bytes)
+        ));
     }
     if !manifest.problems.is_empty() {
-        md.push_str(&format!("\n#### Problems ({})\n\n", manifest.problems.len()));
+        md.push_str(&format!(
+            "\n#### Problems ({})\n\n",
+            manifest.problems.len()
+        ));
         for p in manifest.problems.iter().take(50) {
-            md.push_str(&format!("- `{}`: {}\n", md_code(&p.path), md_cell(&p.message)));
+            md.push_str(&format!(
+                "- `{}`: {}\n",
+                md_code(&p.path),
+                md_cell(&p.message)
+            ));
         }
     }
     let mut errors = String::new();
     for f in &manifest.files {
         let lines = last_error_lines(Path::new(&f.source), redactor);
         if !lines.is_empty() {
-            errors.push_str(&format!("\n`{}`\n```text\n{}\n```\n", md_code(&f.path), lines.join("\n").replace("```", "'''")));
+            errors.push_str(&format!(
+                "\n`{}`\n```text\n{}\n```\n",
+                md_code(&f.path),
+                lines.join("\n").replace("```", "'''")
+            ));
         }
     }
     if !errors.is_empty() {
@@ -121,7 +173,10 @@ fn last_error_lines(path: &Path, redactor: Option<&Redactor>) -> Vec<String> {
         return Vec::new();
     };
     let len = file.metadata().map_or(0, |m| m.len());
-    if file.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES))).is_err() {
+    if file
+        .seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))
+        .is_err()
+    {
         return Vec::new();
     }
     let mut tail = Vec::new();
@@ -139,9 +194,15 @@ fn last_error_lines(path: &Path, redactor: Option<&Redactor>) -> Vec<String> {
                 }
                 None => redacted.extend_from_slice(line),
             }
-            let text = String::from_utf8_lossy(&redacted).trim_end_matches('\r').to_string();
+            let text = String::from_utf8_lossy(&redacted)
+                .trim_end_matches('\r')
+                .to_string();
             let text = strip_escapes(&text);
-            if text.chars().count() > 300 { format!("{}…", text.chars().take(300).collect::<String>()) } else { text }
+            if text.chars().count() > 300 {
+                format!("{}…", text.chars().take(300).collect::<String>())
+            } else {
+                text
+            }
         })
         .collect();
     let keep = found.len().saturating_sub(ERROR_LINES_PER_LOG);
@@ -162,7 +223,10 @@ fn is_error_line(line: &[u8]) -> bool {
         b" ERROR ",
         b"level=panic",
     ];
-    let klog_error = line.len() > 5 && (line[0] == b'E' || line[0] == b'F') && line[1..5].iter().all(u8::is_ascii_digit) && line[5] == b' ';
+    let klog_error = line.len() > 5
+        && (line[0] == b'E' || line[0] == b'F')
+        && line[1..5].iter().all(u8::is_ascii_digit)
+        && line[5] == b' ';
     klog_error || MARKS.iter().any(|m| line.windows(m.len()).any(|w| w == *m))
 }
 
@@ -203,12 +267,18 @@ fn human_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// Workflow command data: `%`, CR and LF must be escaped.
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 #[cfg(test)]
@@ -217,12 +287,20 @@ mod tests {
 
     #[test]
     fn error_lines_in_every_format() {
-        assert!(is_error_line(br#"time="2026-06-11T04:50:00Z" level=error msg="boom""#));
+        assert!(is_error_line(
+            br#"time="2026-06-11T04:50:00Z" level=error msg="boom""#
+        ));
         assert!(is_error_line(br#"{"level":"error","msg":"x","time":"t"}"#));
-        assert!(is_error_line(b"E0611 04:50:02.017245    5123 x.go:1] \"bad\""));
-        assert!(is_error_line(b"panic: runtime error: invalid memory address"));
+        assert!(is_error_line(
+            b"E0611 04:50:02.017245    5123 x.go:1] \"bad\""
+        ));
+        assert!(is_error_line(
+            b"panic: runtime error: invalid memory address"
+        ));
         assert!(is_error_line(b"[FAILED] Failed to start ssh.service"));
-        assert!(!is_error_line(br#"time="t" level=info msg="no errors here""#));
+        assert!(!is_error_line(
+            br#"time="t" level=info msg="no errors here""#
+        ));
         assert!(!is_error_line(b"Error handling is fine"));
     }
 

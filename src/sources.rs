@@ -143,7 +143,12 @@ impl Sources {
                     .unwrap_or_else(|| DEFAULT_INCLUDE_FOLDER.to_string()),
             });
         }
-        sources.redact_rules = config.redact.rules.into_iter().map(|r| (r.name, r.regex)).collect();
+        sources.redact_rules = config
+            .redact
+            .rules
+            .into_iter()
+            .map(|r| (r.name, r.regex))
+            .collect();
         if let Some(rdd) = config.rdd {
             // A bare name (`rdd`, `rdd.exe`) is found on PATH; a path is relative to this file.
             let binary = if rdd.path.contains(['/', '\\']) {

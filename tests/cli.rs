@@ -11,7 +11,10 @@ use common::{logkeep, run_ok, stdout};
 fn every_command_has_help_with_an_example() {
     for command in ["rotate", "preserve", "collect", "completions", "man"] {
         let help = stdout(&run_ok(logkeep().args([command, "--help"])));
-        assert!(help.contains("Example"), "{command} --help has an example:\n{help}");
+        assert!(
+            help.contains("Example"),
+            "{command} --help has an example:\n{help}"
+        );
     }
     let top = stdout(&run_ok(logkeep().arg("--help")));
     assert!(top.contains("Exit codes:") && top.contains("130"), "{top}");
@@ -20,19 +23,35 @@ fn every_command_has_help_with_an_example() {
 #[test]
 fn bash_completions_are_valid_bash_and_know_the_commands() {
     let script = stdout(&run_ok(logkeep().args(["completions", "bash"])));
-    for word in ["rotate", "preserve", "collect", "--max-file-size", "--unsafe-include-secret-files"] {
+    for word in [
+        "rotate",
+        "preserve",
+        "collect",
+        "--max-file-size",
+        "--unsafe-include-secret-files",
+    ] {
         assert!(script.contains(word), "{word}");
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("logkeep.bash");
     std::fs::write(&file, script).unwrap();
-    assert!(Command::new("bash").arg("-n").arg(&file).status().unwrap().success());
+    assert!(
+        Command::new("bash")
+            .arg("-n")
+            .arg(&file)
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 #[test]
 fn the_man_page_lists_the_commands() {
     let page = stdout(&run_ok(logkeep().arg("man")));
-    assert!(page.starts_with(".ie") || page.contains(".TH logkeep 1"), "{page}");
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH logkeep 1"),
+        "{page}"
+    );
     for word in ["rotate", "preserve", "collect"] {
         assert!(page.contains(word), "{word}");
     }

@@ -6,12 +6,12 @@ use serde::Serialize;
 
 use super::{Report, print_json};
 use crate::archive::Format;
+use crate::discover::{discover, instances_from};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::layout::{Plan, plan};
 use crate::manifest::{ArchiveInfo, Manifest};
 use crate::output::PendingOutput;
-use crate::discover::{discover, instances_from};
 use crate::pack::{PackOptions, pack};
 use crate::preserve::preserve;
 use crate::problem::Problem;
@@ -126,11 +126,18 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     if let Some((path, mut file)) = manifest_copy {
         // The archive is in place: a failed copy is a warning, not a failed run.
         if let Err(e) = manifest.write_json(&mut file) {
-            manifest.problems.push(Problem::io(path, "write manifest copy", &e));
+            manifest
+                .problems
+                .push(Problem::io(path, "write manifest copy", &e));
         }
     }
     if options.github {
-        crate::github::report(&manifest, &options.output, options.manifest_out.as_deref(), redactor.as_ref());
+        crate::github::report(
+            &manifest,
+            &options.output,
+            options.manifest_out.as_deref(),
+            redactor.as_ref(),
+        );
     }
 
     if options.report.json {
@@ -184,8 +191,9 @@ fn discover_instances(sources: &mut Sources) -> Result<Vec<Problem>> {
         }
     }
     if names.is_empty() {
-        return Err(Error::new("--rdd needs instance names")
-            .with_hint("give --instance NAME (repeat it) or --instances-from 'make -C bats bats-instances'"));
+        return Err(Error::new("--rdd needs instance names").with_hint(
+            "give --instance NAME (repeat it) or --instances-from 'make -C bats bats-instances'",
+        ));
     }
     let (instances, problems) = discover(&query.path, &names);
     sources.instances.extend(instances);

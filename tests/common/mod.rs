@@ -13,7 +13,13 @@ pub const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/rdd");
 pub fn logkeep() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_logkeep"));
     // The environment of a CI job must not change what the tests see.
-    for variable in ["RDD_KEEP_LOGS", "RDD_LOG_DIR", "GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"] {
+    for variable in [
+        "RDD_KEEP_LOGS",
+        "RDD_LOG_DIR",
+        "GITHUB_ACTIONS",
+        "GITHUB_OUTPUT",
+        "GITHUB_STEP_SUMMARY",
+    ] {
         command.env_remove(variable);
     }
     command
