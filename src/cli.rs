@@ -219,8 +219,11 @@ struct ReportArgs {
     #[arg(long)]
     strict: bool,
     /// Print nothing on stderr but errors (no progress, no warnings).
-    #[arg(long, short)]
+    #[arg(long, short, conflicts_with = "verbose")]
     quiet: bool,
+    /// Also print each file as it is archived, and each skip with its reason, on stderr.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 /// Parse the command line. `Err` carries clap's own message and exit code.
@@ -441,6 +444,7 @@ impl From<ReportArgs> for crate::commands::Report {
             json: args.json,
             strict: args.strict,
             quiet: args.quiet,
+            verbose: args.verbose,
         }
     }
 }

@@ -56,3 +56,30 @@ fn the_man_page_lists_the_commands() {
         assert!(page.contains(word), "{word}");
     }
 }
+
+#[test]
+fn verbose_lists_each_file_and_skip_on_stderr() {
+    let tree = common::Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        logkeep()
+            .args(["collect", "-v", "--format", "dir", "-c"])
+            .arg(tree.config())
+            .arg("-o")
+            .arg(work.path().join("o")),
+    );
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("-> bats-lima-controller/lima-test-stopped/serial.2.log"),
+        "{err}"
+    );
+    assert!(err.contains("(lima-config)"), "{err}");
+    let quiet = run_ok(
+        logkeep()
+            .args(["collect", "-q", "--format", "dir", "-c"])
+            .arg(tree.config())
+            .arg("-o")
+            .arg(work.path().join("q")),
+    );
+    assert!(common::stderr(&quiet).is_empty());
+}

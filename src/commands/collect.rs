@@ -101,6 +101,16 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     manifest.preserved = preserved;
 
     let bar = progress_bar(plan.total_planned_bytes(), options.report.quiet);
+    let verbose = options.report.verbose;
+    if verbose {
+        for skipped in &plan.skipped {
+            eprintln!(
+                "skip {} ({})",
+                skipped.source,
+                skip_reason_name(skipped.reason)
+            );
+        }
+    }
     let redactor = options
         .redact
         .then(|| build_redactor(&options.sources))
@@ -119,7 +129,18 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
         pack_options,
         &mut manifest,
         writer,
-        &mut |_, bytes| bar.inc(bytes),
+        &mut |file, bytes| {
+            bar.inc(bytes);
+            if verbose {
+                bar.suspend(|| {
+                    eprintln!(
+                        "{} -> {}",
+                        display_path(&file.source),
+                        crate::sanitize::display_str(&file.path)
+                    )
+                });
+            }
+        },
     )?;
     bar.finish_and_clear();
     pending.commit()?;
@@ -272,12 +293,11 @@ fn print_plan(plan: &Plan, options: &CollectOptions) {
         );
     }
     for skipped in &plan.skipped {
-        let reason = serde_json::to_value(skipped.reason).ok();
-        let reason = reason
-            .as_ref()
-            .and_then(|r| r.as_str())
-            .unwrap_or("skipped");
-        println!("skip {} ({reason})", skipped.source);
+        println!(
+            "skip {} ({})",
+            skipped.source,
+            skip_reason_name(skipped.reason)
+        );
     }
     if options.preserve {
         println!(
@@ -298,6 +318,14 @@ fn print_plan(plan: &Plan, options: &CollectOptions) {
         options.format,
         plan.skipped.len()
     );
+}
+
+/// The reason as the manifest spells it (`socket`, `not-a-log`, …).
+fn skip_reason_name(reason: crate::layout::SkipReason) -> String {
+    serde_json::to_value(reason)
+        .ok()
+        .and_then(|r| r.as_str().map(str::to_string))
+        .unwrap_or_else(|| "skipped".to_string())
 }
 
 fn progress_bar(total: u64, quiet: bool) -> ProgressBar {

@@ -27,6 +27,7 @@ pub struct Report {
     pub json: bool,
     pub strict: bool,
     pub quiet: bool,
+    pub verbose: bool,
 }
 
 /// How many problems the summary on stderr lists before it only counts.
