@@ -5,7 +5,12 @@
 set -uo pipefail
 logkeep=${LOGKEEP:-logkeep}
 format=${INPUT_FORMAT:-tar.zst}
-name=${INPUT_NAME:-rdd-logs}
+# Two matrix jobs uploading one name fail with 409: the default is unique.
+name=${INPUT_NAME:-}
+if [ -z "$name" ]; then
+  name="rdd-logs-${GITHUB_JOB:-job}-${RUNNER_OS:-os}-${RUNNER_ARCH:-arch}-${GITHUB_RUN_ATTEMPT:-1}-$(date +%s)$RANDOM"
+fi
+name=$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' '_')
 out_dir="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/logkeep"
 mkdir -p "$out_dir"
 
@@ -33,6 +38,7 @@ else
 fi
 args+=(-o "$output" --manifest-out "$out_dir/$name.manifest.json")
 
+echo "name=$name" >> "${GITHUB_OUTPUT:-/dev/null}"
 "$logkeep" "${args[@]}"
 status=$?
 if [ "$status" -ne 0 ]; then

@@ -13,8 +13,15 @@ use crate::error::{Error, Result};
 use crate::problem::Problem;
 use crate::sources::Instance;
 
-/// An rdd that does not answer within this time is treated as failed.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// An rdd that does not answer within this time is treated as failed
+/// (`LOGKEEP_RDD_TIMEOUT` seconds, 30 by default).
+fn query_timeout() -> Duration {
+    let seconds = std::env::var("LOGKEEP_RDD_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    Duration::from_secs(seconds)
+}
 
 /// The instances named, with the folders rdd gives for each. An instance
 /// whose query fails is reported and left out; the others go on.
@@ -39,6 +46,12 @@ pub fn discover(rdd: &Path, names: &[String]) -> (Vec<Instance>, Vec<Problem>) {
 
 fn query(rdd: &Path, instance: &str) -> Result<(Option<PathBuf>, Option<PathBuf>), String> {
     let json = run(rdd, instance, &["svc", "paths", "-o", "json"]);
+    // An rdd that hangs would hang twice more on the per-key questions.
+    if let Err(e) = &json
+        && e.ends_with(TIMED_OUT)
+    {
+        return Err(e.clone());
+    }
     if let Ok(text) = &json
         && let Ok(serde_json::Value::Object(map)) =
             serde_json::from_str::<serde_json::Value>(text.trim())
@@ -68,23 +81,28 @@ fn query(rdd: &Path, instance: &str) -> Result<(Option<PathBuf>, Option<PathBuf>
     }
 }
 
+/// How a query that ran out of time ends its message.
+const TIMED_OUT: &str = "did not answer in time";
+
 /// Run rdd for one instance; its stdout, or what went wrong.
 fn run(rdd: &Path, instance: &str, args: &[&str]) -> std::result::Result<String, String> {
-    let mut child = Command::new(rdd)
+    let mut command = Command::new(rdd);
+    command
         .args(args)
         .env("RDD_INSTANCE", instance)
-        .env_remove("RDD_LOG_DIR")
+        .env_remove("RDD_LOG_DIR");
+    run_with_timeout(command, &format!("rdd {}", args.join(" ")))
+}
+
+/// Run a command with no input; its stdout (CRLF made LF), or what went
+/// wrong. A command that does not finish in time is killed.
+fn run_with_timeout(mut command: Command, what: &str) -> std::result::Result<String, String> {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| {
-            format!(
-                "cannot run {}: {}",
-                rdd.display(),
-                crate::error::io_reason(&e)
-            )
-        })?;
+        .map_err(|e| format!("cannot run `{what}`: {}", crate::error::io_reason(&e)))?;
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let out_reader = std::thread::spawn(move || {
@@ -101,13 +119,12 @@ fn run(rdd: &Path, instance: &str, args: &[&str]) -> std::result::Result<String,
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > QUERY_TIMEOUT => {
+            Ok(None) if started.elapsed() > query_timeout() => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
-                    "`rdd {}` did not answer within {} s",
-                    args.join(" "),
-                    QUERY_TIMEOUT.as_secs()
+                    "`{what}` ran {} s and {TIMED_OUT}",
+                    query_timeout().as_secs()
                 ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
@@ -125,10 +142,7 @@ fn run(rdd: &Path, instance: &str, args: &[&str]) -> std::result::Result<String,
             .map(str::trim)
             .find(|l| !l.is_empty())
             .unwrap_or("no message");
-        Err(format!(
-            "`rdd {}` failed ({status}): {detail}",
-            args.join(" ")
-        ))
+        Err(format!("`{what}` failed ({status}): {detail}"))
     }
 }
 
@@ -158,22 +172,14 @@ fn to_local_path(value: &str) -> PathBuf {
 
 /// Instance names from a command's output, one a line (`make -C bats bats-instances`).
 pub fn instances_from(command: &str) -> Result<Vec<String>> {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| Error::new(format!("cannot run --instances-from {command:?}: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::new(format!(
-            "--instances-from {command:?} failed ({})",
-            out.status
-        ))
-        .with_hint("run the command by hand; it must print one instance name a line"));
-    }
+    let mut shell = Command::new("sh");
+    shell.arg("-c").arg(command);
+    let out = run_with_timeout(shell, command).map_err(|e| {
+        Error::new(format!("--instances-from: {e}"))
+            .with_hint("run the command by hand; it must print one instance name a line")
+    })?;
     let mut names: Vec<String> = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in out.lines() {
         let name = line.trim().to_string();
         if !name.is_empty() && !names.contains(&name) {
             names.push(name);

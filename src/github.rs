@@ -173,15 +173,22 @@ fn last_error_lines(path: &Path, redactor: Option<&Redactor>) -> Vec<String> {
         return Vec::new();
     };
     let len = file.metadata().map_or(0, |m| m.len());
-    if file
-        .seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))
-        .is_err()
-    {
+    let from = len.saturating_sub(TAIL_BYTES);
+    if file.seek(SeekFrom::Start(from)).is_err() {
         return Vec::new();
     }
     let mut tail = Vec::new();
     if file.take(TAIL_BYTES).read_to_end(&mut tail).is_err() {
         return Vec::new();
+    }
+    // Reading from the middle of a line would cut off what tells the
+    // redactor a secret follows (`Bearer `, `password=`): drop that line.
+    if from > 0 {
+        let first_end = tail
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(tail.len(), |i| i + 1);
+        tail.drain(..first_end);
     }
     let mut found: Vec<String> = tail
         .split(|&b| b == b'\n')

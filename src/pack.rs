@@ -115,6 +115,10 @@ fn add_file(
         _ => SnapshotReader::whole(&file, size),
     };
     let read = match options.redactor {
+        // Small files (most logs) are read once into memory and redacted there.
+        Some(redactor) if snapshot().len() <= IN_MEMORY => {
+            add_in_memory(planned, snapshot(), redactor, mtime, writer)?
+        }
         Some(redactor) if may_hold_secret(redactor, snapshot()) => {
             add_redacted(planned, redactor, &snapshot, mtime, writer)?
         }
@@ -175,6 +179,47 @@ struct Archived {
     read_error: Option<io::Error>,
     cut: Option<Cut>,
     redactions: Counts,
+}
+
+/// Files up to this size are redacted in memory, in one read.
+const IN_MEMORY: u64 = 4 << 20;
+
+/// Read a small file once, redact it in memory if it may hold a secret, and
+/// write the result: no second pass, no thread.
+fn add_in_memory(
+    planned: &PlannedFile,
+    mut reader: SnapshotReader<'_, &File>,
+    redactor: &Redactor,
+    mtime: Option<SystemTime>,
+    writer: &mut dyn ArchiveWriter,
+) -> Result<Archived> {
+    reader.hasher = None;
+    let mut data = Vec::with_capacity(reader.len() as usize);
+    // A SnapshotReader never fails: what it cannot read, it NUL-fills.
+    let _ = reader.read_to_end(&mut data);
+    let (bytes, redactions) = if redactor.may_match(&data) {
+        let mut redacted = Vec::with_capacity(data.len());
+        let counts = redactor
+            .redact_stream(&mut &data[..], &mut redacted)
+            .unwrap_or_default();
+        (redacted, counts)
+    } else {
+        (data, Counts::new())
+    };
+    let entry = EntryMeta {
+        path: &planned.path,
+        size: bytes.len() as u64,
+        mtime,
+    };
+    writer.add_file(&entry, &mut &bytes[..])?;
+    Ok(Archived {
+        size: entry.size,
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        zero_filled: reader.zero_filled,
+        read_error: reader.read_error.take(),
+        cut: reader.cut,
+        redactions,
+    })
 }
 
 /// How many leading bytes are checked for a private key header.
@@ -301,7 +346,16 @@ fn add_redacted<'f>(
         let sha256 = hex::encode(exact.hasher.finalize_reset());
         let padded = exact.padded;
         drop(exact); // lets the producer stop if the file grew since the first pass
-        let (redactions, zero_filled, read_error) = producer.join().unwrap_or_default();
+        let (redactions, zero_filled, read_error) = producer.join().unwrap_or_else(|_| {
+            // Never report a failed redaction as a file that shrank.
+            (
+                Counts::new(),
+                0,
+                Some(io::Error::other(
+                    "redaction failed; the entry is NUL-filled",
+                )),
+            )
+        });
         written?;
         Ok(Archived {
             size,

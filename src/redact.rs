@@ -14,8 +14,10 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::Regex;
 use serde::Serialize;
 
-/// Lines longer than this are redacted in pieces of this size.
+/// Lines longer than this are redacted in pieces of this size…
 const MAX_LINE: usize = 1 << 20;
+/// …that overlap by this much: the longest secret that cannot be split.
+const OVERLAP: usize = 64 * 1024;
 
 /// One rule: a name for the marker, the literals that must be on a line for
 /// it to apply, and a regex whose group `s` (or the whole match) is the secret.
@@ -104,9 +106,9 @@ pub fn builtin_rules() -> Vec<Rule> {
             "password",
             &[
                 "assword", "ASSWORD", "asswd", "ASSWD", "ecret", "ECRET", "oken=", "OKEN=",
-                "oken\"", "OKEN\"", "pwd", "PWD", "pi_key", "PI_KEY", "pikey", "PIKEY", "pi-key",
+                "oken\"", "OKEN\"", "pi_key", "PI_KEY", "pikey", "PIKEY", "pi-key",
             ],
-            r#"(?i)(?:\b|_)(?:password|passwd|pwd|secret|token|api[_-]?key)(?:"\s*:\s*"|=["']?)(?P<s>[^\s"',;&]+)"#,
+            r#"(?i)(?:\b|_)(?:password|passwd|secret|token|api[_-]?key)(?:"\s*:\s*"|=["']?)(?P<s>[^\s"',;&]+)"#,
         ),
         (
             "private-key",
@@ -219,15 +221,28 @@ impl Redactor {
             };
             pending.extend_from_slice(&buf[..n]);
             // Whole lines go on; the last, unfinished one waits for more.
-            let mut ready = memchr::memrchr(b'\n', &pending).map_or(0, |i| i + 1);
+            let ready = memchr::memrchr(b'\n', &pending).map_or(0, |i| i + 1);
             if ready == 0 && pending.len() >= MAX_LINE {
-                // A line this long is redacted in pieces, cut after a space
-                // where there is one: secrets hold none, so none is split.
-                let from = pending.len().saturating_sub(64 * 1024);
-                ready = pending[from..]
-                    .iter()
-                    .rposition(|b| b.is_ascii_whitespace())
-                    .map_or(pending.len(), |i| from + i + 1);
+                // A line this long is redacted in pieces. Each piece is
+                // searched whole, but only written up to OVERLAP bytes
+                // before its end (or past a secret that crosses that point):
+                // the rest is searched again with what follows, so no
+                // secret shorter than OVERLAP is ever split.
+                let found = self.find_secrets(&pending);
+                let mut cut = pending.len() - OVERLAP;
+                if let Some(crossing) = found.iter().find(|s| s.start < cut && s.end > cut) {
+                    // A match that runs to the piece's end may go on beyond
+                    // it: leave it whole for the next piece.
+                    cut = if crossing.end < pending.len() || crossing.start == 0 {
+                        crossing.end
+                    } else {
+                        crossing.start
+                    };
+                }
+                let before: Vec<Secret> = found.into_iter().filter(|s| s.end <= cut).collect();
+                output.write_all(&replace(&pending[..cut], &before, &mut counts))?;
+                pending.drain(..cut);
+                continue;
             }
             self.redact_lines(&pending[..ready], &mut in_pem, &mut counts, output)?;
             pending.drain(..ready);
@@ -278,100 +293,147 @@ impl Redactor {
     ) -> io::Result<()> {
         let (body, ending) = split_ending(line);
         if *in_pem {
-            // Inside a PEM private key block: every line goes, the line count stays.
-            if contains(body, b"-----END ") && contains(body, b"PRIVATE KEY-----") {
-                *in_pem = false;
+            if is_pem_body_line(body) {
+                // Inside a PEM private key block: every line goes, the line count stays.
+                if memmem(body, b"-----END ").is_some() {
+                    *in_pem = false;
+                }
+                if !body.is_empty() {
+                    out.write_all(b"[REDACTED:private-key]")?;
+                }
+                return out.write_all(ending);
             }
-            if !body.is_empty() {
-                out.write_all(b"[REDACTED:private-key]")?;
-            }
-            return out.write_all(ending);
+            // Not key material: the block was only mentioned, or it ended oddly.
+            *in_pem = false;
         }
+        let found = self.find_secrets(body);
+        if found.is_empty() {
+            return out.write_all(line);
+        }
+        // A key block that starts on this line and does not end on it goes on.
+        if let Some(last) = found.iter().rev().find(|s| s.rule == PRIVATE_KEY_RULE)
+            && last.end == body.len()
+            && memmem(&body[last.start..], b"-----END ").is_none()
+        {
+            *in_pem = true;
+        }
+        out.write_all(&replace(body, &found, counts))?;
+        out.write_all(ending)
+    }
+
+    /// Every secret on `text`, found on the original bytes by every rule that
+    /// applies (so one rule's marker never hides another's match), merged
+    /// where they overlap, in order.
+    fn find_secrets(&self, text: &[u8]) -> Vec<Secret> {
         let mut needed = vec![false; self.rules.len()];
-        let mut literal = false;
-        let mut any = !self.untriggered.is_empty();
         for &rule in &self.untriggered {
             needed[rule] = true;
         }
-        for found in self.on_line.find_overlapping_iter(body) {
-            any = true;
+        let mut literal = false;
+        for found in self.on_line.find_overlapping_iter(text) {
             match self.owner[found.pattern().as_usize()] {
                 Some(rule) => needed[rule] = true,
                 None => literal = true,
             }
         }
-        if !any {
-            return out.write_all(line);
-        }
-        let mut text = body.to_vec();
+        let mut found: Vec<Secret> = Vec::new();
         for (rule, _) in self.rules.iter().zip(&needed).filter(|(_, n)| **n) {
-            text = self.apply(rule, &text, counts);
+            for caps in rule.regex.captures_iter(text) {
+                if let Some(m) = caps
+                    .name("s")
+                    .or_else(|| caps.get(0))
+                    .filter(|m| !m.is_empty())
+                {
+                    found.push(Secret {
+                        start: m.start(),
+                        end: m.end(),
+                        rule: rule.name.clone(),
+                    });
+                }
+            }
         }
         if literal {
-            text = self.mask_literals(&text, counts);
+            for value in &self.literals {
+                let mut from = 0;
+                while let Some(at) = memmem(&text[from..], value).map(|i| from + i) {
+                    found.push(Secret {
+                        start: at,
+                        end: at + value.len(),
+                        rule: LITERAL_RULE.to_string(),
+                    });
+                    from = at + value.len();
+                }
+            }
         }
-        // A block that starts here and does not end on this line goes on.
-        if contains(&text, b"[REDACTED:private-key]")
-            && contains(body, b"-----BEGIN ")
-            && !(contains(body, b"-----END ")
-                && rfind(body, b"-----END ") > rfind(body, b"-----BEGIN "))
-        {
-            *in_pem = true;
-        }
-        out.write_all(&text)?;
-        out.write_all(ending)
+        merge(found)
     }
+}
 
-    fn apply(&self, rule: &Rule, text: &[u8], counts: &mut Counts) -> Vec<u8> {
-        let mut out = Vec::with_capacity(text.len());
-        let mut last = 0;
-        let mut replaced = 0;
-        for caps in rule.regex.captures_iter(text) {
-            let Some(secret) = caps.name("s").or_else(|| caps.get(0)) else {
-                continue;
-            };
-            if secret.is_empty() || secret.start() < last {
-                continue;
-            }
-            // Never redact a marker left by an earlier rule.
-            if secret.as_bytes().starts_with(b"[REDACTED:") {
-                continue;
-            }
-            out.extend_from_slice(&text[last..secret.start()]);
-            out.extend_from_slice(format!("[REDACTED:{}]", rule.name).as_bytes());
-            last = secret.end();
-            replaced += 1;
-        }
-        if replaced == 0 {
-            return text.to_vec();
-        }
-        out.extend_from_slice(&text[last..]);
-        *counts.entry(rule.name.clone()).or_default() += replaced;
-        out
-    }
+/// The rule whose match starts a multi-line block.
+const PRIVATE_KEY_RULE: &str = "private-key";
 
-    fn mask_literals(&self, text: &[u8], counts: &mut Counts) -> Vec<u8> {
-        let mut text = text.to_vec();
-        for literal in &self.literals {
-            let mut out = Vec::with_capacity(text.len());
-            let mut last = 0;
-            let mut replaced = 0;
-            let mut i = 0;
-            while let Some(pos) = find(&text[i..], literal).map(|p| p + i) {
-                out.extend_from_slice(&text[last..pos]);
-                out.extend_from_slice(b"[REDACTED:literal]");
-                last = pos + literal.len();
-                i = last;
-                replaced += 1;
+/// One secret's place on a line, and the rule that found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Secret {
+    start: usize,
+    end: usize,
+    rule: String,
+}
+
+/// Overlapping or touching matches become one; its marker names the most
+/// telling rule (a private key over anything, then the earliest match).
+fn merge(mut found: Vec<Secret>) -> Vec<Secret> {
+    found.sort_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
+    let mut merged: Vec<Secret> = Vec::with_capacity(found.len());
+    for secret in found {
+        match merged.last_mut() {
+            Some(last) if secret.start < last.end => {
+                last.end = last.end.max(secret.end);
+                if secret.rule == PRIVATE_KEY_RULE {
+                    last.rule = secret.rule;
+                }
             }
-            if replaced > 0 {
-                out.extend_from_slice(&text[last..]);
-                text = out;
-                *counts.entry(LITERAL_RULE.to_string()).or_default() += replaced;
-            }
+            _ => merged.push(secret),
         }
-        text
     }
+    merged
+}
+
+/// `text` with each secret replaced by its marker; counts per rule.
+fn replace(text: &[u8], secrets: &[Secret], counts: &mut Counts) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut last = 0;
+    for secret in secrets {
+        out.extend_from_slice(&text[last..secret.start]);
+        out.extend_from_slice(b"[REDACTED:");
+        out.extend_from_slice(secret.rule.as_bytes());
+        out.push(b']');
+        last = secret.end;
+        *counts.entry(secret.rule.clone()).or_default() += 1;
+    }
+    out.extend_from_slice(&text[last..]);
+    out
+}
+
+/// A line of a PEM block: base64, an `-----END …` line, a `Name: value`
+/// header (`Proc-Type:`, `DEK-Info:`), or empty. Anything else means the
+/// block was only mentioned, and what follows is an ordinary log line.
+fn is_pem_body_line(line: &[u8]) -> bool {
+    let line = line.trim_ascii();
+    line.is_empty()
+        || line.starts_with(b"-----END ")
+        || line
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+        || (line.contains(&b':')
+            && line
+                .split(|&b| b == b':')
+                .next()
+                .is_some_and(|k| k.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')))
+}
+
+fn memmem(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(haystack, needle)
 }
 
 fn split_ending(line: &[u8]) -> (&[u8], &[u8]) {
@@ -383,18 +445,6 @@ fn split_ending(line: &[u8]) -> (&[u8], &[u8]) {
         0
     };
     line.split_at(line.len() - cut)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).rposition(|w| w == needle)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    find(haystack, needle).is_some()
 }
 
 /// The manifest's account of redaction for the whole run.

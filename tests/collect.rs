@@ -771,11 +771,7 @@ fn nothing_moves_when_the_output_would_be_refused() {
         .arg("--manifest-out")
         .arg(work.path().join("no/such/dir/m.json")));
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("no/such/dir/m.json"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("no/such/dir"), "{}", stderr(&out));
     assert!(
         tree.path(Tree::LIMA_HOME)
             .join("test-stopped/serial.log")

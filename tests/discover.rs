@@ -198,3 +198,29 @@ fn the_config_file_can_name_rdd_and_instances() {
     let files = read_tree(&out);
     assert!(files.keys().any(|p| p.starts_with("a/")) && files.keys().any(|p| p.starts_with("b/")));
 }
+
+/// An rdd that hangs is killed after LOGKEEP_RDD_TIMEOUT seconds, once (no
+/// per-key retries); the other instances go on.
+#[test]
+fn a_hanging_rdd_is_given_up_on_and_the_others_go_on() {
+    let home = home();
+    let out = home.path().join("out");
+    let started = std::time::Instant::now();
+    let result = collect(
+        home.path(),
+        &out,
+        &[("FAKE_RDD_HANG", "b"), ("LOGKEEP_RDD_TIMEOUT", "1")],
+        &["--instance", "a", "--instance", "b"],
+    );
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "no hang"
+    );
+    assert!(
+        stderr(&result).contains("did not answer in time"),
+        "{}",
+        stderr(&result)
+    );
+    assert!(read_tree(&out).contains_key("a/rdd.stderr.log"));
+}

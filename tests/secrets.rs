@@ -497,3 +497,78 @@ fn a_secret_split_across_read_buffers_is_still_caught() {
         assert!(text.ends_with(" [REDACTED:github-token] tail\n"), "{name}");
     }
 }
+
+/// Regressions: one rule's marker must not hide another's match, a mentioned
+/// key header must not blank the rest of the log, and a masked value must be
+/// masked whole even where a rule matches part of it.
+#[test]
+fn overlapping_rules_mentions_and_masked_values() {
+    let root = tempfile::tempdir().unwrap();
+    let logs = root.path().join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    let body = fake("b3Blbn", 64);
+    fs::write(
+        logs.join("env.log"),
+        format!(
+            "SSH_KEY=-----BEGIN OPENSSH PRIVATE KEY-----\n{body}\n-----END OPENSSH PRIVATE KEY-----\n\
+             error: want \"-----BEGIN RSA PRIVATE KEY-----\" in the file\n\
+             the next line explains the failure\n\
+             url https://u:p@ss;word9@host and password=p@ss;word9 done\n"
+        ),
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    run_ok(
+        logkeep()
+            .env("LOGKEEP_TEST_MASKED", "p@ss;word9")
+            .args([
+                "collect",
+                "--format",
+                "dir",
+                "--mask-env",
+                "LOGKEEP_TEST_MASKED",
+                "--instance",
+                "s",
+                "--log-dir",
+            ])
+            .arg(&logs)
+            .arg("-o")
+            .arg(&out_dir),
+    );
+    let text = fs::read_to_string(out_dir.join("s/env.log")).unwrap();
+    assert!(!text.contains(&body), "the key body is gone:\n{text}");
+    assert!(
+        text.contains("the next line explains the failure"),
+        "a mention does not blank the log:\n{text}"
+    );
+    assert!(!text.contains("word9"), "masked whole:\n{text}");
+    assert_eq!(text.lines().count(), 6, "{text}");
+}
+
+/// A secret near the point where a very long line is cut into pieces.
+#[test]
+fn a_secret_at_a_long_line_cut_is_caught() {
+    let root = tempfile::tempdir().unwrap();
+    let logs = root.path().join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    let token = fake("ghp_", 36);
+    // No newline for 3 MiB; key and value land around the first piece's cut.
+    let mut data = vec![b'x'; (1 << 20) - 64 * 1024 - 10];
+    data.extend_from_slice(format!(" Authorization: Bearer {token} ").as_bytes());
+    data.extend(std::iter::repeat_n(b'y', 2 << 20));
+    data.push(b'\n');
+    fs::write(logs.join("long.log"), &data).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    run_ok(
+        logkeep()
+            .args(["collect", "--format", "dir", "--instance", "s", "--log-dir"])
+            .arg(&logs)
+            .arg("-o")
+            .arg(&out_dir),
+    );
+    let text = fs::read(out_dir.join("s/long.log")).unwrap();
+    assert!(!String::from_utf8_lossy(&text).contains(&token));
+    assert!(String::from_utf8_lossy(&text).contains("[REDACTED:"));
+}

@@ -20,12 +20,18 @@
 : "${LOGKEEP_BATS_ARCHIVE:=$LOGKEEP_BATS_DIR.tar.zst}"
 
 # A folder name made of anything: safe characters, a bounded length, and a
-# short checksum so that two names that clean up alike stay apart.
+# short checksum of the second argument (default: the first) so that two
+# names that clean up alike stay apart.
 _logkeep_folder_name() {
   local clean sum
   clean=$(printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_' | cut -c1-80)
-  sum=$(printf '%s' "$1" | cksum | cut -d' ' -f1)
+  sum=$(printf '%s' "${2:-$1}" | cksum | cut -d' ' -f1)
   printf '%s-%s' "$clean" "$sum"
+}
+
+# Per-test collections must not write the job summary: only the suite's does.
+_logkeep() {
+  env -u GITHUB_ACTIONS -u GITHUB_OUTPUT -u GITHUB_STEP_SUMMARY "$LOGKEEP" "$@"
 }
 
 _logkeep_say() {
@@ -42,9 +48,10 @@ logkeep_teardown() {
   fi
   local file dest
   file=$(basename "${BATS_TEST_FILENAME:-unknown}" .bats)
-  dest="$LOGKEEP_BATS_DIR/$(_logkeep_folder_name "$file")/$(_logkeep_folder_name "${BATS_TEST_DESCRIPTION:-${BATS_TEST_NAME:-test}}")"
+  # The file's name, kept apart from same-named files elsewhere by its full path.
+  dest="$LOGKEEP_BATS_DIR/$(_logkeep_folder_name "$file" "${BATS_TEST_FILENAME:-}")/$(_logkeep_folder_name "${BATS_TEST_DESCRIPTION:-${BATS_TEST_NAME:-test}}")"
   mkdir -p "$(dirname "$dest")" 2>/dev/null
-  if "$LOGKEEP" collect --quiet --force --preserve --config "$LOGKEEP_CONFIG" --format dir -o "$dest" >/dev/null 2>&1; then
+  if _logkeep collect --quiet --force --preserve --config "$LOGKEEP_CONFIG" --format dir -o "$dest" >/dev/null 2>&1; then
     printf '%s\n' "${BATS_TEST_DESCRIPTION:-}" > "$dest/bats-test.txt" 2>/dev/null
     _logkeep_say "saved the logs of \"${BATS_TEST_DESCRIPTION:-$BATS_TEST_NAME}\" in $dest"
   else
@@ -59,7 +66,7 @@ logkeep_teardown_file() { return 0; }
 
 logkeep_teardown_suite() {
   [[ -d "$LOGKEEP_BATS_DIR" ]] || return 0
-  if "$LOGKEEP" collect --quiet --force --include "$LOGKEEP_BATS_DIR/**/*" --include-into bats \
+  if _logkeep collect --quiet --force --include "$LOGKEEP_BATS_DIR/**/*" --include-into bats \
       -o "$LOGKEEP_BATS_ARCHIVE" >/dev/null 2>&1; then
     _logkeep_say "packed the saved logs into $LOGKEEP_BATS_ARCHIVE"
   else

@@ -65,11 +65,29 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
         options.level,
         options.force,
     )?;
+    // Written under a temporary name beside it: a failed run leaves nothing.
     let manifest_copy = match &options.manifest_out {
-        Some(path) => Some((
-            path,
-            fs::File::create(path).map_err(|e| Error::io("create manifest copy", path, &e))?,
-        )),
+        Some(path) if path.exists() && !options.force => {
+            return Err(Error::new(format!(
+                "manifest copy {} already exists",
+                display_path(path)
+            ))
+            .with_hint("choose another name, or add --force to replace it"));
+        }
+        Some(path) => {
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let temp = tempfile::Builder::new()
+                .prefix(".logkeep-manifest-")
+                .tempfile_in(parent)
+                .map_err(|e| {
+                    Error::io("create manifest copy in", parent, &e)
+                        .with_hint("the folder of --manifest-out must exist and be writable")
+                })?;
+            Some((path, temp))
+        }
         None => None,
     };
 
@@ -81,7 +99,7 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
             options.even_if_running,
             &mut preserved,
             &mut problems,
-        )?;
+        );
     }
     let plan = plan(&options.sources, options.allow_secret_files);
     problems.extend(plan.problems.iter().cloned());
@@ -144,9 +162,17 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     )?;
     bar.finish_and_clear();
     pending.commit()?;
-    if let Some((path, mut file)) = manifest_copy {
+    if let Some((path, mut temp)) = manifest_copy {
         // The archive is in place: a failed copy is a warning, not a failed run.
-        if let Err(e) = manifest.write_json(&mut file) {
+        let written = manifest.write_json(temp.as_file_mut()).and_then(|()| {
+            let persisted = if options.force {
+                temp.persist(path)
+            } else {
+                temp.persist_noclobber(path)
+            };
+            persisted.map(drop).map_err(|e| e.error)
+        });
+        if let Err(e) = written {
             manifest
                 .problems
                 .push(Problem::io(path, "write manifest copy", &e));
@@ -216,9 +242,30 @@ fn discover_instances(sources: &mut Sources) -> Result<Vec<Problem>> {
             "give --instance NAME (repeat it) or --instances-from 'make -C bats bats-instances'",
         ));
     }
-    let (instances, problems) = discover(&query.path, &names);
-    sources.instances.extend(instances);
-    sources.validate()?;
+    let (instances, mut problems) = discover(&query.path, &names);
+    for instance in instances {
+        let taken = sources.instances.iter().any(|i| i.name == instance.name);
+        let invalid = crate::names::check_component("instance", &instance.name).err();
+        match (taken, invalid) {
+            (_, Some(message)) => problems.push(Problem::new(
+                &query.path,
+                format!("{message}; not collected"),
+            )),
+            (true, None) => problems.push(Problem::new(
+                &query.path,
+                format!("instance {} is listed twice; collected once", instance.name),
+            )),
+            (false, None) if instance.log_dir.is_none() && instance.lima_home.is_none() => problems
+                .push(Problem::new(
+                    &query.path,
+                    format!(
+                        "rdd gave no folders for instance {}; not collected",
+                        instance.name
+                    ),
+                )),
+            (false, None) => sources.instances.push(instance),
+        }
+    }
     Ok(problems)
 }
 
@@ -242,19 +289,22 @@ fn build_redactor(sources: &Sources) -> Result<Redactor> {
 }
 
 /// Preserve the VM logs of every instance that has both folders.
+/// One instance that cannot be preserved is a problem; the others go on.
 fn preserve_all(
     sources: &Sources,
     even_if_running: bool,
     preserved: &mut Vec<crate::preserve::Moved>,
     problems: &mut Vec<Problem>,
-) -> Result<()> {
+) {
     for instance in &sources.instances {
         match (&instance.lima_home, &instance.log_dir) {
-            (Some(lima_home), Some(log_dir)) => {
-                let result = preserve(lima_home, log_dir, &[], even_if_running)?;
-                preserved.extend(result.moved);
-                problems.extend(result.problems);
-            }
+            (Some(lima_home), Some(log_dir)) => match preserve(lima_home, log_dir, &[], even_if_running) {
+                Ok(result) => {
+                    preserved.extend(result.moved);
+                    problems.extend(result.problems);
+                }
+                Err(e) => problems.push(Problem::new(lima_home, format!("{}; its VM logs are collected in place", e.message))),
+            },
             (Some(lima_home), None) => problems.push(Problem::new(
                 lima_home,
                 format!("instance {} has no log dir to preserve its VM logs into; they are collected in place", instance.name),
@@ -262,7 +312,6 @@ fn preserve_all(
             _ => {}
         }
     }
-    Ok(())
 }
 
 fn print_plan(plan: &Plan, options: &CollectOptions) {
