@@ -62,10 +62,17 @@ fn plant(root: &Path) -> Planted {
              === BATS: 2026-06-11T04:50:04+0000 aws creds ===\n\
              aws key {akia} aws_secret_access_key={aws_secret}\n\
              session {jwt}\n\
+             bytes \u{e9}t\u{e9} then token={ghp} and more\n\
              retry with bearer {bearer2} now\n"
         ),
     )
     .unwrap();
+    // Invalid UTF-8 around a secret stays byte for byte.
+    let mut raw = fs::read(log_dir.join("rdd.stderr.log")).unwrap();
+    raw.extend_from_slice(b"latin1 \xe9t\xe9 password=");
+    raw.extend_from_slice(logfmt_pass.as_bytes());
+    raw.extend_from_slice(b" \xff\xfe end\n");
+    fs::write(log_dir.join("rdd.stderr.log"), raw).unwrap();
     // A rotated backup whose secret is the very last bytes (no newline).
     fs::write(
         log_dir.join("rdd.stderr.1.log"),
@@ -278,6 +285,8 @@ fn no_planted_secret_survives_in_any_format_and_markers_stand_where_they_were() 
                 .count();
             assert_eq!(before, after, "{format}: {log} kept its lines");
         }
+        let last_line = files["sec/rdd.stderr.log"].split(|&b| b == b'\n').rev().nth(1).unwrap().to_vec();
+        assert_eq!(last_line, b"latin1 \xe9t\xe9 password=[REDACTED:password] \xff\xfe end".to_vec(), "{format}: bytes outside secrets kept");
         // Ordinary lines come through byte for byte.
         assert_eq!(
             files["sec/lima-init.log"], originals["lima-init.log"],
