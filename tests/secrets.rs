@@ -285,8 +285,17 @@ fn no_planted_secret_survives_in_any_format_and_markers_stand_where_they_were() 
                 .count();
             assert_eq!(before, after, "{format}: {log} kept its lines");
         }
-        let last_line = files["sec/rdd.stderr.log"].split(|&b| b == b'\n').rev().nth(1).unwrap().to_vec();
-        assert_eq!(last_line, b"latin1 \xe9t\xe9 password=[REDACTED:password] \xff\xfe end".to_vec(), "{format}: bytes outside secrets kept");
+        let last_line = files["sec/rdd.stderr.log"]
+            .split(|&b| b == b'\n')
+            .rev()
+            .nth(1)
+            .unwrap()
+            .to_vec();
+        assert_eq!(
+            last_line,
+            b"latin1 \xe9t\xe9 password=[REDACTED:password] \xff\xfe end".to_vec(),
+            "{format}: bytes outside secrets kept"
+        );
         // Ordinary lines come through byte for byte.
         assert_eq!(
             files["sec/lima-init.log"], originals["lima-init.log"],
