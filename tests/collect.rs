@@ -213,6 +213,27 @@ fn tool_ok(command: &mut Command) {
     assert!(out.status.success(), "{command:?} failed: {}", stderr(&out));
 }
 
+/// Unpack `archive` into a fresh folder `name` with `tool ARGS… ARCHIVE DIR_FLAG DIR`,
+/// and check what came out.
+fn unpack_with(
+    work: &Path,
+    name: &str,
+    tool: &[&str],
+    archive: &Path,
+    dir_flag: &str,
+    expected: &BTreeMap<String, Vec<u8>>,
+) {
+    let dir = fresh_dir(work, name);
+    tool_ok(
+        Command::new(tool[0])
+            .args(&tool[1..])
+            .arg(archive)
+            .arg(dir_flag)
+            .arg(&dir),
+    );
+    check_unpacked(&dir, expected, &tool.join(" "));
+}
+
 fn python_extract(kind: &str, archive: &Path, to: &Path) {
     let script = match kind {
         "tar" => {
@@ -240,24 +261,22 @@ fn tar_gz_reads_back_with_gnu_tar_bsdtar_and_python() {
     assert!(out.status.success(), "{}", stderr(&out));
     let expected = live.expected();
 
-    let gnu = fresh_dir(work.path(), "gnu");
-    tool_ok(
-        Command::new("tar")
-            .arg("-xzf")
-            .arg(&archive)
-            .arg("-C")
-            .arg(&gnu),
+    unpack_with(
+        work.path(),
+        "gnu",
+        &["tar", "-xzf"],
+        &archive,
+        "-C",
+        &expected,
     );
-    check_unpacked(&gnu, &expected, "GNU tar");
-    let bsd = fresh_dir(work.path(), "bsd");
-    tool_ok(
-        Command::new("bsdtar")
-            .arg("-xf")
-            .arg(&archive)
-            .arg("-C")
-            .arg(&bsd),
+    unpack_with(
+        work.path(),
+        "bsd",
+        &["bsdtar", "-xf"],
+        &archive,
+        "-C",
+        &expected,
     );
-    check_unpacked(&bsd, &expected, "bsdtar");
     let py = fresh_dir(work.path(), "py");
     python_extract("tar", &archive, &py);
     check_unpacked(&py, &expected, "Python tarfile");
@@ -273,25 +292,22 @@ fn tar_zst_reads_back_with_gnu_tar_bsdtar_and_python() {
     assert!(live.collect(&archive, &[]).status.success());
     let expected = live.expected();
 
-    let gnu = fresh_dir(work.path(), "gnu");
-    tool_ok(
-        Command::new("tar")
-            .arg("--zstd")
-            .arg("-xf")
-            .arg(&archive)
-            .arg("-C")
-            .arg(&gnu),
+    unpack_with(
+        work.path(),
+        "gnu",
+        &["tar", "--zstd", "-xf"],
+        &archive,
+        "-C",
+        &expected,
     );
-    check_unpacked(&gnu, &expected, "GNU tar");
-    let bsd = fresh_dir(work.path(), "bsd");
-    tool_ok(
-        Command::new("bsdtar")
-            .arg("-xf")
-            .arg(&archive)
-            .arg("-C")
-            .arg(&bsd),
+    unpack_with(
+        work.path(),
+        "bsd",
+        &["bsdtar", "-xf"],
+        &archive,
+        "-C",
+        &expected,
     );
-    check_unpacked(&bsd, &expected, "bsdtar");
     // Python 3.11's tarfile has no zstd: decompress with the zstd tool first.
     let plain = work.path().join("rdd-logs.tar");
     tool_ok(
@@ -318,24 +334,22 @@ fn zip_reads_back_with_unzip_bsdtar_and_python() {
     let expected = live.expected();
 
     tool_ok(Command::new("unzip").arg("-tq").arg(&archive));
-    let un = fresh_dir(work.path(), "unzip");
-    tool_ok(
-        Command::new("unzip")
-            .arg("-q")
-            .arg(&archive)
-            .arg("-d")
-            .arg(&un),
+    unpack_with(
+        work.path(),
+        "unzip",
+        &["unzip", "-q"],
+        &archive,
+        "-d",
+        &expected,
     );
-    check_unpacked(&un, &expected, "unzip");
-    let bsd = fresh_dir(work.path(), "bsd");
-    tool_ok(
-        Command::new("bsdtar")
-            .arg("-xf")
-            .arg(&archive)
-            .arg("-C")
-            .arg(&bsd),
+    unpack_with(
+        work.path(),
+        "bsd",
+        &["bsdtar", "-xf"],
+        &archive,
+        "-C",
+        &expected,
     );
-    check_unpacked(&bsd, &expected, "bsdtar");
     let py = fresh_dir(work.path(), "py");
     python_extract("zip", &archive, &py);
     check_unpacked(&py, &expected, "Python zipfile");

@@ -28,6 +28,19 @@ fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send
         .unwrap_or_else(|_| panic!("{what} did not finish within {secs} s"))
 }
 
+/// Collect into a folder on another thread, failing the test instead of hanging.
+fn collect_dir_within(config: &Path, out_dir: &Path, what: &str) -> std::process::Output {
+    let mut command = logkeep();
+    command
+        .arg("collect")
+        .arg("-c")
+        .arg(config)
+        .arg("-o")
+        .arg(out_dir)
+        .args(["--format", "dir"]);
+    within(60, what, move || command.output().unwrap())
+}
+
 fn collect_dir(tree: &Tree, out: &Path, extra: &[&str]) -> std::process::Output {
     run(logkeep()
         .arg("collect")
@@ -319,17 +332,11 @@ fn fifo_without_writer_and_listening_socket_are_skipped_promptly() {
     listener.set_nonblocking(true).unwrap();
     let work = tempfile::tempdir().unwrap();
     let out_dir = work.path().join("out");
-    let mut command = logkeep();
-    command
-        .arg("collect")
-        .arg("-c")
-        .arg(tree.config())
-        .arg("-o")
-        .arg(&out_dir)
-        .args(["--format", "dir"]);
-    let output = within(60, "collect beside a FIFO and a socket", move || {
-        command.output().unwrap()
-    });
+    let output = collect_dir_within(
+        &tree.config(),
+        &out_dir,
+        "collect beside a FIFO and a socket",
+    );
     assert!(output.status.success());
     assert!(listener.accept().is_err(), "nobody connected to the socket");
     let m = manifest_json(&out_dir.join("manifest.json"));
@@ -368,17 +375,7 @@ fn device_files_are_never_read() {
     assert!(status.success(), "mknod needs root, which tests have here");
     let work = tempfile::tempdir().unwrap();
     let out_dir = work.path().join("out");
-    let mut command = logkeep();
-    command
-        .arg("collect")
-        .arg("-c")
-        .arg(tree.config())
-        .arg("-o")
-        .arg(&out_dir)
-        .args(["--format", "dir"]);
-    let output = within(60, "collect beside /dev/zero", move || {
-        command.output().unwrap()
-    });
+    let output = collect_dir_within(&tree.config(), &out_dir, "collect beside /dev/zero");
     assert!(output.status.success());
     let m = manifest_json(&out_dir.join("manifest.json"));
     assert!(
