@@ -49,6 +49,7 @@ enum CommandArgs {
     Rotate(RotateArgs),
     Preserve(PreserveArgs),
     Collect(Box<CollectArgs>),
+    Verify(VerifyArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Example:\n  logkeep completions bash > ~/.local/share/bash-completion/completions/logkeep"
@@ -210,6 +211,23 @@ struct CollectArgs {
     report: ReportArgs,
 }
 
+/// Check every file of a logkeep output against its manifest (size, SHA-256).
+///
+/// Reads tar.gz, tar.zst, zip and folder outputs, also inside the zip that
+/// GitHub's artifact download produces, without unpacking them. Exit 0 when
+/// every file matches and nothing is missing or extra, 3 when not.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  logkeep verify rdd-logs-ubuntu-lima.zip rdd-logs-macos-lima.tar.zst"
+)]
+struct VerifyArgs {
+    /// Outputs to check (archives, folders, or GitHub artifact zips).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
 #[derive(Debug, Args)]
 struct ReportArgs {
     /// Print one JSON document on stdout instead of text.
@@ -272,6 +290,10 @@ fn into_command(cli: Cli) -> Result<Command> {
             report: args.report.into(),
         }),
         CommandArgs::Collect(args) => Command::Collect(collect_options(*args)?),
+        CommandArgs::Verify(args) => Command::Verify(crate::commands::VerifyOptions {
+            inputs: args.inputs,
+            report: args.report.into(),
+        }),
         CommandArgs::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "logkeep", &mut out);

@@ -18,6 +18,7 @@ pub mod output;
 pub mod pack;
 pub mod preserve;
 pub mod problem;
+pub mod reader;
 pub mod redact;
 pub mod rotate;
 pub mod safe_fs;

@@ -9,7 +9,14 @@ use common::{logkeep, run_ok, stdout};
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for command in ["rotate", "preserve", "collect", "completions", "man"] {
+    for command in [
+        "rotate",
+        "preserve",
+        "collect",
+        "verify",
+        "completions",
+        "man",
+    ] {
         let help = stdout(&run_ok(logkeep().args([command, "--help"])));
         assert!(
             help.contains("Example"),

@@ -4,10 +4,12 @@
 mod collect;
 mod preserve;
 mod rotate;
+mod verify;
 
 pub use collect::CollectOptions;
 pub use preserve::PreserveOptions;
 pub use rotate::RotateOptions;
+pub use verify::VerifyOptions;
 
 use crate::error::Result;
 use crate::exit_codes::ExitStatus;
@@ -17,6 +19,7 @@ pub enum Command {
     Rotate(RotateOptions),
     Preserve(PreserveOptions),
     Collect(CollectOptions),
+    Verify(VerifyOptions),
     /// Text generated from the command line's definition (completions, man page).
     Print(Vec<u8>),
 }
@@ -66,6 +69,7 @@ pub fn run(command: Command) -> Result<ExitStatus> {
         Command::Rotate(options) => rotate::run(options),
         Command::Preserve(options) => preserve::run(options),
         Command::Collect(options) => collect::run(options),
+        Command::Verify(options) => verify::run(options),
         Command::Print(text) => {
             use std::io::Write;
             let _ = std::io::stdout().write_all(&text);

@@ -1,0 +1,132 @@
+//! Read what logkeep wrote: a tar.gz, tar.zst, zip or folder, also when
+//! GitHub's artifact download wrapped it in a zip of its own (one archive
+//! inside, or the folder's files). Entries are streamed, never unpacked.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Seek};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::sanitize::display_path;
+
+/// One entry as it is read: its path in the layout, its size, its bytes.
+pub type Visit<'a> = dyn FnMut(&str, u64, &mut dyn Read) -> Result<()> + 'a;
+
+/// Call `visit` for every regular file of the logkeep output at `path`.
+pub fn for_each_file(path: &Path, visit: &mut Visit<'_>) -> Result<()> {
+    let meta = fs::metadata(path).map_err(|e| Error::io("read", path, &e))?;
+    if meta.is_dir() {
+        return visit_dir(path, path, visit);
+    }
+    let mut file = File::open(path).map_err(|e| Error::io("open", path, &e))?;
+    let mut magic = [0u8; 4];
+    let n = file
+        .read(&mut magic)
+        .map_err(|e| Error::io("read", path, &e))?;
+    file.rewind().map_err(|e| Error::io("read", path, &e))?;
+    match &magic[..n] {
+        [0x1f, 0x8b, ..] => visit_tar(
+            flate2::read::MultiGzDecoder::new(BufReader::new(file)),
+            path,
+            visit,
+        ),
+        [0x28, 0xb5, 0x2f, 0xfd] => {
+            let decoder =
+                zstd::Decoder::new(file).map_err(|e| Error::io("read zstd stream of", path, &e))?;
+            visit_tar(decoder, path, visit)
+        }
+        [b'P', b'K', 3, 4] | [b'P', b'K', 5, 6] => visit_zip(file, path, visit),
+        _ => Err(Error::new(format!(
+            "{} is not a logkeep output (tar.gz, tar.zst, zip or folder)",
+            display_path(path)
+        ))
+        .with_hint(
+            "name the archive logkeep wrote, or the zip GitHub's artifact download gave you",
+        )),
+    }
+}
+
+fn visit_dir(root: &Path, dir: &Path, visit: &mut Visit<'_>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| Error::io("list", dir, &e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let meta = fs::symlink_metadata(&path).map_err(|e| Error::io("inspect", &path, &e))?;
+        if meta.is_dir() {
+            visit_dir(root, &path, visit)?;
+        } else if meta.is_file() {
+            let relative = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let mut file = File::open(&path).map_err(|e| Error::io("open", &path, &e))?;
+            visit(&relative, meta.len(), &mut file)?;
+        }
+    }
+    Ok(())
+}
+
+fn visit_tar(stream: impl Read, path: &Path, visit: &mut Visit<'_>) -> Result<()> {
+    let mut archive = tar::Archive::new(stream);
+    let entries = archive
+        .entries()
+        .map_err(|e| Error::io("read tar in", path, &e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| Error::io("read tar entry in", path, &e))?;
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let name = entry
+            .path()
+            .map_err(|e| Error::io("read tar entry in", path, &e))?
+            .to_string_lossy()
+            .into_owned();
+        let size = entry.size();
+        visit(&name, size, &mut entry)?;
+    }
+    Ok(())
+}
+
+fn visit_zip(file: File, path: &Path, visit: &mut Visit<'_>) -> Result<()> {
+    let zip_error = |e: zip::result::ZipError| {
+        Error::new(format!("cannot read zip {}: {e}", display_path(path)))
+    };
+    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_error)?;
+    let names: Vec<String> = (0..zip.len())
+        .filter_map(|i| {
+            zip.by_index(i).ok().and_then(|f| {
+                (!f.is_dir())
+                    .then(|| f.name().ok().map(|n| n.into_owned()))
+                    .flatten()
+            })
+        })
+        .collect();
+    // GitHub's download of a single archive: a zip holding just that archive.
+    if let [only] = names.as_slice()
+        && [".tar.gz", ".tgz", ".tar.zst", ".tzst", ".zip"]
+            .iter()
+            .any(|ext| only.ends_with(ext))
+    {
+        // Spooled to a temporary file: a zip inside needs to seek.
+        let spool = tempfile::NamedTempFile::new().map_err(|e| Error::io("unwrap", path, &e))?;
+        io::copy(
+            &mut zip.by_index(0).map_err(zip_error)?,
+            &mut spool.as_file(),
+        )
+        .map_err(|e| Error::io("unwrap", path, &e))?;
+        return for_each_file(spool.path(), visit);
+    }
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(zip_error)?;
+        if entry.is_dir() {
+            continue;
+        }
+        let name = entry.name().map_err(zip_error)?.into_owned();
+        let size = entry.size();
+        visit(&name, size, &mut entry)?;
+    }
+    Ok(())
+}
