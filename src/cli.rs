@@ -50,6 +50,8 @@ enum CommandArgs {
     Preserve(PreserveArgs),
     Collect(Box<CollectArgs>),
     Verify(VerifyArgs),
+    Ls(LsArgs),
+    Cat(CatArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Example:\n  logkeep completions bash > ~/.local/share/bash-completion/completions/logkeep"
@@ -228,6 +230,39 @@ struct VerifyArgs {
     report: ReportArgs,
 }
 
+/// List the files of a logkeep output, from its manifest, without unpacking it.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  logkeep ls rdd-logs.tar.zst --instance bats-lima-controller --kind serial"
+)]
+struct LsArgs {
+    /// An archive, a folder, or a GitHub artifact zip.
+    input: PathBuf,
+    /// Only this instance's files.
+    #[arg(long)]
+    instance: Option<String>,
+    /// Only this VM's files.
+    #[arg(long)]
+    vm: Option<String>,
+    /// Only files of this kind (service, hostagent, serial, guest, vm, preserved, extra).
+    #[arg(long)]
+    kind: Option<String>,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+/// Print one file of a logkeep output on stdout, without unpacking the rest.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  logkeep cat rdd-logs.zip bats-lima-controller/lima-test-stopped/ha.stderr.log | less"
+)]
+struct CatArgs {
+    /// An archive, a folder, or a GitHub artifact zip.
+    input: PathBuf,
+    /// The file's path in the layout (as `logkeep ls` shows it).
+    path: String,
+}
+
 #[derive(Debug, Args)]
 struct ReportArgs {
     /// Print one JSON document on stdout instead of text.
@@ -293,6 +328,17 @@ fn into_command(cli: Cli) -> Result<Command> {
         CommandArgs::Verify(args) => Command::Verify(crate::commands::VerifyOptions {
             inputs: args.inputs,
             report: args.report.into(),
+        }),
+        CommandArgs::Ls(args) => Command::Ls(crate::commands::LsOptions {
+            input: args.input,
+            instance: args.instance,
+            vm: args.vm,
+            kind: args.kind,
+            report: args.report.into(),
+        }),
+        CommandArgs::Cat(args) => Command::Cat(crate::commands::CatOptions {
+            input: args.input,
+            path: args.path,
         }),
         CommandArgs::Completions { shell } => {
             let mut out = Vec::new();

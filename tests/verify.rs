@@ -101,3 +101,50 @@ fn something_that_is_not_an_output_is_a_clear_error() {
             && common::stderr(&out).contains("not a logkeep output")
     );
 }
+
+#[test]
+fn ls_filters_from_the_manifest_and_cat_prints_one_file() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("out.tar.zst");
+    collect(&tree, &archive, &[]);
+    let out = run_ok(
+        logkeep()
+            .args(["ls", "--json", "--kind", "serial", "--vm", "test-stopped"])
+            .arg(&archive),
+    );
+    let files: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paths: Vec<&str> = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths.len(), 8, "{paths:?}");
+    assert!(
+        paths
+            .iter()
+            .all(|p| p.starts_with("bats-lima-controller/lima-test-stopped/serial"))
+    );
+    let table = stdout(&run_ok(logkeep().arg("ls").arg(&archive)));
+    assert!(table.lines().next().unwrap().starts_with("KIND"));
+    assert_eq!(table.lines().count(), 43, "a header and 42 files");
+
+    let path = "bats-lima-controller/lima-test-stopped/ha.stderr.log";
+    let printed = run_ok(logkeep().arg("cat").arg(&archive).arg(path));
+    assert_eq!(
+        printed.stdout,
+        fs::read(
+            tree.path(Tree::LIMA_HOME)
+                .join("test-stopped/ha.stderr.log")
+        )
+        .unwrap()
+    );
+    let missing = run(logkeep().arg("cat").arg(&archive).arg("no/such.log"));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        common::stderr(&missing).contains("logkeep ls"),
+        "{}",
+        common::stderr(&missing)
+    );
+}

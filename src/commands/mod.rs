@@ -1,11 +1,13 @@
 //! The commands: each takes plain options, does its work through the library
 //! modules, and prints results on stdout and everything else on stderr.
 
+mod browse;
 mod collect;
 mod preserve;
 mod rotate;
 mod verify;
 
+pub use browse::{CatOptions, LsOptions};
 pub use collect::CollectOptions;
 pub use preserve::PreserveOptions;
 pub use rotate::RotateOptions;
@@ -20,6 +22,8 @@ pub enum Command {
     Preserve(PreserveOptions),
     Collect(CollectOptions),
     Verify(VerifyOptions),
+    Ls(LsOptions),
+    Cat(CatOptions),
     /// Text generated from the command line's definition (completions, man page).
     Print(Vec<u8>),
 }
@@ -70,6 +74,8 @@ pub fn run(command: Command) -> Result<ExitStatus> {
         Command::Preserve(options) => preserve::run(options),
         Command::Collect(options) => collect::run(options),
         Command::Verify(options) => verify::run(options),
+        Command::Ls(options) => browse::ls(options),
+        Command::Cat(options) => browse::cat(options),
         Command::Print(text) => {
             use std::io::Write;
             let _ = std::io::stdout().write_all(&text);
