@@ -51,6 +51,7 @@ enum CommandArgs {
     Collect(Box<CollectArgs>),
     Verify(VerifyArgs),
     Ls(LsArgs),
+    Extract(ExtractArgs),
     Cat(CatArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
@@ -251,6 +252,37 @@ struct LsArgs {
     report: ReportArgs,
 }
 
+/// Unpack a logkeep output safely into a new folder.
+///
+/// The archive is treated as hostile: an absolute or `..` path, a Windows
+/// drive or UNC name, a link, a device or a name seen twice refuses the whole
+/// archive (exit 1), and nothing is written outside the target. Sizes and the
+/// compression ratio are capped against archive bombs; setuid bits never
+/// survive (files are written 0644).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  logkeep extract rdd-logs.zip --to rdd-logs --only 'bats-lima-controller/**'"
+)]
+struct ExtractArgs {
+    /// An archive, a folder, or a GitHub artifact zip.
+    input: PathBuf,
+    /// The folder to create (it must not exist).
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
+    /// Only the files whose layout path matches this glob.
+    #[arg(long, value_name = "GLOB")]
+    only: Option<String>,
+    /// Refuse when everything unpacked exceeds this size.
+    #[arg(long, value_name = "SIZE", default_value = "16G", value_parser = parse_size)]
+    max_total: u64,
+    /// Refuse when one file unpacked exceeds this size.
+    #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = parse_size)]
+    max_entry: u64,
+    /// Refuse when unpacked bytes exceed the archive's size this many times (past the first 16 MiB).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    max_ratio: u64,
+}
+
 /// Print one file of a logkeep output on stdout, without unpacking the rest.
 #[derive(Debug, Args)]
 #[command(
@@ -335,6 +367,18 @@ fn into_command(cli: Cli) -> Result<Command> {
             vm: args.vm,
             kind: args.kind,
             report: args.report.into(),
+        }),
+        CommandArgs::Extract(args) => Command::Extract(crate::commands::ExtractOptions {
+            only: args
+                .only
+                .as_deref()
+                .map(crate::commands::only_glob)
+                .transpose()?,
+            input: args.input,
+            to: args.to,
+            max_total: args.max_total,
+            max_entry: args.max_entry,
+            max_ratio: args.max_ratio,
         }),
         CommandArgs::Cat(args) => Command::Cat(crate::commands::CatOptions {
             input: args.input,

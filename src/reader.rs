@@ -9,11 +9,34 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::sanitize::display_path;
 
-/// One entry as it is read: its path in the layout, its size, its bytes.
+/// One regular file as it is read: its path in the layout, its size, its bytes.
 pub type Visit<'a> = dyn FnMut(&str, u64, &mut dyn Read) -> Result<()> + 'a;
+
+/// What an archive entry is. logkeep writes only files; anything else in an
+/// archive did not come from logkeep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    Device,
+    Other,
+}
+
+/// Every entry, as stored: its raw name, kind, size and bytes.
+pub type VisitEntry<'a> = dyn FnMut(&str, EntryKind, u64, &mut dyn Read) -> Result<()> + 'a;
 
 /// Call `visit` for every regular file of the logkeep output at `path`.
 pub fn for_each_file(path: &Path, visit: &mut Visit<'_>) -> Result<()> {
+    for_each_entry(path, &mut |name, kind, size, data| match kind {
+        EntryKind::File => visit(name, size, data),
+        _ => Ok(()),
+    })
+}
+
+/// Call `visit` for every entry of the output at `path`, whatever its kind.
+pub fn for_each_entry(path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
     let meta = fs::metadata(path).map_err(|e| Error::io("read", path, &e))?;
     if meta.is_dir() {
         return visit_dir(path, path, visit);
@@ -46,7 +69,7 @@ pub fn for_each_file(path: &Path, visit: &mut Visit<'_>) -> Result<()> {
     }
 }
 
-fn visit_dir(root: &Path, dir: &Path, visit: &mut Visit<'_>) -> Result<()> {
+fn visit_dir(root: &Path, dir: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
     let mut entries: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(|e| Error::io("list", dir, &e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -54,43 +77,54 @@ fn visit_dir(root: &Path, dir: &Path, visit: &mut Visit<'_>) -> Result<()> {
     entries.sort();
     for path in entries {
         let meta = fs::symlink_metadata(&path).map_err(|e| Error::io("inspect", &path, &e))?;
+        let relative = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
         if meta.is_dir() {
             visit_dir(root, &path, visit)?;
         } else if meta.is_file() {
-            let relative = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
             let mut file = File::open(&path).map_err(|e| Error::io("open", &path, &e))?;
-            visit(&relative, meta.len(), &mut file)?;
+            visit(&relative, EntryKind::File, meta.len(), &mut file)?;
+        } else {
+            let kind = if meta.file_type().is_symlink() {
+                EntryKind::Symlink
+            } else {
+                EntryKind::Other
+            };
+            visit(&relative, kind, 0, &mut io::empty())?;
         }
     }
     Ok(())
 }
 
-fn visit_tar(stream: impl Read, path: &Path, visit: &mut Visit<'_>) -> Result<()> {
+fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
     let mut archive = tar::Archive::new(stream);
     let entries = archive
         .entries()
         .map_err(|e| Error::io("read tar in", path, &e))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| Error::io("read tar entry in", path, &e))?;
-        if entry.header().entry_type() != tar::EntryType::Regular {
-            continue;
-        }
-        let name = entry
-            .path()
-            .map_err(|e| Error::io("read tar entry in", path, &e))?
-            .to_string_lossy()
-            .into_owned();
+        let kind = match entry.header().entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => EntryKind::Symlink,
+            tar::EntryType::Link => EntryKind::Hardlink,
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                EntryKind::Device
+            }
+            _ => EntryKind::Other,
+        };
+        // The name as stored, not cleaned up: `extract` must see what is there.
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let size = entry.size();
-        visit(&name, size, &mut entry)?;
+        visit(&name, kind, size, &mut entry)?;
     }
     Ok(())
 }
 
-fn visit_zip(file: File, path: &Path, visit: &mut Visit<'_>) -> Result<()> {
+fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
     let zip_error = |e: zip::result::ZipError| {
         Error::new(format!("cannot read zip {}: {e}", display_path(path)))
     };
@@ -117,16 +151,20 @@ fn visit_zip(file: File, path: &Path, visit: &mut Visit<'_>) -> Result<()> {
             &mut spool.as_file(),
         )
         .map_err(|e| Error::io("unwrap", path, &e))?;
-        return for_each_file(spool.path(), visit);
+        return for_each_entry(spool.path(), visit);
     }
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(zip_error)?;
-        if entry.is_dir() {
-            continue;
-        }
+        let kind = if entry.is_dir() {
+            EntryKind::Dir
+        } else if entry.is_symlink() {
+            EntryKind::Symlink
+        } else {
+            EntryKind::File
+        };
         let name = entry.name().map_err(zip_error)?.into_owned();
         let size = entry.size();
-        visit(&name, size, &mut entry)?;
+        visit(&name, kind, size, &mut entry)?;
     }
     Ok(())
 }

@@ -3,12 +3,14 @@
 
 mod browse;
 mod collect;
+mod extract;
 mod preserve;
 mod rotate;
 mod verify;
 
 pub use browse::{CatOptions, LsOptions};
 pub use collect::CollectOptions;
+pub use extract::{ExtractOptions, only_glob};
 pub use preserve::PreserveOptions;
 pub use rotate::RotateOptions;
 pub use verify::VerifyOptions;
@@ -23,6 +25,7 @@ pub enum Command {
     Collect(CollectOptions),
     Verify(VerifyOptions),
     Ls(LsOptions),
+    Extract(ExtractOptions),
     Cat(CatOptions),
     /// Text generated from the command line's definition (completions, man page).
     Print(Vec<u8>),
@@ -75,6 +78,7 @@ pub fn run(command: Command) -> Result<ExitStatus> {
         Command::Collect(options) => collect::run(options),
         Command::Verify(options) => verify::run(options),
         Command::Ls(options) => browse::ls(options),
+        Command::Extract(options) => extract::run(options),
         Command::Cat(options) => browse::cat(options),
         Command::Print(text) => {
             use std::io::Write;

@@ -1,0 +1,188 @@
+//! `logkeep extract`: unpack an output that came from the internet, treating
+//! it as hostile. Anything logkeep never writes (absolute or `..` paths,
+//! Windows drive or UNC names, links, devices, duplicate names) makes the
+//! whole archive refused; sizes and the compression ratio are capped
+//! (archive bombs). Files are written under a temporary folder beside the
+//! target and renamed into place at the end: nothing is written outside it,
+//! and a refused archive leaves nothing behind.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::exit_codes::ExitStatus;
+use crate::reader::{EntryKind, for_each_entry};
+use crate::sanitize::{display_path, display_str};
+
+pub struct ExtractOptions {
+    pub input: PathBuf,
+    pub to: PathBuf,
+    pub only: Option<globset::GlobMatcher>,
+    pub max_total: u64,
+    pub max_entry: u64,
+    pub max_ratio: u64,
+}
+
+/// The ratio cap applies once this much has been unpacked: small archives of
+/// empty or repetitive logs compress very well without being bombs.
+const RATIO_FREE_BYTES: u64 = 16 << 20;
+
+pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
+    if fs::symlink_metadata(&options.to).is_ok() {
+        return Err(
+            Error::new(format!("{} already exists", display_path(&options.to))).with_hint(
+                "extract into a new folder; nothing is ever written into an existing one",
+            ),
+        );
+    }
+    let parent = match options.to.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let temp = tempfile::Builder::new()
+        .prefix(".logkeep-extract-")
+        .tempdir_in(&parent)
+        .map_err(|e| Error::io("create a folder in", &parent, &e))?;
+    let archive_size = fs::metadata(&options.input)
+        .map(|m| m.len())
+        .unwrap_or(0)
+        .max(1);
+    let refuse = |name: &str, why: &str| {
+        Error::new(format!("refusing {}: entry {:?} {why}", display_path(&options.input), display_str(name)))
+            .with_hint("logkeep writes only plain relative files; this archive was not made by logkeep, or was altered")
+    };
+    let too_big = |name: &str, why: String| {
+        Error::new(format!(
+            "refusing {}: entry {:?} {why}",
+            display_path(&options.input),
+            display_str(name)
+        ))
+        .with_hint(
+            "an archive bomb, or very large logs: if you trust it, raise the cap named above",
+        )
+    };
+    let mut seen = BTreeSet::new();
+    let mut total = 0u64;
+    let mut written = 0usize;
+    for_each_entry(&options.input, &mut |name, kind, _size, data| {
+        match kind {
+            EntryKind::File => {}
+            EntryKind::Dir => return check_name(name).map_err(|why| refuse(name, why)).map(drop),
+            EntryKind::Symlink => return Err(refuse(name, "is a symbolic link")),
+            EntryKind::Hardlink => return Err(refuse(name, "is a hard link")),
+            EntryKind::Device => return Err(refuse(name, "is a device or FIFO")),
+            EntryKind::Other => return Err(refuse(name, "is not a regular file")),
+        }
+        let relative = check_name(name).map_err(|why| refuse(name, why))?;
+        if !seen.insert(relative.clone()) {
+            return Err(refuse(name, "appears twice"));
+        }
+        if options
+            .only
+            .as_ref()
+            .is_some_and(|glob| !glob.is_match(&relative))
+        {
+            return Ok(());
+        }
+        let target = temp.path().join(&relative);
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io("create folder", dir, &e))?;
+        }
+        // create_new: never through anything already there. Mode 0644: no setuid.
+        let mut out = File::create_new(&target).map_err(|e| Error::io("create", &target, &e))?;
+        let mut entry_bytes = 0u64;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = data
+                .read(&mut buf)
+                .map_err(|e| Error::io(&format!("read {name} in"), &options.input, &e))?;
+            if n == 0 {
+                break;
+            }
+            entry_bytes += n as u64;
+            total += n as u64;
+            if entry_bytes > options.max_entry {
+                return Err(too_big(
+                    name,
+                    format!(
+                        "unpacks to more than --max-entry {} bytes",
+                        options.max_entry
+                    ),
+                ));
+            }
+            if total > options.max_total {
+                return Err(too_big(
+                    name,
+                    format!(
+                        "takes the total past --max-total {} bytes",
+                        options.max_total
+                    ),
+                ));
+            }
+            if total > RATIO_FREE_BYTES && total / archive_size > options.max_ratio {
+                return Err(too_big(
+                    name,
+                    format!(
+                        "takes the compression ratio past --max-ratio {}",
+                        options.max_ratio
+                    ),
+                ));
+            }
+            out.write_all(&buf[..n])
+                .map_err(|e| Error::io("write", &target, &e))?;
+        }
+        written += 1;
+        Ok(())
+    })?;
+    let kept = temp.keep();
+    fs::rename(&kept, &options.to).map_err(|e| {
+        let _ = fs::remove_dir_all(&kept);
+        Error::io("put the extracted files at", &options.to, &e)
+    })?;
+    println!(
+        "extracted {written} files ({total} bytes) into {}",
+        display_path(&options.to)
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// A name logkeep could have written: relative, `/`-separated, no `..`, no
+/// drive letter or UNC prefix, no backslash.
+fn check_name(name: &str) -> std::result::Result<PathBuf, &'static str> {
+    if name.is_empty() {
+        return Err("has no name");
+    }
+    if name.contains('\\') {
+        return Err("has a backslash (a Windows path)");
+    }
+    if name.starts_with('/') {
+        return Err("is an absolute path");
+    }
+    if name.len() >= 2 && name.as_bytes()[1] == b':' {
+        return Err("starts with a drive letter");
+    }
+    let mut relative = PathBuf::new();
+    for component in Path::new(name.trim_end_matches('/')).components() {
+        match component {
+            Component::Normal(part) => relative.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => return Err("goes up with `..`"),
+            _ => return Err("is not a plain relative path"),
+        }
+    }
+    if relative.as_os_str().is_empty() {
+        return Err("has no name");
+    }
+    Ok(relative)
+}
+
+/// Used by `--only`: a glob over layout paths.
+pub fn only_glob(pattern: &str) -> Result<globset::GlobMatcher> {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| Error::new(format!("--only {pattern:?} is not a valid glob: {e}")))
+}
