@@ -71,7 +71,7 @@ pub enum SkipReason {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedFile {
-    #[serde(skip)]
+    #[serde(serialize_with = "crate::sanitize::serde_path::one")]
     pub source: PathBuf,
     /// The path inside the archive, always relative and `/`-separated.
     pub path: String,
@@ -83,6 +83,7 @@ pub struct PlannedFile {
     /// N of a `NAME.N.log` backup (1 is the oldest).
     pub rotation: Option<u64>,
     /// The size when planned; what is archived is measured when read.
+    #[serde(rename = "size")]
     pub planned_size: u64,
 }
 

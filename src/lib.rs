@@ -4,6 +4,7 @@
 //! and [`pack`] it into an [`archive`] with a [`manifest`].
 
 pub mod archive;
+pub mod checksum;
 pub mod cli;
 pub mod commands;
 pub mod discover;

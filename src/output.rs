@@ -55,9 +55,7 @@ impl PendingOutput {
             Error::io("create a temporary output in", parent, &e)
                 .with_hint("the output's folder must exist and be writable")
         };
-        let level = level
-            .or(format.level_range().map(|(default, _)| default))
-            .unwrap_or_default();
+        let level = format.effective_level(level).unwrap_or_default();
         let archive_file = || {
             builder
                 .tempfile_in(parent)

@@ -409,34 +409,17 @@ fn copy_into(
     }
     #[cfg(test)]
     tests::corrupt_copy_if_asked(to);
-    let expected = hasher.finalize();
-    let (copy_len, copy_hash) =
-        hash_file(to).map_err(|e| Problem::io(to, "read back copy (source kept)", &e))?;
-    if copy_len != len || copy_hash[..] != expected[..] {
+    let expected = hex::encode(hasher.finalize());
+    let (copy_len, copy_hash) = File::open(to)
+        .and_then(|mut f| crate::checksum::sha256_hex(&mut f))
+        .map_err(|e| Problem::io(to, "read back copy (source kept)", &e))?;
+    if copy_len != len || copy_hash != expected {
         return Err(Problem::new(
             to,
             "the copy does not match the source after writing; copy removed, source kept",
         ));
     }
     Ok(Copied { len, modified })
-}
-
-fn hash_file(path: &Path) -> io::Result<(u64, Vec<u8>)> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut len = 0u64;
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => return Ok((len, hasher.finalize().to_vec())),
-            Ok(n) => {
-                hasher.update(&buf[..n]);
-                len += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 #[cfg(test)]

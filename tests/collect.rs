@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    Tree, logkeep, manifest_json, python, read_tree, require_python_module, require_tool, run,
-    run_ok, stderr, stdout, validate_manifest,
+    Tree, collect_cmd, logkeep, manifest_json, python, read_tree, require_python_module,
+    require_tool, run, run_ok, stderr, stdout, validate_manifest,
 };
 
 const LONG_NAME: &str = "a-very-long-log-name-that-goes-past-the-hundred-bytes-of-a-ustar-name-field-and-then-some-more-text-here.log";
@@ -598,43 +598,26 @@ fn errors_name_the_path_and_say_what_to_do() {
     let tree = Tree::new();
     let work = tempfile::tempdir().unwrap();
 
-    let out = run(logkeep()
-        .arg("collect")
-        .arg("-c")
-        .arg(tree.config())
-        .arg("-o")
-        .arg(work.path().join("no/such/dir/x.tar.gz")));
+    let out = run(&mut collect_cmd(
+        tree.config(),
+        work.path().join("no/such/dir/x.tar.gz"),
+    ));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no/such/dir"), "{}", stderr(&out));
     assert!(stderr(&out).contains("hint:"), "{}", stderr(&out));
 
-    let out = run(logkeep()
-        .arg("collect")
-        .arg("-c")
-        .arg(tree.config())
-        .arg("-o")
-        .arg(work.path().join("x.rar")));
+    let out = run(&mut collect_cmd(tree.config(), work.path().join("x.rar")));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--format"), "{}", stderr(&out));
 
     let missing = work.path().join("nope.toml");
-    let out = run(logkeep()
-        .arg("collect")
-        .arg("-c")
-        .arg(&missing)
-        .arg("-o")
-        .arg(work.path().join("x.zip")));
+    let out = run(&mut collect_cmd(&missing, work.path().join("x.zip")));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope.toml"), "{}", stderr(&out));
 
     let bad = work.path().join("bad.toml");
     fs::write(&bad, "[[instance]]\nname = \"a\"\nlog-dir = \"x\"\n").unwrap();
-    let out = run(logkeep()
-        .arg("collect")
-        .arg("-c")
-        .arg(&bad)
-        .arg("-o")
-        .arg(work.path().join("x.zip")));
+    let out = run(&mut collect_cmd(&bad, work.path().join("x.zip")));
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("bad.toml") && stderr(&out).contains("log-dir"),

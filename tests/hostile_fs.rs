@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
-    Tree, logkeep, manifest_json, python, read_tree, run, run_ok, stderr, stdout, validate_manifest,
+    Tree, collect_cmd, logkeep, manifest_json, python, read_tree, run, run_ok, stderr, stdout,
+    validate_manifest,
 };
 
 /// Fail instead of hanging: run `f` on a thread and wait at most `secs`.
@@ -116,13 +117,7 @@ fn growing_file_is_archived_up_to_its_size_when_opened() {
     };
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("out.tar.gz");
-    let out = run(logkeep()
-        .arg("collect")
-        .arg("-c")
-        .arg(tree.config())
-        .arg("-o")
-        .arg(&archive)
-        .args(["--level", "1"]));
+    let out = run(collect_cmd(tree.config(), &archive).args(["--level", "1"]));
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -189,13 +184,7 @@ fn file_truncated_and_rewritten_during_collection_keeps_archive_consistent() {
     };
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("out.tar.gz");
-    let out = run(logkeep()
-        .arg("collect")
-        .arg("-c")
-        .arg(tree.config())
-        .arg("-o")
-        .arg(&archive)
-        .args(["--level", "1"]));
+    let out = run(collect_cmd(tree.config(), &archive).args(["--level", "1"]));
     stop.store(true, Ordering::Relaxed);
     rotator.join().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -485,14 +474,7 @@ fn unreadable_file_and_folder_are_recorded_and_the_rest_goes_on() {
     fs::set_permissions(work.path(), fs::Permissions::from_mode(0o777)).unwrap();
     let archive = work.path().join("out.tar.gz");
 
-    let output = run(&mut as_nobody(
-        logkeep()
-            .arg("collect")
-            .arg("-c")
-            .arg(tree.config())
-            .arg("-o")
-            .arg(&archive),
-    ));
+    let output = run(&mut as_nobody(&mut collect_cmd(tree.config(), &archive)));
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -603,14 +585,7 @@ fn odd_names_are_archived_portably_and_printed_escaped() {
     let work = tempfile::tempdir().unwrap();
     for format in ["tar.gz", "zip"] {
         let archive = work.path().join(format!("odd.{format}"));
-        run_ok(
-            logkeep()
-                .arg("collect")
-                .arg("-c")
-                .arg(&config)
-                .arg("-o")
-                .arg(&archive),
-        );
+        run_ok(&mut collect_cmd(&config, &archive));
         let script = r#"
 import sys, tarfile, zipfile
 p = sys.argv[1]
@@ -678,14 +653,7 @@ fn a_sparse_log_larger_than_8_gib_is_archived_with_its_full_size() {
     }
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("big.tar.zst");
-    run_ok(
-        logkeep()
-            .arg("collect")
-            .arg("-c")
-            .arg(tree.config())
-            .arg("-o")
-            .arg(&archive),
-    );
+    run_ok(&mut collect_cmd(tree.config(), &archive));
     let script = r#"
 import sys, subprocess, tarfile
 z = subprocess.Popen(['zstd', '-dcq', sys.argv[1]], stdout=subprocess.PIPE)
@@ -786,12 +754,7 @@ fn disk_full_leaves_no_partial_output_and_says_so() {
     )
     .unwrap();
     let archive = mount.path().join("rdd-logs.tar.gz");
-    let out = run(logkeep()
-        .arg("collect")
-        .arg("-c")
-        .arg(tree.config())
-        .arg("-o")
-        .arg(&archive));
+    let out = run(&mut collect_cmd(tree.config(), &archive));
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
@@ -813,14 +776,7 @@ fn read_only_output_folder_is_a_clear_error() {
     let work = tempfile::tempdir().unwrap();
     fs::set_permissions(work.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let archive = work.path().join("out.zip");
-    let out = run(&mut as_nobody(
-        logkeep()
-            .arg("collect")
-            .arg("-c")
-            .arg(tree.config())
-            .arg("-o")
-            .arg(&archive),
-    ));
+    let out = run(&mut as_nobody(&mut collect_cmd(tree.config(), &archive)));
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
@@ -840,12 +796,7 @@ fn interrupt_collect(signal: &str, expected_code: i32) {
     .unwrap();
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("rdd-logs.zip");
-    let mut child = logkeep()
-        .arg("collect")
-        .arg("-c")
-        .arg(tree.config())
-        .arg("-o")
-        .arg(&archive)
+    let mut child = collect_cmd(tree.config(), &archive)
         .args(["--level", "9"])
         .stderr(Stdio::piped())
         .spawn()
@@ -904,15 +855,7 @@ fn a_sparse_log_larger_than_4_gib_fits_in_a_zip() {
     f.set_len(size).unwrap();
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("big.zip");
-    run_ok(
-        logkeep()
-            .arg("collect")
-            .arg("-c")
-            .arg(tree.config())
-            .arg("-o")
-            .arg(&archive)
-            .args(["--level", "1"]),
-    );
+    run_ok(collect_cmd(tree.config(), &archive).args(["--level", "1"]));
     let script = r#"
 import sys, zipfile
 print(zipfile.ZipFile(sys.argv[1]).getinfo('bats-lima-controller/packet-trace.log').file_size)

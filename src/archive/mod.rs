@@ -52,6 +52,11 @@ impl Format {
         }
     }
 
+    /// The level to use: the one given, or this format's default.
+    pub fn effective_level(self, level: Option<i32>) -> Option<i32> {
+        level.or(self.level_range().map(|(default, _)| default))
+    }
+
     /// The compression level used when none is given, and the valid range.
     pub fn level_range(self) -> Option<(i32, std::ops::RangeInclusive<i32>)> {
         match self {

@@ -104,9 +104,7 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     let plan = plan(&options.sources, options.allow_secret_files);
     problems.extend(plan.problems.iter().cloned());
 
-    let level = options
-        .level
-        .or(options.format.level_range().map(|(default, _)| default));
+    let level = options.format.effective_level(options.level);
     let mut manifest = Manifest::new(
         &options.sources.instances,
         ArchiveInfo {
@@ -319,16 +317,7 @@ fn print_plan(plan: &Plan, options: &CollectOptions) {
         print_json(&serde_json::json!({
             "output": display_path(&options.output),
             "format": options.format.name(),
-            "files": plan.files.iter().map(|f| serde_json::json!({
-                "source": display_path(&f.source),
-                "path": f.path,
-                "instance": f.instance,
-                "vm": f.vm,
-                "kind": f.kind,
-                "log": f.log,
-                "rotation": f.rotation,
-                "size": f.planned_size,
-            })).collect::<Vec<_>>(),
+            "files": plan.files,
             "skipped": plan.skipped,
             "problems": plan.problems,
         }));

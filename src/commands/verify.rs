@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::{Report, print_json};
 use crate::error::{Error, Result};
@@ -80,20 +79,9 @@ fn verify(input: &std::path::Path) -> Result<Verdict> {
             manifest = Some(text);
             return Ok(());
         }
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut len = 0u64;
-        loop {
-            let n = data
-                .read(&mut buf)
-                .map_err(|e| Error::io(&format!("read {path} in"), input, &e))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            len += n as u64;
-        }
-        found.insert(path.to_string(), (len, hex::encode(hasher.finalize())));
+        let (len, sha256) = crate::checksum::sha256_hex(data)
+            .map_err(|e| Error::io(&format!("read {path} in"), input, &e))?;
+        found.insert(path.to_string(), (len, sha256));
         Ok(())
     })?;
     let manifest = manifest.ok_or_else(|| {

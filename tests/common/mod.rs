@@ -25,6 +25,21 @@ pub fn logkeep() -> Command {
     command
 }
 
+/// `logkeep collect -c CONFIG -o OUTPUT`, for more arguments to be added.
+pub fn collect_cmd(
+    config: impl AsRef<std::ffi::OsStr>,
+    output: impl AsRef<std::ffi::OsStr>,
+) -> Command {
+    let mut command = logkeep();
+    command
+        .arg("collect")
+        .arg("-c")
+        .arg(config)
+        .arg("-o")
+        .arg(output);
+    command
+}
+
 /// Run and return the output, printing it if the test fails later.
 pub fn run(command: &mut Command) -> Output {
     let output = command.output().expect("the command starts");
