@@ -46,6 +46,8 @@ impl PendingOutput {
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default()
         );
+        // Registered before the temporary exists: a signal at any moment cleans up.
+        let on_interrupt = interrupt::remember_prefix(parent, &prefix);
         let builder = {
             let mut b = tempfile::Builder::new();
             b.prefix(&prefix);
@@ -90,16 +92,12 @@ impl PendingOutput {
                 )
             }
         };
-        let temporary_path = match &temporary {
-            Temporary::File(path) => path.to_path_buf(),
-            Temporary::Dir(dir) => dir.path().to_path_buf(),
-        };
         Ok((
             PendingOutput {
                 target: target.to_path_buf(),
                 temporary,
                 force,
-                _on_interrupt: interrupt::remember(&temporary_path),
+                _on_interrupt: on_interrupt,
             },
             writer,
         ))

@@ -352,9 +352,10 @@ fn copy_verified(src: &Path, to: &Path) -> Result<Copied, Problem> {
     let mut input = open_regular(src).map_err(|e| Problem::io(src, "open for copying", &e))?;
     let modified = input.metadata().ok().and_then(|m| m.modified().ok());
     let partial = partial_name(to);
+    // Registered first: an interruption between create and register would leave it.
+    let _on_interrupt = interrupt::remember(&partial);
     let output =
         File::create_new(&partial).map_err(|e| Problem::io(&partial, "create copy", &e))?;
-    let _on_interrupt = interrupt::remember(&partial);
     let result = copy_into(&mut input, output, modified, src, &partial).and_then(|copied| {
         rename_noreplace(&partial, to)
             .map_err(|e| Problem::io(to, "put the verified copy in place (source kept)", &e))?;
