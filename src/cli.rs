@@ -53,6 +53,9 @@ enum CommandArgs {
     Ls(LsArgs),
     Extract(ExtractArgs),
     Cat(CatArgs),
+    Grep(GrepArgs),
+    Timeline(TimelineArgs),
+    Summary(SummaryArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Example:\n  logkeep completions bash > ~/.local/share/bash-completion/completions/logkeep"
@@ -295,6 +298,137 @@ struct CatArgs {
     path: String,
 }
 
+/// Which lines to keep, by level and time (shared by grep and timeline).
+#[derive(Debug, Args)]
+struct WindowArgs {
+    /// Only lines of records at this level or above (trace, debug, info, warn, error, fatal).
+    #[arg(long, value_name = "LEVEL", value_parser = crate::logline::parse_level)]
+    level: Option<crate::logline::Level>,
+    /// Only lines written at or after this time (2026-06-11T04:50:00Z, '2026-06-11 04:50', or 04:50 on the day the logs start; UTC).
+    #[arg(long, value_name = "TIME", value_parser = crate::timestamp::parse_time_arg)]
+    since: Option<crate::timestamp::TimeArg>,
+    /// Only lines written at or before this time (same forms as --since).
+    #[arg(long, value_name = "TIME", value_parser = crate::timestamp::parse_time_arg)]
+    until: Option<crate::timestamp::TimeArg>,
+    /// Only lines around this time (with --window; same forms as --since).
+    #[arg(long, value_name = "TIME", value_parser = crate::timestamp::parse_time_arg, conflicts_with_all = ["since", "until"])]
+    around: Option<crate::timestamp::TimeArg>,
+    /// How far before and after --around to look (30s, 2m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::timestamp::parse_duration, requires = "around")]
+    window: std::time::Duration,
+    /// Only files whose layout path matches this glob (as `logkeep ls` shows them; `*` matches `/` too).
+    #[arg(long, value_name = "GLOB")]
+    path: Option<String>,
+}
+
+impl WindowArgs {
+    fn window(&self) -> crate::triage::Window {
+        let (since, until) = match self.around {
+            Some(at) => {
+                let (since, until) = crate::triage::Window::around(at, self.window);
+                (Some(since), Some(until))
+            }
+            None => (self.since, self.until),
+        };
+        crate::triage::Window {
+            level: self.level,
+            since,
+            until,
+        }
+    }
+
+    fn path_glob(&self) -> Result<Option<globset::GlobMatcher>> {
+        self.path
+            .as_deref()
+            .map(|pattern| {
+                globset::Glob::new(pattern)
+                    .map(|g| g.compile_matcher())
+                    .map_err(|e| Error::new(format!("--path {pattern:?} is not a valid glob: {e}")))
+            })
+            .transpose()
+    }
+}
+
+/// Search the logs inside outputs without unpacking them.
+///
+/// Prints `PATH:LINE: text` for each matching line (the path inside the
+/// output); with several inputs each line starts with `[RUN]`, the run
+/// named by its manifest (GitHub job and runner OS, or host). Lines are read
+/// one at a time, so memory stays small whatever the size of the logs. A
+/// line without a time of its own (a panic's stack, a kernel line) has the
+/// time and level of the dated line before it, for --level/--since/--until.
+/// ANSI colours and CRs are removed before matching.
+///
+/// Exit 0 when a line matched, 3 when none did, 1 on error.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    logkeep grep 'timed out' rdd-logs.zip\n  \
+    logkeep grep --level error . rdd-logs-*.zip\n  \
+    logkeep grep -i ssh --path '*/serial*' --since 04:58 --until 05:04 rdd-logs.tar.zst")]
+struct GrepArgs {
+    /// A regular expression (Rust regex syntax, like grep -E).
+    pattern: String,
+    /// Archives, folders, or GitHub artifact zips.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Match upper and lower case alike.
+    #[arg(long, short)]
+    ignore_case: bool,
+    /// Take the pattern as plain text, not a regular expression.
+    #[arg(long, short = 'F')]
+    fixed_strings: bool,
+    #[command(flatten)]
+    window: WindowArgs,
+    /// Print one JSON object per match (path, line, time, level, text).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Merge the lines of every log into one chronological stream.
+///
+/// Understands every time format of the rdd logs: logrus text, Lima JSON
+/// lines and events, klog and journal lines (which have no year: the
+/// file's modification time places them), `LIMA …|` lines, BATS markers, and
+/// RFC 3339 with `Z` or an offset. Lines without a time (a panic's stack,
+/// kernel uptime stamps) stay after the dated line before them; a file's own
+/// lines keep their order at equal times. BATS test markers are shown as
+/// `════ test: NAME ════`, whatever --level says. Times are UTC.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    logkeep timeline rdd-logs.zip --level warn\n  \
+    logkeep timeline rdd-logs.tar.zst --around 05:03:05 --window 1m\n  \
+    logkeep timeline rdd-logs-linux.zip rdd-logs-macos.zip --level error")]
+struct TimelineArgs {
+    /// Archives, folders, or GitHub artifact zips (several: one per job).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    window: WindowArgs,
+    /// Print one JSON object per line (time, instance, vm, file, line, level, text).
+    #[arg(long)]
+    json: bool,
+}
+
+/// The one-screen answer: what ran, what went wrong, where first.
+///
+/// For each input: the run (GitHub job, runner, commit), the instances, VMs
+/// and files, the problems met at collection, the BATS tests, and for each
+/// log the first and last error-level lines with their times and the test
+/// that was running. With several inputs (one per matrix job), also the
+/// errors some jobs have and others do not.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    logkeep summary rdd-logs.zip\n  \
+    logkeep summary rdd-logs-*.zip --json")]
+struct SummaryArgs {
+    /// Archives, folders, or GitHub artifact zips (several: one per job).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, Args)]
 struct ReportArgs {
     /// Print one JSON document on stdout instead of text.
@@ -383,6 +517,25 @@ fn into_command(cli: Cli) -> Result<Command> {
         CommandArgs::Cat(args) => Command::Cat(crate::commands::CatOptions {
             input: args.input,
             path: args.path,
+        }),
+        CommandArgs::Grep(args) => Command::Grep(crate::commands::GrepOptions {
+            path: args.window.path_glob()?,
+            window: args.window.window(),
+            pattern: args.pattern,
+            inputs: args.inputs,
+            ignore_case: args.ignore_case,
+            fixed_strings: args.fixed_strings,
+            json: args.json,
+        }),
+        CommandArgs::Timeline(args) => Command::Timeline(crate::commands::TimelineOptions {
+            path: args.window.path_glob()?,
+            window: args.window.window(),
+            inputs: args.inputs,
+            json: args.json,
+        }),
+        CommandArgs::Summary(args) => Command::Summary(crate::commands::SummaryOptions {
+            inputs: args.inputs,
+            json: args.json,
         }),
         CommandArgs::Completions { shell } => {
             let mut out = Vec::new();

@@ -13,6 +13,7 @@ pub mod exit_codes;
 pub mod github;
 pub mod interrupt;
 pub mod layout;
+pub mod logline;
 pub mod manifest;
 pub mod names;
 pub mod output;
@@ -25,6 +26,8 @@ pub mod rotate;
 pub mod safe_fs;
 pub mod sanitize;
 pub mod sources;
+pub mod timestamp;
+pub mod triage;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::sanitize::display_path;
+use crate::timestamp::Timestamp;
 
 /// One regular file as it is read: its path in the layout, its size, its bytes.
 pub type Visit<'a> = dyn FnMut(&str, u64, &mut dyn Read) -> Result<()> + 'a;
@@ -24,13 +25,30 @@ pub enum EntryKind {
     Other,
 }
 
-/// Every entry, as stored: its raw name, kind, size and bytes.
-pub type VisitEntry<'a> = dyn FnMut(&str, EntryKind, u64, &mut dyn Read) -> Result<()> + 'a;
+/// An entry as stored: its raw name, kind, size and modification time.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'n> {
+    pub name: &'n str,
+    pub kind: EntryKind,
+    pub size: u64,
+    pub mtime: Option<Timestamp>,
+}
+
+/// Every entry with its bytes.
+pub type VisitEntry<'a> = dyn FnMut(&Entry<'_>, &mut dyn Read) -> Result<()> + 'a;
 
 /// Call `visit` for every regular file of the logkeep output at `path`.
 pub fn for_each_file(path: &Path, visit: &mut Visit<'_>) -> Result<()> {
-    for_each_entry(path, &mut |name, kind, size, data| match kind {
-        EntryKind::File => visit(name, size, data),
+    for_each_entry(path, &mut |entry, data| match entry.kind {
+        EntryKind::File => visit(entry.name, entry.size, data),
+        _ => Ok(()),
+    })
+}
+
+/// Like [`for_each_file`], with each file's modification time.
+pub fn for_each_file_entry(path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
+    for_each_entry(path, &mut |entry, data| match entry.kind {
+        EntryKind::File => visit(entry, data),
         _ => Ok(()),
     })
 }
@@ -82,18 +100,31 @@ fn visit_dir(root: &Path, dir: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
             .unwrap_or(&path)
             .to_string_lossy()
             .replace('\\', "/");
+        let mtime = meta.modified().ok().and_then(Timestamp::from_system_time);
         if meta.is_dir() {
             visit_dir(root, &path, visit)?;
         } else if meta.is_file() {
             let mut file = File::open(&path).map_err(|e| Error::io("open", &path, &e))?;
-            visit(&relative, EntryKind::File, meta.len(), &mut file)?;
+            let entry = Entry {
+                name: &relative,
+                kind: EntryKind::File,
+                size: meta.len(),
+                mtime,
+            };
+            visit(&entry, &mut file)?;
         } else {
             let kind = if meta.file_type().is_symlink() {
                 EntryKind::Symlink
             } else {
                 EntryKind::Other
             };
-            visit(&relative, kind, 0, &mut io::empty())?;
+            let entry = Entry {
+                name: &relative,
+                kind,
+                size: 0,
+                mtime,
+            };
+            visit(&entry, &mut io::empty())?;
         }
     }
     Ok(())
@@ -118,10 +149,43 @@ fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Resu
         };
         // The name as stored, not cleaned up: `extract` must see what is there.
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let size = entry.size();
-        visit(&name, kind, size, &mut entry)?;
+        let info = Entry {
+            name: &name,
+            kind,
+            size: entry.size(),
+            mtime: entry
+                .header()
+                .mtime()
+                .ok()
+                .and_then(|secs| i64::try_from(secs).ok())
+                .map(|secs| Timestamp(secs.saturating_mul(1_000_000_000))),
+        };
+        visit(&info, &mut entry)?;
     }
     Ok(())
+}
+
+/// A zip entry's modification time: the Unix extended timestamp when
+/// present, else the DOS time (local time of the packer, read as UTC).
+fn zip_mtime<R: Read>(entry: &zip::read::ZipFile<'_, R>) -> Option<Timestamp> {
+    let extended = entry.extra_data_fields().find_map(|field| match field {
+        zip::extra_fields::ExtraField::ExtendedTimestamp(ts) => ts.mod_time(),
+        _ => None,
+    });
+    if let Some(secs) = extended {
+        return Some(Timestamp(i64::from(secs) * 1_000_000_000));
+    }
+    let dos = entry.last_modified()?;
+    let text = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        dos.year(),
+        dos.month(),
+        dos.day(),
+        dos.hour(),
+        dos.minute(),
+        dos.second()
+    );
+    crate::timestamp::parse_prefix(&text).map(|(t, _)| t)
 }
 
 fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
@@ -163,8 +227,13 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
             EntryKind::File
         };
         let name = entry.name().map_err(zip_error)?.into_owned();
-        let size = entry.size();
-        visit(&name, kind, size, &mut entry)?;
+        let info = Entry {
+            name: &name,
+            kind,
+            size: entry.size(),
+            mtime: zip_mtime(&entry),
+        };
+        visit(&info, &mut entry)?;
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! `logkeep ls` and `logkeep cat`: look inside an output without unpacking it.
 
+use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::{Report, print_json};
 use crate::error::{Error, Result};
@@ -9,6 +10,8 @@ use crate::exit_codes::ExitStatus;
 use crate::manifest::MANIFEST_NAME;
 use crate::reader::for_each_file;
 use crate::sanitize::{display_path, display_str};
+use crate::timestamp::Timestamp;
+use crate::triage::{self, Line, LogFile, Visitor};
 
 pub struct LsOptions {
     pub input: PathBuf,
@@ -23,36 +26,47 @@ pub struct CatOptions {
     pub path: String,
 }
 
-/// The manifest of an output (read from wherever it stands in the stream).
-fn read_manifest(input: &Path) -> Result<serde_json::Value> {
-    let mut text = None;
-    for_each_file(input, &mut |path, _, data| {
-        if path == MANIFEST_NAME {
-            let mut bytes = Vec::new();
-            data.read_to_end(&mut bytes)
-                .map_err(|e| Error::io("read manifest of", input, &e))?;
-            text = Some(bytes);
+/// Each file's first and last own time, gathered while the manifest is read.
+#[derive(Default)]
+struct Spans(HashMap<String, (Timestamp, Timestamp)>);
+
+impl Visitor for Spans {
+    fn line(&mut self, file: &LogFile, line: &Line<'_>) -> Result<()> {
+        if let (true, Some(t)) = (line.dated, line.time) {
+            self.0
+                .entry(file.path.clone())
+                .and_modify(|(first, last)| {
+                    *first = (*first).min(t);
+                    *last = (*last).max(t);
+                })
+                .or_insert((t, t));
         }
         Ok(())
-    })?;
-    let text = text
-        .ok_or_else(|| Error::new(format!("{} holds no {MANIFEST_NAME}", display_path(input))))?;
-    serde_json::from_slice(&text).map_err(|e| {
-        Error::new(format!(
-            "the manifest of {} is not valid JSON: {e}",
-            display_path(input)
-        ))
-    })
+    }
+}
+
+/// `06-11 04:49:01`: short enough for a table; the JSON has the full times.
+fn short_time(t: Timestamp) -> String {
+    let full = t.to_string();
+    full.get(5..19).map(|s| s.replace('T', " ")).unwrap_or(full)
 }
 
 pub fn ls(options: LsOptions) -> Result<ExitStatus> {
-    let manifest = read_manifest(&options.input)?;
+    let mut spans = Spans::default();
+    let scanned = triage::scan(&options.input, &mut spans)?;
+    let manifest = scanned.manifest.ok_or_else(|| {
+        Error::new(format!(
+            "{} holds no readable {MANIFEST_NAME}",
+            display_path(&options.input)
+        ))
+        .with_hint("`logkeep verify` says what is wrong with it")
+    })?;
     let matches = |record: &serde_json::Value, key: &str, wanted: &Option<String>| {
         wanted
             .as_ref()
             .is_none_or(|w| record[key].as_str() == Some(w.as_str()))
     };
-    let files: Vec<&serde_json::Value> = manifest["files"]
+    let files: Vec<serde_json::Value> = manifest["files"]
         .as_array()
         .map(|files| {
             files
@@ -61,6 +75,13 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
                     matches(f, "instance", &options.instance)
                         && matches(f, "vm", &options.vm)
                         && matches(f, "kind", &options.kind)
+                })
+                .map(|f| {
+                    let mut f = f.clone();
+                    let span = f["path"].as_str().and_then(|p| spans.0.get(p));
+                    f["first_time"] = span.map(|(first, _)| first.to_string()).into();
+                    f["last_time"] = span.map(|(_, last)| last.to_string()).into();
+                    f
                 })
                 .collect()
         })
@@ -74,24 +95,43 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
             .map(display_str)
             .unwrap_or_else(|| "-".to_string())
     };
-    println!(
-        "{:<10} {:<24} {:<20} {:>4} {:>12}  PATH",
-        "KIND", "INSTANCE", "VM", "ROT", "SIZE"
-    );
-    for f in &files {
-        println!(
-            "{:<10} {:<24} {:<20} {:>4} {:>12}  {}",
-            text(&f["kind"]),
-            text(&f["instance"]),
-            text(&f["vm"]),
-            f["rotation"]
-                .as_u64()
-                .map_or("-".to_string(), |n| n.to_string()),
-            f["size"].as_u64().unwrap_or(0),
-            text(&f["path"]),
-        );
+    let span = |f: &serde_json::Value| {
+        f["path"]
+            .as_str()
+            .and_then(|p| spans.0.get(p))
+            .map(|(first, last)| (short_time(*first), short_time(*last)))
+            .unwrap_or_else(|| ("-".into(), "-".into()))
+    };
+    let mut out = std::io::stdout().lock();
+    let mut write = || -> std::io::Result<()> {
+        writeln!(
+            out,
+            "{:<10} {:<24} {:<20} {:>4} {:>10}  {:<14}  {:<14}  PATH",
+            "KIND", "INSTANCE", "VM", "ROT", "SIZE", "FIRST (UTC)", "LAST (UTC)"
+        )?;
+        for f in &files {
+            let (first, last) = span(f);
+            writeln!(
+                out,
+                "{:<10} {:<24} {:<20} {:>4} {:>10}  {first:<14}  {last:<14}  {}",
+                text(&f["kind"]),
+                text(&f["instance"]),
+                text(&f["vm"]),
+                f["rotation"]
+                    .as_u64()
+                    .map_or("-".to_string(), |n| n.to_string()),
+                f["size"].as_u64().unwrap_or(0),
+                text(&f["path"]),
+            )?;
+        }
+        Ok(())
+    };
+    match write() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::new(format!("cannot write the listing: {e}")))
+        }
+        _ => Ok(ExitStatus::Success),
     }
-    Ok(ExitStatus::Success)
 }
 
 pub fn cat(options: CatOptions) -> Result<ExitStatus> {

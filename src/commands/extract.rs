@@ -66,7 +66,8 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
     let mut seen = BTreeSet::new();
     let mut total = 0u64;
     let mut written = 0usize;
-    for_each_entry(&options.input, &mut |name, kind, _size, data| {
+    for_each_entry(&options.input, &mut |entry, data| {
+        let (name, kind) = (entry.name, entry.kind);
         match kind {
             EntryKind::File => {}
             EntryKind::Dir => return check_name(name).map_err(|why| refuse(name, why)).map(drop),

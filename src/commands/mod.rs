@@ -4,15 +4,21 @@
 mod browse;
 mod collect;
 mod extract;
+mod grep;
 mod preserve;
 mod rotate;
+mod summary;
+mod timeline;
 mod verify;
 
 pub use browse::{CatOptions, LsOptions};
 pub use collect::CollectOptions;
 pub use extract::{ExtractOptions, only_glob};
+pub use grep::GrepOptions;
 pub use preserve::PreserveOptions;
 pub use rotate::RotateOptions;
+pub use summary::SummaryOptions;
+pub use timeline::TimelineOptions;
 pub use verify::VerifyOptions;
 
 use crate::error::Result;
@@ -27,6 +33,9 @@ pub enum Command {
     Ls(LsOptions),
     Extract(ExtractOptions),
     Cat(CatOptions),
+    Grep(GrepOptions),
+    Timeline(TimelineOptions),
+    Summary(SummaryOptions),
     /// Text generated from the command line's definition (completions, man page).
     Print(Vec<u8>),
 }
@@ -80,6 +89,9 @@ pub fn run(command: Command) -> Result<ExitStatus> {
         Command::Ls(options) => browse::ls(options),
         Command::Extract(options) => extract::run(options),
         Command::Cat(options) => browse::cat(options),
+        Command::Grep(options) => grep::run(options),
+        Command::Timeline(options) => timeline::run(options),
+        Command::Summary(options) => summary::run(options),
         Command::Print(text) => {
             use std::io::Write;
             let _ = std::io::stdout().write_all(&text);

@@ -1,0 +1,678 @@
+//! `logkeep summary`: the one-screen answer. For each output: the run, what
+//! was collected, the problems met at collection, the BATS tests, and the
+//! first and last error-level lines of each log with the test that was
+//! running; with several outputs, the errors some jobs have and others not.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::exit_codes::ExitStatus;
+use crate::logline::{Level, Marker};
+use crate::sanitize::{display_path, display_str};
+use crate::timestamp::Timestamp;
+use crate::triage::{self, Line, LogFile, Place, Visitor};
+
+pub struct SummaryOptions {
+    pub inputs: Vec<PathBuf>,
+    pub json: bool,
+}
+
+/// Longest text of a line shown; the rest is cut with `…`.
+const TEXT_SHOWN: usize = 200;
+/// How many cross-job differences are listed.
+const DIFFERENCES_SHOWN: usize = 20;
+
+#[derive(Debug, Clone, Serialize)]
+struct LineRef {
+    time: Option<String>,
+    line: u64,
+    level: Option<Level>,
+    text: String,
+    /// The BATS test that had started last when the line was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test: Option<String>,
+    #[serde(skip)]
+    at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize)]
+struct LogErrors {
+    path: String,
+    instance: Option<String>,
+    vm: Option<String>,
+    errors: u64,
+    warnings: u64,
+    first: LineRef,
+    last: LineRef,
+}
+
+#[derive(Debug, Serialize)]
+struct Test {
+    time: String,
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Vm {
+    instance: Option<String>,
+    vm: String,
+    files: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct InputSummary {
+    input: String,
+    label: String,
+    /// The run facts of the manifest (GitHub job, runner, commit, host, …).
+    run: BTreeMap<String, String>,
+    has_manifest: bool,
+    instances: Vec<String>,
+    vms: Vec<Vm>,
+    files: usize,
+    bytes: u64,
+    skipped: usize,
+    problems: Vec<Value>,
+    redactions: u64,
+    first_time: Option<String>,
+    last_time: Option<String>,
+    tests: Vec<Test>,
+    errors: u64,
+    warnings: u64,
+    first_error: Option<(String, LineRef)>,
+    logs_with_errors: Vec<LogErrors>,
+}
+
+/// An error that appears in some jobs and not in others.
+#[derive(Debug, Serialize)]
+struct Difference {
+    /// The error's message with numbers, ids and times taken out.
+    signature: String,
+    only_in: Vec<String>,
+    count: u64,
+    example: String,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    inputs: &'a [InputSummary],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    differences: Option<&'a [Difference]>,
+}
+
+#[derive(Default)]
+struct FileStats {
+    errors: u64,
+    warnings: u64,
+    first: Option<LineRef>,
+    last: Option<LineRef>,
+}
+
+/// Error signatures of one input, with their count and one example
+/// (`path:line: text`).
+type Signatures = HashMap<String, (u64, String)>;
+
+#[derive(Default)]
+struct Gatherer {
+    first_time: Option<Timestamp>,
+    last_time: Option<Timestamp>,
+    tests: BTreeSet<(Timestamp, String)>,
+    files: Vec<(String, FileStats)>,
+    signatures: Signatures,
+    seen_files: usize,
+}
+
+fn cut(text: &str) -> String {
+    if text.chars().count() <= TEXT_SHOWN {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(TEXT_SHOWN).collect();
+    cut.push('…');
+    cut
+}
+
+/// What an error says, without what changes from run to run: numbers, ids,
+/// times. Two jobs with the same failure give the same signature.
+fn signature(text: &str) -> String {
+    let message = json_field(text, "msg")
+        .or_else(|| logrus_msg(text))
+        .or_else(|| text.split_once("] ").map(|(_, rest)| rest))
+        .unwrap_or(text);
+    let mut out = String::new();
+    let mut in_number = false;
+    for c in message.chars() {
+        if c.is_ascii_hexdigit() && (c.is_ascii_digit() || in_number) {
+            if !in_number {
+                out.push('#');
+                in_number = true;
+            }
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+        if out.len() > 120 {
+            break;
+        }
+    }
+    out
+}
+
+fn json_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let needle = format!("\"{key}\":\"");
+    let start = text.find(&needle)? + needle.len();
+    let end = text[start..]
+        .find("\",")
+        .or_else(|| text[start..].find("\"}"))?;
+    Some(&text[start..start + end])
+}
+
+fn logrus_msg(text: &str) -> Option<&str> {
+    let start = text.find(" msg=")? + 5;
+    let rest = &text[start..];
+    if let Some(quoted) = rest.strip_prefix('"') {
+        let end = quoted.find("\" ").unwrap_or(quoted.len());
+        Some(&quoted[..end])
+    } else {
+        Some(rest.split(' ').next().unwrap_or(rest))
+    }
+}
+
+impl Visitor for Gatherer {
+    fn wants(&mut self, file: &LogFile) -> bool {
+        self.seen_files += 1;
+        self.files.push((file.path.clone(), FileStats::default()));
+        true
+    }
+
+    fn line(&mut self, file: &LogFile, line: &Line<'_>) -> Result<()> {
+        if line.dated
+            && let Some(t) = line.time
+        {
+            self.first_time = Some(self.first_time.map_or(t, |f| f.min(t)));
+            self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
+            if let Some(Marker::Test(name)) = &line.info.marker {
+                self.tests.insert((t, name.clone()));
+            }
+        }
+        // A record counts once, by its first line (not each line of a stack).
+        let Some(level) = line
+            .level
+            .filter(|l| *l >= Level::Warn && line.starts_record)
+        else {
+            return Ok(());
+        };
+        let (_, stats) = self.files.last_mut().expect("wants() added the file");
+        if level == Level::Warn {
+            stats.warnings += 1;
+            return Ok(());
+        }
+        stats.errors += 1;
+        let found = LineRef {
+            time: line.time.map(|t| t.to_string()),
+            line: line.number,
+            level: line.level,
+            text: cut(line.text),
+            test: None,
+            at: line.time,
+        };
+        if stats.first.is_none() {
+            stats.first = Some(found.clone());
+        }
+        let entry = self
+            .signatures
+            .entry(signature(line.text))
+            .or_insert_with(|| {
+                (
+                    0,
+                    format!("{}:{}: {}", file.path, line.number, cut(line.text)),
+                )
+            });
+        entry.0 += 1;
+        stats.last = Some(found);
+        Ok(())
+    }
+}
+
+/// The test that had started last at `time`.
+fn test_at(tests: &BTreeSet<(Timestamp, String)>, time: Option<Timestamp>) -> Option<String> {
+    let time = time?;
+    tests
+        .iter()
+        .take_while(|(t, _)| *t <= time)
+        .last()
+        .map(|(_, name)| name.clone())
+}
+
+fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
+    let mut gatherer = Gatherer::default();
+    let scanned = triage::scan(input, &mut gatherer)?;
+    let manifest = scanned.manifest.as_ref();
+    let records = triage::records_by_path(manifest);
+    let label = triage::run_label(input, manifest);
+
+    let mut run = BTreeMap::new();
+    if let Some(m) = manifest {
+        if let Some(github) = m["github"].as_object() {
+            for (k, v) in github {
+                if let Some(v) = v.as_str() {
+                    run.insert(k.clone(), display_str(v));
+                }
+            }
+        }
+        for (key, value) in [
+            ("collected", &m["created"]),
+            ("host", &m["host"]["hostname"]),
+            ("os", &m["host"]["os"]),
+            ("arch", &m["host"]["arch"]),
+            ("format", &m["archive"]["format"]),
+            ("logkeep", &m["tool"]["version"]),
+        ] {
+            if let Some(v) = value.as_str() {
+                run.insert(key.to_string(), display_str(v));
+            }
+        }
+    }
+    let instances = manifest
+        .and_then(|m| m["instances"].as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|i| i["name"].as_str().map(display_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut vms: BTreeMap<(Option<String>, String), usize> = BTreeMap::new();
+    for (path, _) in &gatherer.files {
+        let place = Place::of(path, &records);
+        if let Some(vm) = place.vm {
+            *vms.entry((place.instance, vm)).or_default() += 1;
+        }
+    }
+    let count = |key: &str| {
+        manifest
+            .and_then(|m| m["totals"][key].as_u64())
+            .unwrap_or_default()
+    };
+    let redactions = manifest
+        .and_then(|m| m["redaction"]["replacements"].as_object())
+        .map(|r| r.values().filter_map(Value::as_u64).sum())
+        .unwrap_or_default();
+
+    let tests = &gatherer.tests;
+    let mut logs_with_errors = Vec::new();
+    let (mut errors, mut warnings) = (0, 0);
+    let mut first_error: Option<(String, LineRef)> = None;
+    for (path, stats) in &gatherer.files {
+        errors += stats.errors;
+        warnings += stats.warnings;
+        let (Some(first), Some(last)) = (&stats.first, &stats.last) else {
+            continue;
+        };
+        let with_test = |line: &LineRef| LineRef {
+            test: test_at(tests, line.at),
+            ..line.clone()
+        };
+        let first = with_test(first);
+        if first.at.is_some()
+            && first_error
+                .as_ref()
+                .is_none_or(|(_, f)| f.at.is_none() || first.at < f.at)
+        {
+            first_error = Some((path.clone(), first.clone()));
+        }
+        let place = Place::of(path, &records);
+        logs_with_errors.push(LogErrors {
+            path: path.clone(),
+            instance: place.instance,
+            vm: place.vm,
+            errors: stats.errors,
+            warnings: stats.warnings,
+            first,
+            last: with_test(last),
+        });
+    }
+    let summary = InputSummary {
+        input: display_path(input),
+        label,
+        run,
+        has_manifest: manifest.is_some(),
+        instances,
+        vms: vms
+            .into_iter()
+            .map(|((instance, vm), files)| Vm {
+                instance,
+                vm,
+                files,
+            })
+            .collect(),
+        files: if manifest.is_some() {
+            count("files") as usize
+        } else {
+            gatherer.seen_files
+        },
+        bytes: count("bytes"),
+        skipped: count("skipped") as usize,
+        problems: manifest
+            .and_then(|m| m["problems"].as_array().cloned())
+            .unwrap_or_default(),
+        redactions,
+        first_time: gatherer.first_time.map(|t| t.to_string()),
+        last_time: gatherer.last_time.map(|t| t.to_string()),
+        tests: tests
+            .iter()
+            .map(|(t, name)| Test {
+                time: t.to_string(),
+                name: name.clone(),
+            })
+            .collect(),
+        errors,
+        warnings,
+        first_error,
+        logs_with_errors,
+    };
+    Ok((summary, gatherer.signatures))
+}
+
+/// The errors that some inputs have and not all.
+fn differences(per_input: &[(String, Signatures)]) -> Vec<Difference> {
+    let mut all: BTreeMap<&String, Vec<usize>> = BTreeMap::new();
+    for (index, (_, signatures)) in per_input.iter().enumerate() {
+        for signature in signatures.keys() {
+            all.entry(signature).or_default().push(index);
+        }
+    }
+    let mut out: Vec<Difference> = all
+        .into_iter()
+        .filter(|(_, inputs)| inputs.len() < per_input.len())
+        .map(|(signature, inputs)| {
+            let (count, example) = &per_input[inputs[0]].1[signature];
+            Difference {
+                signature: signature.clone(),
+                only_in: inputs.iter().map(|&i| per_input[i].0.clone()).collect(),
+                count: inputs
+                    .iter()
+                    .map(|&i| per_input[i].1[signature].0)
+                    .sum::<u64>()
+                    .max(*count),
+                example: example.clone(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then(a.signature.cmp(&b.signature)));
+    out
+}
+
+pub fn run(options: SummaryOptions) -> Result<ExitStatus> {
+    let mut summaries = Vec::new();
+    let mut signatures = Vec::new();
+    for input in &options.inputs {
+        let (summary, found) = summarise(input)?;
+        summaries.push(summary);
+        signatures.push(found);
+    }
+    let labels = triage::unique_labels(
+        &summaries
+            .iter()
+            .zip(&options.inputs)
+            .map(|(s, p)| (s.label.clone(), p.as_path()))
+            .collect::<Vec<_>>(),
+    );
+    for (summary, label) in summaries.iter_mut().zip(&labels) {
+        summary.label = label.clone();
+    }
+    let differences = (options.inputs.len() > 1)
+        .then(|| differences(&labels.iter().cloned().zip(signatures).collect::<Vec<_>>()));
+    let mut out = BufWriter::new(io::stdout().lock());
+    let written = if options.json {
+        let report = Report {
+            inputs: &summaries,
+            differences: differences.as_deref(),
+        };
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(io::Error::other)
+            .and_then(|()| writeln!(out))
+    } else {
+        write_text(&mut out, &summaries, differences.as_deref())
+    }
+    .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(Error::new(format!("cannot write the summary: {e}")))
+        }
+        _ => Ok(ExitStatus::Success),
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit}")
+}
+
+fn clock(line: &LineRef) -> String {
+    line.at
+        .map(|t| t.time_of_day())
+        .unwrap_or_else(|| "(no time)   ".to_string())
+}
+
+fn write_text(
+    out: &mut impl Write,
+    summaries: &[InputSummary],
+    differences: Option<&[Difference]>,
+) -> io::Result<()> {
+    for (index, s) in summaries.iter().enumerate() {
+        if index > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{}  ({})", s.label, s.input)?;
+        let fact = |key: &str| s.run.get(key).map(String::as_str);
+        let mut run = Vec::new();
+        if let Some(repo) = fact("github_repository") {
+            run.push(repo.to_string());
+        }
+        if let Some(workflow) = fact("github_workflow") {
+            run.push(format!("workflow {workflow}"));
+        }
+        if let Some(id) = fact("github_run_id") {
+            match fact("github_run_attempt") {
+                Some(attempt) => run.push(format!("run {id} (attempt {attempt})")),
+                None => run.push(format!("run {id}")),
+            }
+        }
+        if let Some(job) = fact("github_job") {
+            run.push(format!("job {job}"));
+        }
+        if let Some(os) = fact("runner_os") {
+            run.push(
+                format!("{os} {}", fact("runner_arch").unwrap_or(""))
+                    .trim()
+                    .to_string(),
+            );
+        }
+        if let Some(sha) = fact("github_sha") {
+            run.push(format!("commit {}", &sha[..sha.len().min(12)]));
+        }
+        if !run.is_empty() {
+            writeln!(out, "  run         {}", run.join(" · "))?;
+        }
+        if s.has_manifest {
+            writeln!(
+                out,
+                "  collected   {} by logkeep {} on {} ({} {}) as {}",
+                fact("collected").unwrap_or("?"),
+                fact("logkeep").unwrap_or("?"),
+                fact("host").unwrap_or("?"),
+                fact("os").unwrap_or("?"),
+                fact("arch").unwrap_or("?"),
+                fact("format").unwrap_or("?"),
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  collected   (no manifest.json: facts of the run unknown)"
+            )?;
+        }
+        if !s.instances.is_empty() {
+            writeln!(out, "  instances   {}", s.instances.join(", "))?;
+        }
+        if !s.vms.is_empty() {
+            let vms: Vec<String> = s
+                .vms
+                .iter()
+                .map(|vm| match &vm.instance {
+                    Some(instance) => format!("{} ({instance}, {} files)", vm.vm, vm.files),
+                    None => format!("{} ({} files)", vm.vm, vm.files),
+                })
+                .collect();
+            writeln!(out, "  VMs         {}", display_str(&vms.join(", ")))?;
+        }
+        writeln!(
+            out,
+            "  files       {} ({}); {} skipped; {} problem(s) at collection; {} secret(s) redacted",
+            s.files,
+            human_size(s.bytes),
+            s.skipped,
+            s.problems.len(),
+            s.redactions
+        )?;
+        for problem in s.problems.iter().take(10) {
+            writeln!(
+                out,
+                "    problem: {}: {}",
+                display_str(problem["path"].as_str().unwrap_or("?")),
+                display_str(problem["message"].as_str().unwrap_or("?"))
+            )?;
+        }
+        if let (Some(first), Some(last)) = (&s.first_time, &s.last_time) {
+            writeln!(out, "  logs span   {first} → {last}")?;
+        }
+        if let Some(last) = s.tests.last() {
+            writeln!(
+                out,
+                "  tests       {} BATS test(s) started; the last: {:?} at {}",
+                s.tests.len(),
+                display_str(&last.name),
+                last.time
+            )?;
+        }
+        writeln!(
+            out,
+            "  errors      {} error(s) in {} log(s); {} warning(s)",
+            s.errors,
+            s.logs_with_errors.iter().filter(|l| l.errors > 0).count(),
+            s.warnings
+        )?;
+        if let Some((path, first)) = &s.first_error {
+            let during = first
+                .test
+                .as_ref()
+                .map(|t| format!(", during test {:?}", display_str(t)))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  first error {}{during}",
+                first.time.as_deref().unwrap_or("?")
+            )?;
+            writeln!(
+                out,
+                "              {}:{}: {}",
+                display_str(path),
+                first.line,
+                first.text
+            )?;
+        }
+        let with_errors: Vec<&LogErrors> =
+            s.logs_with_errors.iter().filter(|l| l.errors > 0).collect();
+        if !with_errors.is_empty() {
+            writeln!(out, "  first and last error of each log:")?;
+        }
+        for log in with_errors {
+            writeln!(
+                out,
+                "    {} ({} errors)",
+                display_str(&log.path),
+                log.errors
+            )?;
+            writeln!(
+                out,
+                "      {} :{:<5} {}",
+                clock(&log.first),
+                log.first.line,
+                log.first.text
+            )?;
+            if log.last.line != log.first.line {
+                writeln!(
+                    out,
+                    "      {} :{:<5} {}",
+                    clock(&log.last),
+                    log.last.line,
+                    log.last.text
+                )?;
+            }
+        }
+    }
+    if let Some(differences) = differences {
+        writeln!(out)?;
+        if differences.is_empty() {
+            writeln!(out, "Every job has the same errors.")?;
+        } else {
+            writeln!(out, "Errors not in every job ({}):", differences.len())?;
+            for d in differences.iter().take(DIFFERENCES_SHOWN) {
+                writeln!(
+                    out,
+                    "  only in {}: {} line(s), e.g. {}",
+                    d.only_in.join(", "),
+                    d.count,
+                    display_str(&d.example)
+                )?;
+            }
+            if differences.len() > DIFFERENCES_SHOWN {
+                writeln!(
+                    out,
+                    "  … and {} more (--json lists them all)",
+                    differences.len() - DIFFERENCES_SHOWN
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_ignore_what_changes_between_runs() {
+        assert_eq!(
+            signature(
+                r#"E0611 05:03:06.033773    5123 lima.go:402] "Hostagent exited" vm="test-stopped" pid=6057"#
+            ),
+            signature(
+                r#"E0612 07:13:46.000001    777 lima.go:402] "Hostagent exited" vm="test-stopped" pid=8"#
+            ),
+        );
+        assert_eq!(
+            signature(r#"time="2026-06-11T05:03:06Z" level=error msg="failed to start VM" vm=x"#),
+            "failed to start VM"
+        );
+        assert_eq!(
+            signature(r#"{"level":"error","msg":"port 22 closed","time":"2026-06-11T05:02:58Z"}"#),
+            "port # closed"
+        );
+    }
+}

@@ -1,0 +1,553 @@
+//! What one log line says about itself: when it was written, at which level,
+//! and whether it starts a record or continues the one before (a panic's
+//! goroutine dump, a wrapped message). Every format of DOMAIN.md:
+//! logrus text, Lima JSON lines and events, klog, BATS markers and titles,
+//! guest journal, `LIMA …|`, kernel uptime stamps and syslog lines.
+
+use std::fmt;
+use std::io::{self, BufRead};
+
+use memchr::memmem;
+use serde::Serialize;
+
+use crate::timestamp::{self, Timestamp, Yearless};
+
+/// How severe a line is; ordered, so `--level warn` means warn and above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl Level {
+    /// The level a log names, in any of the spellings logrus, klog, zap and
+    /// friends use.
+    pub fn from_name(name: &str) -> Option<Level> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "trace" => Level::Trace,
+            "debug" | "dbg" => Level::Debug,
+            "info" | "notice" => Level::Info,
+            "warn" | "warning" => Level::Warn,
+            "error" | "err" => Level::Error,
+            "fatal" | "panic" | "crit" | "critical" | "dpanic" | "emerg" | "alert" => Level::Fatal,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::Fatal => "fatal",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// For clap: `--level error`.
+pub fn parse_level(text: &str) -> Result<Level, String> {
+    Level::from_name(text).ok_or_else(|| {
+        format!("`{text}` is not a level; use trace, debug, info, warn, error or fatal")
+    })
+}
+
+/// When a line says it was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamp {
+    At(Timestamp),
+    /// klog and journal lines: placed with the file's modification time.
+    Yearless(Yearless),
+    None,
+}
+
+/// A line that marks a point in the run rather than reporting an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Marker {
+    /// `=== BATS: <time> <test name> ===`: a test starts.
+    Test(String),
+    /// `=== T ===` or `{"title":"T"}`, written by `RDD_LOG_TITLE`.
+    Title(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineInfo {
+    pub stamp: Stamp,
+    pub level: Option<Level>,
+    pub marker: Option<Marker>,
+    /// False for the lines that continue a record (a panic's stack, the
+    /// rest of a wrapped message): they belong with the line before.
+    pub starts_record: bool,
+}
+
+impl LineInfo {
+    fn start(stamp: Stamp, level: Option<Level>) -> LineInfo {
+        LineInfo {
+            stamp,
+            level,
+            marker: None,
+            starts_record: true,
+        }
+    }
+
+    fn continuation() -> LineInfo {
+        LineInfo {
+            stamp: Stamp::None,
+            level: None,
+            marker: None,
+            starts_record: false,
+        }
+    }
+}
+
+/// Read what a cleaned line (see [`clean`]) says about itself.
+pub fn parse(line: &str) -> LineInfo {
+    let bytes = line.as_bytes();
+    match bytes.first() {
+        None => LineInfo::start(Stamp::None, None),
+        Some(b'=') => parse_marker(line).unwrap_or_else(|| parse_crash(line)),
+        Some(b'{') => parse_json(line),
+        Some(b't') if line.starts_with("time=\"") => parse_logrus(line),
+        Some(b'L') if line.starts_with("LIMA ") => match timestamp::parse_prefix(&line[5..]) {
+            Some((t, _)) => LineInfo::start(Stamp::At(t), None),
+            None => parse_crash(line),
+        },
+        Some(b'[') => parse_bracketed(line),
+        Some(b'0'..=b'9') => match timestamp::parse_prefix(line) {
+            Some((t, used)) => LineInfo::start(Stamp::At(t), level_after(&line[used..])),
+            None => parse_crash(line),
+        },
+        Some(b'A'..=b'Z') => parse_klog_or_syslog(line),
+        _ => parse_crash(line),
+    }
+}
+
+/// klog `E0611 05:03:05.599284 …` (its letter is the level) or a syslog /
+/// journal line `Jun 11 04:58:16 …`; both without a year.
+fn parse_klog_or_syslog(line: &str) -> LineInfo {
+    if let Some((letter, yearless)) = timestamp::parse_klog(line) {
+        let level = match letter {
+            b'I' => Level::Info,
+            b'W' => Level::Warn,
+            b'E' => Level::Error,
+            _ => Level::Fatal,
+        };
+        return LineInfo::start(Stamp::Yearless(yearless), Some(level));
+    }
+    match timestamp::parse_syslog(line) {
+        Some(yearless) => LineInfo::start(Stamp::Yearless(yearless), None),
+        None => parse_crash(line),
+    }
+}
+
+/// `=== BATS: 2026-06-11T04:49:57+0000 create VM ===` and `=== rdd ===`.
+fn parse_marker(line: &str) -> Option<LineInfo> {
+    let inner = line.strip_prefix("=== ")?.strip_suffix(" ===")?;
+    if let Some(rest) = inner.strip_prefix("BATS: ") {
+        let (t, used) = timestamp::parse_prefix(rest)?;
+        let name = rest[used..].trim().to_string();
+        return Some(LineInfo {
+            marker: Some(Marker::Test(name)),
+            ..LineInfo::start(Stamp::At(t), None)
+        });
+    }
+    // `=== support-bundle: 2026-06-11T05:03:05+0000 timeout after 300s ===`:
+    // a titled section with the time it was written.
+    if let Some((_, rest)) = inner.split_once(": ")
+        && let Some((t, _)) = timestamp::parse_prefix(rest)
+    {
+        return Some(LineInfo {
+            marker: Some(Marker::Title(inner.trim().to_string())),
+            ..LineInfo::start(Stamp::At(t), None)
+        });
+    }
+    Some(LineInfo {
+        marker: Some(Marker::Title(inner.trim().to_string())),
+        ..LineInfo::start(Stamp::None, None)
+    })
+}
+
+/// The string value of `"key":"…"` in a JSON line, without unescaping (the
+/// values looked for hold no escapes).
+fn json_string<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let needle = format!("\"{key}\":\"");
+    let at = memmem::find(line.as_bytes(), needle.as_bytes())? + needle.len();
+    let len = memchr::memchr(b'"', &line.as_bytes()[at..])?;
+    Some(&line[at..at + len])
+}
+
+/// Lima's JSON lines `{"level":…,"msg":…,"time":…}`, its events
+/// `{"time":…,"status":{…}}`, and `{"title":"T"}`.
+fn parse_json(line: &str) -> LineInfo {
+    if let Some(title) = line
+        .strip_prefix("{\"title\":\"")
+        .and_then(|rest| rest.strip_suffix("\"}"))
+    {
+        return LineInfo {
+            marker: Some(Marker::Title(title.to_string())),
+            ..LineInfo::start(Stamp::None, None)
+        };
+    }
+    let stamp = json_string(line, "time")
+        .and_then(timestamp::parse_prefix)
+        .map_or(Stamp::None, |(t, _)| Stamp::At(t));
+    let level = json_string(line, "level").and_then(Level::from_name);
+    LineInfo::start(stamp, level)
+}
+
+/// logrus text: `time="…" level=info msg="…" k=v`.
+fn parse_logrus(line: &str) -> LineInfo {
+    let stamp = timestamp::parse_prefix(&line[6..]).map_or(Stamp::None, |(t, _)| Stamp::At(t));
+    let level = memmem::find(line.as_bytes(), b" level=").and_then(|at| {
+        let rest = &line[at + 7..];
+        let end = rest.find(' ').unwrap_or(rest.len());
+        Level::from_name(rest[..end].trim_matches('"'))
+    });
+    LineInfo::start(stamp, level)
+}
+
+/// A level word right after a line's time: `2026-… ERROR …`, `… [warn] …`,
+/// `… level=error …`.
+fn level_after(rest: &str) -> Option<Level> {
+    let rest = rest.trim_start();
+    if let Some(at) = memmem::find(rest.as_bytes(), b"level=") {
+        let value = &rest[at + 6..];
+        let end = value.find(' ').unwrap_or(value.len());
+        return Level::from_name(value[..end].trim_matches('"'));
+    }
+    let word = rest.split([' ', ':']).next()?;
+    let word = word.trim_matches(|c| c == '[' || c == ']');
+    // Only shouted or bracketed level words: `error` alone is often a message.
+    (word.len() >= 4 && word.chars().all(|c| c.is_ascii_uppercase()))
+        .then(|| Level::from_name(word))
+        .flatten()
+}
+
+/// Kernel `[    2.481223] …` (seconds since boot: no time of day) and
+/// systemd's `[  OK  ]` / `[FAILED]` status lines.
+fn parse_bracketed(line: &str) -> LineInfo {
+    let Some(end) = line.find(']') else {
+        return parse_crash(line);
+    };
+    let inside = line[1..end].trim();
+    if !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return LineInfo::start(Stamp::None, None);
+    }
+    match inside {
+        "FAILED" => LineInfo::start(Stamp::None, Some(Level::Error)),
+        _ => LineInfo::start(Stamp::None, None),
+    }
+}
+
+/// A Go crash starts a record at fatal level, with no time; the goroutine
+/// dump that follows belongs to it (see [`Record`]). Other lines without a
+/// time are records of their own, without a level, unless indented: an
+/// indented line continues the one above.
+fn parse_crash(line: &str) -> LineInfo {
+    const STARTS: [&str; 4] = ["panic: ", "fatal error: ", "SIGQUIT: ", "SIGABRT: "];
+    if STARTS.iter().any(|s| line.starts_with(s)) {
+        LineInfo::start(Stamp::None, Some(Level::Fatal))
+    } else if line.starts_with([' ', '\t']) {
+        LineInfo::continuation()
+    } else {
+        LineInfo::start(Stamp::None, None)
+    }
+}
+
+/// The record being read, for the lines that have no time or level of their
+/// own: a continuation (an indented line) and a crash's goroutine dump take
+/// the level of the line that started them, and every undated line takes
+/// the time of the last dated line before it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Record {
+    pub time: Option<Timestamp>,
+    pub level: Option<Level>,
+    /// In a Go crash dump, until the next dated or levelled line.
+    crash: bool,
+}
+
+impl Record {
+    /// Take in the next line, with its own time (yearless ones resolved).
+    /// True when the line starts a new record.
+    pub fn advance(&mut self, info: &LineInfo, own: Option<Timestamp>) -> bool {
+        let plain = own.is_none() && info.level.is_none() && info.marker.is_none();
+        let starts = info.starts_record && !(plain && self.crash);
+        if starts {
+            self.level = info.level;
+            self.crash = own.is_none() && info.level == Some(Level::Fatal);
+        }
+        if own.is_some() {
+            self.time = own;
+        }
+        starts
+    }
+}
+
+/// Make a raw line printable and parseable: drop the line end and a CR,
+/// remove ANSI escape sequences (serial consoles colour their output), decode
+/// as UTF-8 (invalid bytes become U+FFFD) and show other control characters
+/// escaped, so a hostile log cannot drive the terminal.
+pub fn clean(raw: &[u8], out: &mut String) {
+    out.clear();
+    let mut raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+    raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    // Most lines are plain printable text: take them as they are.
+    if raw.iter().all(|&b| (b >= 0x20 && b != 0x7f) || b == b'\t')
+        && let Ok(text) = std::str::from_utf8(raw)
+        && !text.chars().any(char::is_control)
+    {
+        out.push_str(text);
+        return;
+    }
+    let text = String::from_utf8_lossy(raw);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                // CSI: ESC [ parameters… final byte in @..~. Other escapes: one char.
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                } else {
+                    chars.next();
+                }
+            }
+            '\t' => out.push('\t'),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Reads lines of at most `max` bytes: a longer line is cut, and the rest of
+/// it skipped, so one huge line cannot take the memory.
+pub struct LineReader<R> {
+    inner: R,
+    max: usize,
+}
+
+/// What [`LineReader::next_line`] read.
+pub struct RawLine {
+    /// The line was longer than the limit: the rest of it was skipped.
+    pub cut: bool,
+}
+
+impl<R: BufRead> LineReader<R> {
+    pub fn new(inner: R, max: usize) -> Self {
+        LineReader { inner, max }
+    }
+
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// Read the next line into `buf` (cleared first). `None` at the end.
+    pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<RawLine>> {
+        buf.clear();
+        let mut cut = false;
+        let mut any = false;
+        loop {
+            let available = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                return Ok(any.then_some(RawLine { cut }));
+            }
+            any = true;
+            let (chunk, done) = match memchr::memchr(b'\n', available) {
+                Some(at) => (&available[..=at], true),
+                None => (available, false),
+            };
+            let room = self.max.saturating_sub(buf.len());
+            if chunk.len() > room {
+                cut = true;
+            }
+            buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            let used = chunk.len();
+            self.inner.consume(used);
+            if done {
+                return Ok(Some(RawLine { cut }));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(line: &str) -> LineInfo {
+        let mut clean_line = String::new();
+        clean(line.as_bytes(), &mut clean_line);
+        parse(&clean_line)
+    }
+
+    fn at(text: &str) -> Stamp {
+        Stamp::At(timestamp::parse_prefix(text).unwrap().0)
+    }
+
+    #[test]
+    fn reads_every_format() {
+        let logrus =
+            info(r#"time="2026-06-11T05:03:06Z" level=error msg="failed to start VM" vm=x"#);
+        assert_eq!(
+            (logrus.stamp, logrus.level),
+            (at("2026-06-11T05:03:06Z"), Some(Level::Error))
+        );
+
+        let json = info(
+            r#"{"level":"warning","msg":"guest agent connection closed: EOF","time":"2026-06-11T04:52:03Z"}"#,
+        );
+        assert_eq!(
+            (json.stamp, json.level),
+            (at("2026-06-11T04:52:03Z"), Some(Level::Warn))
+        );
+
+        let event =
+            info(r#"{"time":"2026-06-11T04:49:41.538989202Z","status":{"sshLocalPort":45013}}"#);
+        assert_eq!(
+            (event.stamp, event.level),
+            (at("2026-06-11T04:49:41.538989202Z"), None)
+        );
+
+        let klog = info(r#"E0611 05:03:05.599284    5123 lima.go:288] "Timed out waiting for VM""#);
+        assert!(matches!(klog.stamp, Stamp::Yearless(_)));
+        assert_eq!(klog.level, Some(Level::Error));
+
+        let bats = info("=== BATS: 2026-06-11T04:49:57+0000 create VM test-vm-deleted ===");
+        assert_eq!(bats.stamp, at("2026-06-11T04:49:57Z"));
+        assert_eq!(
+            bats.marker,
+            Some(Marker::Test("create VM test-vm-deleted".into()))
+        );
+
+        assert_eq!(
+            info("=== rdd ===").marker,
+            Some(Marker::Title("rdd".into()))
+        );
+        let section = info("=== support-bundle: 2026-06-11T05:03:05+0000 timeout after 300s ===");
+        assert_eq!(section.stamp, at("2026-06-11T05:03:05Z"));
+        assert_eq!(
+            info(r#"{"title":"ha"}"#).marker,
+            Some(Marker::Title("ha".into()))
+        );
+
+        let guest = info("2026-06-11T04:50:11+0000 lima-x systemd[1]: Started ssh.service.");
+        assert_eq!(guest.stamp, at("2026-06-11T04:50:11Z"));
+        let lima = info("LIMA 2026-06-11T04:50:12+00:00| Executing /mnt/lima-cidata/boot/00.sh");
+        assert_eq!(lima.stamp, at("2026-06-11T04:50:12Z"));
+
+        let journal =
+            info("Jun 11 04:58:16 systemd[1]: ssh.service: Failed with result 'exit-code'.\r");
+        assert!(matches!(journal.stamp, Stamp::Yearless(_)));
+
+        let kernel = info("[    2.481223] systemd[1]: Detected virtualization kvm.\r");
+        assert_eq!((kernel.stamp, kernel.starts_record), (Stamp::None, true));
+
+        let failed =
+            info("[\x1b[0;1;31mFAILED\x1b[0m] Failed to start \x1b[0;1;39mssh.service\x1b[0m.\r");
+        assert_eq!(failed.level, Some(Level::Error));
+
+        let panic = info("panic: runtime error: invalid memory address or nil pointer dereference");
+        assert_eq!(
+            (panic.level, panic.starts_record),
+            (Some(Level::Fatal), true)
+        );
+        assert!(!info("\tmain.go:42 +0x1d").starts_record);
+
+        let shouted = info("2026-06-11T04:50:11Z ERROR something broke");
+        assert_eq!(shouted.level, Some(Level::Error));
+    }
+
+    /// The level each line of `lines` gets from its record.
+    fn levels(lines: &[&str]) -> Vec<Option<Level>> {
+        let mut record = Record::default();
+        lines
+            .iter()
+            .map(|line| {
+                let parsed = info(line);
+                let own = match parsed.stamp {
+                    Stamp::At(t) => Some(t),
+                    _ => None,
+                };
+                record.advance(&parsed, own);
+                record.level
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_crash_dump_keeps_its_level_and_a_plain_line_does_not() {
+        let crash = levels(&[
+            r#"{"level":"info","msg":"x","time":"2026-06-11T05:00:00Z"}"#,
+            "panic: runtime error: invalid memory address",
+            "",
+            "goroutine 57 [running]:",
+            "github.com/lima-vm/lima/v2/pkg/hostagent.(*HostAgent).closeSSH(0xc0001e6000)",
+            "\t/home/runner/work/lima/lima/pkg/hostagent/hostagent.go:612 +0x64",
+            r#"{"level":"info","msg":"y","time":"2026-06-11T05:00:01Z"}"#,
+        ]);
+        let fatal = Some(Level::Fatal);
+        assert_eq!(
+            crash,
+            [
+                Some(Level::Info),
+                fatal,
+                fatal,
+                fatal,
+                fatal,
+                fatal,
+                Some(Level::Info)
+            ]
+        );
+        let serial = levels(&[
+            "[FAILED] Failed to start ssh.service - OpenBSD Secure Shell server.",
+            "",
+            "See 'systemctl status ssh.service' for details.",
+            "  an indented continuation",
+            "Ubuntu 24.04.2 LTS lima-test-stopped ttyS0",
+        ]);
+        assert_eq!(serial, [Some(Level::Error), None, None, None, None]);
+    }
+
+    #[test]
+    fn cleans_escapes_and_line_ends() {
+        let mut out = String::new();
+        clean(b"[\x1b[0;32m  OK  \x1b[0m] Started x\r\n", &mut out);
+        assert_eq!(out, "[  OK  ] Started x");
+        clean(b"bell\x07 and \xff\n", &mut out);
+        assert_eq!(out, "bell\\x07 and \u{fffd}");
+    }
+
+    #[test]
+    fn cuts_long_lines_without_reading_them_whole() {
+        let data = format!("short\n{}\nafter", "x".repeat(100));
+        let mut reader = LineReader::new(io::BufReader::with_capacity(8, data.as_bytes()), 10);
+        let mut buf = Vec::new();
+        assert!(!reader.next_line(&mut buf).unwrap().unwrap().cut);
+        assert_eq!(buf, b"short\n");
+        assert!(reader.next_line(&mut buf).unwrap().unwrap().cut);
+        assert_eq!(buf, b"xxxxxxxxxx");
+        assert!(!reader.next_line(&mut buf).unwrap().unwrap().cut);
+        assert_eq!(buf, b"after");
+        assert!(reader.next_line(&mut buf).unwrap().is_none());
+    }
+}

@@ -1,0 +1,335 @@
+//! Reading the logs inside an output, line by line, for `grep`, `timeline`,
+//! `summary` and the time spans of `ls`: every file is streamed once (never
+//! unpacked), each line gets the time and level of the record it belongs to,
+//! and the manifest read on the way labels the input by its run.
+
+use std::collections::HashMap;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::logline::{self, Level, LineInfo, LineReader, Record, Stamp};
+use crate::manifest::MANIFEST_NAME;
+use crate::reader::for_each_file_entry;
+use crate::sanitize::display_path;
+use crate::timestamp::{TimeArg, Timestamp};
+
+/// Longest line kept whole; the rest of a longer line is skipped (and the
+/// line marked), so memory stays bounded whatever the logs hold.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// A file of the input, as the scan meets it.
+#[derive(Debug, Clone)]
+pub struct LogFile {
+    /// Its path in the layout.
+    pub path: String,
+    pub mtime: Option<Timestamp>,
+}
+
+/// One line, with what its record says.
+#[derive(Debug)]
+pub struct Line<'a> {
+    /// 1-based line number in its file.
+    pub number: u64,
+    /// The line, cleaned: no line end, no ANSI escapes, controls escaped.
+    pub text: &'a str,
+    pub info: &'a LineInfo,
+    /// The line starts a record (it is not part of a stack or dump above).
+    pub starts_record: bool,
+    /// When the record this line belongs to was written: the line's own
+    /// time, or that of the last dated line before it. `None` before the
+    /// first dated line of the file.
+    pub time: Option<Timestamp>,
+    /// The time is the line's own.
+    pub dated: bool,
+    /// The level of the record the line belongs to.
+    pub level: Option<Level>,
+    /// The line was longer than [`MAX_LINE`] and cut.
+    pub cut: bool,
+}
+
+/// What a command does with the lines of an input.
+pub trait Visitor {
+    /// Whether to read this file's lines.
+    fn wants(&mut self, _file: &LogFile) -> bool {
+        true
+    }
+    fn line(&mut self, file: &LogFile, line: &Line<'_>) -> Result<()>;
+    /// After the file's last line. `binary` when it was skipped as binary.
+    fn end_file(&mut self, _file: &LogFile, _binary: bool) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// What a scan learnt about its input besides the lines.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    pub manifest: Option<Value>,
+}
+
+/// Stream every log file of the output at `input` (any format, also inside
+/// GitHub's artifact zip) through `visitor`. `manifest.json` is not a log:
+/// it is parsed and returned instead.
+pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Scanned> {
+    let mut scanned = Scanned::default();
+    let mut raw = Vec::with_capacity(4096);
+    let mut text = String::with_capacity(4096);
+    // The run's date, for yearless lines in a file with no modification time.
+    let mut last_full: Option<Timestamp> = None;
+    for_each_file_entry(input, &mut |entry, data| {
+        if entry.name == MANIFEST_NAME {
+            scanned.manifest = read_manifest(input, data)?;
+            return Ok(());
+        }
+        let file = LogFile {
+            path: entry.name.to_string(),
+            mtime: entry.mtime,
+        };
+        if !visitor.wants(&file) {
+            return Ok(());
+        }
+        let mut lines = LineReader::new(BufReader::with_capacity(256 * 1024, data), MAX_LINE);
+        let mut record = Record::default();
+        let mut number = 0u64;
+        let mut binary = false;
+        while let Some(read) = lines
+            .next_line(&mut raw)
+            .map_err(|e| read_error(input, &file.path, &e))?
+        {
+            number += 1;
+            // A NUL at the start means a binary file, not a log; NULs later
+            // are the fill of a file that shrank while collected.
+            if number == 1 && memchr::memchr(0, &raw).is_some() {
+                binary = true;
+                break;
+            }
+            logline::clean(&raw, &mut text);
+            let info = logline::parse(&text);
+            let reference = file.mtime.or(last_full);
+            let own = match info.stamp {
+                Stamp::At(t) => {
+                    last_full = Some(t);
+                    Some(t)
+                }
+                Stamp::Yearless(y) => reference.and_then(|r| y.resolve(r)),
+                Stamp::None => None,
+            };
+            let starts_record = record.advance(&info, own);
+            let line = Line {
+                number,
+                starts_record,
+                text: &text,
+                info: &info,
+                time: record.time,
+                dated: own.is_some(),
+                level: record.level,
+                cut: read.cut,
+            };
+            visitor.line(&file, &line)?;
+        }
+        // Drain what a binary file has left, so a tar stream stays in step.
+        if binary {
+            std::io::copy(&mut lines.into_inner(), &mut std::io::sink())
+                .map_err(|e| read_error(input, &file.path, &e))?;
+        }
+        visitor.end_file(&file, binary)
+    })?;
+    Ok(scanned)
+}
+
+fn read_error(input: &Path, path: &str, err: &std::io::Error) -> Error {
+    Error::new(format!(
+        "cannot read {path} in {}: {}",
+        display_path(input),
+        crate::error::io_reason(err)
+    ))
+}
+
+fn read_manifest(input: &Path, data: &mut dyn Read) -> Result<Option<Value>> {
+    let mut bytes = Vec::new();
+    data.read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read the manifest of", input, &e))?;
+    // A damaged manifest costs the labels, not the logs.
+    Ok(serde_json::from_slice(&bytes).ok())
+}
+
+/// Which lines a command keeps: `--level`, `--since`, `--until`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Window {
+    pub level: Option<Level>,
+    pub since: Option<TimeArg>,
+    pub until: Option<TimeArg>,
+}
+
+impl Window {
+    /// `--around T --window W`: from W before T to W after it.
+    pub fn around(at: TimeArg, width: std::time::Duration) -> (TimeArg, TimeArg) {
+        let nanos = i64::try_from(width.as_nanos()).unwrap_or(i64::MAX / 2);
+        (at.shifted(-nanos), at.shifted(nanos))
+    }
+
+    pub fn has_time_bounds(&self) -> bool {
+        self.since.is_some() || self.until.is_some()
+    }
+
+    /// Whether a line of this level passes `--level`.
+    pub fn admits_level(&self, level: Option<Level>) -> bool {
+        self.level
+            .is_none_or(|wanted| level.is_some_and(|l| l >= wanted))
+    }
+
+    /// Whether a line of this time passes `--since` and `--until`; times of
+    /// day are placed on the day the logs start (`logs_start`). A line whose
+    /// time is unknown passes only when no bound is set.
+    pub fn admits_time(&self, time: Option<Timestamp>, logs_start: Option<Timestamp>) -> bool {
+        if !self.has_time_bounds() {
+            return true;
+        }
+        let Some(time) = time else {
+            return false;
+        };
+        let after_since = self
+            .since
+            .and_then(|s| s.resolve(logs_start))
+            .is_none_or(|since| time >= since);
+        let before_until = self
+            .until
+            .and_then(|u| u.resolve(logs_start))
+            .is_none_or(|until| time <= until);
+        after_since && before_until
+    }
+}
+
+/// Where a file sits in the layout: its instance, its VM and its name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Place {
+    pub instance: Option<String>,
+    pub vm: Option<String>,
+    pub file: String,
+}
+
+impl Place {
+    /// From the manifest's record of the file when there is one, else from
+    /// the layout's path (`INSTANCE/lima-VM/…`, `INSTANCE/VM[.N]/…`).
+    pub fn of(path: &str, records: &HashMap<String, &Value>) -> Place {
+        let file = path.rsplit('/').next().unwrap_or(path).to_string();
+        if let Some(record) = records.get(path) {
+            let text = |key: &str| record[key].as_str().map(str::to_string);
+            return Place {
+                instance: text("instance"),
+                vm: text("vm"),
+                file,
+            };
+        }
+        let parts: Vec<&str> = path.split('/').collect();
+        match parts.as_slice() {
+            [instance, folder, _] if !instance.starts_with('_') => {
+                let vm = folder.strip_prefix("lima-").unwrap_or_else(|| {
+                    // A preserved folder's `.N` counts deletions, not VMs.
+                    folder
+                        .rsplit_once('.')
+                        .filter(|(_, n)| n.parse::<u32>().is_ok())
+                        .map_or(folder, |(name, _)| name)
+                });
+                Place {
+                    instance: Some(instance.to_string()),
+                    vm: Some(vm.to_string()),
+                    file,
+                }
+            }
+            [instance, _] if !instance.starts_with('_') => Place {
+                instance: Some(instance.to_string()),
+                vm: None,
+                file,
+            },
+            _ => Place {
+                instance: None,
+                vm: None,
+                file: path.to_string(),
+            },
+        }
+    }
+}
+
+/// The manifest's file records by path.
+pub fn records_by_path(manifest: Option<&Value>) -> HashMap<String, &Value> {
+    manifest
+        .and_then(|m| m["files"].as_array())
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|f| Some((f["path"].as_str()?.to_string(), f)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A short name for an input, from the run facts in its manifest: the
+/// GitHub job and runner OS, else the host; the file name when there is no
+/// manifest.
+pub fn run_label(input: &Path, manifest: Option<&Value>) -> String {
+    let file_name = input
+        .file_name()
+        .map(|n| display_path(Path::new(n)))
+        .unwrap_or_else(|| display_path(input));
+    let Some(manifest) = manifest else {
+        return file_name;
+    };
+    let github = &manifest["github"];
+    let fact = |key: &str| github[key].as_str().filter(|v| !v.is_empty());
+    match (fact("github_job"), fact("runner_os")) {
+        (Some(job), Some(os)) => format!("{job}/{os}"),
+        (Some(job), None) => job.to_string(),
+        _ => manifest["host"]["hostname"]
+            .as_str()
+            .map(crate::sanitize::display_str)
+            .unwrap_or(file_name),
+    }
+}
+
+/// Labels for several inputs, made unique by adding the file name where two
+/// runs would read the same.
+pub fn unique_labels(labels: &[(String, &Path)]) -> Vec<String> {
+    labels
+        .iter()
+        .map(|(label, path)| {
+            let clashes = labels.iter().filter(|(other, _)| other == label).count() > 1;
+            if clashes {
+                let name = path
+                    .file_name()
+                    .map(|n| display_path(Path::new(n)))
+                    .unwrap_or_default();
+                format!("{label} ({name})")
+            } else {
+                label.clone()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_files_from_their_layout_path() {
+        let none = HashMap::new();
+        let place = |p: &str| Place::of(p, &none);
+        assert_eq!(
+            place("bats-lima-controller/lima-test-stopped/ha.stderr.1.log"),
+            Place {
+                instance: Some("bats-lima-controller".into()),
+                vm: Some("test-stopped".into()),
+                file: "ha.stderr.1.log".into()
+            }
+        );
+        assert_eq!(
+            place("bats-lima-controller/test-vm-deleted.2/serial.log").vm,
+            Some("test-vm-deleted".into())
+        );
+        assert_eq!(place("bats-lima-controller/rdd.stderr.log").vm, None);
+        assert_eq!(place("_diag/typeperf.tsv").instance, None);
+    }
+}
