@@ -83,8 +83,16 @@ struct InputSummary {
     tests: Vec<Test>,
     errors: u64,
     warnings: u64,
-    first_error: Option<(String, LineRef)>,
+    first_error: Option<FirstError>,
     logs_with_errors: Vec<LogErrors>,
+}
+
+/// The earliest error-level line of an input.
+#[derive(Debug, Serialize)]
+struct FirstError {
+    path: String,
+    #[serde(flatten)]
+    line: LineRef,
 }
 
 /// An error that appears in some jobs and not in others.
@@ -304,7 +312,7 @@ fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
     let tests = &gatherer.tests;
     let mut logs_with_errors = Vec::new();
     let (mut errors, mut warnings) = (0, 0);
-    let mut first_error: Option<(String, LineRef)> = None;
+    let mut first_error: Option<FirstError> = None;
     for (path, stats) in &gatherer.files {
         errors += stats.errors;
         warnings += stats.warnings;
@@ -319,9 +327,12 @@ fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
         if first.at.is_some()
             && first_error
                 .as_ref()
-                .is_none_or(|(_, f)| f.at.is_none() || first.at < f.at)
+                .is_none_or(|f| f.line.at.is_none() || first.at < f.line.at)
         {
-            first_error = Some((path.clone(), first.clone()));
+            first_error = Some(FirstError {
+                path: path.clone(),
+                line: first.clone(),
+            });
         }
         let place = Place::of(path, &records);
         logs_with_errors.push(LogErrors {
@@ -576,7 +587,7 @@ fn write_text(
             s.logs_with_errors.iter().filter(|l| l.errors > 0).count(),
             s.warnings
         )?;
-        if let Some((path, first)) = &s.first_error {
+        if let Some(FirstError { path, line: first }) = &s.first_error {
             let during = first
                 .test
                 .as_ref()

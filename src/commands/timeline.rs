@@ -173,8 +173,12 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
         .min();
     let window = &options.window;
     entries.retain(|e| window.admits_time(e.time, logs_start));
-    // Each file's lines in their order; files in their order at equal times.
-    entries.sort_by_key(|e| (e.time, files[e.file as usize].input, e.file, e.line));
+    // Each file's lines in their order; at equal times, runs in the order
+    // given and files by path (whatever order the archive stored them in).
+    entries.sort_by(|a, b| {
+        let (fa, fb) = (&files[a.file as usize], &files[b.file as usize]);
+        (a.time, fa.input, &fa.path, a.line).cmp(&(b.time, fb.input, &fb.path, b.line))
+    });
     // One test marker per run and time: every rdd log of a run repeats it.
     let mut seen_tests = BTreeSet::new();
     entries.retain(|e| match &e.test {

@@ -1,0 +1,479 @@
+//! `grep`, `timeline`, `summary` and the time spans of `ls`: on archives the
+//! collector made from the fixture tree, on archives packed by GNU tar, zstd
+//! and Info-ZIP, on GitHub-style download zips around them, and on two runs
+//! from "different jobs". Human output is snapshot-tested; `--json` output is
+//! checked against the schemas in `schema/`.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, UNIX_EPOCH};
+
+use common::{
+    Tree, collect_cmd, logkeep, python, require_python_module, run, run_ok, stderr, stdout,
+};
+
+const TIMELINE_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/timeline");
+
+/// Set the modification time of every file below `root`: yearless klog and
+/// journal lines are placed by it, so tests must not depend on today's date.
+fn set_mtimes(root: &Path, unix_seconds: u64) {
+    let time = UNIX_EPOCH + Duration::from_secs(unix_seconds);
+    for entry in walk(root) {
+        fs::File::options()
+            .write(true)
+            .open(&entry)
+            .unwrap()
+            .set_modified(time)
+            .unwrap();
+    }
+}
+
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn ok(command: &mut Command) {
+    let status = command.status().expect("the tool starts");
+    assert!(status.success(), "{command:?} failed");
+}
+
+/// 2027-01-01T00:00:30Z: see fixtures/timeline/README.md.
+const TIMELINE_MTIME: u64 = 1_798_761_630;
+/// 2026-06-11T05:10:30Z, just after the fixture tree's last line.
+const RDD_MTIME: u64 = 1_781_154_630;
+
+/// The timeline fixture as a folder, packed by GNU tar (gzip and zstd), by
+/// Info-ZIP, and inside a zip as GitHub's artifact download gives it.
+fn timeline_inputs(work: &Path) -> Vec<(String, PathBuf)> {
+    let logs = work.join("logs");
+    common::copy_tree(&Path::new(TIMELINE_FIXTURE).join("logs"), &logs);
+    set_mtimes(&logs, TIMELINE_MTIME);
+    ok(Command::new("tar")
+        .args(["czf", "../logs.tar.gz", "."])
+        .current_dir(&logs));
+    ok(Command::new("tar")
+        .args(["--zstd", "-cf", "../logs.tar.zst", "."])
+        .current_dir(&logs));
+    ok(Command::new("zip")
+        .args(["-qr", "../logs.zip", "."])
+        .current_dir(&logs));
+    ok(Command::new("zip")
+        .args(["-q", "download.zip", "logs.tar.zst"])
+        .current_dir(work));
+    [
+        "logs",
+        "logs.tar.gz",
+        "logs.tar.zst",
+        "logs.zip",
+        "download.zip",
+    ]
+    .iter()
+    .map(|name| (name.to_string(), work.join(name)))
+    .collect()
+}
+
+fn expected_order() -> Vec<String> {
+    fs::read_to_string(Path::new(TIMELINE_FIXTURE).join("expected-order.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("each line is a JSON object"))
+        .collect()
+}
+
+/// Each JSON line as `TIME PATH:LINE`, the form of expected-order.txt.
+fn order_of(text: &str) -> Vec<String> {
+    json_lines(text)
+        .iter()
+        .map(|l| {
+            // GNU tar stores `./bats-a/…`; the layout path is what counts.
+            let path = l["path"].as_str().unwrap().trim_start_matches("./");
+            format!("{} {path}:{}", l["time"].as_str().unwrap(), l["line"])
+        })
+        .collect()
+}
+
+#[test]
+fn timeline_merges_every_format_in_the_hand_checked_order() {
+    let work = tempfile::tempdir().unwrap();
+    let expected = expected_order();
+    for (name, input) in timeline_inputs(work.path()) {
+        let out = run_ok(logkeep().arg("timeline").arg(&input).arg("--json"));
+        assert_eq!(order_of(&stdout(&out)), expected, "{name}");
+        assert!(
+            stderr(&out).contains("rdd.stdout.log"),
+            "{name}: the file without times is named: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn timeline_text_shows_tests_and_keeps_records_together() {
+    let work = tempfile::tempdir().unwrap();
+    let inputs = timeline_inputs(work.path());
+    let out = run_ok(logkeep().arg("timeline").arg(&inputs[0].1));
+    insta::assert_snapshot!("timeline_fixture", stdout(&out));
+}
+
+#[test]
+fn timeline_filters_by_level_and_around_a_time() {
+    let work = tempfile::tempdir().unwrap();
+    let inputs = timeline_inputs(work.path());
+    let folder = &inputs[0].1;
+    let errors = run_ok(
+        logkeep()
+            .arg("timeline")
+            .arg(folder)
+            .args(["--level", "error", "--json"]),
+    );
+    let lines = order_of(&stdout(&errors));
+    assert_eq!(
+        lines,
+        [
+            // The test in which the errors came; "stop VM vm1" had none and is left out.
+            "2026-12-31T23:59:55Z bats-a/rdd.stderr.log:4",
+            "2026-12-31T23:59:59Z bats-a/lima-vm1/serial.log:5",
+            "2027-01-01T00:00:04Z bats-a/lima-vm1/ha.stderr.log:3",
+            "2027-01-01T00:00:04Z bats-a/lima-vm1/ha.stderr.log:4",
+            "2027-01-01T00:00:04Z bats-a/lima-vm1/ha.stderr.log:5",
+            "2027-01-01T00:00:04Z bats-a/lima-vm1/ha.stderr.log:6",
+            "2027-01-01T00:00:04Z bats-a/lima-vm1/ha.stderr.log:7",
+            "2027-01-01T00:00:04Z bats-a/lima-vm1/ha.stderr.log:8",
+            "2027-01-01T00:00:05Z bats-a/rdd.stderr.log:7",
+            "2027-01-01T00:00:05.25Z bats-a/rdd.stderr.log:6",
+        ]
+    );
+    let around = run_ok(logkeep().arg("timeline").arg(folder).args([
+        "--around",
+        "2027-01-01T00:00:04Z",
+        "--window",
+        "1s",
+        "--json",
+    ]));
+    let times: Vec<String> = json_lines(&stdout(&around))
+        .iter()
+        .map(|l| l["time"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        times.first().map(String::as_str),
+        Some("2027-01-01T00:00:03Z")
+    );
+    assert_eq!(
+        times.last().map(String::as_str),
+        Some("2027-01-01T00:00:05Z")
+    );
+    assert_eq!(times.len(), 10, "{times:?}");
+    // A time of day is on the day the logs start, or the next when earlier.
+    let by_clock = run_ok(
+        logkeep()
+            .arg("timeline")
+            .arg(folder)
+            .args(["--since", "00:00:05", "--until", "00:00:06", "--json"]),
+    );
+    assert_eq!(
+        order_of(&stdout(&by_clock)),
+        [
+            "2027-01-01T00:00:05Z bats-a/rdd.stderr.log:7",
+            "2027-01-01T00:00:05.25Z bats-a/rdd.stderr.log:6",
+            "2027-01-01T00:00:06Z bats-a/lima-vm1/ha.stderr.log:9",
+        ]
+    );
+}
+
+/// The fixture tree, with fixed modification times and the facts of a
+/// GitHub job, collected as `name`.
+fn collect_job(tree: &Tree, out: &Path, job: &str, os: &str) {
+    set_mtimes(tree.dir.path(), RDD_MTIME);
+    let mut command = collect_cmd(tree.config(), out);
+    for variable in [
+        "GITHUB_REPOSITORY",
+        "GITHUB_WORKFLOW",
+        "GITHUB_RUN_ID",
+        "GITHUB_RUN_ATTEMPT",
+        "GITHUB_SHA",
+        "GITHUB_REF",
+        "GITHUB_SERVER_URL",
+        "RUNNER_ARCH",
+        "RUNNER_NAME",
+    ] {
+        command.env_remove(variable);
+    }
+    run_ok(
+        command
+            .arg("-q")
+            .env("GITHUB_JOB", job)
+            .env("RUNNER_OS", os),
+    );
+}
+
+#[test]
+fn grep_finds_lines_in_every_format_and_inside_githubs_zip() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    for name in ["out.tar.gz", "out.tar.zst", "out.zip"] {
+        collect_job(&tree, &w.join(name), "bats", "Linux");
+    }
+    ok(Command::new("zip")
+        .args(["-q", "gh.zip", "out.tar.gz"])
+        .current_dir(w));
+    for name in ["out.tar.gz", "out.tar.zst", "out.zip", "gh.zip"] {
+        let out = run_ok(
+            logkeep()
+                .args(["grep", "-i", "timed out waiting"])
+                .arg(w.join(name)),
+        );
+        assert_eq!(
+            stdout(&out),
+            "bats-lima-controller/rdd.stderr.log:30: E0611 05:03:05.599284    5123 lima.go:288] \"Timed out waiting for VM\" vm=\"test-stopped\" timeout=\"5m0s\"\n",
+            "{name}"
+        );
+    }
+    let input = w.join("out.tar.zst");
+    // Lines of serial consoles are matched without their colours.
+    let serial = run_ok(
+        logkeep()
+            .args([
+                "grep",
+                "-F",
+                "Failed to start ssh.service",
+                "--path",
+                "*/serial.log",
+            ])
+            .arg(&input),
+    );
+    assert_eq!(stdout(&serial).lines().count(), 2, "{}", stdout(&serial));
+    // --level keeps error records, a panic's stack with them.
+    let errors = run_ok(
+        logkeep()
+            .args(["grep", "--level", "error", "goroutine"])
+            .arg(&input),
+    );
+    assert!(stdout(&errors).contains("ha.stderr.log:18: goroutine 57 [running]:"));
+    // --since/--until with times of day, klog lines placed by the mtime.
+    let window = run_ok(
+        logkeep()
+            .args(["grep", "lima.go", "--since", "05:03", "--until", "05:04"])
+            .arg(&input),
+    );
+    assert_eq!(
+        stdout(&window)
+            .lines()
+            .map(|l| l.split(':').nth(1).unwrap())
+            .collect::<Vec<_>>(),
+        ["30", "32"],
+        "{}",
+        stdout(&window)
+    );
+    // No match: exit 3. A bad pattern: exit 1 with what to do.
+    let none = run(logkeep()
+        .args(["grep", "no such text anywhere"])
+        .arg(&input));
+    assert_eq!(none.status.code(), Some(3));
+    let bad = run(logkeep().args(["grep", "("]).arg(&input));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("not a valid pattern") && stderr(&bad).contains("-F"));
+    // A closed pipe is not an error.
+    let head = run(Command::new("sh").arg("-c").arg(format!(
+        "{} grep . {} | head -1",
+        env!("CARGO_BIN_EXE_logkeep"),
+        input.display()
+    )));
+    assert!(
+        head.status.success() && stderr(&head).is_empty(),
+        "{}",
+        stderr(&head)
+    );
+}
+
+/// Two runs of "different jobs": the macOS one has an error the Linux one has not.
+fn two_jobs(work: &Path) -> (PathBuf, PathBuf) {
+    let linux = Tree::new();
+    let macos = Tree::new();
+    let log = macos.path(&format!("{}/rdd.stderr.log", Tree::LIMA_LOG_DIR));
+    let mut text = fs::read_to_string(&log).unwrap();
+    text.push_str("time=\"2026-06-11T05:10:03Z\" level=error msg=\"vz: cannot release the virtual machine\" vm=test-stopped\n");
+    fs::write(&log, text).unwrap();
+    let a = work.join("rdd-logs-linux.tar.zst");
+    let b = work.join("rdd-logs-macos.zip");
+    collect_job(&linux, &a, "bats", "Linux");
+    collect_job(&macos, &b, "bats", "macOS");
+    (a, b)
+}
+
+/// An RFC 3339 UTC time with 9 fractional digits, so strings sort as times.
+fn sortable(time: &str) -> String {
+    let time = time.trim_end_matches('Z');
+    let (seconds, fraction) = time.split_once('.').unwrap_or((time, ""));
+    format!("{seconds}.{fraction:0<9}Z")
+}
+
+#[test]
+fn several_jobs_are_labelled_by_their_run_and_compared() {
+    let work = tempfile::tempdir().unwrap();
+    let (a, b) = two_jobs(work.path());
+    let summary = run_ok(logkeep().arg("summary").arg(&a).arg(&b));
+    let text = stdout(&summary);
+    assert!(text.contains("Errors not in every job (1):"), "{text}");
+    assert!(
+        text.contains(
+            "only in bats/macOS: 1 line(s), e.g. bats-lima-controller/rdd.stderr.log:40:"
+        ),
+        "{text}"
+    );
+    let grep = run_ok(
+        logkeep()
+            .args(["grep", "--level", "error", "failed to start VM"])
+            .arg(&a)
+            .arg(&b),
+    );
+    assert_eq!(
+        stdout(&grep)
+            .lines()
+            .map(|l| l.split(' ').next().unwrap())
+            .collect::<Vec<_>>(),
+        ["[bats/Linux]", "[bats/macOS]"],
+        "{}",
+        stdout(&grep)
+    );
+    let timeline = run_ok(
+        logkeep()
+            .args(["timeline", "--level", "error", "--json"])
+            .arg(&a)
+            .arg(&b),
+    );
+    let lines = json_lines(&stdout(&timeline));
+    let last = lines.last().unwrap();
+    assert_eq!(last["input"], "bats/macOS");
+    assert!(last["text"].as_str().unwrap().contains("cannot release"));
+    // Both jobs' lines are in one stream, in time order.
+    let times: Vec<String> = lines
+        .iter()
+        .map(|l| sortable(l["time"].as_str().unwrap()))
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    assert!(lines.iter().any(|l| l["input"] == "bats/Linux"));
+}
+
+#[test]
+fn summary_is_the_one_screen_answer() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("rdd-logs.tar.gz");
+    collect_job(&tree, &input, "bats", "Linux");
+    let out = run_ok(logkeep().arg("summary").arg(&input));
+    insta::with_settings!({filters => vec![
+        (r"\(/[^)]*/rdd-logs.tar.gz\)", "(INPUT)"),
+        (r"collected .*", "collected [time, version and host of the collection]"),
+    ]}, {
+        insta::assert_snapshot!("summary_fixture", stdout(&out));
+    });
+}
+
+#[test]
+fn ls_shows_each_files_time_span() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("rdd-logs.zip");
+    collect_job(&tree, &input, "bats", "Linux");
+    let out = run_ok(logkeep().arg("ls").arg(&input).args([
+        "--instance",
+        "bats-lima-controller",
+        "--kind",
+        "service",
+    ]));
+    insta::assert_snapshot!("ls_service_logs", stdout(&out));
+}
+
+/// Validate every JSON document (or JSON line) against a schema of `schema/`.
+fn validate(schema: &str, documents: &[serde_json::Value]) {
+    require_python_module("jsonschema", "jsonschema");
+    let work = tempfile::tempdir().unwrap();
+    let docs = work.path().join("docs.json");
+    fs::write(&docs, serde_json::to_vec(documents).unwrap()).unwrap();
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schema")
+        .join(schema);
+    let out = python(
+        "import json, sys, jsonschema\n\
+         schema = json.load(open(sys.argv[1]))\n\
+         jsonschema.Draft202012Validator.check_schema(schema)\n\
+         v = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())\n\
+         for doc in json.load(open(sys.argv[2])): v.validate(doc)\n",
+        &[&schema, &docs],
+    );
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        schema.display(),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn json_outputs_match_their_schemas() {
+    let work = tempfile::tempdir().unwrap();
+    let (a, b) = two_jobs(work.path());
+    let grep = run_ok(
+        logkeep()
+            .args(["grep", "--json", "-i", "error|ssh"])
+            .arg(&a)
+            .arg(&b),
+    );
+    let matches = json_lines(&stdout(&grep));
+    assert!(matches.len() > 10);
+    validate("grep-match.schema.json", &matches);
+    let single = run_ok(
+        logkeep()
+            .args(["grep", "--json", "--level", "warn", "."])
+            .arg(&a),
+    );
+    validate("grep-match.schema.json", &json_lines(&stdout(&single)));
+    let timeline = run_ok(logkeep().args(["timeline", "--json"]).arg(&a).arg(&b));
+    validate("timeline-line.schema.json", &json_lines(&stdout(&timeline)));
+    let summary = run_ok(logkeep().args(["summary", "--json"]).arg(&a).arg(&b));
+    let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
+    assert_eq!(summary["inputs"][1]["label"], "bats/macOS");
+    validate("summary.schema.json", &[summary]);
+    let ls = run_ok(logkeep().args(["ls", "--json"]).arg(&b));
+    validate(
+        "ls.schema.json",
+        &[serde_json::from_slice(&ls.stdout).unwrap()],
+    );
+}
+
+#[test]
+fn bad_times_and_inputs_are_refused_with_what_to_do() {
+    let work = tempfile::tempdir().unwrap();
+    let bad_time = run(logkeep().args(["timeline", ".", "--since", "yesterday"]));
+    assert_eq!(bad_time.status.code(), Some(2));
+    assert!(
+        stderr(&bad_time).contains("2026-06-11T04:50:00Z"),
+        "{}",
+        stderr(&bad_time)
+    );
+    let junk = work.path().join("junk.bin");
+    fs::write(&junk, "not an archive").unwrap();
+    let out = run(logkeep().arg("summary").arg(&junk));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("junk.bin") && stderr(&out).contains("hint:"));
+}
