@@ -82,6 +82,7 @@ pub enum Marker {
     Title(String),
 }
 
+/// The default is a line that says nothing of itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineInfo {
     pub stamp: Stamp,
@@ -90,6 +91,12 @@ pub struct LineInfo {
     /// False for the lines that continue a record (a panic's stack, the
     /// rest of a wrapped message): they belong with the line before.
     pub starts_record: bool,
+}
+
+impl Default for LineInfo {
+    fn default() -> Self {
+        LineInfo::continuation()
+    }
 }
 
 impl LineInfo {

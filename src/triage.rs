@@ -56,6 +56,11 @@ pub trait Visitor {
     fn wants(&mut self, _file: &LogFile) -> bool {
         true
     }
+    /// Whether lines need their time and level (false skips parsing them:
+    /// a plain search is then only the match).
+    fn needs_records(&self) -> bool {
+        true
+    }
     fn line(&mut self, file: &LogFile, line: &Line<'_>) -> Result<()>;
     /// After the file's last line. `binary` when it was skipped as binary.
     fn end_file(&mut self, _file: &LogFile, _binary: bool) -> Result<()> {
@@ -78,6 +83,7 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Scanned> {
     let mut text = String::with_capacity(4096);
     // The run's date, for yearless lines in a file with no modification time.
     let mut last_full: Option<Timestamp> = None;
+    let parse_lines = visitor.needs_records();
     for_each_file_entry(input, &mut |entry, data| {
         if entry.name == MANIFEST_NAME {
             scanned.manifest = read_manifest(input, data)?;
@@ -106,7 +112,11 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Scanned> {
                 break;
             }
             logline::clean(&raw, &mut text);
-            let info = logline::parse(&text);
+            let info = if parse_lines {
+                logline::parse(&text)
+            } else {
+                LineInfo::default()
+            };
             let reference = file.mtime.or(last_full);
             let own = match info.stamp {
                 Stamp::At(t) => {

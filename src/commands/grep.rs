@@ -55,6 +55,11 @@ impl<W: Write> Visitor for Grep<'_, W> {
             .is_none_or(|glob| glob.is_match(&file.path))
     }
 
+    fn needs_records(&self) -> bool {
+        let window = &self.options.window;
+        self.options.json || window.level.is_some() || window.has_time_bounds()
+    }
+
     fn line(&mut self, file: &LogFile, line: &Line<'_>) -> Result<()> {
         if line.dated && self.logs_start.is_none() {
             self.logs_start = line.time;

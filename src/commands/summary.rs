@@ -515,7 +515,10 @@ fn write_text(
             );
         }
         if let Some(sha) = fact("github_sha") {
-            run.push(format!("commit {}", &sha[..sha.len().min(12)]));
+            run.push(format!(
+                "commit {}",
+                sha.chars().take(12).collect::<String>()
+            ));
         }
         if !run.is_empty() {
             writeln!(out, "  run         {}", run.join(" · "))?;
