@@ -13,7 +13,7 @@ use std::fs::{self, FileType};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::names::{archive_component, parse_log_name};
 use crate::problem::Problem;
@@ -21,7 +21,7 @@ use crate::sanitize::display_path;
 use crate::sources::{Include, Instance, Sources};
 
 /// What a collected file is, for people and tools that read the archive.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// A log of the rdd service itself (`rdd.stderr.log`, `support-bundle.log`, …).
