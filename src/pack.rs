@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::{ArchiveWriter, EntryMeta};
 use crate::error::{Error, Result, io_reason};
-use crate::layout::{PlannedFile, SkipReason, Skipped};
+use crate::layout::{PlannedFile, PlannedFiles, SkipReason, Skipped};
 use crate::manifest::{Cut, FileRecord, MANIFEST_NAME, Manifest, rfc3339};
 use crate::problem::Problem;
 use crate::redact::{Counts, Redactor};
@@ -37,15 +37,15 @@ pub struct PackOptions<'a> {
 /// Files that cannot be opened are recorded in the manifest and skipped;
 /// only a failure of the output itself is an error.
 pub fn pack(
-    files: &[PlannedFile],
+    files: &PlannedFiles,
     options: PackOptions<'_>,
     manifest: &mut Manifest,
     mut writer: Box<dyn ArchiveWriter>,
     progress: Progress<'_>,
 ) -> Result<()> {
-    for planned in files {
-        let added = add_file(planned, options, manifest, writer.as_mut())?;
-        progress(planned, added);
+    for planned in files.iter() {
+        let added = add_file(&planned, options, manifest, writer.as_mut())?;
+        progress(&planned, added);
     }
     manifest.finish_totals();
     // Spooled to a temporary file: with many files the JSON text is large,

@@ -319,7 +319,7 @@ fn print_plan(plan: &Plan, options: &CollectOptions) {
         }));
         return;
     }
-    for file in &plan.files {
+    for file in plan.files.iter() {
         println!(
             "{} -> {}",
             display_path(&file.source),
