@@ -115,7 +115,8 @@ fn write_summary(
     ));
     // One row per instance and folder (service logs, each VM).
     let mut groups: BTreeMap<(String, String), (usize, u64)> = BTreeMap::new();
-    for f in &manifest.files {
+    for f in manifest.files.iter()? {
+        let f = f?;
         let instance = f.instance.clone().unwrap_or_else(|| "(extra)".to_string());
         let folder = f
             .path
@@ -149,7 +150,8 @@ fn write_summary(
         }
     }
     let mut errors = String::new();
-    for f in &manifest.files {
+    for f in manifest.files.iter()? {
+        let f = f?;
         let lines = last_error_lines(Path::new(&f.source), redactor);
         if !lines.is_empty() {
             errors.push_str(&format!(

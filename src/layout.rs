@@ -8,12 +8,15 @@
 //! <into>/…                 extra files from include globs
 //! ```
 
+use std::cmp::Ordering;
 use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, FileType};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::names::{archive_component, parse_log_name};
 use crate::problem::Problem;
@@ -21,7 +24,7 @@ use crate::sanitize::display_path;
 use crate::sources::{Include, Instance, Sources};
 
 /// What a collected file is, for people and tools that read the archive.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// A log of the rdd service itself (`rdd.stderr.log`, `support-bundle.log`, …).
@@ -108,9 +111,202 @@ impl Skipped {
     }
 }
 
+/// The planned files, kept compactly: with many files the plan is most of
+/// the memory a collection takes. What the files of one folder share (where
+/// they are read from, their archive folder, instance, VM) is kept once per
+/// folder; per file only its name, size and folder (about 24 bytes and the
+/// name). `iter` makes each `PlannedFile` when it is needed.
+#[derive(Debug, Default)]
+pub struct PlannedFiles {
+    folders: Vec<Folder>,
+    /// In archive path order once planned.
+    entries: Vec<Entry>,
+    /// The archive name of every entry, one after another.
+    names: String,
+    /// What the rare entry needs besides its name.
+    extras: Vec<Extra>,
+}
+
+#[derive(Debug)]
+struct Folder {
+    source: PathBuf,
+    /// The archive folder, without a final `/`.
+    path: String,
+    instance: Option<String>,
+    vm: Option<String>,
+    kind: fn(&str) -> Kind,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    folder: u32,
+    /// Where its archive name starts in `names`; grows in planning order.
+    name: u32,
+    name_len: u32,
+    /// An index in `extras`, or `NO_EXTRA`.
+    extra: u32,
+    size: u64,
+}
+
+const NO_EXTRA: u32 = u32::MAX;
+
+#[derive(Debug, Default)]
+struct Extra {
+    /// The source's file name, when its archive name has escaped bytes.
+    source_name: Option<OsString>,
+    /// The archive path, when another file took the planned one.
+    path: Option<String>,
+}
+
+impl PlannedFiles {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The files in archive path order.
+    pub fn iter(&self) -> impl Iterator<Item = PlannedFile> + '_ {
+        self.entries.iter().map(|entry| self.planned(entry))
+    }
+
+    pub fn total_planned_bytes(&self) -> u64 {
+        self.entries.iter().map(|e| e.size).sum()
+    }
+
+    fn add_folder(
+        &mut self,
+        source: &Path,
+        path: String,
+        instance: Option<String>,
+        vm: Option<String>,
+        kind: fn(&str) -> Kind,
+    ) -> u32 {
+        self.folders.push(Folder {
+            source: source.to_path_buf(),
+            path,
+            instance,
+            vm,
+            kind,
+        });
+        u32::try_from(self.folders.len() - 1).expect("fewer than 4 billion folders")
+    }
+
+    /// Add a file of `folder` named `name` in the archive; `source_name` is
+    /// its name on disk when escaping changed it.
+    fn push(&mut self, folder: u32, name: &str, source_name: Option<&OsStr>, size: u64) {
+        let too_many = "a plan holds less than 4 GiB of names and 4 billion files";
+        let extra = match source_name {
+            Some(source_name) => {
+                self.extras.push(Extra {
+                    source_name: Some(source_name.to_os_string()),
+                    path: None,
+                });
+                u32::try_from(self.extras.len() - 1).expect(too_many)
+            }
+            None => NO_EXTRA,
+        };
+        self.entries.push(Entry {
+            folder,
+            name: u32::try_from(self.names.len()).expect(too_many),
+            name_len: u32::try_from(name.len()).expect(too_many),
+            extra,
+            size,
+        });
+        self.names.push_str(name);
+    }
+
+    fn name(&self, entry: &Entry) -> &str {
+        &self.names[entry.name as usize..(entry.name + entry.name_len) as usize]
+    }
+
+    fn extra(&self, entry: &Entry) -> Option<&Extra> {
+        self.extras.get(entry.extra as usize)
+    }
+
+    fn renamed(&self, entry: &Entry) -> Option<&str> {
+        self.extra(entry).and_then(|e| e.path.as_deref())
+    }
+
+    fn path(&self, entry: &Entry) -> String {
+        match self.renamed(entry) {
+            Some(path) => path.to_string(),
+            None => format!(
+                "{}/{}",
+                self.folders[entry.folder as usize].path,
+                self.name(entry)
+            ),
+        }
+    }
+
+    fn planned(&self, entry: &Entry) -> PlannedFile {
+        let folder = &self.folders[entry.folder as usize];
+        let name = self.name(entry);
+        let source_name = match self.extra(entry).and_then(|e| e.source_name.as_deref()) {
+            Some(source_name) => source_name,
+            None => OsStr::new(name),
+        };
+        let parsed = parse_log_name(name);
+        PlannedFile {
+            source: folder.source.join(source_name),
+            path: self.path(entry),
+            instance: folder.instance.clone(),
+            vm: folder.vm.clone(),
+            kind: (folder.kind)(parsed.map_or("", |(log, _)| log)),
+            log: parsed.map(|(log, _)| log.to_string()),
+            rotation: parsed.and_then(|(_, n)| n),
+            planned_size: entry.size,
+        }
+    }
+
+    /// Archive path order, without making the paths: ties (two files
+    /// planned to one path) in planning order.
+    fn compare(&self, a: &Entry, b: &Entry) -> Ordering {
+        self.compare_paths(a, b).then(a.name.cmp(&b.name))
+    }
+
+    fn compare_paths(&self, a: &Entry, b: &Entry) -> Ordering {
+        if a.folder == b.folder && a.extra == NO_EXTRA && b.extra == NO_EXTRA {
+            self.name(a).cmp(self.name(b))
+        } else {
+            self.path_bytes(a).cmp(self.path_bytes(b))
+        }
+    }
+
+    fn path_bytes<'s>(&'s self, entry: &'s Entry) -> impl Iterator<Item = u8> + 's {
+        let (folder, separator, name) = match self.renamed(entry) {
+            Some(path) => ("", "", path),
+            None => (
+                self.folders[entry.folder as usize].path.as_str(),
+                "/",
+                self.name(entry),
+            ),
+        };
+        folder.bytes().chain(separator.bytes()).chain(name.bytes())
+    }
+
+    fn sort(&mut self) {
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.sort_unstable_by(|a, b| self.compare(a, b));
+        self.entries = entries;
+    }
+}
+
+impl Serialize for PlannedFiles {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for file in self.iter() {
+            seq.serialize_element(&file)?;
+        }
+        seq.end()
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Plan {
-    pub files: Vec<PlannedFile>,
+    pub files: PlannedFiles,
     pub skipped: Vec<Skipped>,
     pub problems: Vec<Problem>,
     /// Leave out files that hold secrets by name (off only with the override).
@@ -119,7 +315,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn total_planned_bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.planned_size).sum()
+        self.files.total_planned_bytes()
     }
 }
 
@@ -145,8 +341,8 @@ pub fn plan(sources: &Sources, allow_secret_files: bool) -> Plan {
     for include in &sources.includes {
         plan_include(include, &mut plan);
     }
+    plan.files.sort();
     make_paths_unique(&mut plan);
-    plan.files.sort_by(|a, b| a.path.cmp(&b.path));
     plan.skipped.sort_by(|a, b| a.source.cmp(&b.source));
     plan
 }
@@ -170,7 +366,9 @@ fn exists(dir: &Path, instance: &Instance, what: &str, plan: &mut Plan) -> bool 
 /// An entry of a listed folder, with its type as seen without following links.
 struct Listed {
     path: PathBuf,
+    /// The archive name; `escaped` when it differs from the name on disk.
     name: String,
+    escaped: bool,
     file_type: FileType,
     size: u64,
 }
@@ -200,11 +398,15 @@ fn list(dir: &Path, instance: &Instance, plan: &mut Plan) -> Vec<Listed> {
         let path = entry.path();
         // symlink_metadata, not metadata: never follow a link while planning.
         match fs::symlink_metadata(&path) {
-            Ok(meta) => listed.push(Listed {
-                name: archive_component(&entry.file_name()).0,
-                file_type: meta.file_type(),
-                size: meta.len(),
-                path,
+            Ok(meta) => listed.push({
+                let (name, escaped) = archive_component(&entry.file_name());
+                Listed {
+                    name,
+                    escaped,
+                    file_type: meta.file_type(),
+                    size: meta.len(),
+                    path,
+                }
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {} // gone since listed
             Err(e) => {
@@ -219,22 +421,16 @@ fn list(dir: &Path, instance: &Instance, plan: &mut Plan) -> Vec<Listed> {
 }
 
 fn plan_log_dir(instance: &Instance, log_dir: &Path, plan: &mut Plan) {
+    let mut service = ArchiveFolder::new(log_dir, instance.name.clone(), None, service_kind);
     for entry in list(log_dir, instance, plan) {
         if entry.file_type.is_dir() {
             // A folder in the log dir holds the preserved logs of a deleted VM.
             let vm = preserved_vm_name(&entry.name);
             let folder = format!("{}/{}", instance.name, entry.name);
-            plan_log_folder(
-                instance,
-                &entry.path,
-                &folder,
-                Some(vm),
-                |_| Kind::Preserved,
-                plan,
-            );
+            let mut folder = ArchiveFolder::new(&entry.path, folder, Some(vm), |_| Kind::Preserved);
+            plan_log_folder(instance, &mut folder, plan);
         } else {
-            let folder = instance.name.clone();
-            plan_log_file(instance, entry, &folder, None, service_kind, plan);
+            plan_log_file(instance, entry, &mut service, plan);
         }
     }
 }
@@ -250,7 +446,8 @@ fn plan_lima_home(instance: &Instance, lima_home: &Path, plan: &mut Plan) {
         } else if entry.file_type.is_dir() {
             let folder = format!("{}/lima-{}", instance.name, entry.name);
             let vm = entry.name.clone();
-            plan_log_folder(instance, &entry.path, &folder, Some(vm), vm_kind, plan);
+            let mut folder = ArchiveFolder::new(&entry.path, folder, Some(vm), vm_kind);
+            plan_log_folder(instance, &mut folder, plan);
         } else {
             let reason = skip_reason(&entry.file_type).unwrap_or(SkipReason::NotAVm);
             plan.skipped
@@ -259,16 +456,43 @@ fn plan_lima_home(instance: &Instance, lima_home: &Path, plan: &mut Plan) {
     }
 }
 
-/// The `*.log` files directly in a VM folder; anything deeper is skipped.
-fn plan_log_folder(
-    instance: &Instance,
-    dir: &Path,
-    folder: &str,
+/// A source folder and the archive folder its logs go to; added to the plan
+/// with its first file.
+struct ArchiveFolder {
+    source: PathBuf,
+    path: String,
     vm: Option<String>,
     kind: fn(&str) -> Kind,
-    plan: &mut Plan,
-) {
-    for entry in list(dir, instance, plan) {
+    index: Option<u32>,
+}
+
+impl ArchiveFolder {
+    fn new(source: &Path, path: String, vm: Option<String>, kind: fn(&str) -> Kind) -> Self {
+        ArchiveFolder {
+            source: source.to_path_buf(),
+            path,
+            vm,
+            kind,
+            index: None,
+        }
+    }
+
+    fn index(&mut self, instance: Option<&Instance>, files: &mut PlannedFiles) -> u32 {
+        *self.index.get_or_insert_with(|| {
+            files.add_folder(
+                &self.source,
+                self.path.clone(),
+                instance.map(|i| i.name.clone()),
+                self.vm.clone(),
+                self.kind,
+            )
+        })
+    }
+}
+
+/// The `*.log` files directly in a VM folder; anything deeper is skipped.
+fn plan_log_folder(instance: &Instance, folder: &mut ArchiveFolder, plan: &mut Plan) {
+    for entry in list(&folder.source.clone(), instance, plan) {
         if entry.file_type.is_dir() {
             plan.skipped.push(skipped(
                 &entry.path,
@@ -276,46 +500,32 @@ fn plan_log_folder(
                 SkipReason::NestedFolder,
             ));
         } else {
-            plan_log_file(instance, entry, folder, vm.clone(), kind, plan);
+            plan_log_file(instance, entry, folder, plan);
         }
     }
 }
 
-fn plan_log_file(
-    instance: &Instance,
-    entry: Listed,
-    folder: &str,
-    vm: Option<String>,
-    kind: fn(&str) -> Kind,
-    plan: &mut Plan,
-) {
+fn plan_log_file(instance: &Instance, entry: Listed, folder: &mut ArchiveFolder, plan: &mut Plan) {
     let parsed = parse_log_name(&entry.name);
     if let Some(reason) = skip_reason(&entry.file_type) {
         plan.skipped
             .push(skipped(&entry.path, Some(instance), reason));
         return;
     }
-    let Some((log, rotation)) = parsed else {
+    if parsed.is_none() {
         plan.skipped
             .push(skipped(&entry.path, Some(instance), SkipReason::NotALog));
         return;
-    };
+    }
     if let Some(rule) = secret_by_name(&entry.name).filter(|_| plan.deny_secrets) {
         let mut skip = skipped(&entry.path, Some(instance), SkipReason::Secret);
         skip.detail = Some(rule.to_string());
         plan.skipped.push(skip);
         return;
     }
-    plan.files.push(PlannedFile {
-        path: format!("{folder}/{}", entry.name),
-        instance: Some(instance.name.clone()),
-        vm,
-        kind: kind(log),
-        log: Some(log.to_string()),
-        rotation,
-        planned_size: entry.size,
-        source: entry.path,
-    });
+    let index = folder.index(Some(instance), &mut plan.files);
+    let source_name = entry.escaped.then(|| entry.path.file_name()).flatten();
+    plan.files.push(index, &entry.name, source_name, entry.size);
 }
 
 /// Regular files are collected; everything else is skipped for its type.
@@ -401,6 +611,7 @@ fn plan_include(include: &Include, plan: &mut Plan) {
         .sort_by_file_name()
         .into_iter();
     let mut matched = 0usize;
+    let mut last_folder: Option<(u32, String)> = None;
     while let Some(result) = walk.next() {
         let entry = match result {
             Ok(entry) => entry,
@@ -448,25 +659,33 @@ fn plan_include(include: &Include, plan: &mut Plan) {
         }
         let size = entry.metadata().map_or(0, |m| m.len());
         let relative = path.strip_prefix(&base).unwrap_or(&path);
-        let parts: Vec<String> = relative
+        let mut parts: Vec<(String, bool)> = relative
             .components()
             .filter_map(|c| match c {
-                std::path::Component::Normal(part) => Some(archive_component(part).0),
+                std::path::Component::Normal(part) => Some(archive_component(part)),
                 _ => None,
             })
             .collect();
-        let file_name = parts.last().cloned().unwrap_or_default();
-        let parsed = parse_log_name(&file_name);
-        plan.files.push(PlannedFile {
-            path: format!("{}/{}", include.into, parts.join("/")),
-            instance: None,
-            vm: None,
-            kind: Kind::Extra,
-            log: parsed.map(|(log, _)| log.to_string()),
-            rotation: parsed.and_then(|(_, n)| n),
-            planned_size: size,
-            source: path,
-        });
+        let (file_name, escaped) = parts.pop().unwrap_or_default();
+        let source = path.parent().unwrap_or(&base);
+        let mut folder = include.into.clone();
+        for (part, _) in &parts {
+            folder.push('/');
+            folder.push_str(part);
+        }
+        // Files of one folder come one after another in the walk.
+        let index = match &last_folder {
+            Some((index, path)) if *path == folder => *index,
+            _ => {
+                let index = plan
+                    .files
+                    .add_folder(source, folder.clone(), None, None, |_| Kind::Extra);
+                last_folder = Some((index, folder));
+                index
+            }
+        };
+        let source_name = escaped.then(|| path.file_name()).flatten();
+        plan.files.push(index, &file_name, source_name, size);
     }
     if matched == 0 {
         plan.problems.push(Problem::new(
@@ -493,31 +712,48 @@ fn glob_base(pattern: &str) -> PathBuf {
 }
 
 /// Two sources can map to one archive path (a VM named `lima-x` preserved,
-/// next to VM `x` still in the Lima home): keep both, the later as `name~2.log`.
+/// next to VM `x` still in the Lima home): keep both, the later planned as
+/// `name~2.log`. Called on sorted files, where such paths are neighbours.
 fn make_paths_unique(plan: &mut Plan) {
+    let files = &mut plan.files;
+    let shared = files
+        .entries
+        .windows(2)
+        .any(|pair| files.compare_paths(&pair[0], &pair[1]) == Ordering::Equal);
+    if !shared {
+        return;
+    }
+    // Rare: rename in planning order, as the first planned keeps its path.
+    files.entries.sort_unstable_by_key(|e| e.name);
     let mut taken = BTreeSet::new();
-    for file in &mut plan.files {
-        if taken.insert(file.path.clone()) {
+    for i in 0..files.entries.len() {
+        let entry = files.entries[i];
+        let path = files.path(&entry);
+        if taken.insert(path.clone()) {
             continue;
         }
-        let (stem, ext) = match file.path.rsplit_once('.') {
+        let (stem, ext) = match path.rsplit_once('.') {
             Some((stem, ext)) if !ext.contains('/') => (stem.to_string(), format!(".{ext}")),
-            _ => (file.path.clone(), String::new()),
+            _ => (path.clone(), String::new()),
         };
         let unique = (2..)
             .map(|n| format!("{stem}~{n}{ext}"))
             .find(|candidate| !taken.contains(candidate))
             .expect("an unbounded range finds a free name");
         plan.problems.push(Problem::new(
-            &file.source,
-            format!(
-                "another file already goes to {}; stored as {unique}",
-                file.path
-            ),
+            &files.planned(&entry).source,
+            format!("another file already goes to {path}; stored as {unique}"),
         ));
         taken.insert(unique.clone());
-        file.path = unique;
+        if entry.extra == NO_EXTRA {
+            files.extras.push(Extra::default());
+            files.entries[i].extra =
+                u32::try_from(files.extras.len() - 1).expect("fewer extras than files");
+        }
+        let extra = files.entries[i].extra as usize;
+        files.extras[extra].path = Some(unique);
     }
+    files.sort();
 }
 
 fn skipped(path: &Path, instance: Option<&Instance>, reason: SkipReason) -> Skipped {
@@ -557,6 +793,135 @@ mod tests {
             glob_base("/x/_diag/machine-info.txt"),
             PathBuf::from("/x/_diag")
         );
+    }
+
+    fn write(path: &Path) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, b"log\n").unwrap();
+    }
+
+    #[test]
+    fn a_second_file_for_one_archive_path_is_renamed_and_the_order_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let (log_dir, lima_home) = (root.path().join("logs"), root.path().join("lima"));
+        // A preserved VM named `lima-x` and VM `x` still in the Lima home.
+        write(&log_dir.join("lima-x/ha.stderr.log"));
+        write(&log_dir.join("lima-x/ha.stderr~2.log"));
+        write(&lima_home.join("x/ha.stderr.log"));
+        write(&lima_home.join("x/serial.log"));
+        write(&log_dir.join("rdd.stderr.log"));
+        let sources = Sources {
+            instances: vec![Instance {
+                name: "i".into(),
+                log_dir: Some(log_dir.clone()),
+                lima_home: Some(lima_home.clone()),
+            }],
+            ..Sources::default()
+        };
+        let plan = plan(&sources, false);
+        let files: Vec<(String, PathBuf, Kind)> = plan
+            .files
+            .iter()
+            .map(|f| (f.path, f.source, f.kind))
+            .collect();
+        assert_eq!(
+            files,
+            vec![
+                (
+                    "i/lima-x/ha.stderr.log".into(),
+                    log_dir.join("lima-x/ha.stderr.log"),
+                    Kind::Preserved
+                ),
+                (
+                    "i/lima-x/ha.stderr~2.log".into(),
+                    log_dir.join("lima-x/ha.stderr~2.log"),
+                    Kind::Preserved
+                ),
+                (
+                    "i/lima-x/ha.stderr~3.log".into(),
+                    lima_home.join("x/ha.stderr.log"),
+                    Kind::Hostagent
+                ),
+                (
+                    "i/lima-x/serial.log".into(),
+                    lima_home.join("x/serial.log"),
+                    Kind::Serial
+                ),
+                (
+                    "i/rdd.stderr.log".into(),
+                    log_dir.join("rdd.stderr.log"),
+                    Kind::Service
+                ),
+            ]
+        );
+        assert_eq!(plan.problems.len(), 1, "{:?}", plan.problems);
+        assert!(
+            plan.problems[0]
+                .message
+                .ends_with("stored as i/lima-x/ha.stderr~3.log")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn include_files_keep_their_folders_and_escaped_names() {
+        use std::os::unix::ffi::OsStrExt;
+        let root = tempfile::tempdir().unwrap();
+        let diag = root.path().join("_diag");
+        write(&diag.join("a/b/worker.log"));
+        write(
+            &diag
+                .join("a/b")
+                .join(OsStr::from_bytes(b"odd\xffname.3.log")),
+        );
+        write(&diag.join("top.txt"));
+        let sources = Sources {
+            includes: vec![Include {
+                pattern: format!("{}/**/*", diag.display()),
+                into: "extra".into(),
+            }],
+            ..Sources::default()
+        };
+        let plan = plan(&sources, false);
+        let files: Vec<PlannedFile> = plan.files.iter().collect();
+        let summary: Vec<(&str, &Path, Option<&str>, Option<u64>)> = files
+            .iter()
+            .map(|f| {
+                (
+                    f.path.as_str(),
+                    f.source.as_path(),
+                    f.log.as_deref(),
+                    f.rotation,
+                )
+            })
+            .collect();
+        let odd = diag
+            .join("a/b")
+            .join(OsStr::from_bytes(b"odd\xffname.3.log"));
+        assert_eq!(
+            summary,
+            vec![
+                (
+                    "extra/a/b/odd%FFname.3.log",
+                    odd.as_path(),
+                    Some("odd%FFname"),
+                    Some(3)
+                ),
+                (
+                    "extra/a/b/worker.log",
+                    diag.join("a/b/worker.log").as_path(),
+                    Some("worker"),
+                    None
+                ),
+                ("extra/top.txt", diag.join("top.txt").as_path(), None, None),
+            ]
+        );
+        assert!(
+            files
+                .iter()
+                .all(|f| f.kind == Kind::Extra && f.instance.is_none())
+        );
+        assert_eq!(plan.total_planned_bytes(), 12);
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! `manifest.json`: what was collected, from where, when, and what was not.
 //! Its shape is versioned and described by `schema/manifest.schema.json`.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::ser::{Error as _, SerializeSeq};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::layout::{Kind, Skipped};
 use crate::preserve::Moved;
@@ -32,7 +35,7 @@ pub struct Manifest {
     /// Whether secrets were redacted, with which rules, and how many.
     pub redaction: RedactionInfo,
     pub instances: Vec<InstanceRecord>,
-    pub files: Vec<FileRecord>,
+    pub files: FileRecords,
     pub skipped: Vec<Skipped>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub preserved: Vec<Moved>,
@@ -69,7 +72,8 @@ pub struct InstanceRecord {
     pub lima_home_found: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+// Deserialize reads a record back from the spool of `FileRecords`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileRecord {
     /// Path inside the archive.
     pub path: String,
@@ -87,26 +91,33 @@ pub struct FileRecord {
     /// Modification time when opened, RFC 3339 UTC.
     pub mtime: Option<String>,
     /// The file grew, shrank or was modified while it was read.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub changed_while_read: bool,
     /// Bytes that could not be read (the file shrank or a read failed) and
     /// were written as NUL so the entry keeps the size its header announced.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub zero_filled: u64,
     /// The file's size when it was larger than `--max-file-size` and cut.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_size: Option<u64>,
     /// What was kept of a file cut to `--max-file-size`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cut: Option<Cut>,
     /// Secrets replaced by a marker in this file, per rule (never the secret).
-    #[serde(skip_serializing_if = "Counts::is_empty")]
+    #[serde(default, skip_serializing_if = "Counts::is_empty")]
     pub redactions: Counts,
+}
+
+impl FileRecord {
+    /// Archived other than as the file was when opened (it changed, or was cut).
+    pub fn altered(&self) -> bool {
+        self.changed_while_read || self.cut.is_some()
+    }
 }
 
 /// A file cut to `--max-file-size`: its first `head` and last `tail` bytes are
 /// kept, with a marker line between them saying `removed` bytes were cut.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Cut {
     pub head: u64,
     pub tail: u64,
@@ -147,7 +158,7 @@ impl Manifest {
                 replacements: Counts::new(),
             },
             instances: instances.iter().map(instance_record).collect(),
-            files: Vec::new(),
+            files: FileRecords::default(),
             skipped: Vec::new(),
             preserved: Vec::new(),
             problems: Vec::new(),
@@ -164,7 +175,7 @@ impl Manifest {
     pub fn finish_totals(&mut self) {
         self.totals = Totals {
             files: self.files.len(),
-            bytes: self.files.iter().map(|f| f.size).sum(),
+            bytes: self.files.bytes(),
             skipped: self.skipped.len(),
             problems: self.problems.len(),
         };
@@ -176,6 +187,96 @@ impl Manifest {
         serde_json::to_writer_pretty(&mut out, self)?;
         out.write_all(b"\n")?;
         out.flush()
+    }
+}
+
+/// The records of the collected files, spooled as JSON lines to an unnamed
+/// temporary file as they are made: memory stays the same whatever the number
+/// of files. Serialized as a JSON array, read back one record at a time.
+#[derive(Default)]
+pub struct FileRecords {
+    spool: RefCell<Option<BufWriter<File>>>,
+    /// The spool was read since the last write: its position is not at the end.
+    read: Cell<bool>,
+    len: usize,
+    bytes: u64,
+    altered: usize,
+}
+
+impl FileRecords {
+    pub fn push(&mut self, record: &FileRecord) -> io::Result<()> {
+        let spool = self.spool.get_mut();
+        if spool.is_none() {
+            *spool = Some(BufWriter::new(tempfile::tempfile()?));
+        }
+        let spool = spool.as_mut().expect("created above");
+        if self.read.replace(false) {
+            spool.seek(SeekFrom::End(0))?;
+        }
+        serde_json::to_writer(&mut *spool, record)?;
+        spool.write_all(b"\n")?;
+        self.len += 1;
+        self.bytes += record.size;
+        self.altered += usize::from(record.altered());
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The sum of the records' sizes.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// How many files changed while read or were cut.
+    pub fn altered(&self) -> usize {
+        self.altered
+    }
+
+    /// The records in the order they were pushed, read back from the spool.
+    pub fn iter(&self) -> io::Result<impl Iterator<Item = io::Result<FileRecord>>> {
+        let mut reader = None;
+        if let Some(spool) = self.spool.borrow_mut().as_mut() {
+            spool.flush()?;
+            // The clone shares the position: the next push seeks back to the end.
+            let mut file = spool.get_ref().try_clone()?;
+            self.read.set(true);
+            file.seek(SeekFrom::Start(0))?;
+            reader = Some(BufReader::new(file));
+        }
+        let mut line = String::new();
+        Ok(std::iter::from_fn(move || {
+            let reader = reader.as_mut()?;
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) => None,
+                Ok(_) => Some(serde_json::from_str(&line).map_err(io::Error::from)),
+                Err(e) => Some(Err(e)),
+            }
+        })
+        .take(self.len))
+    }
+}
+
+impl Serialize for FileRecords {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.len))?;
+        for record in self.iter().map_err(S::Error::custom)? {
+            seq.serialize_element(&record.map_err(S::Error::custom)?)?;
+        }
+        seq.end()
+    }
+}
+
+impl std::fmt::Debug for FileRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FileRecords({} spooled)", self.len)
     }
 }
 
@@ -222,4 +323,61 @@ pub fn rfc3339(time: SystemTime) -> Option<String> {
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
     );
     time.format(&format).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: u64) -> FileRecord {
+        FileRecord {
+            path: format!("i/vm/serial.{n}.log"),
+            source: format!("/logs/vm/serial.{n}.log"),
+            instance: Some("i".into()),
+            vm: n.is_multiple_of(2).then(|| "vm".into()),
+            kind: Kind::Serial,
+            log: Some("serial".into()),
+            rotation: Some(n),
+            size: 10 * n,
+            sha256: "ab".repeat(32),
+            mtime: None,
+            changed_while_read: n == 2,
+            zero_filled: n,
+            original_size: (n == 3).then_some(99),
+            cut: (n == 3).then_some(Cut {
+                head: 1,
+                tail: 2,
+                removed: 3,
+            }),
+            redactions: [("token \"x\"\n".to_string(), n)].into_iter().collect(),
+        }
+    }
+
+    #[test]
+    fn spooled_records_serialize_as_the_array_they_were() {
+        let records: Vec<FileRecord> = (0..5).map(record).collect();
+        let mut spooled = FileRecords::default();
+        for r in &records[..3] {
+            spooled.push(r).unwrap();
+        }
+        // Reading in between does not lose or overwrite anything.
+        assert_eq!(spooled.iter().unwrap().count(), 3);
+        for r in &records[3..] {
+            spooled.push(r).unwrap();
+        }
+        assert_eq!(
+            serde_json::to_string_pretty(&spooled).unwrap(),
+            serde_json::to_string_pretty(&records).unwrap()
+        );
+        assert_eq!(
+            (spooled.len(), spooled.bytes(), spooled.altered()),
+            (5, 100, 2)
+        );
+    }
+
+    #[test]
+    fn no_records_serialize_as_an_empty_array() {
+        let spooled = FileRecords::default();
+        assert_eq!(serde_json::to_string_pretty(&spooled).unwrap(), "[]");
+    }
 }

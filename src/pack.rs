@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::{ArchiveWriter, EntryMeta};
 use crate::error::{Error, Result, io_reason};
-use crate::layout::{PlannedFile, SkipReason, Skipped};
+use crate::layout::{PlannedFile, PlannedFiles, SkipReason, Skipped};
 use crate::manifest::{Cut, FileRecord, MANIFEST_NAME, Manifest, rfc3339};
 use crate::problem::Problem;
 use crate::redact::{Counts, Redactor};
@@ -37,26 +37,19 @@ pub struct PackOptions<'a> {
 /// Files that cannot be opened are recorded in the manifest and skipped;
 /// only a failure of the output itself is an error.
 pub fn pack(
-    files: &[PlannedFile],
+    files: &PlannedFiles,
     options: PackOptions<'_>,
     manifest: &mut Manifest,
     mut writer: Box<dyn ArchiveWriter>,
     progress: Progress<'_>,
 ) -> Result<()> {
-    for planned in files {
-        let added = add_file(planned, options, manifest, writer.as_mut())?;
-        progress(planned, added);
+    for planned in files.iter() {
+        let added = add_file(&planned, options, manifest, writer.as_mut())?;
+        progress(&planned, added);
     }
     manifest.finish_totals();
     // Spooled to a temporary file: with many files the JSON text is large,
     // and memory stays the same whatever the number of files.
-    let spool_error = |e: io::Error| {
-        Error::new(format!(
-            "cannot write the manifest to a temporary file: {}",
-            io_reason(&e)
-        ))
-        .with_hint("check that the temporary folder (TMPDIR) is writable and has space")
-    };
     let mut json = tempfile::tempfile().map_err(spool_error)?;
     manifest.write_json(&mut json).map_err(spool_error)?;
     let size = json.seek(SeekFrom::End(0)).map_err(spool_error)?;
@@ -68,6 +61,14 @@ pub fn pack(
     };
     writer.add_file(&entry, &mut json)?;
     writer.finish()
+}
+
+fn spool_error(e: io::Error) -> Error {
+    Error::new(format!(
+        "cannot write the manifest to a temporary file: {}",
+        io_reason(&e)
+    ))
+    .with_hint("check that the temporary folder (TMPDIR) is writable and has space")
 }
 
 fn add_file(
@@ -151,7 +152,7 @@ fn add_file(
             .entry(rule.clone())
             .or_default() += count;
     }
-    manifest.files.push(FileRecord {
+    let record = FileRecord {
         path: planned.path.clone(),
         source: display_path(&planned.source),
         instance: planned.instance.clone(),
@@ -167,7 +168,8 @@ fn add_file(
         original_size: read.cut.map(|_| size),
         cut: read.cut,
         redactions: read.redactions,
-    });
+    };
+    manifest.files.push(&record).map_err(spool_error)?;
     Ok(read.size)
 }
 

@@ -6,6 +6,8 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use zstd::stream::raw::CParameter;
+
 use super::parallel::{BLOCK_SIZE, BlockFormat, Piece, Pipeline};
 use super::{ArchiveWriter, EntryMeta};
 use crate::error::{Error, Result};
@@ -108,6 +110,16 @@ pub struct TarWriter {
 
 const BUFFER: usize = 256 * 1024;
 
+/// Input bytes per zstd worker job. zstd's default is 4 windows (8 MiB at
+/// level 3), and it keeps several jobs' input and output in memory (about
+/// 40 MiB with two workers); 2 MiB jobs hold about a quarter of that, and the
+/// output grows by under 0.03% (still smaller than `zstd -T0 -3`'s on the
+/// benchmark corpora).
+const ZSTD_JOB_SIZE: u32 = 2 << 20;
+/// Levels whose window is at most 2 MiB: a job still spans a whole window.
+/// Higher levels keep zstd's default job size.
+const ZSTD_SMALL_WINDOW_LEVELS: i32 = 8;
+
 impl TarWriter {
     pub fn gzip(file: File, level: i32, output: &Path) -> TarWriter {
         TarWriter::new(
@@ -124,6 +136,10 @@ impl TarWriter {
         if workers > 1 {
             encoder
                 .multithread(workers)
+                .and_then(|()| match level <= ZSTD_SMALL_WINDOW_LEVELS {
+                    true => encoder.set_parameter(CParameter::JobSize(ZSTD_JOB_SIZE)),
+                    false => Ok(()),
+                })
                 .map_err(|e| Error::io("start zstd workers for", output, &e))?;
         }
         encoder

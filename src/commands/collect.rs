@@ -202,11 +202,7 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
             t.problems
         );
     }
-    let changed = manifest
-        .files
-        .iter()
-        .filter(|f| f.changed_while_read || f.cut.is_some())
-        .count();
+    let changed = manifest.files.altered();
     if changed > 0 && !options.report.quiet && !options.report.json {
         eprintln!(
             "note: {changed} file(s) changed while read or were cut; each is archived as it was when opened"
@@ -323,7 +319,7 @@ fn print_plan(plan: &Plan, options: &CollectOptions) {
         }));
         return;
     }
-    for file in &plan.files {
+    for file in plan.files.iter() {
         println!(
             "{} -> {}",
             display_path(&file.source),
