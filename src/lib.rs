@@ -15,6 +15,7 @@ pub mod interrupt;
 pub mod layout;
 pub mod logline;
 pub mod manifest;
+pub mod merge;
 pub mod names;
 pub mod output;
 pub mod pack;

@@ -1,9 +1,11 @@
 //! `logkeep timeline`: the lines of every log of one or more outputs merged
 //! into one chronological stream, each labelled with its run, instance, VM
-//! and file; BATS markers show where each test began.
+//! and file; BATS markers show where each test began. Lines go through a
+//! temporary file in runs and come back merged (see `merge`), so memory
+//! stays small whatever the size of the logs.
 
-use std::collections::{BTreeSet, HashMap};
-use std::io::{self, BufWriter, Write};
+use std::collections::{HashMap, HashSet};
+use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -11,6 +13,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::logline::{Level, Marker};
+use crate::merge::{Record, RunSpool};
 use crate::sanitize::display_str;
 use crate::timestamp::Timestamp;
 use crate::triage::{self, Line, LogFile, Place, Visitor, Window};
@@ -22,34 +25,107 @@ pub struct TimelineOptions {
     pub json: bool,
 }
 
-/// A line kept for the timeline.
+/// A line kept for the timeline, as it goes through the spool.
 struct Entry {
-    /// `None` until the file's first dated line places it.
+    /// `None` for the lines before the file's first dated line: they are
+    /// placed at that line's time.
     time: Option<Timestamp>,
     dated: bool,
     file: u32,
     line: u64,
     level: Option<Level>,
-    test: Option<Box<str>>,
-    text: Box<str>,
+    test: Option<String>,
+    text: String,
     cut: bool,
+}
+
+const LEVELS: [Level; 6] = [
+    Level::Trace,
+    Level::Debug,
+    Level::Info,
+    Level::Warn,
+    Level::Error,
+    Level::Fatal,
+];
+
+impl Record for Entry {
+    fn write_to(&self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(&self.time.map_or(i64::MIN, |t| t.0).to_le_bytes())?;
+        let level = self
+            .level
+            .and_then(|l| LEVELS.iter().position(|x| *x == l))
+            .map_or(0, |i| i as u8 + 1);
+        out.write_all(&[u8::from(self.dated) | u8::from(self.cut) << 1, level])?;
+        out.write_all(&self.file.to_le_bytes())?;
+        out.write_all(&self.line.to_le_bytes())?;
+        let test_len = self.test.as_ref().map_or(u32::MAX, |t| t.len() as u32);
+        out.write_all(&test_len.to_le_bytes())?;
+        out.write_all(&(self.text.len() as u32).to_le_bytes())?;
+        if let Some(test) = &self.test {
+            out.write_all(test.as_bytes())?;
+        }
+        out.write_all(self.text.as_bytes())
+    }
+
+    fn read_from(input: &mut dyn BufRead) -> io::Result<Option<Self>> {
+        let mut head = [0u8; 30];
+        match input.read_exact(&mut head) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let number = |range: std::ops::Range<usize>| {
+            let mut bytes = [0u8; 8];
+            bytes[..range.len()].copy_from_slice(&head[range]);
+            u64::from_le_bytes(bytes)
+        };
+        let time = number(0..8) as i64;
+        let text_of = |input: &mut dyn BufRead, len: usize| -> io::Result<String> {
+            let mut bytes = vec![0u8; len];
+            input.read_exact(&mut bytes)?;
+            String::from_utf8(bytes).map_err(io::Error::other)
+        };
+        let test_len = number(22..26) as u32;
+        let text_len = number(26..30) as usize;
+        let test = match test_len {
+            u32::MAX => None,
+            len => Some(text_of(input, len as usize)?),
+        };
+        Ok(Some(Entry {
+            time: (time != i64::MIN).then_some(Timestamp(time)),
+            dated: head[8] & 1 != 0,
+            cut: head[8] & 2 != 0,
+            level: (head[9] as usize)
+                .checked_sub(1)
+                .and_then(|i| LEVELS.get(i).copied()),
+            file: number(10..14) as u32,
+            line: number(14..22),
+            test,
+            text: text_of(input, text_len)?,
+        }))
+    }
 }
 
 /// A file whose lines are in the timeline.
 struct FileInfo {
     input: usize,
     path: String,
+    /// Its first dated line's time: where the lines before it go. `None`:
+    /// the file has no time at all and is left out.
+    first_time: Option<Timestamp>,
 }
 
 struct Collector<'o> {
     options: &'o TimelineOptions,
     input: usize,
     files: Vec<FileInfo>,
-    entries: Vec<Entry>,
-    /// Where this file's entries start in `entries`, and its first dated time.
-    file_start: usize,
-    first_time: Option<Timestamp>,
-    undated_files: Vec<(usize, String)>,
+    spool: RunSpool,
+    /// The time of the last line spooled from the current file: a line
+    /// before it breaks the run.
+    last_time: Option<Timestamp>,
+    file_started: bool,
+    /// The first dated line of all the logs: times of day are on its day.
+    logs_start: Option<Timestamp>,
 }
 
 impl Visitor for Collector<'_> {
@@ -63,51 +139,54 @@ impl Visitor for Collector<'_> {
             self.files.push(FileInfo {
                 input: self.input,
                 path: file.path.clone(),
+                first_time: None,
             });
-            self.file_start = self.entries.len();
-            self.first_time = None;
+            self.last_time = None;
+            self.file_started = true;
         }
         wanted
     }
 
     fn line(&mut self, _file: &LogFile, line: &Line<'_>) -> Result<()> {
-        if line.dated && self.first_time.is_none() {
-            self.first_time = line.time;
+        let info = self.files.last_mut().expect("wants() added the file");
+        if line.dated && info.first_time.is_none() {
+            info.first_time = line.time;
+        }
+        if line.dated {
+            self.logs_start = self.logs_start.min(line.time).or(line.time);
         }
         let test = match &line.info.marker {
-            Some(Marker::Test(name)) => Some(name.as_str().into()),
+            Some(Marker::Test(name)) => Some(name.clone()),
             _ => None,
         };
         // Test markers stay whatever the level: they give errors their context.
         if test.is_none() && !self.options.window.admits_level(line.level) {
             return Ok(());
         }
-        self.entries.push(Entry {
+        let entry = Entry {
             time: line.time,
             dated: line.dated,
             file: (self.files.len() - 1) as u32,
             line: line.number,
             level: line.level,
             test,
-            text: line.text.into(),
+            text: line.text.to_string(),
             cut: line.cut,
-        });
-        Ok(())
+        };
+        let out_of_order =
+            matches!((entry.time, self.last_time), (Some(t), Some(last)) if t < last);
+        let new_run = std::mem::take(&mut self.file_started) || out_of_order;
+        if entry.time.is_some() {
+            self.last_time = entry.time;
+        }
+        self.spool
+            .push(&entry, new_run)
+            .map_err(|e| Error::new(format!("cannot write the timeline's temporary file: {e}")))
     }
 
-    fn end_file(&mut self, file: &LogFile, binary: bool) -> Result<()> {
-        let Some(first) = self.first_time.filter(|_| !binary) else {
-            // No line with a time: it cannot be placed among the others.
-            self.entries.truncate(self.file_start);
-            self.undated_files.push((self.input, file.path.clone()));
-            return Ok(());
-        };
-        // Lines before the first dated one go just before it.
-        for entry in &mut self.entries[self.file_start..] {
-            if entry.time.is_some() {
-                break;
-            }
-            entry.time = Some(first);
+    fn end_file(&mut self, _file: &LogFile, binary: bool) -> Result<()> {
+        if binary && let Some(info) = self.files.last_mut() {
+            info.first_time = None;
         }
         Ok(())
     }
@@ -134,24 +213,26 @@ struct JsonEntry<'a> {
 }
 
 pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
+    let spool = RunSpool::new()
+        .map_err(|e| Error::new(format!("cannot create the timeline's temporary file: {e}")))?;
     let mut collector = Collector {
         options: &options,
         input: 0,
         files: Vec::new(),
-        entries: Vec::new(),
-        file_start: 0,
-        first_time: None,
-        undated_files: Vec::new(),
+        spool,
+        last_time: None,
+        file_started: false,
+        logs_start: None,
     };
     let mut labels = Vec::new();
-    let mut places = HashMap::new();
+    let mut places = Vec::new();
     for (index, input) in options.inputs.iter().enumerate() {
         collector.input = index;
         let files_before = collector.files.len();
         let scanned = triage::scan(input, &mut collector)?;
         let records = triage::records_by_path(scanned.manifest.as_ref());
-        for (file, info) in collector.files.iter().enumerate().skip(files_before) {
-            places.insert(file, Place::of(&info.path, &records));
+        for info in &collector.files[files_before..] {
+            places.push(Place::of(&info.path, &records));
         }
         labels.push((
             triage::run_label(input, scanned.manifest.as_ref()),
@@ -161,112 +242,221 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
     let labels = triage::unique_labels(&labels);
     let Collector {
         files,
-        mut entries,
-        undated_files,
+        mut spool,
+        logs_start,
         ..
     } = collector;
 
-    let logs_start = entries
-        .iter()
-        .filter(|e| e.dated)
-        .filter_map(|e| e.time)
-        .min();
+    // At equal times: runs in the order given, files by path (whatever
+    // order the archive stored them in), a file's lines in their order.
+    let mut by_path: Vec<usize> = (0..files.len()).collect();
+    by_path
+        .sort_by(|&a, &b| (files[a].input, &files[a].path).cmp(&(files[b].input, &files[b].path)));
+    let mut rank = vec![0u32; files.len()];
+    for (position, &file) in by_path.iter().enumerate() {
+        rank[file] = position as u32;
+    }
+    let key = |e: &Entry| {
+        let file = e.file as usize;
+        (e.time.or(files[file].first_time), rank[file], e.line)
+    };
     let window = &options.window;
-    entries.retain(|e| window.admits_time(e.time, logs_start));
-    // Each file's lines in their order; at equal times, runs in the order
-    // given and files by path (whatever order the archive stored them in).
-    entries.sort_by(|a, b| {
-        let (fa, fb) = (&files[a.file as usize], &files[b.file as usize]);
-        (a.time, fa.input, &fa.path, a.line).cmp(&(b.time, fb.input, &fb.path, b.line))
-    });
-    // One test marker per run and time: every rdd log of a run repeats it.
-    let mut seen_tests = BTreeSet::new();
-    entries.retain(|e| match &e.test {
-        Some(name) => seen_tests.insert((files[e.file as usize].input, e.time, name.clone())),
-        None => true,
-    });
-
-    if window.level.is_some() {
-        drop_empty_tests(&mut entries, &files, options.inputs.len());
-    }
-
     let several = options.inputs.len() > 1;
-    let mut out = BufWriter::new(io::stdout().lock());
-    let written = if options.json {
-        write_json(&mut out, &entries, &files, &places, &labels, several)
-    } else {
-        write_text(&mut out, &entries, &files, &places, &labels, several)
+    // Where a merged line goes, if anywhere: files without a time are left
+    // out, and so are lines outside --since/--until.
+    let placed = |e: &Entry| {
+        e.time
+            .or(files[e.file as usize].first_time)
+            .filter(|t| window.admits_time(Some(*t), logs_start))
+    };
+
+    // Which test markers to show: each once per run (every rdd log of a run
+    // repeats it) and, with --level, only those followed by a line of their
+    // run, which takes a first pass.
+    let mut shown_tests = Vec::new();
+    let mut seen = HashSet::new();
+    let mut pending: HashMap<usize, usize> = HashMap::new();
+    let first_pass = window.level.is_some();
+    if first_pass {
+        spool
+            .merge(&key, &mut |e: Entry| {
+                let Some(time) = placed(&e) else {
+                    return Ok(());
+                };
+                let input = files[e.file as usize].input;
+                match e.test {
+                    Some(name) => {
+                        let first = seen.insert((input, time, name));
+                        shown_tests.push(first && window.level.is_none());
+                        if first && window.level.is_some() {
+                            pending.insert(input, shown_tests.len() - 1);
+                        }
+                    }
+                    None => {
+                        if let Some(index) = pending.remove(&input) {
+                            shown_tests[index] = true;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| Error::new(format!("cannot read the timeline's temporary file: {e}")))?;
     }
-    .and_then(|()| out.flush());
+
+    let view = View {
+        files: &files,
+        places: &places,
+        labels: &labels,
+        several,
+    };
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut printer = Printer::new(&view, options.json);
+    let mut tests = shown_tests.into_iter();
+    let written = spool
+        .merge(&key, &mut |mut e: Entry| {
+            let Some(time) = placed(&e) else {
+                return Ok(());
+            };
+            let shown = match &e.test {
+                None => true,
+                Some(_) if first_pass => tests.next().unwrap_or(false),
+                Some(name) => seen.insert((files[e.file as usize].input, time, name.clone())),
+            };
+            if !shown {
+                return Ok(());
+            }
+            e.time = Some(time);
+            printer.print(&mut out, &e)
+        })
+        .and_then(|()| out.flush());
     match written {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitStatus::Success),
         Err(e) => return Err(Error::new(format!("cannot write the timeline: {e}"))),
         Ok(()) => {}
     }
-    if !undated_files.is_empty() {
+    let undated: Vec<&FileInfo> = files.iter().filter(|f| f.first_time.is_none()).collect();
+    if !undated.is_empty() {
         eprintln!(
             "note: {} file(s) have no line with a time and are not in the timeline:",
-            undated_files.len()
+            undated.len()
         );
-        for (input, path) in &undated_files {
+        for file in undated {
             let label = if several {
-                format!("[{}] ", labels[*input])
+                format!("[{}] ", labels[file.input])
             } else {
                 String::new()
             };
-            eprintln!("  {label}{}", display_str(path));
+            eprintln!("  {label}{}", display_str(&file.path));
         }
     }
     Ok(ExitStatus::Success)
 }
 
-/// With `--level`, a test in which no line passed says nothing: only the
-/// tests with lines are kept.
-fn drop_empty_tests(entries: &mut Vec<Entry>, files: &[FileInfo], inputs: usize) {
-    let mut content_after = vec![false; inputs];
-    let mut keep = vec![true; entries.len()];
-    for (index, e) in entries.iter().enumerate().rev() {
-        let input = files[e.file as usize].input;
-        if e.test.is_some() {
-            keep[index] = content_after[input];
-            content_after[input] = false;
-        } else {
-            content_after[input] = true;
-        }
-    }
-    let mut keep = keep.into_iter();
-    entries.retain(|_| keep.next().unwrap_or(true));
+/// What the printer needs to label a line.
+struct View<'a> {
+    files: &'a [FileInfo],
+    places: &'a [Place],
+    labels: &'a [String],
+    several: bool,
 }
 
-fn write_json(
-    out: &mut impl Write,
-    entries: &[Entry],
-    files: &[FileInfo],
-    places: &HashMap<usize, Place>,
-    labels: &[String],
-    several: bool,
-) -> io::Result<()> {
-    for e in entries {
-        let file = &files[e.file as usize];
-        let place = &places[&(e.file as usize)];
-        let record = JsonEntry {
-            input: several.then(|| labels[file.input].as_str()),
-            time: e.time.map(|t| t.to_string()).unwrap_or_default(),
-            dated: e.dated,
-            path: &file.path,
-            instance: place.instance.as_deref(),
-            vm: place.vm.as_deref(),
-            file: &place.file,
-            line: e.line,
-            level: e.level,
-            test: e.test.as_deref(),
-            text: &e.text,
-            cut: e.cut,
-        };
-        serde_json::to_writer(&mut *out, &record).map_err(io::Error::other)?;
-        writeln!(out)?;
+/// Prints entries as they come out of the merge: text with aligned columns
+/// and a line for each new day, or JSON lines.
+struct Printer<'a> {
+    view: &'a View<'a>,
+    json: bool,
+    /// `[run] instance vm file` for each file.
+    origins: Vec<String>,
+    width: usize,
+    day: Option<Timestamp>,
+}
+
+impl<'a> Printer<'a> {
+    fn new(view: &'a View<'a>, json: bool) -> Printer<'a> {
+        let origins: Vec<String> = (0..view.files.len())
+            .map(|file| {
+                let place = &view.places[file];
+                let mut origin = String::new();
+                if view.several {
+                    origin.push_str(&format!("[{}] ", view.labels[view.files[file].input]));
+                }
+                origin.push_str(place.instance.as_deref().unwrap_or("-"));
+                origin.push(' ');
+                origin.push_str(place.vm.as_deref().unwrap_or("-"));
+                origin.push(' ');
+                origin.push_str(&place.file);
+                display_str(&origin)
+            })
+            .collect();
+        // Only the files with a time are printed: only they set the width.
+        let width = origins
+            .iter()
+            .zip(view.files)
+            .filter(|(_, f)| f.first_time.is_some())
+            .map(|(o, _)| o.chars().count())
+            .max()
+            .unwrap_or(0);
+        Printer {
+            view,
+            json,
+            origins,
+            width,
+            day: None,
+        }
     }
-    Ok(())
+
+    fn print(&mut self, out: &mut impl Write, e: &Entry) -> io::Result<()> {
+        let Some(time) = e.time else { return Ok(()) };
+        let file = &self.view.files[e.file as usize];
+        if self.json {
+            let place = &self.view.places[e.file as usize];
+            let record = JsonEntry {
+                input: self
+                    .view
+                    .several
+                    .then(|| self.view.labels[file.input].as_str()),
+                time: time.to_string(),
+                dated: e.dated,
+                path: &file.path,
+                instance: place.instance.as_deref(),
+                vm: place.vm.as_deref(),
+                file: &place.file,
+                line: e.line,
+                level: e.level,
+                test: e.test.as_deref(),
+                text: &e.text,
+                cut: e.cut,
+            };
+            serde_json::to_writer(&mut *out, &record).map_err(io::Error::other)?;
+            return writeln!(out);
+        }
+        if self.day != Some(time.start_of_day()) {
+            self.day = Some(time.start_of_day());
+            writeln!(out, "──── {} (UTC) ────", time.date())?;
+        }
+        let clock = if e.dated {
+            time.time_of_day()
+        } else {
+            " ".repeat(12)
+        };
+        if let Some(test) = &e.test {
+            let run = if self.view.several {
+                format!(" [{}]", self.view.labels[file.input])
+            } else {
+                String::new()
+            };
+            return writeln!(out, "{clock} ════ test: {test}{run} ════");
+        }
+        let origin = &self.origins[e.file as usize];
+        writeln!(
+            out,
+            "{clock} {} {origin:<width$}  {}{}",
+            level_tag(e.level),
+            e.text,
+            if e.cut { " [line cut]" } else { "" },
+            width = self.width
+        )
+    }
 }
 
 /// Four letters for a level, blank when the line has none.
@@ -280,71 +470,4 @@ fn level_tag(level: Option<Level>) -> &'static str {
         Some(Level::Error) => "ERRO",
         Some(Level::Fatal) => "FATL",
     }
-}
-
-fn write_text(
-    out: &mut impl Write,
-    entries: &[Entry],
-    files: &[FileInfo],
-    places: &HashMap<usize, Place>,
-    labels: &[String],
-    several: bool,
-) -> io::Result<()> {
-    // `[run] instance vm file`, padded to one width so the texts line up.
-    let origin = |file: usize| {
-        let place = &places[&file];
-        let mut origin = String::new();
-        if several {
-            origin.push_str(&format!("[{}] ", labels[files[file].input]));
-        }
-        origin.push_str(place.instance.as_deref().unwrap_or("-"));
-        origin.push(' ');
-        origin.push_str(place.vm.as_deref().unwrap_or("-"));
-        origin.push(' ');
-        origin.push_str(&place.file);
-        display_str(&origin)
-    };
-    let origins: HashMap<usize, String> = entries
-        .iter()
-        .map(|e| e.file as usize)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .map(|f| (f, origin(f)))
-        .collect();
-    let width = origins
-        .values()
-        .map(|o| o.chars().count())
-        .max()
-        .unwrap_or(0);
-    let mut day = None;
-    for e in entries {
-        let Some(time) = e.time else { continue };
-        if day != Some(time.start_of_day()) {
-            day = Some(time.start_of_day());
-            writeln!(out, "──── {} (UTC) ────", time.date())?;
-        }
-        let origin = &origins[&(e.file as usize)];
-        let clock = if e.dated {
-            time.time_of_day()
-        } else {
-            " ".repeat(12)
-        };
-        if let Some(test) = &e.test {
-            let run = if several {
-                format!(" [{}]", labels[files[e.file as usize].input])
-            } else {
-                String::new()
-            };
-            writeln!(out, "{clock} ════ test: {test}{run} ════")?;
-            continue;
-        }
-        writeln!(
-            out,
-            "{clock} {} {origin:<width$}  {}{}",
-            level_tag(e.level),
-            e.text,
-            if e.cut { " [line cut]" } else { "" }
-        )?;
-    }
-    Ok(())
 }
