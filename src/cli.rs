@@ -17,11 +17,16 @@ Exit codes:
   0    done (files that were skipped or could not be read are listed, not fatal)
   1    error: nothing was written (the message names the path and what to do)
   2    the command line or the config file is wrong
-  3    done, but problems were met and --strict was given
+  3    done, but problems were met and --strict was given (verify: differences;
+       grep: no line matched)
   130  interrupted (Ctrl-C); 143 terminated (SIGTERM): temporary files removed
 
 Typical CI use, after the tests and before teardown:
   logkeep collect --config logkeep.toml --preserve -o rdd-logs.tar.zst
+
+Then, at your desk, on the artifact of a failed run:
+  logkeep summary rdd-logs-ubuntu-lima.zip
+  logkeep timeline rdd-logs-ubuntu-lima.zip --around 05:03:05 --window 1m
 
 Secrets: key files and kubeconfigs are never collected, and secrets in logs are
 redacted ([REDACTED:rule]); see `logkeep collect --help`. No colour is used.";
@@ -35,7 +40,11 @@ redacted ([REDACTED:rule]); see `logkeep collect --help`. No colour is used.";
         logkeep rotates logs so no boot's log is overwritten, preserves the logs of \
         Lima VMs before their folders are deleted, and collects the logs of rdd \
         service instances into one archive (tar.gz, tar.zst, zip or a folder) with a \
-        manifest.json that records every file, its SHA-256, and what was skipped and why.",
+        manifest.json that records every file, its SHA-256, and what was skipped and why.\n\n\
+        Then, on the downloaded artifact (any format, or GitHub's zip around it, never \
+        unpacked): `summary` says what failed and where first, `timeline` merges every log \
+        in time order, `grep` searches them, and `verify`, `ls`, `cat` and `extract` check, \
+        list, read and safely unpack it.",
     after_help = AFTER_HELP,
     max_term_width = 100
 )]
