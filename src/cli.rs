@@ -239,8 +239,9 @@ struct VerifyArgs {
     /// Outputs to check (archives, folders, or GitHub artifact zips).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    #[command(flatten)]
-    report: ReportArgs,
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// List the files of a logkeep output, from its manifest, without unpacking it.
@@ -257,11 +258,12 @@ struct LsArgs {
     /// Only this VM's files.
     #[arg(long)]
     vm: Option<String>,
-    /// Only files of this kind (service, hostagent, serial, guest, vm, preserved, extra).
-    #[arg(long)]
+    /// Only files of this kind.
+    #[arg(long, value_parser = ["service", "hostagent", "serial", "guest", "vm", "preserved", "extra"])]
     kind: Option<String>,
-    #[command(flatten)]
-    report: ReportArgs,
+    /// Print the manifest's records of the files, with their time spans, as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Unpack a logkeep output safely into a new folder.
@@ -313,10 +315,10 @@ struct WindowArgs {
     /// Only lines of records at this level or above (trace, debug, info, warn, error, fatal).
     #[arg(long, value_name = "LEVEL", value_parser = crate::logline::parse_level)]
     level: Option<crate::logline::Level>,
-    /// Only lines written at or after this time (2026-06-11T04:50:00Z, '2026-06-11 04:50', or 04:50 on the day the logs start; UTC).
+    /// Only lines written at or after this time: 2026-06-11T04:50:00Z, '2026-06-11 04:50', a day (2026-06-11), or a time of day (04:50, UTC) on the day the logs start (the next day if it is more than an hour before their start).
     #[arg(long, value_name = "TIME", value_parser = crate::timestamp::parse_time_arg)]
     since: Option<crate::timestamp::TimeArg>,
-    /// Only lines written at or before this time (same forms as --since).
+    /// Only lines written at or before this time (same forms as --since; a day means up to its end).
     #[arg(long, value_name = "TIME", value_parser = crate::timestamp::parse_time_arg)]
     until: Option<crate::timestamp::TimeArg>,
     /// Only lines around this time (with --window; same forms as --since).
@@ -361,7 +363,7 @@ impl WindowArgs {
 /// Search the logs inside outputs without unpacking them.
 ///
 /// Prints `PATH:LINE: text` for each matching line (the path inside the
-/// output); with several inputs each line starts with `[RUN]`, the run
+/// output; context lines of -A/-B/-C as `PATH-LINE- text`); with several inputs each line starts with `[RUN]`, the run
 /// named by its manifest (GitHub job and runner OS, or host). Lines are read
 /// one at a time, so memory stays small whatever the size of the logs. A
 /// line without a time of its own (a panic's stack, a kernel line) has the
@@ -386,10 +388,28 @@ struct GrepArgs {
     /// Take the pattern as plain text, not a regular expression.
     #[arg(long, short = 'F')]
     fixed_strings: bool,
+    /// Select the lines that do not match.
+    #[arg(long, short = 'v')]
+    invert_match: bool,
+    /// Print each file's number of selected lines (files with none are not listed).
+    #[arg(long, short = 'c', conflicts_with = "files_with_matches")]
+    count: bool,
+    /// Print only the paths of the files with a selected line.
+    #[arg(long, short = 'l')]
+    files_with_matches: bool,
+    /// Print N lines of context after each selected line.
+    #[arg(long, short = 'A', value_name = "N")]
+    after_context: Option<usize>,
+    /// Print N lines of context before each selected line.
+    #[arg(long, short = 'B', value_name = "N")]
+    before_context: Option<usize>,
+    /// Print N lines of context before and after each selected line.
+    #[arg(long, short = 'C', value_name = "N")]
+    context: Option<usize>,
     #[command(flatten)]
     window: WindowArgs,
-    /// Print one JSON object per match (path, line, time, level, text).
-    #[arg(long)]
+    /// Print one JSON object per selected line (path, line, time, level, text).
+    #[arg(long, conflicts_with_all = ["count", "files_with_matches"])]
     json: bool,
 }
 
@@ -401,7 +421,10 @@ struct GrepArgs {
 /// RFC 3339 with `Z` or an offset. Lines without a time (a panic's stack,
 /// kernel uptime stamps) stay after the dated line before them; a file's own
 /// lines keep their order at equal times. BATS test markers are shown as
-/// `════ test: NAME ════`, whatever --level says. Times are UTC.
+/// `════ test: NAME ════`: with --level, only the tests in which a line at
+/// that level was written; with --since/--around, the test running when the
+/// window opens comes first. A line with no time of its own shows the
+/// inherited time in parentheses. Times are UTC.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     logkeep timeline rdd-logs.zip --level warn\n  \
@@ -502,14 +525,20 @@ fn into_command(cli: Cli) -> Result<Command> {
         CommandArgs::Collect(args) => Command::Collect(collect_options(*args)?),
         CommandArgs::Verify(args) => Command::Verify(crate::commands::VerifyOptions {
             inputs: args.inputs,
-            report: args.report.into(),
+            report: crate::commands::Report {
+                json: args.json,
+                ..Default::default()
+            },
         }),
         CommandArgs::Ls(args) => Command::Ls(crate::commands::LsOptions {
             input: args.input,
             instance: args.instance,
             vm: args.vm,
             kind: args.kind,
-            report: args.report.into(),
+            report: crate::commands::Report {
+                json: args.json,
+                ..Default::default()
+            },
         }),
         CommandArgs::Extract(args) => Command::Extract(crate::commands::ExtractOptions {
             only: args
@@ -534,6 +563,11 @@ fn into_command(cli: Cli) -> Result<Command> {
             inputs: args.inputs,
             ignore_case: args.ignore_case,
             fixed_strings: args.fixed_strings,
+            invert: args.invert_match,
+            count: args.count,
+            files_with_matches: args.files_with_matches,
+            before: args.before_context.or(args.context).unwrap_or(0),
+            after: args.after_context.or(args.context).unwrap_or(0),
             json: args.json,
         }),
         CommandArgs::Timeline(args) => Command::Timeline(crate::commands::TimelineOptions {

@@ -207,7 +207,10 @@ fn parse_json(line: &str) -> LineInfo {
             ..LineInfo::start(Stamp::None, None)
         };
     }
+    // Lima and logrus write `time`; zap and others `ts` or `timestamp`.
     let stamp = json_string(line, "time")
+        .or_else(|| json_string(line, "ts"))
+        .or_else(|| json_string(line, "timestamp"))
         .and_then(timestamp::parse_prefix)
         .map_or(Stamp::None, |(t, _)| Stamp::At(t));
     let level = json_string(line, "level").and_then(Level::from_name);
@@ -249,6 +252,12 @@ fn parse_bracketed(line: &str) -> LineInfo {
         return parse_crash(line);
     };
     let inside = line[1..end].trim();
+    // `[2026-06-11 05:00:05] …`
+    if let Some((t, used)) = timestamp::parse_prefix(inside)
+        && used == inside.len()
+    {
+        return LineInfo::start(Stamp::At(t), level_after(&line[end + 1..]));
+    }
     if !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return LineInfo::start(Stamp::None, None);
     }
@@ -482,6 +491,15 @@ mod tests {
 
         let shouted = info("2026-06-11T04:50:11Z ERROR something broke");
         assert_eq!(shouted.level, Some(Level::Error));
+        let go_log = info("2026/06/11 05:00:04 listening on :8080");
+        assert_eq!(go_log.stamp, at("2026-06-11T05:00:04Z"));
+        let bracketed = info("[2026-06-11 05:00:05] WARN disk almost full");
+        assert_eq!(
+            (bracketed.stamp, bracketed.level),
+            (at("2026-06-11T05:00:05Z"), Some(Level::Warn))
+        );
+        let zap = info(r#"{"level":"error","ts":"2026-06-11T05:00:06Z","msg":"x"}"#);
+        assert_eq!(zap.stamp, at("2026-06-11T05:00:06Z"));
     }
 
     /// The level each line of `lines` gets from its record.

@@ -179,7 +179,8 @@ pub fn parse_prefix(text: &str) -> Option<(Timestamp, usize)> {
     let year = digits(bytes, 0, 4)?;
     let month = digits(bytes, 5, 2)?;
     let day = digits(bytes, 8, 2)?;
-    if bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
+    // `-`, or `/` as Go's standard log package writes dates.
+    if !matches!(bytes.get(4), Some(b'-' | b'/')) || bytes.get(7) != bytes.get(4) {
         return None;
     }
     if !matches!(bytes.get(10), Some(b'T' | b't' | b' ')) {
@@ -274,6 +275,8 @@ pub fn parse_syslog(text: &str) -> Option<Yearless> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeArg {
     At(Timestamp),
+    /// A whole day (from its start; as an end, up to its end).
+    Day(Timestamp),
     /// Nanoseconds after midnight UTC.
     TimeOfDay(i64),
 }
@@ -282,8 +285,16 @@ impl TimeArg {
     /// The same point moved by `nanos` (negative: earlier).
     pub fn shifted(self, nanos: i64) -> TimeArg {
         match self {
-            TimeArg::At(t) => TimeArg::At(Timestamp(t.0.saturating_add(nanos))),
+            TimeArg::At(t) | TimeArg::Day(t) => TimeArg::At(Timestamp(t.0.saturating_add(nanos))),
             TimeArg::TimeOfDay(n) => TimeArg::TimeOfDay(n.saturating_add(nanos)),
+        }
+    }
+
+    /// As the end of a span: a day ends at its last nanosecond.
+    pub fn resolve_end(self, logs_start: Option<Timestamp>) -> Option<Timestamp> {
+        match self {
+            TimeArg::Day(t) => Some(Timestamp(t.0 + SECS_PER_DAY * NANOS_PER_SEC - 1)),
+            other => other.resolve(logs_start),
         }
     }
 
@@ -292,7 +303,7 @@ impl TimeArg {
     /// hour before that line (a CI job's logs run past midnight, not back).
     pub fn resolve(self, logs_start: Option<Timestamp>) -> Option<Timestamp> {
         match self {
-            TimeArg::At(t) => Some(t),
+            TimeArg::At(t) | TimeArg::Day(t) => Some(t),
             TimeArg::TimeOfDay(nanos) => {
                 let start = logs_start?;
                 let t = Timestamp(start.start_of_day().0 + nanos);
@@ -339,9 +350,15 @@ pub fn parse_time_arg(text: &str) -> Result<TimeArg, String> {
     if text.len() == 10
         && let Some((t, _)) = parse_prefix(&format!("{text}T00:00:00Z"))
     {
-        return Ok(TimeArg::At(t));
+        return Ok(TimeArg::Day(t));
     }
-    let clock_text = with_seconds(text);
+    // `5:09` is `05:09`.
+    let padded = if text.as_bytes().get(1) == Some(&b':') {
+        format!("0{text}")
+    } else {
+        text.to_string()
+    };
+    let clock_text = with_seconds(&padded);
     if let Some((secs, nanos, used)) = clock(clock_text.as_bytes(), 0)
         && used == clock_text.len()
     {
@@ -431,10 +448,17 @@ mod tests {
             parse_time_arg("2026-06-11 04:50").unwrap(),
             TimeArg::At(at("2026-06-11T04:50:00Z"))
         );
+        let day = parse_time_arg("2026-06-11").unwrap();
+        assert_eq!(day.resolve(None), Some(at("2026-06-11T00:00:00Z")));
         assert_eq!(
-            parse_time_arg("2026-06-11").unwrap(),
-            TimeArg::At(at("2026-06-11T00:00:00Z"))
+            day.resolve_end(None),
+            Some(at("2026-06-11T23:59:59.999999999Z"))
         );
+        assert_eq!(
+            parse_time_arg("5:03").unwrap(),
+            parse_time_arg("05:03:00").unwrap()
+        );
+        assert_eq!(at("2026/06/11 05:00:04"), at("2026-06-11T05:00:04Z"));
         let start = at("2026-06-11T04:49:56Z");
         assert_eq!(
             parse_time_arg("05:03").unwrap().resolve(Some(start)),

@@ -72,6 +72,36 @@ pub trait Visitor {
 #[derive(Debug, Default)]
 pub struct Scanned {
     pub manifest: Option<Value>,
+    /// Files in the input besides the manifest, and how many were binary.
+    pub files: u64,
+    pub binary: u64,
+}
+
+impl Scanned {
+    /// Say on stderr what a reader of the results must know about this
+    /// input: that it holds nothing to read, or that it is not a logkeep
+    /// output (so the run's facts are unknown, not "none").
+    pub fn warn_if_odd(&self, input: &Path) {
+        use std::io::Write;
+        let mut stderr = std::io::stderr();
+        let input = display_path(input);
+        let _ = if self.files == 0 {
+            writeln!(stderr, "warning: {input} holds no files to read")
+        } else if self.binary == self.files {
+            writeln!(
+                stderr,
+                "warning: {input} holds no text files ({} binary); if it holds archives, give them to logkeep one by one",
+                self.binary
+            )
+        } else if self.manifest.is_none() {
+            writeln!(
+                stderr,
+                "note: {input} has no readable {MANIFEST_NAME}: its files are read as they are; the run's facts, sizes and collection problems are unknown"
+            )
+        } else {
+            Ok(())
+        };
+    }
 }
 
 /// Stream every log file of the output at `input` (any format, also inside
@@ -93,6 +123,7 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Scanned> {
             path: entry.name.to_string(),
             mtime: entry.mtime,
         };
+        scanned.files += 1;
         if !visitor.wants(&file) {
             return Ok(());
         }
@@ -144,6 +175,7 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Scanned> {
             std::io::copy(&mut lines.into_inner(), &mut std::io::sink())
                 .map_err(|e| read_error(input, &file.path, &e))?;
         }
+        scanned.binary += u64::from(binary);
         visitor.end_file(&file, binary)
     })?;
     Ok(scanned)
@@ -206,10 +238,22 @@ impl Window {
             .is_none_or(|since| time >= since);
         let before_until = self
             .until
-            .and_then(|u| u.resolve(logs_start))
+            .and_then(|u| u.resolve_end(logs_start))
             .is_none_or(|until| time <= until);
         after_since && before_until
     }
+}
+
+/// Say that `--path` matched no file, and what the paths look like: a
+/// filter that silently matches nothing reads as "no problem there".
+pub fn warn_no_file_matched(glob: &globset::GlobMatcher) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "warning: no file matched --path {:?}; paths are as `logkeep ls` shows them \
+         (bats-lima-controller/lima-test-stopped/ha.stderr.log): try '*/ha.stderr*'",
+        glob.glob().glob()
+    );
 }
 
 /// Where a file sits in the layout: its instance, its VM and its name.
@@ -222,9 +266,19 @@ pub struct Place {
 
 impl Place {
     /// From the manifest's record of the file when there is one, else from
-    /// the layout's path (`INSTANCE/lima-VM/…`, `INSTANCE/VM[.N]/…`).
+    /// the layout's path (`INSTANCE/lima-VM/…`, `INSTANCE/VM[.N]/…`); with no
+    /// manifest at all, only the path.
     pub fn of(path: &str, records: &HashMap<String, &Value>) -> Place {
         let file = path.rsplit('/').next().unwrap_or(path).to_string();
+        // Without a manifest the layout is not known to be logkeep's: the
+        // path says it all.
+        if records.is_empty() {
+            return Place {
+                instance: None,
+                vm: None,
+                file: path.to_string(),
+            };
+        }
         if let Some(record) = records.get(path) {
             let text = |key: &str| record[key].as_str().map(str::to_string);
             return Place {
@@ -325,7 +379,8 @@ mod tests {
 
     #[test]
     fn places_files_from_their_layout_path() {
-        let none = HashMap::new();
+        let manifest = serde_json::json!({"files": [{"path": "x"}]});
+        let none = records_by_path(Some(&manifest));
         let place = |p: &str| Place::of(p, &none);
         assert_eq!(
             place("bats-lima-controller/lima-test-stopped/ha.stderr.1.log"),

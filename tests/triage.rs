@@ -169,18 +169,15 @@ fn timeline_filters_by_level_and_around_a_time() {
         "1s",
         "--json",
     ]));
-    let times: Vec<String> = json_lines(&stdout(&around))
+    let around = json_lines(&stdout(&around));
+    // First the test that was running when the window opened, then the window.
+    assert_eq!(around[0]["test"], "start VM vm1");
+    let times: Vec<&str> = around[1..]
         .iter()
-        .map(|l| l["time"].as_str().unwrap().to_string())
+        .map(|l| l["time"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        times.first().map(String::as_str),
-        Some("2027-01-01T00:00:03Z")
-    );
-    assert_eq!(
-        times.last().map(String::as_str),
-        Some("2027-01-01T00:00:05Z")
-    );
+    assert_eq!(times.first(), Some(&"2027-01-01T00:00:03Z"));
+    assert_eq!(times.last(), Some(&"2027-01-01T00:00:05Z"));
     assert_eq!(times.len(), 10, "{times:?}");
     // A time of day is on the day the logs start, or the next when earlier.
     let by_clock = run_ok(
@@ -192,6 +189,7 @@ fn timeline_filters_by_level_and_around_a_time() {
     assert_eq!(
         order_of(&stdout(&by_clock)),
         [
+            "2026-12-31T23:59:55Z bats-a/rdd.stderr.log:4",
             "2027-01-01T00:00:05Z bats-a/rdd.stderr.log:7",
             "2027-01-01T00:00:05.25Z bats-a/rdd.stderr.log:6",
             "2027-01-01T00:00:06Z bats-a/lima-vm1/ha.stderr.log:9",
@@ -335,9 +333,7 @@ fn several_jobs_are_labelled_by_their_run_and_compared() {
     let text = stdout(&summary);
     assert!(text.contains("Errors not in every job (1):"), "{text}");
     assert!(
-        text.contains(
-            "only in bats/macOS: 1 line(s), e.g. bats-lima-controller/rdd.stderr.log:40:"
-        ),
+        text.contains("only in bats/macOS: 1 line, e.g. bats-lima-controller/rdd.stderr.log:40:"),
         "{text}"
     );
     let grep = run_ok(
@@ -363,7 +359,7 @@ fn several_jobs_are_labelled_by_their_run_and_compared() {
     );
     let lines = json_lines(&stdout(&timeline));
     let last = lines.last().unwrap();
-    assert_eq!(last["input"], "bats/macOS");
+    assert_eq!(last["run"], "bats/macOS");
     assert!(last["text"].as_str().unwrap().contains("cannot release"));
     // Both jobs' lines are in one stream, in time order.
     let times: Vec<String> = lines
@@ -371,7 +367,7 @@ fn several_jobs_are_labelled_by_their_run_and_compared() {
         .map(|l| sortable(l["time"].as_str().unwrap()))
         .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
-    assert!(lines.iter().any(|l| l["input"] == "bats/Linux"));
+    assert!(lines.iter().any(|l| l["run"] == "bats/Linux"));
 }
 
 #[test]
@@ -382,7 +378,7 @@ fn summary_is_the_one_screen_answer() {
     collect_job(&tree, &input, "bats", "Linux");
     let out = run_ok(logkeep().arg("summary").arg(&input));
     insta::with_settings!({filters => vec![
-        (r"\(/[^)]*/rdd-logs.tar.gz\)", "(INPUT)"),
+        (r"input .*/rdd-logs.tar.gz", "input [path]/rdd-logs.tar.gz"),
         (r"collected .*", "collected [time, version and host of the collection]"),
     ]}, {
         insta::assert_snapshot!("summary_fixture", stdout(&out));
@@ -476,4 +472,104 @@ fn bad_times_and_inputs_are_refused_with_what_to_do() {
     let out = run(logkeep().arg("summary").arg(&junk));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("junk.bin") && stderr(&out).contains("hint:"));
+}
+
+#[test]
+fn grep_counts_lists_inverts_and_shows_context_like_grep() {
+    let work = tempfile::tempdir().unwrap();
+    let inputs = timeline_inputs(work.path());
+    let folder = &inputs[0].1;
+    let count = run_ok(logkeep().args(["grep", "-c", "level="]).arg(folder));
+    assert_eq!(stdout(&count), "bats-a/rdd.stderr.log:3\n");
+    let files = run_ok(logkeep().args(["grep", "-l", "-i", "ssh"]).arg(folder));
+    assert_eq!(
+        stdout(&files),
+        // ha.stdout.log by its `sshLocalPort`.
+        "bats-a/guest-journal.log\nbats-a/lima-vm1/ha.stderr.log\nbats-a/lima-vm1/ha.stdout.log\nbats-a/lima-vm1/serial.log\n"
+    );
+    let inverted = run(logkeep()
+        .args(["grep", "-v", "-c", "LIMA", "--path", "*/lima-init.log"])
+        .arg(folder));
+    // Every line of lima-init.log has LIMA: nothing selected, exit 3.
+    assert_eq!(inverted.status.code(), Some(3));
+    assert_eq!(stdout(&inverted), "");
+    let context = run_ok(logkeep().args(["grep", "-C", "1", "goroutine"]).arg(folder));
+    assert_eq!(
+        stdout(&context),
+        "bats-a/lima-vm1/ha.stderr.log-5- \n\
+         bats-a/lima-vm1/ha.stderr.log:6: goroutine 57 [running]:\n\
+         bats-a/lima-vm1/ha.stderr.log-7- github.com/lima-vm/lima/v2/pkg/hostagent.(*HostAgent).close(0xc0001e6000)\n"
+    );
+    // A --path that matches nothing says so.
+    let nothing = run(logkeep()
+        .args(["grep", "x", "--path", "ha.stderr.log"])
+        .arg(folder));
+    assert_eq!(nothing.status.code(), Some(3));
+    assert!(
+        stderr(&nothing).contains("no file matched --path"),
+        "{}",
+        stderr(&nothing)
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_json_output_quietly() {
+    let work = tempfile::tempdir().unwrap();
+    let (a, _) = two_jobs(work.path());
+    for command in ["timeline --json", "grep --json .", "timeline --level warn"] {
+        let out = run(Command::new("sh").arg("-c").arg(format!(
+            "{} {command} {} 2>&1 | head -1",
+            env!("CARGO_BIN_EXE_logkeep"),
+            a.display()
+        )));
+        assert!(out.status.success(), "{command}");
+        assert!(
+            !stdout(&out).contains("error"),
+            "{command}: {}",
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn inputs_that_are_not_logkeep_outputs_are_said_to_be() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let (a, b) = two_jobs(w);
+    // A zip holding two archives (not what GitHub's download gives for one artifact).
+    ok(Command::new("zip")
+        .arg("-qj")
+        .arg(w.join("two.zip"))
+        .arg(&a)
+        .arg(&b));
+    let two = run_ok(logkeep().arg("summary").arg(w.join("two.zip")));
+    assert!(
+        stderr(&two).contains("holds no text files"),
+        "{}",
+        stderr(&two)
+    );
+    let empty = w.join("empty");
+    fs::create_dir(&empty).unwrap();
+    let nothing = run_ok(logkeep().arg("timeline").arg(&empty));
+    assert!(
+        stderr(&nothing).contains("holds no files"),
+        "{}",
+        stderr(&nothing)
+    );
+    let plain = run_ok(
+        logkeep()
+            .arg("summary")
+            .arg(Path::new(TIMELINE_FIXTURE).join("logs")),
+    );
+    assert!(stdout(&plain).contains("no manifest"), "{}", stdout(&plain));
+    assert!(stderr(&plain).contains("has no readable manifest.json"));
+    // verify goes on past an input it cannot read, and fails.
+    let verify = run(logkeep()
+        .arg("verify")
+        .arg(&a)
+        .arg(w.join("missing.zip"))
+        .arg(&b));
+    assert_eq!(verify.status.code(), Some(1));
+    assert_eq!(stdout(&verify).matches("42 of 42 files match").count(), 2);
+    assert!(stderr(&verify).contains("missing.zip"));
 }

@@ -59,7 +59,10 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
             "{} holds no readable {MANIFEST_NAME}",
             display_path(&options.input)
         ))
-        .with_hint("`logkeep verify` says what is wrong with it")
+        .with_hint(
+            "it is not a logkeep output (or GitHub's zip holds several archives: give them one by one); \
+             `logkeep grep`, `timeline` and `summary` still read its files",
+        )
     })?;
     let matches = |record: &serde_json::Value, key: &str, wanted: &Option<String>| {
         wanted
@@ -138,7 +141,9 @@ pub fn cat(options: CatOptions) -> Result<ExitStatus> {
     let mut found = false;
     let stdout = std::io::stdout();
     for_each_file(&options.input, &mut |path, _, data| {
-        if path == options.path && !found {
+        // `./x` as tar lists it, or `x`: the same file.
+        let wanted = options.path.trim_start_matches("./");
+        if path.trim_start_matches("./") == wanted && !found {
             found = true;
             let mut out = stdout.lock();
             // A closed pipe (`| head`) ends the copy quietly.

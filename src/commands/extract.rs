@@ -80,10 +80,13 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         if !seen.insert(relative.clone()) {
             return Err(refuse(name, "appears twice"));
         }
-        if options
-            .only
-            .as_ref()
-            .is_some_and(|glob| !glob.is_match(&relative))
+        // The manifest always comes along: it is the index of what was
+        // extracted, and `verify`, `summary` and `timeline` need it.
+        if relative != std::path::Path::new(crate::manifest::MANIFEST_NAME)
+            && options
+                .only
+                .as_ref()
+                .is_some_and(|glob| !glob.is_match(&relative))
         {
             return Ok(());
         }

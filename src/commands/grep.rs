@@ -1,6 +1,7 @@
 //! `logkeep grep`: search the logs inside outputs without unpacking them,
 //! one line at a time, so memory stays the same whatever their size.
 
+use std::collections::VecDeque;
 use std::io::{self, BufRead, BufWriter, Seek, Write};
 use std::path::PathBuf;
 
@@ -10,6 +11,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::logline::Level;
+use crate::sanitize::display_str;
+use crate::timestamp::Timestamp;
 use crate::triage::{self, Line, LogFile, Visitor, Window};
 
 pub struct GrepOptions {
@@ -17,25 +20,40 @@ pub struct GrepOptions {
     pub inputs: Vec<PathBuf>,
     pub ignore_case: bool,
     pub fixed_strings: bool,
+    /// Select the lines that do not match.
+    pub invert: bool,
+    /// Print each file's number of selected lines instead of the lines.
+    pub count: bool,
+    /// Print only the paths of files with a selected line.
+    pub files_with_matches: bool,
+    /// Lines of context before and after each selected line.
+    pub before: usize,
+    pub after: usize,
     /// Only files whose layout path matches this glob.
     pub path: Option<globset::GlobMatcher>,
     pub window: Window,
     pub json: bool,
 }
 
-/// One match, as `--json` prints it (a JSON object per line).
+/// One selected line, as `--json` prints it (a JSON object per line).
 #[derive(Debug, Serialize)]
 struct Match<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    input: Option<&'a str>,
     path: &'a str,
     line: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// When the record holding the line was written.
     time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// False when the time is that of the dated line before.
+    dated: bool,
     level: Option<Level>,
     text: &'a str,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    cut: bool,
+}
+
+/// A line kept for `-B` context.
+struct Before {
+    number: u64,
+    text: String,
     cut: bool,
 }
 
@@ -43,16 +61,57 @@ struct Grep<'o, W: Write> {
     regex: Regex,
     options: &'o GrepOptions,
     out: W,
+    /// Selected lines in all files, and in the current one.
     matches: u64,
-    logs_start: Option<crate::timestamp::Timestamp>,
+    in_file: u64,
+    files_matched: u64,
+    files_wanted: u64,
+    logs_start: Option<Timestamp>,
+    before: VecDeque<Before>,
+    /// Lines of `-A` context still to print.
+    after_left: usize,
+    /// The last line number printed in this file, to put `--` between groups.
+    last_printed: Option<u64>,
+}
+
+impl<W: Write> Grep<'_, W> {
+    fn print_line(
+        &mut self,
+        path: &str,
+        number: u64,
+        text: &str,
+        cut: bool,
+        selected: bool,
+    ) -> io::Result<()> {
+        let context = self.options.before > 0 || self.options.after > 0;
+        if context && self.last_printed.is_some_and(|last| number > last + 1) {
+            writeln!(self.out, "--")?;
+        }
+        self.last_printed = Some(number);
+        // grep's own marks: `:` for a selected line, `-` for context.
+        let mark = if selected { ':' } else { '-' };
+        writeln!(
+            self.out,
+            "{}{mark}{number}{mark} {text}{}",
+            display_str(path),
+            if cut { " [line cut]" } else { "" }
+        )
+    }
 }
 
 impl<W: Write> Visitor for Grep<'_, W> {
     fn wants(&mut self, file: &LogFile) -> bool {
-        self.options
+        self.in_file = 0;
+        self.before.clear();
+        self.after_left = 0;
+        self.last_printed = None;
+        let wanted = self
+            .options
             .path
             .as_ref()
-            .is_none_or(|glob| glob.is_match(&file.path))
+            .is_none_or(|glob| glob.is_match(&file.path));
+        self.files_wanted += u64::from(wanted);
+        wanted
     }
 
     fn needs_records(&self) -> bool {
@@ -65,35 +124,74 @@ impl<W: Write> Visitor for Grep<'_, W> {
             self.logs_start = line.time;
         }
         let window = &self.options.window;
-        if !window.admits_level(line.level)
-            || !window.admits_time(line.time, self.logs_start)
-            || !self.regex.is_match(line.text)
-        {
+        let selected = window.admits_level(line.level)
+            && window.admits_time(line.time, self.logs_start)
+            && self.regex.is_match(line.text) != self.options.invert;
+        let options = self.options;
+        let quiet = options.count || options.files_with_matches;
+        if !selected {
+            if quiet || options.json {
+                return Ok(());
+            }
+            if self.after_left > 0 {
+                self.after_left -= 1;
+                return self
+                    .print_line(&file.path, line.number, line.text, line.cut, false)
+                    .map_err(write_error);
+            }
+            if options.before > 0 {
+                if self.before.len() == options.before {
+                    self.before.pop_front();
+                }
+                self.before.push_back(Before {
+                    number: line.number,
+                    text: line.text.to_string(),
+                    cut: line.cut,
+                });
+            }
             return Ok(());
         }
         self.matches += 1;
-        let written = if self.options.json {
+        self.in_file += 1;
+        if quiet {
+            return Ok(());
+        }
+        let written = if options.json {
             let record = Match {
-                input: None,
                 path: &file.path,
                 line: line.number,
                 time: line.time.map(|t| t.to_string()),
+                dated: line.dated,
                 level: line.level,
                 text: line.text,
                 cut: line.cut,
             };
             serde_json::to_writer(&mut self.out, &record)
-                .map_err(io::Error::other)
+                .map_err(io::Error::from)
                 .and_then(|()| writeln!(self.out))
         } else {
-            writeln!(
-                self.out,
-                "{}:{}: {}{}",
-                crate::sanitize::display_str(&file.path),
-                line.number,
-                line.text,
-                if line.cut { " [line cut]" } else { "" }
-            )
+            let before: Vec<Before> = self.before.drain(..).collect();
+            before
+                .iter()
+                .try_for_each(|b| self.print_line(&file.path, b.number, &b.text, b.cut, false))
+                .and_then(|()| self.print_line(&file.path, line.number, line.text, line.cut, true))
+        };
+        self.after_left = options.after;
+        written.map_err(write_error)
+    }
+
+    fn end_file(&mut self, file: &LogFile, _binary: bool) -> Result<()> {
+        if self.in_file == 0 {
+            return Ok(());
+        }
+        self.files_matched += 1;
+        let path = display_str(&file.path);
+        let written = if self.options.files_with_matches {
+            writeln!(self.out, "{path}")
+        } else if self.options.count {
+            writeln!(self.out, "{path}:{}", self.in_file)
+        } else {
+            Ok(())
         };
         written.map_err(write_error)
     }
@@ -109,8 +207,8 @@ fn write_error(e: io::Error) -> Error {
     Error::new(format!("cannot write the matches: {e}"))
 }
 
-pub fn run(options: GrepOptions) -> Result<ExitStatus> {
-    let regex = RegexBuilder::new(&if options.fixed_strings {
+fn build_regex(options: &GrepOptions) -> Result<Regex> {
+    RegexBuilder::new(&if options.fixed_strings {
         regex::escape(&options.pattern)
     } else {
         options.pattern.clone()
@@ -123,62 +221,83 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
         Error::new(format!("{:?} is not a valid pattern: {e}", options.pattern)).with_hint(
             "the syntax is Rust's regex crate (like grep -E); -F searches for the text as it is",
         )
-    })?;
+    })
+}
+
+fn grep<'o, W: Write>(options: &'o GrepOptions, regex: &Regex, out: W) -> Grep<'o, W> {
+    Grep {
+        regex: regex.clone(),
+        options,
+        out,
+        matches: 0,
+        in_file: 0,
+        files_matched: 0,
+        files_wanted: 0,
+        logs_start: None,
+        before: VecDeque::new(),
+        after_left: 0,
+        last_printed: None,
+    }
+}
+
+pub fn run(options: GrepOptions) -> Result<ExitStatus> {
+    let regex = build_regex(&options)?;
     let stdout = io::stdout();
     let mut matches = 0;
-    let several = options.inputs.len() > 1;
+    let mut files_wanted = 0u64;
     let result = (|| -> Result<()> {
+        if let [input] = options.inputs.as_slice() {
+            let mut grep = grep(&options, &regex, BufWriter::new(stdout.lock()));
+            triage::scan(input, &mut grep)?;
+            matches += grep.matches;
+            files_wanted += grep.files_wanted;
+            return grep.out.flush().map_err(write_error);
+        }
+        // Each run is labelled from its manifest, which a tar holds at its
+        // end, and labels must differ: the lines wait in temporary files,
+        // not in memory, until every input is read.
+        let mut spools = Vec::new();
         for input in &options.inputs {
-            if several {
-                // The run's label is in the manifest, which a tar holds at its
-                // end: the matches wait in a temporary file, not in memory.
-                let spool = tempfile::tempfile()
-                    .map_err(|e| Error::io("create a temporary file for", input, &e))?;
-                let mut grep = Grep {
-                    regex: regex.clone(),
-                    options: &options,
-                    out: BufWriter::new(spool),
-                    matches: 0,
-                    logs_start: None,
-                };
-                let scanned = triage::scan(input, &mut grep)?;
-                matches += grep.matches;
-                let label = triage::run_label(input, scanned.manifest.as_ref());
-                let mut spool = grep
-                    .out
-                    .into_inner()
-                    .map_err(|e| write_error(e.into_error()))?;
-                spool.rewind().map_err(write_error)?;
-                let mut out = stdout.lock();
-                for line in io::BufReader::new(spool).lines() {
-                    let line = line.map_err(write_error)?;
-                    if options.json {
-                        let label = serde_json::to_string(&label).unwrap_or_default();
-                        writeln!(out, "{{\"input\":{label},{}", &line[1..])
-                    } else {
-                        writeln!(out, "[{label}] {line}")
-                    }
-                    .map_err(write_error)?;
+            let spool = tempfile::tempfile()
+                .map_err(|e| Error::io("create a temporary file for", input, &e))?;
+            let mut grep = grep(&options, &regex, BufWriter::new(spool));
+            let scanned = triage::scan(input, &mut grep)?;
+            matches += grep.matches;
+            files_wanted += grep.files_wanted;
+            let label = triage::run_label(input, scanned.manifest.as_ref());
+            let spool = grep
+                .out
+                .into_inner()
+                .map_err(|e| write_error(e.into_error()))?;
+            spools.push(((label, input.as_path()), spool));
+        }
+        let labels =
+            triage::unique_labels(&spools.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>());
+        let mut out = BufWriter::new(stdout.lock());
+        for ((_, mut spool), label) in spools.into_iter().zip(labels) {
+            spool.rewind().map_err(write_error)?;
+            let json_label = serde_json::to_string(&label).unwrap_or_default();
+            for line in io::BufReader::new(spool).lines() {
+                let line = line.map_err(write_error)?;
+                if options.json {
+                    writeln!(out, "{{\"run\":{json_label},{}", &line[1..])
+                } else {
+                    writeln!(out, "[{label}] {line}")
                 }
-            } else {
-                let mut grep = Grep {
-                    regex: regex.clone(),
-                    options: &options,
-                    out: BufWriter::new(stdout.lock()),
-                    matches: 0,
-                    logs_start: None,
-                };
-                triage::scan(input, &mut grep)?;
-                matches += grep.matches;
-                grep.out.flush().map_err(write_error)?;
+                .map_err(write_error)?;
             }
         }
-        Ok(())
+        out.flush().map_err(write_error)
     })();
     match result {
         // `| head` closed the pipe: what was wanted has been printed.
         Err(e) if e.message == PIPE_CLOSED => return Ok(ExitStatus::Success),
         other => other?,
+    }
+    if let Some(glob) = &options.path
+        && files_wanted == 0
+    {
+        crate::triage::warn_no_file_matched(glob);
     }
     Ok(if matches > 0 {
         ExitStatus::Success

@@ -227,7 +227,19 @@ impl Visitor for Gatherer {
             test: None,
             at: line.time,
         };
-        if stats.first.is_none() {
+        // First and last by time (a file's lines are not always in order);
+        // lines without a time only when nothing dated is known.
+        let earlier = |known: &Option<LineRef>| {
+            known
+                .as_ref()
+                .is_none_or(|k| k.at.is_none() || found.at.is_some_and(|t| Some(t) < k.at))
+        };
+        let later = |known: &Option<LineRef>| {
+            known
+                .as_ref()
+                .is_none_or(|k| k.at.is_none() || found.at.is_some_and(|t| Some(t) >= k.at))
+        };
+        if earlier(&stats.first) {
             stats.first = Some(found.clone());
         }
         let entry = self
@@ -240,7 +252,9 @@ impl Visitor for Gatherer {
                 )
             });
         entry.0 += 1;
-        stats.last = Some(found);
+        if later(&stats.last) {
+            stats.last = Some(found);
+        }
         Ok(())
     }
 }
@@ -258,6 +272,7 @@ fn test_at(tests: &BTreeSet<(Timestamp, String)>, time: Option<Timestamp>) -> Op
 fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
     let mut gatherer = Gatherer::default();
     let scanned = triage::scan(input, &mut gatherer)?;
+    scanned.warn_if_odd(input);
     let manifest = scanned.manifest.as_ref();
     let records = triage::records_by_path(manifest);
     let label = triage::run_label(input, manifest);
@@ -457,6 +472,15 @@ pub fn run(options: SummaryOptions) -> Result<ExitStatus> {
     }
 }
 
+/// `1 error`, `2 errors`.
+fn plural(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
@@ -489,7 +513,8 @@ fn write_text(
         if index > 0 {
             writeln!(out)?;
         }
-        writeln!(out, "{}  ({})", s.label, s.input)?;
+        writeln!(out, "{}", s.label)?;
+        writeln!(out, "  input       {}", s.input)?;
         let fact = |key: &str| s.run.get(key).map(String::as_str);
         let mut run = Vec::new();
         if let Some(repo) = fact("github_repository") {
@@ -554,15 +579,23 @@ fn write_text(
                 .collect();
             writeln!(out, "  VMs         {}", display_str(&vms.join(", ")))?;
         }
-        writeln!(
-            out,
-            "  files       {} ({}); {} skipped; {} problem(s) at collection; {} secret(s) redacted",
-            s.files,
-            human_size(s.bytes),
-            s.skipped,
-            s.problems.len(),
-            s.redactions
-        )?;
+        if s.has_manifest {
+            writeln!(
+                out,
+                "  files       {} ({}); {} skipped; {} at collection; {} redacted",
+                s.files,
+                human_size(s.bytes),
+                s.skipped,
+                plural(s.problems.len() as u64, "problem"),
+                plural(s.redactions, "secret"),
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  files       {} (no manifest: skips, problems and redactions unknown)",
+                s.files
+            )?;
+        }
         for problem in s.problems.iter().take(10) {
             writeln!(
                 out,
@@ -577,18 +610,21 @@ fn write_text(
         if let Some(last) = s.tests.last() {
             writeln!(
                 out,
-                "  tests       {} BATS test(s) started; the last: {:?} at {}",
-                s.tests.len(),
+                "  tests       {} started; the last: {:?} at {}",
+                plural(s.tests.len() as u64, "BATS test"),
                 display_str(&last.name),
                 last.time
             )?;
         }
         writeln!(
             out,
-            "  errors      {} error(s) in {} log(s); {} warning(s)",
-            s.errors,
-            s.logs_with_errors.iter().filter(|l| l.errors > 0).count(),
-            s.warnings
+            "  errors      {} in {}; {}",
+            plural(s.errors, "error"),
+            plural(
+                s.logs_with_errors.iter().filter(|l| l.errors > 0).count() as u64,
+                "log"
+            ),
+            plural(s.warnings, "warning")
         )?;
         if let Some(FirstError { path, line: first }) = &s.first_error {
             let during = first
@@ -617,25 +653,25 @@ fn write_text(
         for log in with_errors {
             writeln!(
                 out,
-                "    {} ({} errors)",
+                "    {} ({})",
                 display_str(&log.path),
-                log.errors
+                plural(log.errors, "error")
             )?;
-            writeln!(
-                out,
-                "      {} :{:<5} {}",
-                clock(&log.first),
-                log.first.line,
-                log.first.text
-            )?;
-            if log.last.line != log.first.line {
-                writeln!(
-                    out,
-                    "      {} :{:<5} {}",
-                    clock(&log.last),
-                    log.last.line,
-                    log.last.text
-                )?;
+            let mut test = None;
+            for line in [&log.first, &log.last] {
+                if std::ptr::eq(line, &log.last) && log.last.line == log.first.line {
+                    break;
+                }
+                // The test, when it changes: errors belong to a test.
+                if line.test.is_some() && line.test != test {
+                    test = line.test.clone();
+                    writeln!(
+                        out,
+                        "      in test {:?}:",
+                        display_str(test.as_deref().unwrap_or_default())
+                    )?;
+                }
+                writeln!(out, "      {} :{:<5} {}", clock(line), line.line, line.text)?;
             }
         }
     }
@@ -648,9 +684,9 @@ fn write_text(
             for d in differences.iter().take(DIFFERENCES_SHOWN) {
                 writeln!(
                     out,
-                    "  only in {}: {} line(s), e.g. {}",
+                    "  only in {}: {}, e.g. {}",
                     d.only_in.join(", "),
-                    d.count,
+                    plural(d.count, "line"),
                     display_str(&d.example)
                 )?;
             }

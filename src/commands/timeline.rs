@@ -31,6 +31,8 @@ struct Entry {
     /// placed at that line's time.
     time: Option<Timestamp>,
     dated: bool,
+    /// The line starts a record (a continuation shows no time of its own).
+    starts_record: bool,
     file: u32,
     line: u64,
     level: Option<Level>,
@@ -55,7 +57,9 @@ impl Record for Entry {
             .level
             .and_then(|l| LEVELS.iter().position(|x| *x == l))
             .map_or(0, |i| i as u8 + 1);
-        out.write_all(&[u8::from(self.dated) | u8::from(self.cut) << 1, level])?;
+        let flags =
+            u8::from(self.dated) | u8::from(self.cut) << 1 | u8::from(self.starts_record) << 2;
+        out.write_all(&[flags, level])?;
         out.write_all(&self.file.to_le_bytes())?;
         out.write_all(&self.line.to_le_bytes())?;
         let test_len = self.test.as_ref().map_or(u32::MAX, |t| t.len() as u32);
@@ -95,6 +99,7 @@ impl Record for Entry {
             time: (time != i64::MIN).then_some(Timestamp(time)),
             dated: head[8] & 1 != 0,
             cut: head[8] & 2 != 0,
+            starts_record: head[8] & 4 != 0,
             level: (head[9] as usize)
                 .checked_sub(1)
                 .and_then(|i| LEVELS.get(i).copied()),
@@ -113,6 +118,9 @@ struct FileInfo {
     /// Its first dated line's time: where the lines before it go. `None`:
     /// the file has no time at all and is left out.
     first_time: Option<Timestamp>,
+    /// Matched by --path: only these files' lines are shown; the others
+    /// give only their test markers.
+    shown: bool,
 }
 
 struct Collector<'o> {
@@ -130,21 +138,20 @@ struct Collector<'o> {
 
 impl Visitor for Collector<'_> {
     fn wants(&mut self, file: &LogFile) -> bool {
-        let wanted = self
+        let shown = self
             .options
             .path
             .as_ref()
             .is_none_or(|glob| glob.is_match(&file.path));
-        if wanted {
-            self.files.push(FileInfo {
-                input: self.input,
-                path: file.path.clone(),
-                first_time: None,
-            });
-            self.last_time = None;
-            self.file_started = true;
-        }
-        wanted
+        self.files.push(FileInfo {
+            input: self.input,
+            path: file.path.clone(),
+            first_time: None,
+            shown,
+        });
+        self.last_time = None;
+        self.file_started = true;
+        true
     }
 
     fn line(&mut self, _file: &LogFile, line: &Line<'_>) -> Result<()> {
@@ -159,13 +166,15 @@ impl Visitor for Collector<'_> {
             Some(Marker::Test(name)) => Some(name.clone()),
             _ => None,
         };
-        // Test markers stay whatever the level: they give errors their context.
-        if test.is_none() && !self.options.window.admits_level(line.level) {
+        // Test markers stay whatever the level or path: they give the lines
+        // their context.
+        if test.is_none() && (!info.shown || !self.options.window.admits_level(line.level)) {
             return Ok(());
         }
         let entry = Entry {
             time: line.time,
             dated: line.dated,
+            starts_record: line.starts_record,
             file: (self.files.len() - 1) as u32,
             line: line.number,
             level: line.level,
@@ -194,8 +203,9 @@ impl Visitor for Collector<'_> {
 
 #[derive(Serialize)]
 struct JsonEntry<'a> {
+    /// The run (from its manifest), when several inputs were merged.
     #[serde(skip_serializing_if = "Option::is_none")]
-    input: Option<&'a str>,
+    run: Option<&'a str>,
     time: String,
     /// False when the time is that of the record or dated line before it.
     dated: bool,
@@ -230,6 +240,7 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
         collector.input = index;
         let files_before = collector.files.len();
         let scanned = triage::scan(input, &mut collector)?;
+        scanned.warn_if_odd(input);
         let records = triage::records_by_path(scanned.manifest.as_ref());
         for info in &collector.files[files_before..] {
             places.push(Place::of(&info.path, &records));
@@ -312,11 +323,33 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
     let mut out = BufWriter::new(io::stdout().lock());
     let mut printer = Printer::new(&view, options.json);
     let mut tests = shown_tests.into_iter();
+    // With --since, the test each run was in when the window opens.
+    let since = window.since.and_then(|s| s.resolve(logs_start));
+    let mut context: Vec<Option<Entry>> = (0..options.inputs.len()).map(|_| None).collect();
+    let mut context_done = since.is_none();
     let written = spool
         .merge(&key, &mut |mut e: Entry| {
             let Some(time) = placed(&e) else {
+                let before_window = e
+                    .time
+                    .or(files[e.file as usize].first_time)
+                    .zip(since)
+                    .is_some_and(|(t, since)| t < since);
+                if e.test.is_some() && before_window && !context_done {
+                    let input = files[e.file as usize].input;
+                    e.time = e.time.or(files[e.file as usize].first_time);
+                    context[input] = Some(e);
+                }
                 return Ok(());
             };
+            if !context_done {
+                context_done = true;
+                let mut earlier: Vec<Entry> = context.iter_mut().filter_map(Option::take).collect();
+                earlier.sort_by_key(|e| e.time);
+                for marker in &earlier {
+                    printer.print(&mut out, marker)?;
+                }
+            }
             let shown = match &e.test {
                 None => true,
                 Some(_) if first_pass => tests.next().unwrap_or(false),
@@ -334,9 +367,20 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
         Err(e) => return Err(Error::new(format!("cannot write the timeline: {e}"))),
         Ok(()) => {}
     }
-    let undated: Vec<&FileInfo> = files.iter().filter(|f| f.first_time.is_none()).collect();
+    if let Some(glob) = &options.path
+        && !files.iter().any(|f| f.shown)
+    {
+        triage::warn_no_file_matched(glob);
+    }
+    // stderr may be a closed pipe too: what could not be said is not an error.
+    let mut stderr = io::stderr().lock();
+    let undated: Vec<&FileInfo> = files
+        .iter()
+        .filter(|f| f.shown && f.first_time.is_none())
+        .collect();
     if !undated.is_empty() {
-        eprintln!(
+        let _ = writeln!(
+            stderr,
             "note: {} file(s) have no line with a time and are not in the timeline:",
             undated.len()
         );
@@ -346,7 +390,7 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
             } else {
                 String::new()
             };
-            eprintln!("  {label}{}", display_str(&file.path));
+            let _ = writeln!(stderr, "  {label}{}", display_str(&file.path));
         }
     }
     Ok(ExitStatus::Success)
@@ -375,24 +419,21 @@ impl<'a> Printer<'a> {
     fn new(view: &'a View<'a>, json: bool) -> Printer<'a> {
         let origins: Vec<String> = (0..view.files.len())
             .map(|file| {
-                let place = &view.places[file];
+                // The path in the layout names the instance, the VM (and which
+                // of its preserved folders) and the file, and is what `cat` takes.
                 let mut origin = String::new();
                 if view.several {
                     origin.push_str(&format!("[{}] ", view.labels[view.files[file].input]));
                 }
-                origin.push_str(place.instance.as_deref().unwrap_or("-"));
-                origin.push(' ');
-                origin.push_str(place.vm.as_deref().unwrap_or("-"));
-                origin.push(' ');
-                origin.push_str(&place.file);
+                origin.push_str(&view.files[file].path);
                 display_str(&origin)
             })
             .collect();
-        // Only the files with a time are printed: only they set the width.
+        // Only the files shown with a time are printed: only they set the width.
         let width = origins
             .iter()
             .zip(view.files)
-            .filter(|(_, f)| f.first_time.is_some())
+            .filter(|(_, f)| f.shown && f.first_time.is_some())
             .map(|(o, _)| o.chars().count())
             .max()
             .unwrap_or(0);
@@ -411,7 +452,7 @@ impl<'a> Printer<'a> {
         if self.json {
             let place = &self.view.places[e.file as usize];
             let record = JsonEntry {
-                input: self
+                run: self
                     .view
                     .several
                     .then(|| self.view.labels[file.input].as_str()),
@@ -434,8 +475,12 @@ impl<'a> Printer<'a> {
             self.day = Some(time.start_of_day());
             writeln!(out, "──── {} (UTC) ────", time.date())?;
         }
+        // A record without a time of its own shows the one it inherits in
+        // parentheses; the rest of a record (a stack) shows none.
         let clock = if e.dated {
             time.time_of_day()
+        } else if e.starts_record {
+            format!("({})", &time.time_of_day()[..10])
         } else {
             " ".repeat(12)
         };

@@ -32,8 +32,20 @@ struct Verdict {
 
 pub fn run(options: VerifyOptions) -> Result<ExitStatus> {
     let mut verdicts = Vec::new();
+    let mut unreadable = 0;
     for input in &options.inputs {
-        verdicts.push(verify(input)?);
+        // One input that cannot be read does not hide the others' verdicts.
+        match verify(input) {
+            Ok(verdict) => verdicts.push(verdict),
+            Err(error) if options.inputs.len() > 1 => {
+                unreadable += 1;
+                eprintln!("error: {}", error.message);
+                if let Some(hint) = &error.hint {
+                    eprintln!("  hint: {hint}");
+                }
+            }
+            Err(error) => return Err(error),
+        }
     }
     if options.report.json {
         print_json(&verdicts);
@@ -61,7 +73,9 @@ pub fn run(options: VerifyOptions) -> Result<ExitStatus> {
     let clean = verdicts
         .iter()
         .all(|v| v.changed.is_empty() && v.missing.is_empty() && v.unlisted.is_empty());
-    Ok(if clean {
+    Ok(if unreadable > 0 {
+        ExitStatus::Error
+    } else if clean {
         ExitStatus::Success
     } else {
         ExitStatus::Problems
