@@ -120,10 +120,13 @@ fn add_file(
         Some(redactor) if snapshot().len() <= IN_MEMORY => {
             add_in_memory(planned, snapshot(), redactor, mtime, writer)?
         }
-        Some(redactor) if may_hold_secret(redactor, snapshot()) => {
-            add_redacted(planned, redactor, &snapshot, mtime, writer)?
-        }
-        guard => add_plain(planned, snapshot(), guard, mtime, writer)?,
+        // Larger ones are scanned first: one found clean is streamed as it
+        // is, checked against the checksums of what the scan saw.
+        Some(redactor) => match scan_for_secrets(redactor, snapshot()) {
+            None => add_redacted(planned, redactor, &snapshot, mtime, writer)?,
+            Some(scanned) => add_plain(planned, snapshot(), Some(scanned), mtime, writer)?,
+        },
+        None => add_plain(planned, snapshot(), None, mtime, writer)?,
     };
     let after = file.metadata().ok();
     let changed = after.is_some_and(|m| m.len() != size || m.modified().ok() != mtime);
@@ -190,7 +193,7 @@ const IN_MEMORY: u64 = 4 << 20;
 /// write the result: no second pass, no thread.
 fn add_in_memory(
     planned: &PlannedFile,
-    mut reader: SnapshotReader<'_, &File>,
+    mut reader: SnapshotReader<&File>,
     redactor: &Redactor,
     mtime: Option<SystemTime>,
     writer: &mut dyn ArchiveWriter,
@@ -252,21 +255,25 @@ fn holds_private_key(file: &File) -> bool {
         && first_line.windows(16).any(|w| w == b"PRIVATE KEY-----")
 }
 
-/// The cheap first pass: does anything in the file look like the start of a secret?
-fn may_hold_secret(redactor: &Redactor, mut snapshot: SnapshotReader<'_, &File>) -> bool {
+/// The cheap first pass: does anything in the file look like the start of a
+/// secret? `None` if so; if not, the checksums of what was scanned, block by
+/// block, so that the second pass can check it yields the same bytes.
+fn scan_for_secrets(redactor: &Redactor, mut snapshot: SnapshotReader<&File>) -> Option<Vec<u32>> {
     snapshot.hasher = None;
     let overlap = redactor.overlap();
     let mut buf = vec![0u8; 1 << 20];
     let mut kept = 0;
+    let mut checksums = BlockChecksums::default();
     loop {
         let n = match snapshot.read(&mut buf[kept..]) {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return Some(checksums.finish()),
             Ok(n) => n,
         };
         let end = kept + n;
         if redactor.may_match(&buf[..end]) {
-            return true;
+            return None;
         }
+        checksums.update(&buf[kept..end]);
         // Keep the tail so that a trigger split between reads is still seen.
         let keep = overlap.min(end);
         buf.copy_within(end - keep..end, 0);
@@ -274,13 +281,14 @@ fn may_hold_secret(redactor: &Redactor, mut snapshot: SnapshotReader<'_, &File>)
     }
 }
 
-/// Stream a file as it is. With a `guard`, the file was found free of
-/// secrets by the first pass; should it change meanwhile and a secret appear,
-/// the rest of the entry is NUL-filled rather than let it through.
-fn add_plain<'g>(
+/// Stream a file as it is. With `scanned`, the file was found free of
+/// secrets by the first pass, which saw these block checksums; should a block
+/// differ now (the file was rewritten meanwhile), it and the rest of the
+/// entry are NUL-filled rather than let through unscanned.
+fn add_plain(
     planned: &PlannedFile,
-    mut reader: SnapshotReader<'g, &File>,
-    guard: Option<&'g Redactor>,
+    mut reader: SnapshotReader<&File>,
+    scanned: Option<Vec<u32>>,
     mtime: Option<SystemTime>,
     writer: &mut dyn ArchiveWriter,
 ) -> Result<Archived> {
@@ -289,10 +297,7 @@ fn add_plain<'g>(
         size: reader.len(),
         mtime,
     };
-    reader.guard = guard.map(|redactor| Guard {
-        redactor,
-        tail: Vec::new(),
-    });
+    reader.guard = scanned.map(Guard::new);
     writer.add_file(&entry, &mut reader)?;
     Ok(Archived {
         size: entry.size,
@@ -316,7 +321,7 @@ fn add_plain<'g>(
 fn add_redacted<'f>(
     planned: &PlannedFile,
     redactor: &Redactor,
-    snapshot: &(dyn Fn() -> SnapshotReader<'static, &'f File> + Sync),
+    snapshot: &(dyn Fn() -> SnapshotReader<&'f File> + Sync),
     mtime: Option<SystemTime>,
     writer: &mut dyn ArchiveWriter,
 ) -> Result<Archived> {
@@ -463,17 +468,70 @@ enum Segment {
     Marker(Vec<u8>),
 }
 
-/// Watches yielded bytes for the start of a secret.
-struct Guard<'g> {
-    redactor: &'g Redactor,
-    /// The end of what was yielded before, so a trigger split between reads is seen.
-    tail: Vec<u8>,
+/// Bytes per checksum block of the guard: the second pass of a file found
+/// clean reads whole blocks and checks each before yielding any of it.
+const GUARD_BLOCK: usize = 256 * 1024;
+
+/// CRC-32 of each `GUARD_BLOCK` bytes of a stream, as the scan saw them.
+#[derive(Default)]
+struct BlockChecksums {
+    done: Vec<u32>,
+    current: crc32fast::Hasher,
+    filled: usize,
+}
+
+impl BlockChecksums {
+    fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let n = data.len().min(GUARD_BLOCK - self.filled);
+            self.current.update(&data[..n]);
+            self.filled += n;
+            data = &data[n..];
+            if self.filled == GUARD_BLOCK {
+                let block = std::mem::take(&mut self.current);
+                self.done.push(block.finalize());
+                self.filled = 0;
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<u32> {
+        if self.filled > 0 {
+            self.done.push(self.current.finalize());
+        }
+        self.done
+    }
+}
+
+/// Checks that a second pass yields what the secret scan saw, block by block.
+struct Guard {
+    expected: Vec<u32>,
+    /// The next block's index.
+    next: usize,
+    /// A checked block, when the caller reads less than a block at a time…
+    block: Vec<u8>,
+    /// …and how much of it was yielded.
+    offset: usize,
+    /// A block differed: the rest is NUL already, nothing more to check.
+    tripped: bool,
+}
+
+impl Guard {
+    fn new(expected: Vec<u32>) -> Guard {
+        Guard {
+            expected,
+            next: 0,
+            block: Vec::new(),
+            offset: 0,
+            tripped: false,
+        }
+    }
 }
 
 /// Yields exactly the entry's size from a file that may change meanwhile:
 /// what is appended after opening is left out, and what vanished (the file
 /// shrank, or a read failed) is replaced by NUL bytes. Hashes what it yields.
-struct SnapshotReader<'g, R> {
+struct SnapshotReader<R> {
     inner: R,
     segments: std::collections::VecDeque<Segment>,
     /// Where the next read of `inner` starts; unknown at first, so the
@@ -485,10 +543,10 @@ struct SnapshotReader<'g, R> {
     read_error: Option<io::Error>,
     cut: Option<Cut>,
     hasher: Option<Sha256>,
-    guard: Option<Guard<'g>>,
+    guard: Option<Guard>,
 }
 
-impl<'g, R: Read + Seek> SnapshotReader<'g, R> {
+impl<R: Read + Seek> SnapshotReader<R> {
     fn whole(inner: R, size: u64) -> Self {
         Self::new(
             inner,
@@ -585,32 +643,82 @@ impl<'g, R: Read + Seek> SnapshotReader<'g, R> {
         }
     }
 
-    /// A secret appeared in bytes the first pass found clean (the file was
-    /// rewritten meanwhile): blank this read and everything after it.
-    fn check_guard(&mut self, buf: &mut [u8]) {
-        let Some(guard) = &mut self.guard else {
-            return;
-        };
-        let overlap = guard.redactor.overlap();
-        guard.tail.extend_from_slice(buf);
-        if guard.redactor.may_match(&guard.tail) {
-            buf.fill(0);
-            self.zero_filled += buf.len() as u64;
-            self.exhausted = true;
-            self.read_error.get_or_insert_with(|| {
-                io::Error::other("it changed after the secret scan and may now hold a secret")
-            });
+    /// Fill `buf` whole (it is never longer than what is left to yield).
+    fn fill(&mut self, buf: &mut [u8]) {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.read_unguarded(&mut buf[filled..]) {
+                0 => break,
+                n => filled += n,
+            }
         }
-        let keep = guard.tail.len().saturating_sub(overlap);
-        guard.tail.drain(..keep);
     }
-}
 
-impl<R: Read + Seek> Read for SnapshotReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = loop {
+    /// Read through the guard: the next block is read whole and compared
+    /// with what the scan saw. A block that differs (the file was rewritten
+    /// since, and may now hold a secret) is blanked, and so is the rest.
+    fn read_guarded(&mut self, mut guard: Guard, buf: &mut [u8]) -> usize {
+        if guard.offset == guard.block.len() && !guard.tripped {
+            let len = usize::try_from(self.len())
+                .unwrap_or(usize::MAX)
+                .min(GUARD_BLOCK);
+            if len == 0 {
+                self.guard = Some(guard);
+                return 0;
+            }
+            let direct = buf.len() >= len;
+            let mut block = std::mem::take(&mut guard.block);
+            let target = if direct {
+                &mut buf[..len]
+            } else {
+                block.resize(len, 0);
+                &mut block[..]
+            };
+            let zero_filled = self.zero_filled;
+            self.fill(target);
+            let expected = guard.expected.get(guard.next).copied();
+            guard.next += 1;
+            if expected != Some(crc32fast::hash(target)) {
+                // Bytes NUL-filled already (the file shrank or failed) are
+                // reported as such; the others of this block were not scanned.
+                let already = self.zero_filled - zero_filled;
+                target.fill(0);
+                self.zero_filled += target.len() as u64 - already;
+                self.exhausted = true;
+                guard.tripped = true;
+                if already == 0 {
+                    self.read_error.get_or_insert_with(|| {
+                        io::Error::other(
+                            "it changed after the secret scan and may now hold a secret",
+                        )
+                    });
+                }
+            }
+            if direct {
+                self.guard = Some(guard);
+                return len;
+            }
+            guard.block = block;
+            guard.offset = 0;
+        }
+        let n = if guard.offset < guard.block.len() {
+            let n = buf.len().min(guard.block.len() - guard.offset);
+            buf[..n].copy_from_slice(&guard.block[guard.offset..guard.offset + n]);
+            guard.offset += n;
+            n
+        } else {
+            // Tripped: what is left is NUL, or the cut marker.
+            self.read_unguarded(buf)
+        };
+        self.guard = Some(guard);
+        n
+    }
+
+    /// The snapshot's bytes, NUL-filled where the file no longer has them.
+    fn read_unguarded(&mut self, buf: &mut [u8]) -> usize {
+        loop {
             let Some(segment) = self.segments.front_mut() else {
-                return Ok(0);
+                return 0;
             };
             match segment {
                 Segment::Marker(bytes) if bytes.is_empty() => {}
@@ -619,7 +727,7 @@ impl<R: Read + Seek> Read for SnapshotReader<'_, R> {
                     let n = buf.len().min(bytes.len());
                     buf[..n].copy_from_slice(&bytes[..n]);
                     bytes.drain(..n);
-                    break n;
+                    return n;
                 }
                 Segment::File { offset, len } => {
                     let (offset, want) = (
@@ -631,17 +739,24 @@ impl<R: Read + Seek> Read for SnapshotReader<'_, R> {
                         buf[..want].fill(0);
                         self.zero_filled += want as u64;
                         n = want;
-                    } else {
-                        self.check_guard(&mut buf[..n]);
                     }
                     if let Some(Segment::File { offset, len }) = self.segments.front_mut() {
                         *offset += n as u64;
                         *len -= n as u64;
                     }
-                    break n;
+                    return n;
                 }
             }
             self.segments.pop_front();
+        }
+    }
+}
+
+impl<R: Read + Seek> Read for SnapshotReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match self.guard.take() {
+            Some(guard) => self.read_guarded(guard, buf),
+            None => self.read_unguarded(buf),
         };
         if let Some(hasher) = &mut self.hasher {
             hasher.update(&buf[..n]);
@@ -649,13 +764,12 @@ impl<R: Read + Seek> Read for SnapshotReader<'_, R> {
         Ok(n)
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Cursor;
 
-    fn read_all(mut reader: SnapshotReader<'_, Cursor<&[u8]>>) -> (Vec<u8>, u64) {
+    fn read_all(mut reader: SnapshotReader<Cursor<&[u8]>>) -> (Vec<u8>, u64) {
         let mut out = Vec::new();
         reader.read_to_end(&mut out).unwrap();
         (out, reader.zero_filled)
@@ -687,6 +801,58 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("kept]\nghij"), "{text}");
+    }
+
+    fn guarded(data: &[u8], scanned: &[u8], read_size: usize) -> (Vec<u8>, u64, bool) {
+        let mut checksums = BlockChecksums::default();
+        checksums.update(scanned);
+        let mut reader = SnapshotReader::whole(Cursor::new(data), scanned.len() as u64);
+        reader.guard = Some(Guard::new(checksums.finish()));
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; read_size];
+        loop {
+            match reader.read(&mut buf).unwrap() {
+                0 => break,
+                n => out.extend_from_slice(&buf[..n]),
+            }
+        }
+        (out, reader.zero_filled, reader.read_error.is_some())
+    }
+
+    #[test]
+    fn the_guard_yields_what_the_scan_saw() {
+        let data: Vec<u8> = (0..GUARD_BLOCK * 2 + 1000)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        for read_size in [100, 8192, GUARD_BLOCK, 1 << 20] {
+            assert_eq!(guarded(&data, &data, read_size), (data.clone(), 0, false));
+        }
+    }
+
+    #[test]
+    fn the_guard_blanks_from_the_block_that_changed() {
+        let scanned: Vec<u8> = (0..GUARD_BLOCK * 3).map(|i| (i % 251) as u8).collect();
+        let mut data = scanned.clone();
+        data[GUARD_BLOCK + 10] ^= 1;
+        for read_size in [100, 8192, GUARD_BLOCK, 1 << 20] {
+            let (out, zeros, failed) = guarded(&data, &scanned, read_size);
+            assert_eq!(out.len(), scanned.len());
+            assert_eq!(out[..GUARD_BLOCK], scanned[..GUARD_BLOCK]);
+            assert!(out[GUARD_BLOCK..].iter().all(|&b| b == 0));
+            assert_eq!(zeros, 2 * GUARD_BLOCK as u64);
+            assert!(failed);
+        }
+    }
+
+    #[test]
+    fn the_guard_blanks_the_unscanned_rest_of_a_block_that_shrank() {
+        let scanned: Vec<u8> = (0..GUARD_BLOCK + 500).map(|i| (i % 251) as u8).collect();
+        let data = &scanned[..GUARD_BLOCK + 100];
+        let (out, zeros, failed) = guarded(data, &scanned, 8192);
+        assert_eq!(out[..GUARD_BLOCK], scanned[..GUARD_BLOCK]);
+        assert!(out[GUARD_BLOCK..].iter().all(|&b| b == 0));
+        assert_eq!(zeros, 500);
+        assert!(!failed, "a shrunken file is reported as such");
     }
 
     #[test]
