@@ -186,13 +186,26 @@ fn parse_marker(line: &str) -> Option<LineInfo> {
     })
 }
 
-/// The string value of `"key":"…"` in a JSON line, without unescaping (the
-/// values looked for hold no escapes).
-fn json_string<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let needle = format!("\"{key}\":\"");
-    let at = memmem::find(line.as_bytes(), needle.as_bytes())? + needle.len();
-    let len = memchr::memchr(b'"', &line.as_bytes()[at..])?;
-    Some(&line[at..at + len])
+/// The raw string value of `"key":"…"` in a JSON line (escapes left as
+/// they are), without parsing the whole line: `quoted_key` is the key with
+/// its quotes, colon and opening quote, e.g. `"msg":"`.
+pub fn json_string<'a>(line: &'a str, quoted_key: &str) -> Option<&'a str> {
+    let at = memmem::find(line.as_bytes(), quoted_key.as_bytes())? + quoted_key.len();
+    let rest = &line.as_bytes()[at..];
+    // The closing quote is the first one not escaped by a backslash.
+    let mut end = 0;
+    loop {
+        end += memchr::memchr(b'"', &rest[end..])?;
+        let backslashes = rest[..end]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if backslashes % 2 == 0 {
+            return Some(&line[at..at + end]);
+        }
+        end += 1;
+    }
 }
 
 /// Lima's JSON lines `{"level":…,"msg":…,"time":…}`, its events
@@ -208,12 +221,12 @@ fn parse_json(line: &str) -> LineInfo {
         };
     }
     // Lima and logrus write `time`; zap and others `ts` or `timestamp`.
-    let stamp = json_string(line, "time")
-        .or_else(|| json_string(line, "ts"))
-        .or_else(|| json_string(line, "timestamp"))
+    let stamp = json_string(line, r#""time":""#)
+        .or_else(|| json_string(line, r#""ts":""#))
+        .or_else(|| json_string(line, r#""timestamp":""#))
         .and_then(timestamp::parse_prefix)
         .map_or(Stamp::None, |(t, _)| Stamp::At(t));
-    let level = json_string(line, "level").and_then(Level::from_name);
+    let level = json_string(line, r#""level":""#).and_then(Level::from_name);
     LineInfo::start(stamp, level)
 }
 
@@ -371,6 +384,11 @@ impl<R: BufRead> LineReader<R> {
 
     pub fn into_inner(self) -> R {
         self.inner
+    }
+
+    /// The bytes ahead, without consuming them (at least the first read's).
+    pub fn peek(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
     }
 
     /// Read the next line into `buf` (cleared first). `None` at the end.
@@ -551,6 +569,14 @@ mod tests {
             "Ubuntu 24.04.2 LTS lima-test-stopped ttyS0",
         ]);
         assert_eq!(serial, [Some(Level::Error), None, None, None, None]);
+    }
+
+    #[test]
+    fn finds_a_json_string_past_escaped_quotes() {
+        let line = r#"{"msg":"say \"hi\" \\","time":"x"}"#;
+        assert_eq!(json_string(line, r#""msg":""#), Some(r#"say \"hi\" \\"#));
+        assert_eq!(json_string(line, r#""time":""#), Some("x"));
+        assert_eq!(json_string(line, r#""level":""#), None);
     }
 
     #[test]

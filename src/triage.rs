@@ -130,18 +130,18 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Scanned> {
         let mut lines = LineReader::new(BufReader::with_capacity(256 * 1024, data), MAX_LINE);
         let mut record = Record::default();
         let mut number = 0u64;
-        let mut binary = false;
-        while let Some(read) = lines
-            .next_line(&mut raw)
-            .map_err(|e| read_error(input, &file.path, &e))?
+        // A NUL in the first 8 KiB means a binary file, not a log; NULs
+        // later are the fill of a file that shrank while collected.
+        let head = lines
+            .peek()
+            .map_err(|e| read_error(input, &file.path, &e))?;
+        let binary = memchr::memchr(0, &head[..head.len().min(8192)]).is_some();
+        while !binary
+            && let Some(read) = lines
+                .next_line(&mut raw)
+                .map_err(|e| read_error(input, &file.path, &e))?
         {
             number += 1;
-            // A NUL at the start means a binary file, not a log; NULs later
-            // are the fill of a file that shrank while collected.
-            if number == 1 && memchr::memchr(0, &raw).is_some() {
-                binary = true;
-                break;
-            }
             logline::clean(&raw, &mut text);
             let info = if parse_lines {
                 logline::parse(&text)

@@ -146,7 +146,7 @@ fn cut(text: &str) -> String {
 /// What an error says, without what changes from run to run: numbers, ids,
 /// times. Two jobs with the same failure give the same signature.
 fn signature(text: &str) -> String {
-    let message = json_field(text, "msg")
+    let message = crate::logline::json_string(text, r#""msg":""#)
         .or_else(|| logrus_msg(text))
         .or_else(|| text.split_once("] ").map(|(_, rest)| rest))
         .unwrap_or(text);
@@ -167,15 +167,6 @@ fn signature(text: &str) -> String {
         }
     }
     out
-}
-
-fn json_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    let needle = format!("\"{key}\":\"");
-    let start = text.find(&needle)? + needle.len();
-    let end = text[start..]
-        .find("\",")
-        .or_else(|| text[start..].find("\"}"))?;
-    Some(&text[start..start + end])
 }
 
 fn logrus_msg(text: &str) -> Option<&str> {
