@@ -38,6 +38,17 @@ impl Error {
         .with_optional_hint(io_hint(err))
     }
 
+    /// Print `error: …` and its hint on stderr. A closed stderr is not
+    /// worth a panic: what cannot be said is dropped.
+    pub fn print(&self) {
+        use std::io::Write;
+        let mut stderr = io::stderr().lock();
+        let _ = writeln!(stderr, "error: {}", self.message);
+        if let Some(hint) = &self.hint {
+            let _ = writeln!(stderr, "  hint: {hint}");
+        }
+    }
+
     fn with_optional_hint(mut self, hint: Option<&str>) -> Self {
         self.hint = hint.map(str::to_string);
         self

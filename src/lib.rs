@@ -53,9 +53,6 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 fn report_error(error: &error::Error, status: ExitStatus) -> ExitCode {
-    eprintln!("error: {}", error.message);
-    if let Some(hint) = &error.hint {
-        eprintln!("  hint: {hint}");
-    }
+    error.print();
     status.into()
 }

@@ -25,6 +25,16 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level, lowest first.
+    pub const ALL: [Level; 6] = [
+        Level::Trace,
+        Level::Debug,
+        Level::Info,
+        Level::Warn,
+        Level::Error,
+        Level::Fatal,
+    ];
+
     /// The level a log names, in any of the spellings logrus, klog, zap and
     /// friends use.
     pub fn from_name(name: &str) -> Option<Level> {

@@ -31,14 +31,8 @@ fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send
 
 /// Collect into a folder on another thread, failing the test instead of hanging.
 fn collect_dir_within(config: &Path, out_dir: &Path, what: &str) -> std::process::Output {
-    let mut command = logkeep();
-    command
-        .arg("collect")
-        .arg("-c")
-        .arg(config)
-        .arg("-o")
-        .arg(out_dir)
-        .args(["--format", "dir"]);
+    let mut command = collect_cmd(config, out_dir);
+    command.args(["--format", "dir"]);
     within(60, what, move || command.output().unwrap())
 }
 

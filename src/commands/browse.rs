@@ -45,10 +45,12 @@ impl Visitor for Spans {
     }
 }
 
-/// `06-11 04:49:01`: short enough for a table; the JSON has the full times.
-fn short_time(t: Timestamp) -> String {
-    let full = t.to_string();
-    full.get(5..19).map(|s| s.replace('T', " ")).unwrap_or(full)
+/// `06-11 04:49:01` from an RFC 3339 time: short enough for a table; the
+/// JSON has the full times.
+fn short_time(full: &str) -> String {
+    full.get(5..19)
+        .map(|s| s.replace('T', " "))
+        .unwrap_or_else(|| full.to_string())
 }
 
 pub fn ls(options: LsOptions) -> Result<ExitStatus> {
@@ -98,13 +100,8 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
             .map(display_str)
             .unwrap_or_else(|| "-".to_string())
     };
-    let span = |f: &serde_json::Value| {
-        f["path"]
-            .as_str()
-            .and_then(|p| spans.0.get(p))
-            .map(|(first, last)| (short_time(*first), short_time(*last)))
-            .unwrap_or_else(|| ("-".into(), "-".into()))
-    };
+    // The span set in each record above.
+    let time = |v: &serde_json::Value| v.as_str().map_or_else(|| "-".to_string(), short_time);
     let mut out = std::io::stdout().lock();
     let mut write = || -> std::io::Result<()> {
         writeln!(
@@ -113,7 +110,7 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
             "KIND", "INSTANCE", "VM", "ROT", "SIZE", "FIRST (UTC)", "LAST (UTC)"
         )?;
         for f in &files {
-            let (first, last) = span(f);
+            let (first, last) = (time(&f["first_time"]), time(&f["last_time"]));
             writeln!(
                 out,
                 "{:<10} {:<24} {:<20} {:>4} {:>10}  {first:<14}  {last:<14}  {}",

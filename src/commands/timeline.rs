@@ -41,21 +41,12 @@ struct Entry {
     cut: bool,
 }
 
-const LEVELS: [Level; 6] = [
-    Level::Trace,
-    Level::Debug,
-    Level::Info,
-    Level::Warn,
-    Level::Error,
-    Level::Fatal,
-];
-
 impl Record for Entry {
     fn write_to(&self, out: &mut dyn Write) -> io::Result<()> {
         out.write_all(&self.time.map_or(i64::MIN, |t| t.0).to_le_bytes())?;
         let level = self
             .level
-            .and_then(|l| LEVELS.iter().position(|x| *x == l))
+            .and_then(|l| Level::ALL.iter().position(|x| *x == l))
             .map_or(0, |i| i as u8 + 1);
         let flags =
             u8::from(self.dated) | u8::from(self.cut) << 1 | u8::from(self.starts_record) << 2;
@@ -102,7 +93,7 @@ impl Record for Entry {
             starts_record: head[8] & 4 != 0,
             level: (head[9] as usize)
                 .checked_sub(1)
-                .and_then(|i| LEVELS.get(i).copied()),
+                .and_then(|i| Level::ALL.get(i).copied()),
             file: number(10..14) as u32,
             line: number(14..22),
             test,
@@ -267,19 +258,15 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
     for (position, &file) in by_path.iter().enumerate() {
         rank[file] = position as u32;
     }
-    let key = |e: &Entry| {
-        let file = e.file as usize;
-        (e.time.or(files[file].first_time), rank[file], e.line)
-    };
+    // When a line happened: its own or inherited time, or for the lines
+    // before a file's first dated line, that line's time.
+    let time_of = |e: &Entry| e.time.or(files[e.file as usize].first_time);
+    let key = |e: &Entry| (time_of(e), rank[e.file as usize], e.line);
     let window = &options.window;
     let several = options.inputs.len() > 1;
     // Where a merged line goes, if anywhere: files without a time are left
     // out, and so are lines outside --since/--until.
-    let placed = |e: &Entry| {
-        e.time
-            .or(files[e.file as usize].first_time)
-            .filter(|t| window.admits_time(Some(*t), logs_start))
-    };
+    let placed = |e: &Entry| time_of(e).filter(|t| window.admits_time(Some(*t), logs_start));
 
     // Which test markers to show: each once per run (every rdd log of a run
     // repeats it) and, with --level, only those followed by a line of their
@@ -330,14 +317,11 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
     let written = spool
         .merge(&key, &mut |mut e: Entry| {
             let Some(time) = placed(&e) else {
-                let before_window = e
-                    .time
-                    .or(files[e.file as usize].first_time)
-                    .zip(since)
-                    .is_some_and(|(t, since)| t < since);
+                let time = time_of(&e);
+                let before_window = time.zip(since).is_some_and(|(t, since)| t < since);
                 if e.test.is_some() && before_window && !context_done {
                     let input = files[e.file as usize].input;
-                    e.time = e.time.or(files[e.file as usize].first_time);
+                    e.time = time;
                     context[input] = Some(e);
                 }
                 return Ok(());

@@ -39,10 +39,7 @@ pub fn run(options: VerifyOptions) -> Result<ExitStatus> {
             Ok(verdict) => verdicts.push(verdict),
             Err(error) if options.inputs.len() > 1 => {
                 unreadable += 1;
-                eprintln!("error: {}", error.message);
-                if let Some(hint) = &error.hint {
-                    eprintln!("  hint: {hint}");
-                }
+                error.print();
             }
             Err(error) => return Err(error),
         }
