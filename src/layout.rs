@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, FileType};
-use std::io;
+use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::ser::SerializeSeq;
@@ -115,7 +115,8 @@ impl Skipped {
 /// the memory a collection takes. What the files of one folder share (where
 /// they are read from, their archive folder, instance, VM) is kept once per
 /// folder; per file only its name, size and folder (about 24 bytes and the
-/// name). `iter` makes each `PlannedFile` when it is needed.
+/// name). `iter` makes each `PlannedFile` when it is needed. Once planning is
+/// done, `spool` moves the per-file part to a temporary file.
 #[derive(Debug, Default)]
 pub struct PlannedFiles {
     folders: Vec<Folder>,
@@ -125,6 +126,20 @@ pub struct PlannedFiles {
     names: String,
     /// What the rare entry needs besides its name.
     extras: Vec<Extra>,
+    /// Once `spool`ed, the entries and names are in a temporary file.
+    spooled: Option<Spooled>,
+}
+
+/// The entries and their names in a temporary file, in archive path order:
+/// per entry its folder, extra, size, name length (little-endian `u32`,
+/// `u32`, `u64`, `u32`) and name.
+#[derive(Debug)]
+struct Spooled {
+    file: std::fs::File,
+    len: usize,
+    total_bytes: u64,
+    /// A failed read back: `iter` ended early, and `spool_error` says why.
+    error: std::sync::Mutex<Option<io::Error>>,
 }
 
 #[derive(Debug)]
@@ -160,20 +175,91 @@ struct Extra {
 
 impl PlannedFiles {
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.spooled.as_ref().map_or(self.entries.len(), |s| s.len)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
-    /// The files in archive path order.
-    pub fn iter(&self) -> impl Iterator<Item = PlannedFile> + '_ {
-        self.entries.iter().map(|entry| self.planned(entry))
+    /// The files in archive path order. Once spooled, a read that fails
+    /// ends the iteration early; `spool_error` then says so.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = PlannedFile> + Send + '_> {
+        match &self.spooled {
+            None => Box::new(
+                self.entries
+                    .iter()
+                    .map(|entry| self.planned(entry, self.name(entry))),
+            ),
+            Some(spooled) => {
+                let mut file = &spooled.file;
+                let mut reader = file
+                    .seek(io::SeekFrom::Start(0))
+                    .map(|_| io::BufReader::new(file));
+                let mut name = Vec::new();
+                Box::new(std::iter::from_fn(move || {
+                    let read = match &mut reader {
+                        Ok(reader) => read_spooled(reader, &mut name),
+                        Err(e) => Err(std::mem::replace(e, io::Error::other("read before"))),
+                    };
+                    match read {
+                        Ok(Some(entry)) => {
+                            let name = String::from_utf8_lossy(&name);
+                            Some(self.planned(&entry, &name))
+                        }
+                        Ok(None) => None,
+                        Err(e) => {
+                            if let Ok(mut error) = spooled.error.lock() {
+                                error.get_or_insert(e);
+                            }
+                            None
+                        }
+                    }
+                }))
+            }
+        }
     }
 
     pub fn total_planned_bytes(&self) -> u64 {
-        self.entries.iter().map(|e| e.size).sum()
+        match &self.spooled {
+            Some(spooled) => spooled.total_bytes,
+            None => self.entries.iter().map(|e| e.size).sum(),
+        }
+    }
+
+    /// Move the entries and their names to a temporary file, once planning
+    /// is done: memory then stays the same whatever the number of files
+    /// (what is left is per folder, and the rare renamed entry).
+    pub fn spool(&mut self) -> io::Result<()> {
+        if self.spooled.is_some() {
+            return Ok(());
+        }
+        let mut out = io::BufWriter::new(tempfile::tempfile()?);
+        for entry in &self.entries {
+            let name = self.name(entry).as_bytes();
+            out.write_all(&entry.folder.to_le_bytes())?;
+            out.write_all(&entry.extra.to_le_bytes())?;
+            out.write_all(&entry.size.to_le_bytes())?;
+            out.write_all(&entry.name_len.to_le_bytes())?;
+            out.write_all(name)?;
+        }
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        self.spooled = Some(Spooled {
+            file,
+            len: self.entries.len(),
+            total_bytes: self.total_planned_bytes(),
+            error: std::sync::Mutex::new(None),
+        });
+        self.entries = Vec::new();
+        self.names = String::new();
+        Ok(())
+    }
+
+    /// Why `iter` ended early, if reading the spooled plan back failed.
+    pub fn spool_error(&self) -> Option<io::Error> {
+        self.spooled
+            .as_ref()
+            .and_then(|s| s.error.lock().ok().and_then(|mut e| e.take()))
     }
 
     fn add_folder(
@@ -230,20 +316,15 @@ impl PlannedFiles {
         self.extra(entry).and_then(|e| e.path.as_deref())
     }
 
-    fn path(&self, entry: &Entry) -> String {
+    fn path(&self, entry: &Entry, name: &str) -> String {
         match self.renamed(entry) {
             Some(path) => path.to_string(),
-            None => format!(
-                "{}/{}",
-                self.folders[entry.folder as usize].path,
-                self.name(entry)
-            ),
+            None => format!("{}/{}", self.folders[entry.folder as usize].path, name),
         }
     }
 
-    fn planned(&self, entry: &Entry) -> PlannedFile {
+    fn planned(&self, entry: &Entry, name: &str) -> PlannedFile {
         let folder = &self.folders[entry.folder as usize];
-        let name = self.name(entry);
         let source_name = match self.extra(entry).and_then(|e| e.source_name.as_deref()) {
             Some(source_name) => source_name,
             None => OsStr::new(name),
@@ -251,7 +332,7 @@ impl PlannedFiles {
         let parsed = parse_log_name(name);
         PlannedFile {
             source: folder.source.join(source_name),
-            path: self.path(entry),
+            path: self.path(entry, name),
             instance: folder.instance.clone(),
             vm: folder.vm.clone(),
             kind: (folder.kind)(parsed.map_or("", |(log, _)| log)),
@@ -292,6 +373,27 @@ impl PlannedFiles {
         entries.sort_unstable_by(|a, b| self.compare(a, b));
         self.entries = entries;
     }
+}
+
+/// One entry of a spooled plan, its name in `name`; `None` at the end.
+fn read_spooled(reader: &mut impl io::Read, name: &mut Vec<u8>) -> io::Result<Option<Entry>> {
+    let mut fixed = [0u8; 20];
+    match reader.read_exact(&mut fixed[..1]) {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        other => other?,
+    }
+    reader.read_exact(&mut fixed[1..])?;
+    let u32_at = |i: usize| u32::from_le_bytes(fixed[i..i + 4].try_into().expect("4 bytes"));
+    let entry = Entry {
+        folder: u32_at(0),
+        extra: u32_at(4),
+        size: u64::from_le_bytes(fixed[8..16].try_into().expect("8 bytes")),
+        name: 0,
+        name_len: u32_at(16),
+    };
+    name.resize(entry.name_len as usize, 0);
+    reader.read_exact(name)?;
+    Ok(Some(entry))
 }
 
 impl Serialize for PlannedFiles {
@@ -728,7 +830,7 @@ fn make_paths_unique(plan: &mut Plan) {
     let mut taken = BTreeSet::new();
     for i in 0..files.entries.len() {
         let entry = files.entries[i];
-        let path = files.path(&entry);
+        let path = files.path(&entry, files.name(&entry));
         if taken.insert(path.clone()) {
             continue;
         }
@@ -741,7 +843,7 @@ fn make_paths_unique(plan: &mut Plan) {
             .find(|candidate| !taken.contains(candidate))
             .expect("an unbounded range finds a free name");
         plan.problems.push(Problem::new(
-            &files.planned(&entry).source,
+            &files.planned(&entry, files.name(&entry)).source,
             format!("another file already goes to {path}; stored as {unique}"),
         ));
         taken.insert(unique.clone());
@@ -800,6 +902,20 @@ mod tests {
         fs::write(path, b"log\n").unwrap();
     }
 
+    /// Spooling the plan to a temporary file changes nothing it yields.
+    fn assert_spooling_keeps(plan: &mut Plan) {
+        let before: Vec<String> = plan.files.iter().map(|f| format!("{f:?}")).collect();
+        let (len, total) = (plan.files.len(), plan.total_planned_bytes());
+        plan.files.spool().unwrap();
+        assert!(plan.files.entries.is_empty() && plan.files.names.is_empty());
+        for _ in 0..2 {
+            let after: Vec<String> = plan.files.iter().map(|f| format!("{f:?}")).collect();
+            assert_eq!(after, before);
+        }
+        assert_eq!((plan.files.len(), plan.total_planned_bytes()), (len, total));
+        assert!(plan.files.spool_error().is_none());
+    }
+
     #[test]
     fn a_second_file_for_one_archive_path_is_renamed_and_the_order_kept() {
         let root = tempfile::tempdir().unwrap();
@@ -818,7 +934,7 @@ mod tests {
             }],
             ..Sources::default()
         };
-        let plan = plan(&sources, false);
+        let mut plan = plan(&sources, false);
         let files: Vec<(String, PathBuf, Kind)> = plan
             .files
             .iter()
@@ -860,6 +976,7 @@ mod tests {
                 .message
                 .ends_with("stored as i/lima-x/ha.stderr~3.log")
         );
+        assert_spooling_keeps(&mut plan);
     }
 
     #[cfg(unix)]
@@ -882,7 +999,7 @@ mod tests {
             }],
             ..Sources::default()
         };
-        let plan = plan(&sources, false);
+        let mut plan = plan(&sources, false);
         let files: Vec<PlannedFile> = plan.files.iter().collect();
         let summary: Vec<(&str, &Path, Option<&str>, Option<u64>)> = files
             .iter()
@@ -922,6 +1039,7 @@ mod tests {
                 .all(|f| f.kind == Kind::Extra && f.instance.is_none())
         );
         assert_eq!(plan.total_planned_bytes(), 12);
+        assert_spooling_keeps(&mut plan);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::layout::{PlannedFile, PlannedFiles, SkipReason, Skipped};
 use crate::manifest::{Cut, FileRecord, MANIFEST_NAME, Manifest, rfc3339};
 use crate::problem::Problem;
 use crate::redact::{Counts, Redactor};
-use crate::safe_fs::open_regular;
+use crate::safe_fs::open_regular_with_metadata;
 use crate::sanitize::display_path;
 
 /// Called after each file with the bytes it added, for progress display.
@@ -36,6 +36,12 @@ pub struct PackOptions<'a> {
 /// Write every planned file, then the manifest, and finish the writer.
 /// Files that cannot be opened are recorded in the manifest and skipped;
 /// only a failure of the output itself is an error.
+///
+/// Two stages overlap: a reader thread opens the next files, reads small
+/// ones whole (redacted and hashed) and scans large ones for secrets
+/// (hashing them in the same read), while this thread writes the files
+/// before them into the archive. Both stay off the compressors' critical
+/// path, so every core compresses.
 pub fn pack(
     files: &PlannedFiles,
     options: PackOptions<'_>,
@@ -43,9 +49,24 @@ pub fn pack(
     mut writer: Box<dyn ArchiveWriter>,
     progress: Progress<'_>,
 ) -> Result<()> {
-    for planned in files.iter() {
-        let added = add_file(&planned, options, manifest, writer.as_mut())?;
-        progress(&planned, added);
+    std::thread::scope(|scope| {
+        let (batches, prepared) = sync_channel::<Vec<(PlannedFile, Prepared)>>(BATCHES_IN_FLIGHT);
+        scope.spawn(move || prepare_all(files, options, batches));
+        // An error returns early: dropping `prepared` stops the reader.
+        for batch in prepared {
+            for (planned, prepared) in batch {
+                let added = write_prepared(&planned, prepared, options, manifest, writer.as_mut())?;
+                progress(&planned, added);
+            }
+        }
+        Ok::<(), Error>(())
+    })?;
+    if let Some(e) = files.spool_error() {
+        return Err(Error::new(format!(
+            "cannot read the list of files to collect back from a temporary file: {}",
+            io_reason(&e)
+        ))
+        .with_hint("check that the temporary folder (TMPDIR) is on a working disk with space"));
     }
     manifest.finish_totals();
     // Spooled to a temporary file: with many files the JSON text is large,
@@ -71,14 +92,89 @@ fn spool_error(e: io::Error) -> Error {
     .with_hint("check that the temporary folder (TMPDIR) is writable and has space")
 }
 
-fn add_file(
-    planned: &PlannedFile,
+/// Batches waiting between the reader and the writer. Files are handed over
+/// in batches, not one by one: with many small files, waking the other
+/// thread for each would cost more than reading it.
+const BATCHES_IN_FLIGHT: usize = 1;
+/// A batch ends after this many files…
+const BATCH_FILES: usize = 64;
+/// …or this many bytes read into memory, or at a file to be streamed. So
+/// `BATCHES_IN_FLIGHT + 2` batches of under `BATCH_BYTES + IN_MEMORY` bytes
+/// each, at most, are in memory (one queued, one filling, one writing).
+const BATCH_BYTES: usize = 1 << 20;
+
+/// A file as the reader leaves it for the writer.
+enum Prepared {
+    /// Not archived: recorded as skipped, and as a problem if unreadable.
+    Skipped {
+        skipped: Skipped,
+        problem: Option<Problem>,
+    },
+    /// Read whole, redacted and hashed: the entry's bytes.
+    InMemory {
+        bytes: Vec<u8>,
+        read: Archived,
+        opened: Opened,
+        changed: bool,
+    },
+    /// Too large to hold: the writer streams it from the open file.
+    Stream {
+        file: File,
+        opened: Opened,
+        how: Streaming,
+    },
+}
+
+/// What a file was like when it was opened.
+#[derive(Clone, Copy)]
+struct Opened {
+    size: u64,
+    mtime: Option<SystemTime>,
+}
+
+enum Streaming {
+    /// No redaction (`--no-redact`): streamed and hashed as it is.
+    Plain,
+    /// The scan found nothing that may be a secret; what it saw.
+    Clean(Scanned),
+    /// It may hold a secret: redacted in two passes by the writer.
+    Redact,
+}
+
+fn prepare_all(
+    files: &PlannedFiles,
     options: PackOptions<'_>,
-    manifest: &mut Manifest,
-    writer: &mut dyn ArchiveWriter,
-) -> Result<u64> {
-    let file = match open_regular(&planned.source) {
-        Ok(file) => file,
+    batches: SyncSender<Vec<(PlannedFile, Prepared)>>,
+) {
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for planned in files.iter() {
+        let prepared = prepare(&planned, options);
+        let ends_batch = match &prepared {
+            Prepared::InMemory { bytes: data, .. } => {
+                bytes += data.len();
+                bytes >= BATCH_BYTES
+            }
+            Prepared::Stream { .. } => true,
+            Prepared::Skipped { .. } => false,
+        };
+        batch.push((planned, prepared));
+        if ends_batch || batch.len() == BATCH_FILES {
+            if batches.send(std::mem::take(&mut batch)).is_err() {
+                return; // the writer stopped
+            }
+            bytes = 0;
+        }
+    }
+    if !batch.is_empty() {
+        let _ = batches.send(batch);
+    }
+}
+
+/// Open a file and do all that can be done ahead of writing it.
+fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
+    let (file, metadata) = match open_regular_with_metadata(&planned.source) {
+        Ok(opened) => opened,
         Err(e) => {
             let reason = match e.kind() {
                 io::ErrorKind::NotFound => "vanished before it could be read".to_string(),
@@ -87,49 +183,146 @@ fn add_file(
                 }
                 _ => format!("cannot open: {}", io_reason(&e)),
             };
-            manifest
-                .problems
-                .push(Problem::new(&planned.source, reason));
-            manifest.skipped.push(Skipped::new(
-                &planned.source,
-                planned.instance.clone(),
-                SkipReason::Unreadable,
-            ));
-            return Ok(0);
+            return Prepared::Skipped {
+                skipped: Skipped::new(
+                    &planned.source,
+                    planned.instance.clone(),
+                    SkipReason::Unreadable,
+                ),
+                problem: Some(Problem::new(&planned.source, reason)),
+            };
         }
     };
-    if options.exclude_private_keys && holds_private_key(&file) {
+    let opened = Opened {
+        size: metadata.len(),
+        mtime: metadata.modified().ok(),
+    };
+    let key_file = || {
         let mut skipped = Skipped::new(
             &planned.source,
             planned.instance.clone(),
             SkipReason::Secret,
         );
         skipped.detail = Some("a private key in its first bytes".to_string());
-        manifest.skipped.push(skipped);
-        return Ok(0);
-    }
-    let opened = file.metadata().ok();
-    let size = opened.as_ref().map_or(0, |m| m.len());
-    let mtime = opened.as_ref().and_then(|m| m.modified().ok());
-    let snapshot = || match options.max_file_size {
-        Some(cap) if size > cap => SnapshotReader::head_and_tail(&file, size, cap),
-        _ => SnapshotReader::whole(&file, size),
+        Prepared::Skipped {
+            skipped,
+            problem: None,
+        }
     };
-    let read = match options.redactor {
+    // A small file is read whole at once, and its head checked for a key
+    // there: one read per file, where most files are small.
+    let whole_in_memory = options.redactor.is_some()
+        && options.max_file_size.is_none_or(|cap| opened.size <= cap)
+        && opened.size <= IN_MEMORY;
+    if options.exclude_private_keys && !whole_in_memory && holds_private_key(&file) {
+        return key_file();
+    }
+    let how = match options.redactor {
         // Small files (most logs) are read once into memory and redacted there.
-        Some(redactor) if snapshot().len() <= IN_MEMORY => {
-            add_in_memory(planned, snapshot(), redactor, mtime, writer)?
+        Some(redactor) if snapshot(&file, opened, options).len() <= IN_MEMORY => {
+            let mut reader = snapshot(&file, opened, options);
+            if whole_in_memory {
+                // Nothing has read the file yet: no need to seek to its start.
+                reader.position = Some(0);
+            }
+            let (original, read) = read_in_memory(reader);
+            if options.exclude_private_keys && whole_in_memory && starts_with_private_key(&original)
+            {
+                return key_file();
+            }
+            let (bytes, read) = redact_in_memory(original, read, redactor);
+            let changed = changed_since(&file, opened);
+            return Prepared::InMemory {
+                bytes,
+                read,
+                opened,
+                changed,
+            };
         }
         // Larger ones are scanned first: one found clean is streamed as it
         // is, checked against the checksums of what the scan saw.
-        Some(redactor) => match scan_for_secrets(redactor, snapshot()) {
-            None => add_redacted(planned, redactor, &snapshot, mtime, writer)?,
-            Some(scanned) => add_plain(planned, snapshot(), Some(scanned), mtime, writer)?,
+        Some(redactor) => match scan_for_secrets(redactor, snapshot(&file, opened, options)) {
+            Some(scanned) => Streaming::Clean(scanned),
+            None => Streaming::Redact,
         },
-        None => add_plain(planned, snapshot(), None, mtime, writer)?,
+        None => Streaming::Plain,
     };
-    let after = file.metadata().ok();
-    let changed = after.is_some_and(|m| m.len() != size || m.modified().ok() != mtime);
+    Prepared::Stream { file, opened, how }
+}
+
+/// The bytes of a file as archived: whole, or its head and tail when capped.
+fn snapshot<'f>(
+    file: &'f File,
+    opened: Opened,
+    options: PackOptions<'_>,
+) -> SnapshotReader<&'f File> {
+    match options.max_file_size {
+        Some(cap) if opened.size > cap => SnapshotReader::head_and_tail(file, opened.size, cap),
+        _ => SnapshotReader::whole(file, opened.size),
+    }
+}
+
+/// Did the file change (size or modification time) since it was opened?
+fn changed_since(file: &File, opened: Opened) -> bool {
+    file.metadata()
+        .ok()
+        .is_some_and(|m| m.len() != opened.size || m.modified().ok() != opened.mtime)
+}
+
+/// Write one prepared file into the archive and record it in the manifest;
+/// returns the bytes it added.
+fn write_prepared(
+    planned: &PlannedFile,
+    prepared: Prepared,
+    options: PackOptions<'_>,
+    manifest: &mut Manifest,
+    writer: &mut dyn ArchiveWriter,
+) -> Result<u64> {
+    let (read, opened, changed) = match prepared {
+        Prepared::Skipped { skipped, problem } => {
+            manifest.problems.extend(problem);
+            manifest.skipped.push(skipped);
+            return Ok(0);
+        }
+        Prepared::InMemory {
+            bytes,
+            read,
+            opened,
+            changed,
+        } => {
+            let entry = EntryMeta {
+                path: &planned.path,
+                size: bytes.len() as u64,
+                mtime: opened.mtime,
+            };
+            writer.add_file(&entry, &mut &bytes[..])?;
+            (read, opened, changed)
+        }
+        Prepared::Stream { file, opened, how } => {
+            let reader = || snapshot(&file, opened, options);
+            let read = match (how, options.redactor) {
+                (Streaming::Redact, Some(redactor)) => {
+                    add_redacted(planned, redactor, &reader, opened.mtime, writer)?
+                }
+                (Streaming::Clean(scanned), _) => {
+                    add_plain(planned, reader(), Some(scanned), opened.mtime, writer)?
+                }
+                _ => add_plain(planned, reader(), None, opened.mtime, writer)?,
+            };
+            (read, opened, changed_since(&file, opened))
+        }
+    };
+    record(planned, read, opened, changed, manifest)
+}
+
+/// Put what reading a file came to in the manifest.
+fn record(
+    planned: &PlannedFile,
+    read: Archived,
+    opened: Opened,
+    changed: bool,
+    manifest: &mut Manifest,
+) -> Result<u64> {
     if let Some(e) = &read.read_error {
         manifest.problems.push(Problem::new(
             &planned.source,
@@ -165,10 +358,10 @@ fn add_file(
         rotation: planned.rotation,
         size: read.size,
         sha256: read.sha256,
-        mtime: mtime.and_then(rfc3339),
+        mtime: opened.mtime.and_then(rfc3339),
         changed_while_read: changed || read.zero_filled > 0,
         zero_filled: read.zero_filled,
-        original_size: read.cut.map(|_| size),
+        original_size: read.cut.map(|_| opened.size),
         cut: read.cut,
         redactions: read.redactions,
     };
@@ -187,21 +380,29 @@ struct Archived {
 }
 
 /// Files up to this size are redacted in memory, in one read.
-const IN_MEMORY: u64 = 4 << 20;
+const IN_MEMORY: u64 = 1 << 20;
 
-/// Read a small file once, redact it in memory if it may hold a secret, and
-/// write the result: no second pass, no thread.
-fn add_in_memory(
-    planned: &PlannedFile,
-    mut reader: SnapshotReader<&File>,
-    redactor: &Redactor,
-    mtime: Option<SystemTime>,
-    writer: &mut dyn ArchiveWriter,
-) -> Result<Archived> {
+/// Read a small file whole: its bytes, and what reading them came to (its
+/// checksum and redactions are filled in by `redact_in_memory`).
+fn read_in_memory(mut reader: SnapshotReader<&File>) -> (Vec<u8>, Archived) {
     reader.hasher = None;
     let mut data = Vec::with_capacity(reader.len() as usize);
     // A SnapshotReader never fails: what it cannot read, it NUL-fills.
     let _ = reader.read_to_end(&mut data);
+    let read = Archived {
+        size: 0,
+        sha256: String::new(),
+        zero_filled: reader.zero_filled,
+        read_error: reader.read_error.take(),
+        cut: reader.cut,
+        redactions: Counts::new(),
+    };
+    (data, read)
+}
+
+/// Redact a file read into memory if it may hold a secret, and hash the
+/// result: the entry's bytes.
+fn redact_in_memory(data: Vec<u8>, read: Archived, redactor: &Redactor) -> (Vec<u8>, Archived) {
     let (bytes, redactions) = if redactor.may_match(&data) {
         let mut redacted = Vec::with_capacity(data.len());
         let counts = redactor
@@ -211,20 +412,13 @@ fn add_in_memory(
     } else {
         (data, Counts::new())
     };
-    let entry = EntryMeta {
-        path: &planned.path,
+    let read = Archived {
         size: bytes.len() as u64,
-        mtime,
-    };
-    writer.add_file(&entry, &mut &bytes[..])?;
-    Ok(Archived {
-        size: entry.size,
         sha256: hex::encode(Sha256::digest(&bytes)),
-        zero_filled: reader.zero_filled,
-        read_error: reader.read_error.take(),
-        cut: reader.cut,
         redactions,
-    })
+        ..read
+    };
+    (bytes, read)
 }
 
 /// How many leading bytes are checked for a private key header.
@@ -242,7 +436,11 @@ fn holds_private_key(file: &File) -> bool {
             Ok(k) => n += k,
         }
     }
-    let text = &head[..n];
+    starts_with_private_key(&head[..n])
+}
+
+fn starts_with_private_key(head: &[u8]) -> bool {
+    let text = &head[..head.len().min(KEY_SNIFF)];
     let start = text
         .iter()
         .position(|b| !b.is_ascii_whitespace())
@@ -256,24 +454,24 @@ fn holds_private_key(file: &File) -> bool {
 }
 
 /// The cheap first pass: does anything in the file look like the start of a
-/// secret? `None` if so; if not, the checksums of what was scanned, block by
-/// block, so that the second pass can check it yields the same bytes.
-fn scan_for_secrets(redactor: &Redactor, mut snapshot: SnapshotReader<&File>) -> Option<Vec<u32>> {
+/// secret? `None` if so; if not, what the scan saw (see `Scanned`), so that
+/// the second pass can check it yields the same bytes and need not hash them.
+fn scan_for_secrets(redactor: &Redactor, mut snapshot: SnapshotReader<&File>) -> Option<Scanned> {
     snapshot.hasher = None;
     let overlap = redactor.overlap();
     let mut buf = vec![0u8; 1 << 20];
     let mut kept = 0;
-    let mut checksums = BlockChecksums::default();
+    let mut seen = BlockChecksums::default();
     loop {
         let n = match snapshot.read(&mut buf[kept..]) {
-            Ok(0) | Err(_) => return Some(checksums.finish()),
+            Ok(0) | Err(_) => return Some(seen.finish()),
             Ok(n) => n,
         };
         let end = kept + n;
         if redactor.may_match(&buf[..end]) {
             return None;
         }
-        checksums.update(&buf[kept..end]);
+        seen.update(&buf[kept..end]);
         // Keep the tail so that a trigger split between reads is still seen.
         let keep = overlap.min(end);
         buf.copy_within(end - keep..end, 0);
@@ -282,13 +480,13 @@ fn scan_for_secrets(redactor: &Redactor, mut snapshot: SnapshotReader<&File>) ->
 }
 
 /// Stream a file as it is. With `scanned`, the file was found free of
-/// secrets by the first pass, which saw these block checksums; should a block
-/// differ now (the file was rewritten meanwhile), it and the rest of the
-/// entry are NUL-filled rather than let through unscanned.
+/// secrets by the first pass, which saw these blocks; should a block differ
+/// now (the file was rewritten meanwhile), it and the rest of the entry are
+/// NUL-filled rather than let through unscanned.
 fn add_plain(
     planned: &PlannedFile,
     mut reader: SnapshotReader<&File>,
-    scanned: Option<Vec<u32>>,
+    scanned: Option<Scanned>,
     mtime: Option<SystemTime>,
     writer: &mut dyn ArchiveWriter,
 ) -> Result<Archived> {
@@ -297,17 +495,22 @@ fn add_plain(
         size: reader.len(),
         mtime,
     };
-    reader.guard = scanned.map(Guard::new);
+    // The scan hashed what it saw: unless a block differs now, that is
+    // what is archived, and it need not be hashed again.
+    let scanned_sha256 = scanned.as_ref().map(|s| s.sha256.clone());
+    if let Some(scanned) = scanned {
+        reader.hasher = None;
+        reader.guard = Some(Guard::new(scanned));
+    }
     writer.add_file(&entry, &mut reader)?;
+    // (Without a scan, the reader hashed all it yielded.)
+    let sha256 = match reader.hasher.take() {
+        Some(hasher) => hex::encode(hasher.finalize()),
+        None => scanned_sha256.unwrap_or_default(),
+    };
     Ok(Archived {
         size: entry.size,
-        sha256: hex::encode(
-            reader
-                .hasher
-                .take()
-                .map(|h| h.finalize())
-                .unwrap_or_default(),
-        ),
+        sha256,
         zero_filled: reader.zero_filled,
         read_error: reader.read_error.take(),
         cut: reader.cut,
@@ -470,14 +673,38 @@ enum Segment {
 
 /// Bytes per checksum block of the guard: the second pass of a file found
 /// clean reads whole blocks and checks each before yielding any of it.
-const GUARD_BLOCK: usize = 256 * 1024;
+const GUARD_BLOCK: usize = 1 << 20;
 
-/// CRC-32 of each `GUARD_BLOCK` bytes of a stream, as the scan saw them.
-#[derive(Default)]
+/// What the secret scan saw of a file it found clean.
+struct Scanned {
+    /// CRC-32 of each `GUARD_BLOCK` bytes.
+    checksums: Vec<u32>,
+    /// The SHA-256 state before each block: should a block differ in the
+    /// second pass, hashing resumes from there over what is archived instead.
+    checkpoints: Vec<Sha256>,
+    /// SHA-256 of all of it, in hex.
+    sha256: String,
+}
+
+/// CRC-32 of each `GUARD_BLOCK` bytes of a stream, and its SHA-256.
 struct BlockChecksums {
     done: Vec<u32>,
     current: crc32fast::Hasher,
     filled: usize,
+    hasher: Sha256,
+    checkpoints: Vec<Sha256>,
+}
+
+impl Default for BlockChecksums {
+    fn default() -> Self {
+        BlockChecksums {
+            done: Vec::new(),
+            current: crc32fast::Hasher::new(),
+            filled: 0,
+            hasher: Sha256::new(),
+            checkpoints: vec![Sha256::new()],
+        }
+    }
 }
 
 impl BlockChecksums {
@@ -485,27 +712,33 @@ impl BlockChecksums {
         while !data.is_empty() {
             let n = data.len().min(GUARD_BLOCK - self.filled);
             self.current.update(&data[..n]);
+            self.hasher.update(&data[..n]);
             self.filled += n;
             data = &data[n..];
             if self.filled == GUARD_BLOCK {
                 let block = std::mem::take(&mut self.current);
                 self.done.push(block.finalize());
+                self.checkpoints.push(self.hasher.clone());
                 self.filled = 0;
             }
         }
     }
 
-    fn finish(mut self) -> Vec<u32> {
+    fn finish(mut self) -> Scanned {
         if self.filled > 0 {
             self.done.push(self.current.finalize());
         }
-        self.done
+        Scanned {
+            checksums: self.done,
+            checkpoints: self.checkpoints,
+            sha256: hex::encode(self.hasher.finalize()),
+        }
     }
 }
 
 /// Checks that a second pass yields what the secret scan saw, block by block.
 struct Guard {
-    expected: Vec<u32>,
+    scanned: Scanned,
     /// The next block's index.
     next: usize,
     /// A checked block, when the caller reads less than a block at a time…
@@ -517,9 +750,9 @@ struct Guard {
 }
 
 impl Guard {
-    fn new(expected: Vec<u32>) -> Guard {
+    fn new(scanned: Scanned) -> Guard {
         Guard {
-            expected,
+            scanned,
             next: 0,
             block: Vec::new(),
             offset: 0,
@@ -676,9 +909,12 @@ impl<R: Read + Seek> SnapshotReader<R> {
             };
             let zero_filled = self.zero_filled;
             self.fill(target);
-            let expected = guard.expected.get(guard.next).copied();
+            let index = guard.next;
             guard.next += 1;
-            if expected != Some(crc32fast::hash(target)) {
+            if guard.scanned.checksums.get(index).copied() != Some(crc32fast::hash(target)) {
+                // What is archived is no longer what the scan hashed: hash it
+                // from here on, from the state the scan had at this block.
+                self.hasher = guard.scanned.checkpoints.get(index).cloned();
                 // Bytes NUL-filled already (the file shrank or failed) are
                 // reported as such; the others of this block were not scanned.
                 let already = self.zero_filled - zero_filled;
@@ -803,11 +1039,19 @@ mod tests {
         assert!(text.ends_with("kept]\nghij"), "{text}");
     }
 
-    fn guarded(data: &[u8], scanned: &[u8], read_size: usize) -> (Vec<u8>, u64, bool) {
+    /// Read `data` through a guard of what the scan saw (`scanned`); also
+    /// checks that the SHA-256 the second pass ends with is that of its output.
+    fn guarded(data: &[u8], seen: &[u8], read_size: usize) -> (Vec<u8>, u64, bool) {
         let mut checksums = BlockChecksums::default();
-        checksums.update(scanned);
-        let mut reader = SnapshotReader::whole(Cursor::new(data), scanned.len() as u64);
-        reader.guard = Some(Guard::new(checksums.finish()));
+        // The scan reads in pieces that do not line up with the blocks.
+        for piece in seen.chunks(GUARD_BLOCK / 3 + 7) {
+            checksums.update(piece);
+        }
+        let scanned = checksums.finish();
+        let scanned_sha256 = scanned.sha256.clone();
+        let mut reader = SnapshotReader::whole(Cursor::new(data), seen.len() as u64);
+        reader.hasher = None;
+        reader.guard = Some(Guard::new(scanned));
         let mut out = Vec::new();
         let mut buf = vec![0u8; read_size];
         loop {
@@ -816,6 +1060,12 @@ mod tests {
                 n => out.extend_from_slice(&buf[..n]),
             }
         }
+        // The checksum the manifest gets is that of what was yielded.
+        let sha256 = match reader.hasher.take() {
+            Some(hasher) => hex::encode(hasher.finalize()),
+            None => scanned_sha256,
+        };
+        assert_eq!(sha256, hex::encode(Sha256::digest(&out)));
         (out, reader.zero_filled, reader.read_error.is_some())
     }
 

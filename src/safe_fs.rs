@@ -68,6 +68,11 @@ fn linux_renameat2_noreplace(from: &Path, to: &Path) -> io::Result<()> {
 /// blocking on a FIFO; fails with `InvalidInput` when what was opened is not a
 /// regular file (it may have been replaced since it was listed).
 pub fn open_regular(path: &Path) -> io::Result<File> {
+    open_regular_with_metadata(path).map(|(file, _)| file)
+}
+
+/// `open_regular`, and the metadata it checked (one `fstat` less per file).
+pub fn open_regular_with_metadata(path: &Path) -> io::Result<(File, fs::Metadata)> {
     let mut options = fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -76,13 +81,14 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
         options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
     }
     let file = options.open(path)?;
-    if !file.metadata()?.is_file() {
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file",
         ));
     }
-    Ok(file)
+    Ok((file, metadata))
 }
 
 /// Create one folder, private to the user (mode 0700 on Unix), failing with
