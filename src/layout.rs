@@ -197,13 +197,23 @@ impl PlannedFiles {
                     .seek(io::SeekFrom::Start(0))
                     .map(|_| io::BufReader::new(file));
                 let mut name = Vec::new();
+                let mut count = 0;
                 Box::new(std::iter::from_fn(move || {
                     let read = match &mut reader {
                         Ok(reader) => read_spooled(reader, &mut name),
                         Err(e) => Err(std::mem::replace(e, io::Error::other("read before"))),
                     };
+                    // A spool that ends early has lost files: an error too.
+                    let read = match read {
+                        Ok(None) if count != spooled.len => Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            format!("{count} of {} entries", spooled.len),
+                        )),
+                        read => read,
+                    };
                     match read {
                         Ok(Some(entry)) => {
+                            count += 1;
                             let name = String::from_utf8_lossy(&name);
                             Some(self.planned(&entry, &name))
                         }
@@ -914,6 +924,10 @@ mod tests {
         }
         assert_eq!((plan.files.len(), plan.total_planned_bytes()), (len, total));
         assert!(plan.files.spool_error().is_none());
+        // A spool that holds fewer entries than were written is an error.
+        plan.files.spooled.as_mut().unwrap().len += 1;
+        assert_eq!(plan.files.iter().count(), len);
+        assert!(plan.files.spool_error().is_some());
     }
 
     #[test]

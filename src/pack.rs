@@ -211,15 +211,14 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
     };
     // A small file is read whole at once, and its head checked for a key
     // there: one read per file, where most files are small.
-    let whole_in_memory = options.redactor.is_some()
-        && options.max_file_size.is_none_or(|cap| opened.size <= cap)
-        && opened.size <= IN_MEMORY;
+    let whole_in_memory =
+        options.max_file_size.is_none_or(|cap| opened.size <= cap) && opened.size <= IN_MEMORY;
     if options.exclude_private_keys && !whole_in_memory && holds_private_key(&file) {
         return key_file();
     }
     let how = match options.redactor {
         // Small files (most logs) are read once into memory and redacted there.
-        Some(redactor) if snapshot(&file, opened, options).len() <= IN_MEMORY => {
+        _ if snapshot(&file, opened, options).len() <= IN_MEMORY => {
             let mut reader = snapshot(&file, opened, options);
             if whole_in_memory {
                 // Nothing has read the file yet: no need to seek to its start.
@@ -230,7 +229,7 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
             {
                 return key_file();
             }
-            let (bytes, read) = redact_in_memory(original, read, redactor);
+            let (bytes, read) = redact_in_memory(original, read, options.redactor);
             let changed = changed_since(&file, opened);
             return Prepared::InMemory {
                 bytes,
@@ -403,10 +402,14 @@ fn read_in_memory(mut reader: SnapshotReader<&File>) -> (Vec<u8>, Archived) {
     (data, read)
 }
 
-/// Redact a file read into memory if it may hold a secret, and hash the
-/// result: the entry's bytes.
-fn redact_in_memory(data: Vec<u8>, read: Archived, redactor: &Redactor) -> (Vec<u8>, Archived) {
-    let (bytes, redactions) = if redactor.may_match(&data) {
+/// Redact a file read into memory if it may hold a secret (unless
+/// redaction is off), and hash the result: the entry's bytes.
+fn redact_in_memory(
+    data: Vec<u8>,
+    read: Archived,
+    redactor: Option<&Redactor>,
+) -> (Vec<u8>, Archived) {
+    let (bytes, redactions) = if let Some(redactor) = redactor.filter(|r| r.may_match(&data)) {
         let mut redacted = Vec::with_capacity(data.len());
         let counts = redactor
             .redact_stream(&mut &data[..], &mut redacted)
@@ -934,6 +937,10 @@ impl<R: Read + Seek> SnapshotReader<R> {
                 }
             }
             if direct {
+                // Nothing of this block waits in the buffer.
+                block.clear();
+                guard.block = block;
+                guard.offset = 0;
                 self.guard = Some(guard);
                 return len;
             }
@@ -1045,6 +1052,11 @@ mod tests {
     /// Read `data` through a guard of what the scan saw (`scanned`); also
     /// checks that the SHA-256 the second pass ends with is that of its output.
     fn guarded(data: &[u8], seen: &[u8], read_size: usize) -> (Vec<u8>, u64, bool) {
+        guarded_reads(data, seen, &[read_size])
+    }
+
+    /// `guarded`, reading in turn with each of `read_sizes`.
+    fn guarded_reads(data: &[u8], seen: &[u8], read_sizes: &[usize]) -> (Vec<u8>, u64, bool) {
         let mut checksums = BlockChecksums::default();
         // The scan reads in pieces that do not line up with the blocks.
         for piece in seen.chunks(GUARD_BLOCK / 3 + 7) {
@@ -1056,8 +1068,8 @@ mod tests {
         reader.hasher = None;
         reader.guard = Some(Guard::new(scanned));
         let mut out = Vec::new();
-        let mut buf = vec![0u8; read_size];
-        loop {
+        for read_size in read_sizes.iter().cycle() {
+            let mut buf = vec![0u8; *read_size];
             match reader.read(&mut buf).unwrap() {
                 0 => break,
                 n => out.extend_from_slice(&buf[..n]),
@@ -1094,6 +1106,30 @@ mod tests {
             assert!(out[GUARD_BLOCK..].iter().all(|&b| b == 0));
             assert_eq!(zeros, 2 * GUARD_BLOCK as u64);
             assert!(failed);
+        }
+    }
+
+    #[test]
+    fn the_guard_checks_every_block_whatever_the_read_sizes() {
+        // Half blocks through the guard's own buffer, then a whole block
+        // straight into the caller's: each kind of read after the other.
+        let scanned: Vec<u8> = (0..GUARD_BLOCK * 6).map(|i| (i % 251) as u8).collect();
+        let sizes = [GUARD_BLOCK / 2, GUARD_BLOCK / 2, GUARD_BLOCK * 3 / 2];
+        assert_eq!(
+            guarded_reads(&scanned, &scanned, &sizes),
+            (scanned.clone(), 0, false)
+        );
+        for changed in 1..6 {
+            let mut data = scanned.clone();
+            data[changed * GUARD_BLOCK + 10] ^= 1;
+            let (out, zeros, failed) = guarded_reads(&data, &scanned, &sizes);
+            assert_eq!(
+                out[..changed * GUARD_BLOCK],
+                scanned[..changed * GUARD_BLOCK]
+            );
+            assert!(out[changed * GUARD_BLOCK..].iter().all(|&b| b == 0));
+            assert_eq!(zeros, ((6 - changed) * GUARD_BLOCK) as u64);
+            assert!(failed, "block {changed}");
         }
     }
 
