@@ -148,10 +148,10 @@ fn worker(format: BlockFormat, level: u32, queue: &Mutex<Receiver<Job>>) {
             _ => return,
         };
         let result = match format {
-            BlockFormat::GzipMember => whole.gzip_member(&job.data),
+            BlockFormat::GzipMember => whole.compress(&job.data, true),
             // A last block follows a sync flush (or starts the entry): a
             // complete deflate stream of its own continues the entry's.
-            BlockFormat::RawDeflate if job.last => whole.raw_deflate(&job.data),
+            BlockFormat::RawDeflate if job.last => whole.compress(&job.data, false),
             BlockFormat::RawDeflate => {
                 raw.reset();
                 deflate_sync_flushed(&mut raw, &job.data)
@@ -179,23 +179,19 @@ impl WholeStream {
         }
     }
 
-    fn gzip_member(&mut self, data: &[u8]) -> io::Result<Vec<u8>> {
-        let bound = self.compressor.gzip_compress_bound(data.len());
+    /// A complete gzip member, or a raw deflate stream.
+    fn compress(&mut self, data: &[u8], gzip: bool) -> io::Result<Vec<u8>> {
+        let compressor = &mut self.compressor;
+        let bound = match gzip {
+            true => compressor.gzip_compress_bound(data.len()),
+            false => compressor.deflate_compress_bound(data.len()),
+        };
         self.scratch.resize(self.scratch.len().max(bound), 0);
-        let n = self
-            .compressor
-            .gzip_compress(data, &mut self.scratch)
-            .map_err(io::Error::other)?;
-        Ok(self.scratch[..n].to_vec())
-    }
-
-    fn raw_deflate(&mut self, data: &[u8]) -> io::Result<Vec<u8>> {
-        let bound = self.compressor.deflate_compress_bound(data.len());
-        self.scratch.resize(self.scratch.len().max(bound), 0);
-        let n = self
-            .compressor
-            .deflate_compress(data, &mut self.scratch)
-            .map_err(io::Error::other)?;
+        let n = match gzip {
+            true => compressor.gzip_compress(data, &mut self.scratch),
+            false => compressor.deflate_compress(data, &mut self.scratch),
+        }
+        .map_err(io::Error::other)?;
         Ok(self.scratch[..n].to_vec())
     }
 }
