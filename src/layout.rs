@@ -193,18 +193,16 @@ impl PlannedFiles {
             ),
             Some(spooled) => {
                 let mut file = &spooled.file;
-                let mut reader = file
-                    .seek(io::SeekFrom::Start(0))
-                    .map(|_| io::BufReader::new(file));
+                if let Err(e) = file.seek(io::SeekFrom::Start(0)) {
+                    spooled.failed(e);
+                    return Box::new(std::iter::empty());
+                }
+                let mut reader = io::BufReader::new(file);
                 let mut name = Vec::new();
                 let mut count = 0;
                 Box::new(std::iter::from_fn(move || {
-                    let read = match &mut reader {
-                        Ok(reader) => read_spooled(reader, &mut name),
-                        Err(e) => Err(std::mem::replace(e, io::Error::other("read before"))),
-                    };
                     // A spool that ends early has lost files: an error too.
-                    let read = match read {
+                    let read = match read_spooled(&mut reader, &mut name) {
                         Ok(None) if count != spooled.len => Err(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
                             format!("{count} of {} entries", spooled.len),
@@ -219,9 +217,7 @@ impl PlannedFiles {
                         }
                         Ok(None) => None,
                         Err(e) => {
-                            if let Ok(mut error) = spooled.error.lock() {
-                                error.get_or_insert(e);
-                            }
+                            spooled.failed(e);
                             None
                         }
                     }
@@ -382,6 +378,15 @@ impl PlannedFiles {
         let mut entries = std::mem::take(&mut self.entries);
         entries.sort_unstable_by(|a, b| self.compare(a, b));
         self.entries = entries;
+    }
+}
+
+impl Spooled {
+    /// Reading back failed: `spool_error` will say why.
+    fn failed(&self, e: io::Error) {
+        if let Ok(mut error) = self.error.lock() {
+            error.get_or_insert(e);
+        }
     }
 }
 

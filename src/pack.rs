@@ -209,17 +209,17 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
             problem: None,
         }
     };
+    let mut reader = snapshot(&file, opened, options);
+    let in_memory = reader.len() <= IN_MEMORY;
     // A small file is read whole at once, and its head checked for a key
     // there: one read per file, where most files are small.
-    let whole_in_memory =
-        options.max_file_size.is_none_or(|cap| opened.size <= cap) && opened.size <= IN_MEMORY;
+    let whole_in_memory = in_memory && reader.cut.is_none();
     if options.exclude_private_keys && !whole_in_memory && holds_private_key(&file) {
         return key_file();
     }
     let how = match options.redactor {
         // Small files (most logs) are read once into memory and redacted there.
-        _ if snapshot(&file, opened, options).len() <= IN_MEMORY => {
-            let mut reader = snapshot(&file, opened, options);
+        _ if in_memory => {
             if whole_in_memory {
                 // Nothing has read the file yet: no need to seek to its start.
                 reader.position = Some(0);
@@ -240,7 +240,7 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
         }
         // Larger ones are scanned first: one found clean is streamed as it
         // is, checked against the checksums of what the scan saw.
-        Some(redactor) => match scan_for_secrets(redactor, snapshot(&file, opened, options)) {
+        Some(redactor) => match scan_for_secrets(redactor, reader) {
             Some(scanned) => Streaming::Clean(scanned),
             None => Streaming::Redact,
         },
