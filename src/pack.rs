@@ -224,12 +224,14 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
                 // Nothing has read the file yet: no need to seek to its start.
                 reader.position = Some(0);
             }
-            let (original, read) = read_in_memory(reader);
+            let original = read_in_memory(&mut reader);
             if options.exclude_private_keys && whole_in_memory && starts_with_private_key(&original)
             {
                 return key_file();
             }
-            let (bytes, read) = redact_in_memory(original, read, options.redactor);
+            let (bytes, redactions) = redact_in_memory(original, options.redactor);
+            let sha256 = hex::encode(Sha256::digest(&bytes));
+            let read = Archived::read_by(&mut reader, bytes.len() as u64, sha256, redactions);
             let changed = changed_since(&file, opened);
             return Prepared::InMemory {
                 bytes,
@@ -378,53 +380,53 @@ struct Archived {
     redactions: Counts,
 }
 
+impl Archived {
+    /// What reading an entry of `size` bytes through `reader` came to.
+    fn read_by(
+        reader: &mut SnapshotReader<&File>,
+        size: u64,
+        sha256: String,
+        redactions: Counts,
+    ) -> Archived {
+        Archived {
+            size,
+            sha256,
+            zero_filled: reader.zero_filled,
+            read_error: reader.read_error.take(),
+            cut: reader.cut,
+            redactions,
+        }
+    }
+}
+
 /// Files up to this size are read and redacted in memory, in one pass. A
 /// larger file that may hold a secret takes two (a tar header needs the
 /// redacted size first): with 1 MiB here, the benchmark's 1 GiB took about
 /// 8% longer, as its 1-4 MiB logs with tokens went that way.
 const IN_MEMORY: u64 = 4 << 20;
 
-/// Read a small file whole: its bytes, and what reading them came to (its
-/// checksum and redactions are filled in by `redact_in_memory`).
-fn read_in_memory(mut reader: SnapshotReader<&File>) -> (Vec<u8>, Archived) {
+/// Read a small file whole (not hashed: what is archived may be redacted).
+fn read_in_memory(reader: &mut SnapshotReader<&File>) -> Vec<u8> {
     reader.hasher = None;
     let mut data = Vec::with_capacity(reader.len() as usize);
     // A SnapshotReader never fails: what it cannot read, it NUL-fills.
     let _ = reader.read_to_end(&mut data);
-    let read = Archived {
-        size: 0,
-        sha256: String::new(),
-        zero_filled: reader.zero_filled,
-        read_error: reader.read_error.take(),
-        cut: reader.cut,
-        redactions: Counts::new(),
-    };
-    (data, read)
+    data
 }
 
 /// Redact a file read into memory if it may hold a secret (unless
-/// redaction is off), and hash the result: the entry's bytes.
-fn redact_in_memory(
-    data: Vec<u8>,
-    read: Archived,
-    redactor: Option<&Redactor>,
-) -> (Vec<u8>, Archived) {
-    let (bytes, redactions) = if let Some(redactor) = redactor.filter(|r| r.may_match(&data)) {
-        let mut redacted = Vec::with_capacity(data.len());
-        let counts = redactor
-            .redact_stream(&mut &data[..], &mut redacted)
-            .unwrap_or_default();
-        (redacted, counts)
-    } else {
-        (data, Counts::new())
-    };
-    let read = Archived {
-        size: bytes.len() as u64,
-        sha256: hex::encode(Sha256::digest(&bytes)),
-        redactions,
-        ..read
-    };
-    (bytes, read)
+/// redaction is off): the entry's bytes and what was replaced.
+fn redact_in_memory(data: Vec<u8>, redactor: Option<&Redactor>) -> (Vec<u8>, Counts) {
+    match redactor.filter(|r| r.may_match(&data)) {
+        Some(redactor) => {
+            let mut redacted = Vec::with_capacity(data.len());
+            let counts = redactor
+                .redact_stream(&mut &data[..], &mut redacted)
+                .unwrap_or_default();
+            (redacted, counts)
+        }
+        None => (data, Counts::new()),
+    }
 }
 
 /// How many leading bytes are checked for a private key header.
@@ -501,27 +503,17 @@ fn add_plain(
         size: reader.len(),
         mtime,
     };
-    // The scan hashed what it saw: unless a block differs now, that is
-    // what is archived, and it need not be hashed again.
-    let scanned_sha256 = scanned.as_ref().map(|s| s.sha256.clone());
     if let Some(scanned) = scanned {
-        reader.hasher = None;
-        reader.guard = Some(Guard::new(scanned));
+        reader.guard_with(scanned);
     }
     writer.add_file(&entry, &mut reader)?;
-    // (Without a scan, the reader hashed all it yielded.)
-    let sha256 = match reader.hasher.take() {
-        Some(hasher) => hex::encode(hasher.finalize()),
-        None => scanned_sha256.unwrap_or_default(),
-    };
-    Ok(Archived {
-        size: entry.size,
+    let sha256 = reader.sha256();
+    Ok(Archived::read_by(
+        &mut reader,
+        entry.size,
         sha256,
-        zero_filled: reader.zero_filled,
-        read_error: reader.read_error.take(),
-        cut: reader.cut,
-        redactions: Counts::new(),
-    })
+        Counts::new(),
+    ))
 }
 
 /// A file with something that may be a secret: a first redaction pass
@@ -853,6 +845,24 @@ impl<R: Read + Seek> SnapshotReader<R> {
             .sum()
     }
 
+    /// Check what is read against what the secret scan saw, whose SHA-256
+    /// then stands for what is yielded (unless a block differs: see
+    /// `read_guarded`).
+    fn guard_with(&mut self, scanned: Scanned) {
+        self.hasher = None;
+        self.guard = Some(Guard::new(scanned));
+    }
+
+    /// SHA-256 of all that was yielded, in hex.
+    fn sha256(&mut self) -> String {
+        match (self.hasher.take(), &self.guard) {
+            (Some(hasher), _) => hex::encode(hasher.finalize()),
+            // Guarded and never tripped: the bytes the scan hashed.
+            (None, Some(guard)) => guard.scanned.sha256.clone(),
+            (None, None) => String::new(),
+        }
+    }
+
     fn read_file(&mut self, offset: u64, buf: &mut [u8]) -> usize {
         if self.exhausted {
             return 0;
@@ -1062,11 +1072,8 @@ mod tests {
         for piece in seen.chunks(GUARD_BLOCK / 3 + 7) {
             checksums.update(piece);
         }
-        let scanned = checksums.finish();
-        let scanned_sha256 = scanned.sha256.clone();
         let mut reader = SnapshotReader::whole(Cursor::new(data), seen.len() as u64);
-        reader.hasher = None;
-        reader.guard = Some(Guard::new(scanned));
+        reader.guard_with(checksums.finish());
         let mut out = Vec::new();
         for read_size in read_sizes.iter().cycle() {
             let mut buf = vec![0u8; *read_size];
@@ -1076,11 +1083,7 @@ mod tests {
             }
         }
         // The checksum the manifest gets is that of what was yielded.
-        let sha256 = match reader.hasher.take() {
-            Some(hasher) => hex::encode(hasher.finalize()),
-            None => scanned_sha256,
-        };
-        assert_eq!(sha256, hex::encode(Sha256::digest(&out)));
+        assert_eq!(reader.sha256(), hex::encode(Sha256::digest(&out)));
         (out, reader.zero_filled, reader.read_error.is_some())
     }
 
