@@ -513,8 +513,9 @@ fn list(dir: &Path, instance: &Instance, plan: &mut Plan) -> Vec<Listed> {
             }
         };
         let path = entry.path();
-        // symlink_metadata, not metadata: never follow a link while planning.
-        match fs::symlink_metadata(&path) {
+        // Never follow a link while planning: like `symlink_metadata`, the
+        // entry's own metadata does not, and it needs no lookup of the path.
+        match entry.metadata() {
             Ok(meta) => listed.push({
                 let (name, escaped) = archive_component(&entry.file_name());
                 Listed {
@@ -533,7 +534,9 @@ fn list(dir: &Path, instance: &Instance, plan: &mut Plan) -> Vec<Listed> {
             }
         }
     }
-    listed.sort_by(|a, b| a.path.cmp(&b.path));
+    // All in one folder: the names give the paths' order, compared as bytes
+    // rather than component by component.
+    listed.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
     listed
 }
 
