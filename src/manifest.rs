@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use serde::ser::{Error as _, SerializeSeq};
 use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
 
 use crate::layout::{Kind, Skipped};
 use crate::preserve::Moved;
@@ -241,6 +242,11 @@ impl FileRecords {
 
     /// The records in the order they were pushed, read back from the spool.
     pub fn iter(&self) -> io::Result<impl Iterator<Item = io::Result<FileRecord>>> {
+        Ok(self.lines()?.map(|line| Ok(serde_json::from_str(&line?)?)))
+    }
+
+    /// The records as spooled: one line of JSON each, without its newline.
+    fn lines(&self) -> io::Result<impl Iterator<Item = io::Result<String>>> {
         let mut reader = None;
         if let Some(spool) = self.spool.borrow_mut().as_mut() {
             spool.flush()?;
@@ -250,13 +256,14 @@ impl FileRecords {
             file.seek(SeekFrom::Start(0))?;
             reader = Some(BufReader::new(file));
         }
-        let mut line = String::new();
         Ok(std::iter::from_fn(move || {
-            let reader = reader.as_mut()?;
-            line.clear();
-            match reader.read_line(&mut line) {
+            let mut line = String::new();
+            match reader.as_mut()?.read_line(&mut line) {
                 Ok(0) => None,
-                Ok(_) => Some(serde_json::from_str(&line).map_err(io::Error::from)),
+                Ok(_) => {
+                    line.truncate(line.trim_end_matches('\n').len());
+                    Some(Ok(line))
+                }
                 Err(e) => Some(Err(e)),
             }
         })
@@ -264,11 +271,16 @@ impl FileRecords {
     }
 }
 
+/// Each record as it was spooled, one compact JSON object per line of the
+/// manifest: no parse and re-print of every record at the end of a run, and
+/// a manifest that `grep` reads a file at a time.
 impl Serialize for FileRecords {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.len))?;
-        for record in self.iter().map_err(S::Error::custom)? {
-            seq.serialize_element(&record.map_err(S::Error::custom)?)?;
+        for line in self.lines().map_err(S::Error::custom)? {
+            let raw =
+                RawValue::from_string(line.map_err(S::Error::custom)?).map_err(S::Error::custom)?;
+            seq.serialize_element(&raw)?;
         }
         seq.end()
     }
@@ -365,10 +377,13 @@ mod tests {
         for r in &records[3..] {
             spooled.push(r).unwrap();
         }
+        let json = serde_json::to_string_pretty(&spooled).unwrap();
         assert_eq!(
-            serde_json::to_string_pretty(&spooled).unwrap(),
-            serde_json::to_string_pretty(&records).unwrap()
+            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+            serde_json::to_value(&records).unwrap()
         );
+        // One record per line, between the brackets' own lines.
+        assert_eq!(json.lines().count(), 5 + 2, "{json}");
         assert_eq!(
             (spooled.len(), spooled.bytes(), spooled.altered()),
             (5, 100, 2)
