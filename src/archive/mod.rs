@@ -4,6 +4,7 @@
 mod dir;
 mod parallel;
 mod tar;
+mod writeback;
 mod zip;
 
 use std::fmt;

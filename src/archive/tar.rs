@@ -9,13 +9,14 @@ use std::time::UNIX_EPOCH;
 use zstd::stream::raw::CParameter;
 
 use super::parallel::{BLOCK_SIZE, BlockFormat, Piece, Pipeline};
+use super::writeback::Writeback;
 use super::{ArchiveWriter, EntryMeta};
 use crate::error::{Error, Result};
 
 /// The compressed stream a tar is written into.
 enum Compressor {
     Gzip(ParallelGzip),
-    Zstd(zstd::Encoder<'static, BufWriter<File>>),
+    Zstd(zstd::Encoder<'static, BufWriter<Writeback>>),
 }
 
 impl Write for Compressor {
@@ -40,7 +41,7 @@ impl Compressor {
             Compressor::Gzip(w) => w.finish(),
             Compressor::Zstd(w) => {
                 let file = w.finish()?.into_inner().map_err(|e| e.into_error())?;
-                file.sync_all()
+                file.sync()
             }
         }
     }
@@ -57,7 +58,7 @@ struct ParallelGzip {
 impl ParallelGzip {
     fn new(file: File, level: u32) -> ParallelGzip {
         let pipeline = Pipeline::new(BlockFormat::GzipMember, level, move |pieces| {
-            let mut out = BufWriter::with_capacity(BUFFER, file);
+            let mut out = BufWriter::with_capacity(BUFFER, Writeback::new(file));
             for piece in pieces {
                 if let Piece::Compressed(block) = piece {
                     out.write_all(
@@ -67,7 +68,7 @@ impl ParallelGzip {
                     )?;
                 }
             }
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+            out.into_inner().map_err(|e| e.into_error())?.sync()
         });
         ParallelGzip {
             pipeline,
@@ -129,8 +130,11 @@ impl TarWriter {
     }
 
     pub fn zstd(file: File, level: i32, output: &Path) -> Result<TarWriter> {
-        let mut encoder = zstd::Encoder::new(BufWriter::with_capacity(BUFFER, file), level)
-            .map_err(|e| Error::io("start zstd stream for", output, &e))?;
+        let mut encoder = zstd::Encoder::new(
+            BufWriter::with_capacity(BUFFER, Writeback::new(file)),
+            level,
+        )
+        .map_err(|e| Error::io("start zstd stream for", output, &e))?;
         // Use every core: zstd compresses independent blocks in worker threads.
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
         if workers > 1 {

@@ -12,6 +12,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::parallel::{BLOCK_SIZE, BlockFormat, Piece, Pipeline};
+use super::writeback::Writeback;
 use super::{ArchiveWriter, EntryMeta};
 use crate::error::{Error, Result};
 
@@ -97,7 +98,7 @@ fn zip_error(e: rawzip::Error) -> io::Error {
 /// and descriptor to the output; its central directory, once the entry is
 /// done, to memory, from where its record is moved to the spool.
 struct Router<'a> {
-    out: &'a mut BufWriter<File>,
+    out: &'a mut BufWriter<Writeback>,
     /// Bytes written to `out` so far: the next entry's offset.
     written: &'a mut u64,
     central: Rc<RefCell<Option<Vec<u8>>>>,
@@ -153,7 +154,7 @@ fn central_record(written: &[u8]) -> io::Result<(&[u8], bool)> {
 /// previous one ended; its central directory record is spooled to a
 /// temporary file, so memory stays the same whatever the number of entries.
 fn write_zip(file: File, pieces: Receiver<Piece<Boundary>>) -> io::Result<()> {
-    let mut out = BufWriter::with_capacity(256 * 1024, file);
+    let mut out = BufWriter::with_capacity(256 * 1024, Writeback::new(file));
     let mut spool = BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?);
     let mut written = 0u64;
     let mut entries = 0u64;
@@ -241,5 +242,5 @@ fn write_zip(file: File, pieces: Receiver<Piece<Boundary>>) -> io::Result<()> {
     out.write_all(&(cd_offset.min(limit) as u32).to_le_bytes())?;
     out.write_all(&0u16.to_le_bytes())?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()
+    file.sync()
 }

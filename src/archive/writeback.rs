@@ -1,0 +1,92 @@
+//! The output file, handed to the disk as it grows. An archive is synced to
+//! disk before it is renamed into place; a sync started only then waits for
+//! the whole archive to be written (seconds, for a large one on a slow CI
+//! disk, with every core idle). Asking the kernel to start writing each few
+//! MiB as soon as they are written leaves the final sync only the last ones.
+
+use std::fs::File;
+use std::io::{self, Write};
+
+/// Bytes written between two requests to start writing them to disk.
+const STEP: u64 = 8 << 20;
+
+pub struct Writeback {
+    file: File,
+    written: u64,
+    /// Up to here, writing to disk has been asked for.
+    requested: u64,
+}
+
+impl Writeback {
+    pub fn new(file: File) -> Writeback {
+        Writeback {
+            file,
+            written: 0,
+            requested: 0,
+        }
+    }
+
+    /// Wait until all of it is on disk.
+    pub fn sync(self) -> io::Result<()> {
+        self.file.sync_all()
+    }
+}
+
+impl Write for Writeback {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.requested >= STEP {
+            start_writing(&self.file, self.requested, self.written - self.requested);
+            self.requested = self.written;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Best effort: a failure to write shows again at the final sync.
+#[cfg(target_os = "linux")]
+fn start_writing(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: the descriptor is open for as long as `file` is borrowed, and
+    // the call only schedules the range's dirty pages for writing.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+/// Elsewhere the final sync writes it all.
+#[cfg(not(target_os = "linux"))]
+fn start_writing(_file: &File, _offset: u64, _len: u64) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Seek, SeekFrom};
+
+    #[test]
+    fn every_byte_written_is_in_the_file_after_the_sync() {
+        let mut file = tempfile::tempfile().unwrap();
+        let data: Vec<u8> = (0..3 * STEP as usize + 12345)
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let mut out = Writeback::new(file.try_clone().unwrap());
+        for chunk in data.chunks(1_000_003) {
+            out.write_all(chunk).unwrap();
+        }
+        // Writing was asked for as it went: all but less than a step.
+        assert!(out.requested > 2 * STEP && out.written - out.requested < STEP);
+        out.sync().unwrap();
+        let mut back = Vec::new();
+        file.seek(SeekFrom::Start(0)).unwrap();
+        file.read_to_end(&mut back).unwrap();
+        assert!(back == data);
+    }
+}
