@@ -534,9 +534,10 @@ fn list(dir: &Path, instance: &Instance, plan: &mut Plan) -> Vec<Listed> {
             }
         }
     }
-    // All in one folder: the names give the paths' order, compared as bytes
-    // rather than component by component.
-    listed.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
+    // All in one folder, so the paths share their prefix byte for byte:
+    // compared as bytes, they sort by name as a component-wise compare would,
+    // at a fraction of its cost.
+    listed.sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
     listed
 }
 
