@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, FileType};
-use std::io::{self, Seek, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::ser::SerializeSeq;
@@ -183,42 +183,56 @@ impl PlannedFiles {
     }
 
     /// The files in archive path order. Once spooled, a read that fails
-    /// ends the iteration early; `spool_error` then says so.
+    /// ends the iteration early; `spool_error` then says so. Several
+    /// iterations may go on at once, each at its own pace.
     pub fn iter(&self) -> Box<dyn Iterator<Item = PlannedFile> + Send + '_> {
+        self.iter_larger_than(None)
+    }
+
+    /// Those of the files planned larger than `floor` bytes, in order; the
+    /// others are passed over without being made into `PlannedFile`s.
+    pub fn iter_larger_than(
+        &self,
+        floor: Option<u64>,
+    ) -> Box<dyn Iterator<Item = PlannedFile> + Send + '_> {
+        let wanted = move |entry: &Entry| floor.is_none_or(|floor| entry.size > floor);
         match &self.spooled {
             None => Box::new(
                 self.entries
                     .iter()
+                    .filter(move |entry| wanted(entry))
                     .map(|entry| self.planned(entry, self.name(entry))),
             ),
             Some(spooled) => {
-                let mut file = &spooled.file;
-                if let Err(e) = file.seek(io::SeekFrom::Start(0)) {
-                    spooled.failed(e);
-                    return Box::new(std::iter::empty());
-                }
-                let mut reader = io::BufReader::new(file);
+                let mut reader = io::BufReader::new(SpoolCursor {
+                    file: &spooled.file,
+                    offset: 0,
+                });
                 let mut name = Vec::new();
                 let mut count = 0;
                 Box::new(std::iter::from_fn(move || {
-                    // A spool that ends early has lost files: an error too.
-                    let read = match read_spooled(&mut reader, &mut name) {
-                        Ok(None) if count != spooled.len => Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            format!("{count} of {} entries", spooled.len),
-                        )),
-                        read => read,
-                    };
-                    match read {
-                        Ok(Some(entry)) => {
-                            count += 1;
-                            let name = String::from_utf8_lossy(&name);
-                            Some(self.planned(&entry, &name))
-                        }
-                        Ok(None) => None,
-                        Err(e) => {
-                            spooled.failed(e);
-                            None
+                    loop {
+                        // A spool that ends early has lost files: an error too.
+                        let read = match read_spooled(&mut reader, &mut name) {
+                            Ok(None) if count != spooled.len => Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                format!("{count} of {} entries", spooled.len),
+                            )),
+                            read => read,
+                        };
+                        match read {
+                            Ok(Some(entry)) => {
+                                count += 1;
+                                if wanted(&entry) {
+                                    let name = String::from_utf8_lossy(&name);
+                                    return Some(self.planned(&entry, &name));
+                                }
+                            }
+                            Ok(None) => return None,
+                            Err(e) => {
+                                spooled.failed(e);
+                                return None;
+                            }
                         }
                     }
                 }))
@@ -387,6 +401,24 @@ impl Spooled {
         if let Ok(mut error) = self.error.lock() {
             error.get_or_insert(e);
         }
+    }
+}
+
+/// Reads a spooled plan from its own offset, so that two threads can each
+/// go through the plan at their own pace.
+struct SpoolCursor<'f> {
+    file: &'f std::fs::File,
+    offset: u64,
+}
+
+impl io::Read for SpoolCursor<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(unix)]
+        let n = std::os::unix::fs::FileExt::read_at(self.file, buf, self.offset)?;
+        #[cfg(windows)]
+        let n = std::os::windows::fs::FileExt::seek_read(self.file, buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
     }
 }
 
