@@ -37,11 +37,13 @@ pub struct PackOptions<'a> {
 /// Files that cannot be opened are recorded in the manifest and skipped;
 /// only a failure of the output itself is an error.
 ///
-/// Two stages overlap: a reader thread opens the next files, reads small
-/// ones whole (redacted and hashed) and scans large ones for secrets
-/// (hashing them in the same read), while this thread writes the files
-/// before them into the archive. Both stay off the compressors' critical
-/// path, so every core compresses.
+/// Three stages overlap: a scanner thread goes through the plan ahead of
+/// everything else, opening the large files and scanning them for secrets
+/// (hashing them in the same read); a reader thread opens the small files
+/// and reads them whole (redacted and hashed), taking the large ones from
+/// the scanner in turn; and this thread writes them all into the archive.
+/// The scan of a large file is usually over when its turn comes, so the
+/// writer seldom waits, and every core compresses.
 pub fn pack(
     files: &PlannedFiles,
     options: PackOptions<'_>,
@@ -50,8 +52,10 @@ pub fn pack(
     progress: Progress<'_>,
 ) -> Result<()> {
     std::thread::scope(|scope| {
+        let (scans, scanned) = sync_channel::<Prepared>(SCANNED_AHEAD);
+        scope.spawn(move || scan_ahead(files, options, scans));
         let (batches, prepared) = sync_channel::<Vec<(PlannedFile, Prepared)>>(BATCHES_IN_FLIGHT);
-        scope.spawn(move || prepare_all(files, options, batches));
+        scope.spawn(move || prepare_all(files, options, scanned, batches));
         // An error returns early: dropping `prepared` stops the reader.
         for batch in prepared {
             for (planned, prepared) in batch {
@@ -141,15 +145,45 @@ enum Streaming {
     Redact,
 }
 
+/// Large files the scanner may have prepared before the writer needs them:
+/// each holds an open file and the scan's checksums, no file data.
+const SCANNED_AHEAD: usize = 8;
+
+/// The scanner prepares the files planned larger than this: most likely
+/// still large when opened (`prepare` decides by the size then, whichever
+/// thread runs it). The reader takes the scanner's results in turn for
+/// exactly these files.
+const SCANNED_OVER: u64 = IN_MEMORY;
+
+fn scanned_ahead(planned: &PlannedFile) -> bool {
+    planned.planned_size > SCANNED_OVER
+}
+
+/// Prepare, in plan order, the files `scanned_ahead` picks.
+fn scan_ahead(files: &PlannedFiles, options: PackOptions<'_>, scans: SyncSender<Prepared>) {
+    for planned in files.iter_larger_than(Some(SCANNED_OVER)) {
+        if scans.send(prepare(&planned, options)).is_err() {
+            return; // the reader stopped
+        }
+    }
+}
+
 fn prepare_all(
     files: &PlannedFiles,
     options: PackOptions<'_>,
+    scanned: Receiver<Prepared>,
     batches: SyncSender<Vec<(PlannedFile, Prepared)>>,
 ) {
     let mut batch = Vec::new();
     let mut bytes = 0;
     for planned in files.iter() {
-        let prepared = prepare(&planned, options);
+        // Should the scanner have stopped, the file is prepared here.
+        let prepared = match scanned_ahead(&planned) {
+            true => scanned
+                .recv()
+                .unwrap_or_else(|_| prepare(&planned, options)),
+            false => prepare(&planned, options),
+        };
         let ends_batch = match &prepared {
             Prepared::InMemory { bytes: data, .. } => {
                 bytes += data.len();
@@ -1155,5 +1189,88 @@ mod tests {
             hex::encode(reader.hasher.unwrap().finalize()),
             hex::encode(Sha256::digest(b"abc"))
         );
+    }
+
+    /// The scanner prepares the files planned large, the reader the others;
+    /// a file whose size crossed the line since planning is still archived
+    /// as it is when opened, in plan order, whichever thread prepared it.
+    #[test]
+    fn files_whose_size_changed_since_planning_are_archived_as_opened_in_order() {
+        use crate::archive::DirWriter;
+        use crate::manifest::ArchiveInfo;
+        use crate::redact::builtin_rules;
+        use crate::sources::{Instance, Sources};
+
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        let big = IN_MEMORY as usize + 4321;
+        let content = |name: &str, len: usize| -> Vec<u8> {
+            format!("{name}: a line of the log\n")
+                .bytes()
+                .cycle()
+                .take(len)
+                .collect()
+        };
+        // (name, size when planned, size when packed)
+        let files = [
+            ("a.log", big, 10),
+            ("b.log", 10, big),
+            ("c.log", big, big + 1),
+            ("d.log", 10, 11),
+            ("e.log", big, 0),
+            ("f.log", 0, big),
+        ];
+        for (name, planned, _) in files {
+            std::fs::write(logs.join(name), content(name, planned)).unwrap();
+        }
+        let sources = Sources {
+            instances: vec![Instance {
+                name: "ci".into(),
+                log_dir: Some(logs.clone()),
+                lima_home: None,
+            }],
+            ..Sources::default()
+        };
+        let mut plan = crate::layout::plan(&sources, false);
+        plan.files.spool().unwrap();
+        for (name, _, packed) in files {
+            std::fs::write(logs.join(name), content(name, packed)).unwrap();
+        }
+        let out = dir.path().join("out");
+        let info = ArchiveInfo {
+            format: "dir".into(),
+            level: None,
+        };
+        let mut manifest = Manifest::new(&sources.instances, info);
+        let redactor = Redactor::new(builtin_rules(), Vec::new());
+        let options = PackOptions {
+            redactor: Some(&redactor),
+            ..PackOptions::default()
+        };
+        let writer = Box::new(DirWriter::new(out.clone()));
+        pack(&plan.files, options, &mut manifest, writer, &mut |_, _| {}).unwrap();
+
+        let records: Vec<FileRecord> = manifest.files.iter().unwrap().map(|r| r.unwrap()).collect();
+        let paths: Vec<&str> = records.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "ci/a.log", "ci/b.log", "ci/c.log", "ci/d.log", "ci/e.log", "ci/f.log"
+            ]
+        );
+        for ((name, _, packed), record) in files.iter().zip(&records) {
+            let archived = std::fs::read(out.join(&record.path)).unwrap();
+            assert!(
+                archived == content(name, *packed),
+                "{name}: not the file as opened"
+            );
+            assert_eq!(record.size, *packed as u64, "{name}");
+            assert_eq!(
+                record.sha256,
+                hex::encode(Sha256::digest(&archived)),
+                "{name}"
+            );
+        }
     }
 }
