@@ -417,6 +417,11 @@ impl io::Read for SpoolCursor<'_> {
         let n = std::os::unix::fs::FileExt::read_at(self.file, buf, self.offset)?;
         #[cfg(windows)]
         let n = std::os::windows::fs::FileExt::seek_read(self.file, buf, self.offset)?;
+        #[cfg(not(any(unix, windows)))]
+        let n: usize = {
+            let _ = buf;
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        };
         self.offset += n as u64;
         Ok(n)
     }
@@ -546,7 +551,10 @@ fn list(dir: &Path, instance: &Instance, plan: &mut Plan) -> Vec<Listed> {
         };
         let path = entry.path();
         // Never follow a link while planning: like `symlink_metadata`, the
-        // entry's own metadata does not, and it needs no lookup of the path.
+        // entry's own metadata does not. On Linux it is a `stat` relative to
+        // the open folder (no lookup of the whole path); on Windows it comes
+        // with the listing, so its size may lag behind a file being written
+        // (the size that counts is taken when the file is opened).
         match entry.metadata() {
             Ok(meta) => listed.push({
                 let (name, escaped) = archive_component(&entry.file_name());

@@ -26,6 +26,7 @@ pub mod redact;
 pub mod rotate;
 pub mod safe_fs;
 pub mod sanitize;
+pub mod scan_queue;
 pub mod sources;
 pub mod timestamp;
 pub mod triage;

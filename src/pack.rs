@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::SystemTime;
 
@@ -18,6 +19,7 @@ use crate::problem::Problem;
 use crate::redact::{Counts, Redactor};
 use crate::safe_fs::open_regular_with_metadata;
 use crate::sanitize::display_path;
+use crate::scan_queue::{self, Held};
 
 /// Called after each file with the bytes it added, for progress display.
 pub type Progress<'a> = &'a mut dyn FnMut(&PlannedFile, u64);
@@ -38,12 +40,12 @@ pub struct PackOptions<'a> {
 /// only a failure of the output itself is an error.
 ///
 /// Three stages overlap: a scanner thread goes through the plan ahead of
-/// everything else, opening the large files and scanning them for secrets
-/// (hashing them in the same read); a reader thread opens the small files
-/// and reads them whole (redacted and hashed), taking the large ones from
-/// the scanner in turn; and this thread writes them all into the archive.
-/// The scan of a large file is usually over when its turn comes, so the
-/// writer seldom waits, and every core compresses.
+/// everything else and opens the large files, scanning each for secrets
+/// (hashing it in the same read) unless redaction is off; a reader thread
+/// opens the small files and reads them whole (redacted and hashed), taking
+/// the large ones from the scanner in turn; and this thread writes them all
+/// into the archive. The scan of a large file is usually over when its turn
+/// comes, so the writer seldom waits, and every core compresses.
 pub fn pack(
     files: &PlannedFiles,
     options: PackOptions<'_>,
@@ -52,10 +54,13 @@ pub fn pack(
     progress: Progress<'_>,
 ) -> Result<()> {
     std::thread::scope(|scope| {
-        let (scans, scanned) = sync_channel::<Prepared>(SCANNED_AHEAD);
-        scope.spawn(move || scan_ahead(files, options, scans));
+        let floor = scanner_floor(options);
+        let (scans, scanned) = scan_queue::queue(SCAN_QUEUE);
+        if let Some(floor) = floor {
+            scope.spawn(move || scanner(files, floor, options, scans));
+        }
         let (batches, prepared) = sync_channel::<Vec<(PlannedFile, Prepared)>>(BATCHES_IN_FLIGHT);
-        scope.spawn(move || prepare_all(files, options, scanned, batches));
+        scope.spawn(move || prepare_all(files, options, floor, scanned, batches));
         // An error returns early: dropping `prepared` stops the reader.
         for batch in prepared {
             for (planned, prepared) in batch {
@@ -145,24 +150,62 @@ enum Streaming {
     Redact,
 }
 
-/// Large files the scanner may have prepared before the writer needs them:
-/// each holds an open file and the scan's checksums, no file data.
-const SCANNED_AHEAD: usize = 8;
+/// What the scanner may have prepared ahead of the reader: open files, and
+/// the bytes of them it read, which the writer reads again (from the page
+/// cache, unless it had to let them go). One file larger than this still
+/// goes alone.
+const SCAN_QUEUE: Held = Held {
+    files: 8,
+    bytes: 256 << 20,
+};
 
-/// The scanner prepares the files planned larger than this: most likely
-/// still large when opened (`prepare` decides by the size then, whichever
-/// thread runs it). The reader takes the scanner's results in turn for
-/// exactly these files.
-const SCANNED_OVER: u64 = IN_MEMORY;
-
-fn scanned_ahead(planned: &PlannedFile) -> bool {
-    planned.planned_size > SCANNED_OVER
+/// The scanner takes the files planned larger than this, or none when every
+/// file is cut to no more than `IN_MEMORY` (all are read whole then).
+fn scanner_floor(options: PackOptions<'_>) -> Option<u64> {
+    match options.max_file_size {
+        Some(cap) if cap <= IN_MEMORY => None,
+        _ => Some(IN_MEMORY),
+    }
 }
 
-/// Prepare, in plan order, the files `scanned_ahead` picks.
-fn scan_ahead(files: &PlannedFiles, options: PackOptions<'_>, scans: SyncSender<Prepared>) {
-    for planned in files.iter_larger_than(Some(SCANNED_OVER)) {
-        if scans.send(prepare(&planned, options)).is_err() {
+/// Is this one of the files the scanner takes? (The reader asks this of
+/// every file, the scanner goes through exactly those: both in plan order.)
+fn for_scanner(planned: &PlannedFile, floor: Option<u64>) -> bool {
+    floor.is_some_and(|floor| planned.planned_size > floor)
+}
+
+/// What the scanner hands over for one file: `None` if it turned out small
+/// when opened (it shrank since planning); the reader then reads it itself,
+/// rather than the file's bytes waiting in the queue.
+struct Prescanned {
+    source: PathBuf,
+    prepared: Option<Prepared>,
+}
+
+/// Prepare, in plan order, the files planned larger than `floor`.
+fn scanner(
+    files: &PlannedFiles,
+    floor: u64,
+    options: PackOptions<'_>,
+    scans: scan_queue::Sender<Prescanned>,
+) {
+    for planned in files.iter_larger_than(Some(floor)) {
+        let (prepared, holds) = match prepare(&planned, options) {
+            Prepared::InMemory { .. } => (None, Held::default()),
+            prepared @ Prepared::Stream { opened, .. } => {
+                let holds = Held {
+                    files: 1,
+                    bytes: opened.size,
+                };
+                (Some(prepared), holds)
+            }
+            skipped => (Some(skipped), Held::default()),
+        };
+        let prescanned = Prescanned {
+            source: planned.source,
+            prepared,
+        };
+        if scans.send(prescanned, holds).is_err() {
             return; // the reader stopped
         }
     }
@@ -171,19 +214,24 @@ fn scan_ahead(files: &PlannedFiles, options: PackOptions<'_>, scans: SyncSender<
 fn prepare_all(
     files: &PlannedFiles,
     options: PackOptions<'_>,
-    scanned: Receiver<Prepared>,
+    floor: Option<u64>,
+    scanned: scan_queue::Receiver<Prescanned>,
     batches: SyncSender<Vec<(PlannedFile, Prepared)>>,
 ) {
     let mut batch = Vec::new();
     let mut bytes = 0;
     for planned in files.iter() {
-        // Should the scanner have stopped, the file is prepared here.
-        let prepared = match scanned_ahead(&planned) {
-            true => scanned
-                .recv()
-                .unwrap_or_else(|_| prepare(&planned, options)),
-            false => prepare(&planned, options),
+        let from_scanner = match for_scanner(&planned, floor) {
+            true => scanned.recv().and_then(|mut taken| {
+                let Prescanned { source, prepared } = taken.take();
+                debug_assert_eq!(source, planned.source, "the scanner is out of step");
+                prepared.filter(|_| source == planned.source)
+            }),
+            false => None,
         };
+        // Read here: small files, large ones that shrank, and (never lose a
+        // file) any the scanner did not hand over.
+        let prepared = from_scanner.unwrap_or_else(|| prepare(&planned, options));
         let ends_batch = match &prepared {
             Prepared::InMemory { bytes: data, .. } => {
                 bytes += data.len();

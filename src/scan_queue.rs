@@ -1,0 +1,255 @@
+//! The queue from `pack`'s scanner thread to its reader: what may wait in
+//! it is bounded by what the items hold (open files, and bytes scanned that
+//! the writer has yet to read again), not only by their count. One item that
+//! holds more than the limit alone still passes when the queue is empty, so
+//! the sender never waits forever.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// What one item holds until it is taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    /// Files left open.
+    pub files: usize,
+    /// Bytes of those files read ahead: they are read again later, from the
+    /// page cache if it still has them.
+    pub bytes: u64,
+}
+
+impl Held {
+    fn add(self, other: Held) -> Held {
+        Held {
+            files: self.files + other.files,
+            bytes: self.bytes + other.bytes,
+        }
+    }
+
+    fn sub(self, other: Held) -> Held {
+        Held {
+            files: self.files - other.files,
+            bytes: self.bytes - other.bytes,
+        }
+    }
+
+    fn within(self, limit: Held) -> bool {
+        self.files <= limit.files && self.bytes <= limit.bytes
+    }
+}
+
+struct State<T> {
+    queue: VecDeque<(T, Held)>,
+    /// What the queued items and the ones taken but not yet dropped hold.
+    held: Held,
+    sender_done: bool,
+    receiver_gone: bool,
+}
+
+struct Shared<T> {
+    state: Mutex<State<T>>,
+    changed: Condvar,
+    limit: Held,
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panic elsewhere never leaves the state half-changed: every
+        // change below is made in one step under the lock.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A queue whose items may together hold at most `limit`.
+pub fn queue<T>(limit: Held) -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            queue: VecDeque::new(),
+            held: Held::default(),
+            sender_done: false,
+            receiver_gone: false,
+        }),
+        changed: Condvar::new(),
+        limit,
+    });
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver { shared },
+    )
+}
+
+pub struct Sender<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Queue an item once there is room for what it holds. `Err` gives it
+    /// back if the receiver is gone.
+    pub fn send(&self, item: T, holds: Held) -> Result<(), T> {
+        let mut state = self.shared.lock();
+        while !state.receiver_gone
+            && state.held != Held::default()
+            && !state.held.add(holds).within(self.shared.limit)
+        {
+            state = self
+                .shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        if state.receiver_gone {
+            return Err(item);
+        }
+        state.held = state.held.add(holds);
+        state.queue.push_back((item, holds));
+        self.shared.changed.notify_all();
+        Ok(())
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.shared.lock().sender_done = true;
+        self.shared.changed.notify_all();
+    }
+}
+
+pub struct Receiver<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Receiver<T> {
+    /// The next item, or `None` once the sender is gone and all is taken.
+    /// What the item holds counts until the `Delivered` is dropped.
+    pub fn recv(&self) -> Option<Delivered<'_, T>> {
+        let mut state = self.shared.lock();
+        loop {
+            if let Some((item, holds)) = state.queue.pop_front() {
+                return Some(Delivered {
+                    item: Some(item),
+                    holds,
+                    shared: &self.shared,
+                });
+            }
+            if state.sender_done {
+                return None;
+            }
+            state = self
+                .shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    /// The receiver stopped: a sender waiting for room stops too.
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.receiver_gone = true;
+        // Items never taken close their files now.
+        state.queue.clear();
+        drop(state);
+        self.shared.changed.notify_all();
+    }
+}
+
+/// An item taken from the queue; what it holds is given back when dropped.
+pub struct Delivered<'q, T> {
+    item: Option<T>,
+    holds: Held,
+    shared: &'q Shared<T>,
+}
+
+impl<T> Delivered<'_, T> {
+    /// The item itself. What it held is still counted until `self` drops.
+    pub fn take(&mut self) -> T {
+        self.item.take().expect("a delivered item is taken once")
+    }
+}
+
+impl<T> Drop for Delivered<'_, T> {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.held = state.held.sub(self.holds);
+        drop(state);
+        self.shared.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const LIMIT: Held = Held {
+        files: 2,
+        bytes: 10,
+    };
+
+    fn bytes(n: u64) -> Held {
+        Held { files: 1, bytes: n }
+    }
+
+    #[test]
+    fn items_arrive_in_order_and_the_queue_ends_with_the_sender() {
+        let (tx, rx) = queue(LIMIT);
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                for i in 0..100 {
+                    tx.send(i, bytes(3)).unwrap();
+                }
+            });
+            let mut got = Vec::new();
+            while let Some(mut item) = rx.recv() {
+                got.push(item.take());
+            }
+            assert_eq!(got, (0..100).collect::<Vec<_>>());
+        });
+    }
+
+    #[test]
+    fn the_sender_waits_while_what_is_held_is_at_the_limit() {
+        let (tx, rx) = queue(LIMIT);
+        tx.send(1, bytes(6)).unwrap();
+        tx.send(2, Held { files: 1, bytes: 0 }).unwrap();
+        std::thread::scope(|s| {
+            let sender = s.spawn(move || tx.send(3, bytes(6)));
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!sender.is_finished(), "3 files held with a limit of 2");
+            let first = rx.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(
+                !sender.is_finished(),
+                "taken but not yet written: still held"
+            );
+            drop(first);
+            sender.join().unwrap().unwrap();
+        });
+    }
+
+    #[test]
+    fn an_item_over_the_limit_passes_alone() {
+        let (tx, rx) = queue(LIMIT);
+        tx.send(1, bytes(50)).unwrap();
+        assert_eq!(rx.recv().unwrap().take(), 1);
+        tx.send(2, bytes(50)).unwrap();
+        drop(tx);
+        assert_eq!(rx.recv().unwrap().take(), 2);
+        assert!(rx.recv().is_none());
+    }
+
+    #[test]
+    fn a_sender_waiting_for_room_stops_when_the_receiver_does() {
+        let (tx, rx) = queue(LIMIT);
+        tx.send(1, bytes(10)).unwrap();
+        std::thread::scope(|s| {
+            let sender = s.spawn(move || tx.send(2, bytes(1)));
+            std::thread::sleep(Duration::from_millis(50));
+            drop(rx);
+            assert_eq!(sender.join().unwrap(), Err(2));
+        });
+    }
+}
