@@ -413,18 +413,26 @@ struct SpoolCursor<'f> {
 
 impl io::Read for SpoolCursor<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        #[cfg(unix)]
-        let n = std::os::unix::fs::FileExt::read_at(self.file, buf, self.offset)?;
-        #[cfg(windows)]
-        let n = std::os::windows::fs::FileExt::seek_read(self.file, buf, self.offset)?;
-        #[cfg(not(any(unix, windows)))]
-        let n: usize = {
-            let _ = buf;
-            return Err(io::Error::from(io::ErrorKind::Unsupported));
-        };
+        let n = read_at(self.file, buf, self.offset)?;
         self.offset += n as u64;
         Ok(n)
     }
+}
+
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    // Moves the file's own position too, which no reader of the spool uses.
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+#[cfg(not(any(unix, windows)))]
+fn read_at(_file: &std::fs::File, _buf: &mut [u8], _offset: u64) -> io::Result<usize> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 /// One entry of a spooled plan, its name in `name`; `None` at the end.
