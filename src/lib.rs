@@ -4,6 +4,7 @@
 //! and [`pack`] it into an [`archive`] with a [`manifest`].
 
 pub mod archive;
+pub mod budget_queue;
 pub mod checksum;
 pub mod cli;
 pub mod commands;
@@ -26,7 +27,6 @@ pub mod redact;
 pub mod rotate;
 pub mod safe_fs;
 pub mod sanitize;
-pub mod scan_queue;
 pub mod sources;
 pub mod timestamp;
 pub mod triage;

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use crate::archive::{ArchiveWriter, EntryMeta};
+use crate::budget_queue::{self, Held};
 use crate::error::{Error, Result, io_reason};
 use crate::layout::{PlannedFile, PlannedFiles, SkipReason, Skipped};
 use crate::manifest::{Cut, FileRecord, MANIFEST_NAME, Manifest, rfc3339};
@@ -19,7 +20,6 @@ use crate::problem::Problem;
 use crate::redact::{Counts, Redactor};
 use crate::safe_fs::open_regular_with_metadata;
 use crate::sanitize::display_path;
-use crate::scan_queue::{self, Held};
 
 /// Called after each file with the bytes it added, for progress display.
 pub type Progress<'a> = &'a mut dyn FnMut(&PlannedFile, u64);
@@ -55,15 +55,16 @@ pub fn pack(
 ) -> Result<()> {
     std::thread::scope(|scope| {
         let floor = scanner_floor(options);
-        let (scans, scanned) = scan_queue::queue(SCAN_QUEUE);
+        let (scans, scanned) = budget_queue::queue(SCAN_QUEUE);
         if let Some(floor) = floor {
             scope.spawn(move || scanner(files, floor, options, scans));
         }
-        let (batches, prepared) = sync_channel::<Vec<(PlannedFile, Prepared)>>(BATCHES_IN_FLIGHT);
+        let (batches, prepared) = budget_queue::queue(HANDOVER);
         scope.spawn(move || prepare_all(files, options, floor, scanned, batches));
-        // An error returns early: dropping `prepared` stops the reader.
-        for batch in prepared {
-            for (planned, prepared) in batch {
+        // An error returns early: dropping `prepared` stops the reader. A
+        // batch counts against `HANDOVER` until it is written.
+        while let Some(mut batch) = prepared.recv() {
+            for (planned, prepared) in batch.take() {
                 let added = write_prepared(&planned, prepared, options, manifest, writer.as_mut())?;
                 progress(&planned, added);
             }
@@ -101,16 +102,22 @@ fn spool_error(e: io::Error) -> Error {
     .with_hint("check that the temporary folder (TMPDIR) is writable and has space")
 }
 
-/// Batches waiting between the reader and the writer. Files are handed over
-/// in batches, not one by one: with many small files, waking the other
-/// thread for each would cost more than reading it.
-const BATCHES_IN_FLIGHT: usize = 1;
+/// What the reader may have read into memory ahead of the writer: the batch
+/// being written and at most one more, and those together at most 1 MiB
+/// (one larger batch still goes alone). Files are handed over in batches,
+/// not one by one: with many small files, waking the other thread for each
+/// would cost more than reading it. Bounding the bytes, with small batches
+/// and `IN_MEMORY`, keeps the peak about the same whatever the sizes of the
+/// logs (see `IN_MEMORY`).
+const HANDOVER: Held = Held {
+    items: 2,
+    bytes: 1 << 20,
+};
 /// A batch ends after this many files…
 const BATCH_FILES: usize = 64;
-/// …or this many bytes read into memory, or at a file to be streamed. So
-/// `BATCHES_IN_FLIGHT + 2` batches of under `BATCH_BYTES + IN_MEMORY` bytes
-/// each, at most, are in memory (one queued, one filling, one writing).
-const BATCH_BYTES: usize = 1 << 20;
+/// …or this many bytes read into memory, or at a file to be streamed. The
+/// reader fills one batch while the others wait or are written.
+const BATCH_BYTES: usize = 512 << 10;
 
 /// A file as the reader leaves it for the writer.
 enum Prepared {
@@ -155,7 +162,7 @@ enum Streaming {
 /// cache, unless it had to let them go). One file larger than this still
 /// goes alone.
 const SCAN_QUEUE: Held = Held {
-    files: 8,
+    items: 8,
     bytes: 256 << 20,
 };
 
@@ -187,14 +194,14 @@ fn scanner(
     files: &PlannedFiles,
     floor: u64,
     options: PackOptions<'_>,
-    scans: scan_queue::Sender<Prescanned>,
+    scans: budget_queue::Sender<Prescanned>,
 ) {
     for planned in files.iter_larger_than(Some(floor)) {
         let (prepared, holds) = match prepare(&planned, options) {
             Prepared::InMemory { .. } => (None, Held::default()),
             prepared @ Prepared::Stream { opened, .. } => {
                 let holds = Held {
-                    files: 1,
+                    items: 1,
                     bytes: opened.size,
                 };
                 (Some(prepared), holds)
@@ -215,8 +222,8 @@ fn prepare_all(
     files: &PlannedFiles,
     options: PackOptions<'_>,
     floor: Option<u64>,
-    scanned: scan_queue::Receiver<Prescanned>,
-    batches: SyncSender<Vec<(PlannedFile, Prepared)>>,
+    scanned: budget_queue::Receiver<Prescanned>,
+    batches: budget_queue::Sender<Vec<(PlannedFile, Prepared)>>,
 ) {
     let mut batch = Vec::new();
     let mut bytes = 0;
@@ -242,14 +249,25 @@ fn prepare_all(
         };
         batch.push((planned, prepared));
         if ends_batch || batch.len() == BATCH_FILES {
-            if batches.send(std::mem::take(&mut batch)).is_err() {
+            if batches
+                .send(std::mem::take(&mut batch), holding(bytes))
+                .is_err()
+            {
                 return; // the writer stopped
             }
             bytes = 0;
         }
     }
     if !batch.is_empty() {
-        let _ = batches.send(batch);
+        let _ = batches.send(batch, holding(bytes));
+    }
+}
+
+/// What a batch with `bytes` read into memory holds in the hand-over.
+fn holding(bytes: usize) -> Held {
+    Held {
+        items: 1,
+        bytes: bytes as u64,
     }
 }
 
@@ -481,11 +499,16 @@ impl Archived {
     }
 }
 
-/// Files up to this size are read and redacted in memory, in one pass. A
-/// larger file that may hold a secret takes two (a tar header needs the
-/// redacted size first): with 1 MiB here, the benchmark's 1 GiB took about
-/// 8% longer, as its 1-4 MiB logs with tokens went that way.
-const IN_MEMORY: u64 = 4 << 20;
+/// Files up to this size are read and redacted in memory, in one pass;
+/// larger ones go to the scanner, and one that may hold a secret is then
+/// redacted in two passes (a tar header needs the redacted size first). What
+/// is held in memory grows with this size, and so with the sizes of the logs:
+/// at 4 MiB, 1 GiB of the benchmark's logs peaked at 32 MiB and 4 GiB (the
+/// same logs, each 4 times larger) at 35.5 MiB; at 1 MiB, with smaller
+/// batches, 28 and 26 MiB, for 2-3% more wall time to tar.zst (7 alternating
+/// rounds; about this machine's noise), as 17 more logs with tokens take
+/// two passes.
+const IN_MEMORY: u64 = 1 << 20;
 
 /// Read a small file whole (not hashed: what is archived may be redacted).
 fn read_in_memory(reader: &mut SnapshotReader<&File>) -> Vec<u8> {

@@ -797,8 +797,9 @@ fn bad_names_and_stdout_output_are_usage_errors() {
 }
 
 /// Every way a file goes through the packer, many files deep so that they
-/// cross the reader's batches: small files read whole (some redacted), a
-/// large clean file (hashed by its scan, streamed under the guard), a large
+/// cross the reader's batches: small files read whole (some redacted), one
+/// read whole that ends a batch by its size alone (with a token), a large
+/// clean file (hashed by its scan, streamed under the guard), a large
 /// file with a token (two redaction passes), a large key file (skipped by its
 /// first bytes), an empty file. Each archive holds them in path order, each
 /// entry's bytes match the manifest's size and SHA-256, and clean files are
@@ -842,7 +843,7 @@ fn every_path_through_the_packer_keeps_order_bytes_and_checksums() {
     .unwrap();
     fs::write(
         logs.join("mid-token.log"),
-        format!("{}password={token}\n", text(50_000)),
+        format!("{}password={token}\n", text(12_000)), // about 650 KiB
     )
     .unwrap();
     fs::write(

@@ -1,39 +1,41 @@
-//! The queue from `pack`'s scanner thread to its reader: what may wait in
-//! it is bounded by what the items hold (open files, and bytes scanned that
-//! the writer has yet to read again), not only by their count. One item that
-//! holds more than the limit alone still passes when the queue is empty, so
-//! the sender never waits forever.
+//! A queue between two of `pack`'s threads, bounded by what its items hold,
+//! not only by their count: from the scanner to the reader, open files and
+//! the bytes scanned that the writer has yet to read again; from the reader
+//! to the writer, batches and the bytes they hold in memory. What an item
+//! holds counts until the receiver is done with it. One item that holds
+//! more than the limit alone still passes when the queue is empty, so the
+//! sender never waits forever.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-/// What one item holds until it is taken.
+/// What items hold: counted from when one is sent until the receiver drops it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Held {
-    /// Files left open.
-    pub files: usize,
-    /// Bytes of those files read ahead: they are read again later, from the
-    /// page cache if it still has them.
+    /// Items: each an open file from the scanner, a batch from the reader.
+    pub items: usize,
+    /// Bytes read ahead: by the scanner, read again later from the page
+    /// cache if it still has them; by the reader, held in memory.
     pub bytes: u64,
 }
 
 impl Held {
     fn add(self, other: Held) -> Held {
         Held {
-            files: self.files + other.files,
+            items: self.items + other.items,
             bytes: self.bytes + other.bytes,
         }
     }
 
     fn sub(self, other: Held) -> Held {
         Held {
-            files: self.files - other.files,
+            items: self.items - other.items,
             bytes: self.bytes - other.bytes,
         }
     }
 
     fn within(self, limit: Held) -> bool {
-        self.files <= limit.files && self.bytes <= limit.bytes
+        self.items <= limit.items && self.bytes <= limit.bytes
     }
 }
 
@@ -185,12 +187,12 @@ mod tests {
     use std::time::Duration;
 
     const LIMIT: Held = Held {
-        files: 2,
+        items: 2,
         bytes: 10,
     };
 
     fn bytes(n: u64) -> Held {
-        Held { files: 1, bytes: n }
+        Held { items: 1, bytes: n }
     }
 
     #[test]
@@ -214,11 +216,11 @@ mod tests {
     fn the_sender_waits_while_what_is_held_is_at_the_limit() {
         let (tx, rx) = queue(LIMIT);
         tx.send(1, bytes(6)).unwrap();
-        tx.send(2, Held { files: 1, bytes: 0 }).unwrap();
+        tx.send(2, Held { items: 1, bytes: 0 }).unwrap();
         std::thread::scope(|s| {
             let sender = s.spawn(move || tx.send(3, bytes(6)));
             std::thread::sleep(Duration::from_millis(50));
-            assert!(!sender.is_finished(), "3 files held with a limit of 2");
+            assert!(!sender.is_finished(), "3 items held with a limit of 2");
             let first = rx.recv().unwrap();
             std::thread::sleep(Duration::from_millis(50));
             assert!(
