@@ -153,8 +153,10 @@ enum Streaming {
     Plain,
     /// The scan found nothing that may be a secret; what it saw.
     Clean(Scanned),
-    /// It may hold a secret: redacted in two passes by the writer.
-    Redact,
+    /// It may hold a secret: redacted in two passes. The first, done ahead
+    /// like the scan, counted the redacted size (a tar header needs it
+    /// before the data); the writer streams the second.
+    Redact { size: u64 },
 }
 
 /// What the scanner may have prepared ahead of the reader: open files, and
@@ -344,7 +346,9 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
         // is, checked against the checksums of what the scan saw.
         Some(redactor) => match scan_for_secrets(redactor, reader) {
             Some(scanned) => Streaming::Clean(scanned),
-            None => Streaming::Redact,
+            None => Streaming::Redact {
+                size: redacted_size(redactor, snapshot(&file, opened, options)),
+            },
         },
         None => Streaming::Plain,
     };
@@ -402,8 +406,8 @@ fn write_prepared(
         Prepared::Stream { file, opened, how } => {
             let reader = || snapshot(&file, opened, options);
             let read = match (how, options.redactor) {
-                (Streaming::Redact, Some(redactor)) => {
-                    add_redacted(planned, redactor, &reader, opened.mtime, writer)?
+                (Streaming::Redact { size }, Some(redactor)) => {
+                    add_redacted(planned, redactor, &reader, size, opened.mtime, writer)?
                 }
                 (Streaming::Clean(scanned), _) => {
                     add_plain(planned, reader(), Some(scanned), opened.mtime, writer)?
@@ -621,32 +625,38 @@ fn add_plain(
     ))
 }
 
-/// A file with something that may be a secret: a first redaction pass
-/// counts the redacted size (a tar header needs it before the data), a
-/// second streams the redacted bytes into the archive from another thread.
+/// The first redaction pass of a file that may hold a secret: the size of
+/// its entry once redacted. A read error here shows again in the second
+/// pass, which reports it.
+fn redacted_size(redactor: &Redactor, mut snapshot: SnapshotReader<&File>) -> u64 {
+    snapshot.hasher = None;
+    let mut counting = CountingSink(0);
+    let _ = redactor.redact_stream(&mut snapshot, &mut counting);
+    counting.0
+}
+
+/// The second redaction pass of a file that may hold a secret: the redacted
+/// bytes stream into the archive from another thread, exactly `size` of
+/// them (what the first pass counted; the file may have changed since).
 fn add_redacted<'f>(
     planned: &PlannedFile,
     redactor: &Redactor,
     snapshot: &(dyn Fn() -> SnapshotReader<&'f File> + Sync),
+    size: u64,
     mtime: Option<SystemTime>,
     writer: &mut dyn ArchiveWriter,
 ) -> Result<Archived> {
-    let mut counting = CountingSink(0);
-    let mut first = snapshot();
-    first.hasher = None;
-    let cut = first.cut;
-    // A read error here shows again in the second pass, which reports it.
-    let _ = redactor.redact_stream(&mut first, &mut counting);
-    let size = counting.0;
+    let cut = snapshot().cut;
     std::thread::scope(|scope| {
         let (blocks, received) = sync_channel::<Vec<u8>>(4);
         let producer = scope.spawn(move || {
             let mut reader = snapshot();
             reader.hasher = None;
             let mut sink = ChannelSink(blocks);
-            let counts = redactor
-                .redact_stream(&mut reader, &mut sink)
-                .unwrap_or_default();
+            // The writer stops taking blocks at the counted size: the
+            // redactions so far still count (a file that grew in between).
+            let mut counts = Counts::new();
+            let _ = redactor.redact_stream_counting(&mut reader, &mut sink, &mut counts);
             (counts, reader.zero_filled, reader.read_error.take())
         });
         let mut exact = ExactReader::new(received, size);
@@ -1343,5 +1353,119 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    /// A file that may hold a secret is redacted in two passes, the first
+    /// ahead of the writer (it counts the entry's size). Should the file be
+    /// rewritten in between, the entry keeps the counted size (the rest
+    /// NUL-filled, or cut), the change and the redactions of what was
+    /// archived are recorded, and no secret gets through.
+    #[test]
+    fn a_file_rewritten_between_the_redaction_passes_keeps_the_counted_size() {
+        use crate::archive::DirWriter;
+        use crate::manifest::ArchiveInfo;
+        use crate::redact::builtin_rules;
+        use crate::sources::{Instance, Sources};
+
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        // Long tokens: redacted, a line comes to a fraction of its size.
+        let token = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0".repeat(10));
+        let secret = format!("level=info msg=\"call\" Authorization: Bearer {token}\n");
+        let plain = format!("level=info msg=\"{}\"\n", ".".repeat(secret.len() - 18));
+        assert_eq!(plain.len(), secret.len());
+        let lines = 4 * IN_MEMORY as usize / secret.len();
+        let before = secret.repeat(lines);
+        // Fewer lines; or as many, most of them now without a secret, so
+        // that redacted they come to several times what the first pass
+        // counted: the writer stops the second pass well before its end.
+        let shrank = secret.repeat(10);
+        let rewritten = secret.repeat(lines / 10) + &plain.repeat(lines - lines / 10);
+        let files = [("rewritten.log", rewritten), ("shrank.log", shrank)];
+        for (name, _) in &files {
+            std::fs::write(logs.join(name), &before).unwrap();
+        }
+        let sources = Sources {
+            instances: vec![Instance {
+                name: "ci".into(),
+                log_dir: Some(logs.clone()),
+                lima_home: None,
+            }],
+            ..Sources::default()
+        };
+        let mut plan = crate::layout::plan(&sources, false);
+        plan.files.spool().unwrap();
+        let redactor = Redactor::new(builtin_rules(), Vec::new());
+        let options = PackOptions {
+            redactor: Some(&redactor),
+            ..PackOptions::default()
+        };
+        let info = ArchiveInfo {
+            format: "dir".into(),
+            level: None,
+        };
+        let mut manifest = Manifest::new(&sources.instances, info);
+        let out = dir.path().join("out");
+        let mut writer = DirWriter::new(out.clone());
+        let redact = |text: &[u8]| {
+            let mut redacted = Vec::new();
+            redactor
+                .redact_stream(&mut &text[..], &mut redacted)
+                .unwrap();
+            redacted
+        };
+        let counted = redact(before.as_bytes()).len();
+        for ((name, then), planned) in files.iter().zip(plan.files.iter()) {
+            let prepared = prepare(&planned, options);
+            assert!(
+                matches!(
+                    prepared,
+                    Prepared::Stream {
+                        how: Streaming::Redact { .. },
+                        ..
+                    }
+                ),
+                "{name}: not redacted in two passes"
+            );
+            // Rewritten in place: the open file sees the new content, as
+            // far as the size it had when opened, NUL beyond its end.
+            std::fs::write(logs.join(name), then).unwrap();
+            write_prepared(&planned, prepared, options, &mut manifest, &mut writer).unwrap();
+            let mut seen = then.clone().into_bytes();
+            seen.resize(before.len(), 0);
+            let mut expected = redact(&seen);
+            expected.resize(counted, 0);
+            let archived = std::fs::read(out.join(&planned.path)).unwrap();
+            assert_eq!(archived.len(), counted, "{name}: not the counted size");
+            assert!(
+                archived == expected,
+                "{name}: not the file as read, redacted"
+            );
+            assert!(
+                memchr::memmem::find(&archived, token.as_bytes()).is_none(),
+                "{name}: the token got through"
+            );
+        }
+        let records: Vec<FileRecord> = manifest.files.iter().unwrap().map(|r| r.unwrap()).collect();
+        for record in &records {
+            assert!(
+                record.changed_while_read,
+                "{}: change not recorded",
+                record.path
+            );
+            let archived = std::fs::read(out.join(&record.path)).unwrap();
+            let markers = memchr::memmem::find_iter(&archived, b"[REDACTED:").count() as u64;
+            let recorded = record.redactions.values().sum::<u64>();
+            assert!(
+                markers > 0 && recorded >= markers,
+                "{}: {recorded} redactions recorded, {markers} archived",
+                record.path
+            );
+        }
+        assert!(
+            records[1].zero_filled > 0,
+            "shrank.log: NUL-filling not recorded"
+        );
     }
 }
