@@ -41,7 +41,8 @@ pub struct PackOptions<'a> {
 ///
 /// Three stages overlap: a scanner thread goes through the plan ahead of
 /// everything else and opens the large files, scanning each for secrets
-/// (hashing it in the same read) unless redaction is off; a reader thread
+/// (hashing it in the same read) unless redaction is off, and counting the
+/// redacted size of one that may hold a secret; a reader thread
 /// opens the small files and reads them whole (redacted and hashed), taking
 /// the large ones from the scanner in turn; and this thread writes them all
 /// into the archive. The scan of a large file is usually over when its turn
@@ -312,7 +313,9 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
         }
     };
     let mut reader = snapshot(&file, opened, options);
-    let in_memory = reader.len() <= IN_MEMORY;
+    // Under a cap of at most `IN_MEMORY`, a cut file is small too (the cap,
+    // and the line saying what was cut), and no scanner runs.
+    let in_memory = reader.len() <= IN_MEMORY || scanner_floor(options).is_none();
     // A small file is read whole at once, and its head checked for a key
     // there: one read per file, where most files are small.
     let whole_in_memory = in_memory && reader.cut.is_none();
@@ -445,6 +448,15 @@ fn record(
                 read.zero_filled
             ),
         ));
+    } else if read.overran {
+        manifest.problems.push(Problem::new(
+            &planned.source,
+            format!(
+                "changed while read: redacted, it came to more than the {} bytes \
+                 counted before; the entry ends there",
+                read.size
+            ),
+        ));
     }
     for (rule, count) in &read.redactions {
         *manifest
@@ -464,7 +476,7 @@ fn record(
         size: read.size,
         sha256: read.sha256,
         mtime: opened.mtime.and_then(rfc3339),
-        changed_while_read: changed || read.zero_filled > 0,
+        changed_while_read: changed || read.zero_filled > 0 || read.overran,
         zero_filled: read.zero_filled,
         original_size: read.cut.map(|_| opened.size),
         cut: read.cut,
@@ -482,6 +494,9 @@ struct Archived {
     read_error: Option<io::Error>,
     cut: Option<Cut>,
     redactions: Counts,
+    /// Redacted again, the file came to more than its entry's size (counted
+    /// by the first pass): it changed in between, and the entry ends early.
+    overran: bool,
 }
 
 impl Archived {
@@ -499,6 +514,7 @@ impl Archived {
             read_error: reader.read_error.take(),
             cut: reader.cut,
             redactions,
+            overran: false,
         }
     }
 }
@@ -652,12 +668,12 @@ fn add_redacted<'f>(
         let producer = scope.spawn(move || {
             let mut reader = snapshot();
             reader.hasher = None;
-            let mut sink = ChannelSink(blocks);
-            // The writer stops taking blocks at the counted size: the
-            // redactions so far still count (a file that grew in between).
-            let mut counts = Counts::new();
-            let _ = redactor.redact_stream_counting(&mut reader, &mut sink, &mut counts);
-            (counts, reader.zero_filled, reader.read_error.take())
+            let mut sink = ChannelSink { blocks, sent: 0 };
+            let counts = redactor
+                .redact_stream(&mut reader, &mut sink)
+                .unwrap_or_default();
+            let read_error = reader.read_error.take();
+            (counts, reader.zero_filled, read_error, sink.sent)
         });
         let mut exact = ExactReader::new(received, size);
         let entry = EntryMeta {
@@ -668,25 +684,43 @@ fn add_redacted<'f>(
         let written = writer.add_file(&entry, &mut exact);
         let sha256 = hex::encode(exact.hasher.finalize_reset());
         let padded = exact.padded;
-        drop(exact); // lets the producer stop if the file grew since the first pass
-        let (redactions, zero_filled, read_error) = producer.join().unwrap_or_else(|_| {
-            // Never report a failed redaction as a file that shrank.
-            (
-                Counts::new(),
-                0,
-                Some(io::Error::other(
-                    "redaction failed; the entry is NUL-filled",
-                )),
-            )
-        });
+        // Did the file now redact to more than the entry has room for? The
+        // rest is taken to the end (the source is read no further than its
+        // size when opened), so that the redactions are all counted. After a
+        // failed write, dropping the channel stops the producer instead.
+        let overran = written.is_ok() && {
+            let left = exact.current.len() - exact.offset;
+            // `fold`, not `any`: every block is taken.
+            exact
+                .blocks
+                .iter()
+                .fold(left > 0, |more, b| more || !b.is_empty())
+        };
+        drop(exact);
+        let (redactions, zero_filled, read_error, produced) =
+            producer.join().unwrap_or_else(|_| {
+                // Never report a failed redaction as a file that shrank.
+                (
+                    Counts::new(),
+                    0,
+                    Some(io::Error::other(
+                        "redaction failed; the entry is NUL-filled",
+                    )),
+                    size,
+                )
+            });
         written?;
+        // The source's NUL-filling ends the redacted text: what of it fits
+        // in the entry, and the padding after a text that came to less.
+        let zero_filled = zero_filled.saturating_sub(produced.saturating_sub(size)) + padded;
         Ok(Archived {
             size,
             sha256,
-            zero_filled: zero_filled.max(padded),
+            zero_filled,
             read_error,
             cut,
             redactions,
+            overran,
         })
     })
 }
@@ -704,13 +738,18 @@ impl Write for CountingSink {
 }
 
 /// Hands written bytes to another thread in blocks.
-struct ChannelSink(SyncSender<Vec<u8>>);
+struct ChannelSink {
+    blocks: SyncSender<Vec<u8>>,
+    /// Bytes sent so far.
+    sent: u64,
+}
 
 impl Write for ChannelSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.send(buf.to_vec()).map_err(|_| {
+        self.blocks.send(buf.to_vec()).map_err(|_| {
             io::Error::new(io::ErrorKind::BrokenPipe, "the archive stopped reading")
         })?;
+        self.sent += buf.len() as u64;
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -1357,9 +1396,9 @@ mod tests {
 
     /// A file that may hold a secret is redacted in two passes, the first
     /// ahead of the writer (it counts the entry's size). Should the file be
-    /// rewritten in between, the entry keeps the counted size (the rest
-    /// NUL-filled, or cut), the change and the redactions of what was
-    /// archived are recorded, and no secret gets through.
+    /// rewritten in between, the entry keeps the counted size (NUL-padded,
+    /// or ending early), the change and the redactions are recorded, and no
+    /// secret gets through.
     #[test]
     fn a_file_rewritten_between_the_redaction_passes_keeps_the_counted_size() {
         use crate::archive::DirWriter;
@@ -1376,15 +1415,28 @@ mod tests {
         let plain = format!("level=info msg=\"{}\"\n", ".".repeat(secret.len() - 18));
         assert_eq!(plain.len(), secret.len());
         let lines = 4 * IN_MEMORY as usize / secret.len();
-        let before = secret.repeat(lines);
-        // Fewer lines; or as many, most of them now without a secret, so
-        // that redacted they come to several times what the first pass
-        // counted: the writer stops the second pass well before its end.
-        let shrank = secret.repeat(10);
-        let rewritten = secret.repeat(lines / 10) + &plain.repeat(lines - lines / 10);
-        let files = [("rewritten.log", rewritten), ("shrank.log", shrank)];
-        for (name, _) in &files {
-            std::fs::write(logs.join(name), &before).unwrap();
+        let secrets = |n: usize| secret.repeat(n);
+        let plains = |n: usize| plain.repeat(n);
+        // (name, when the first pass counts, when the writer reads)
+        let files = [
+            // Same size, more secrets: redacted, less than counted.
+            (
+                "gained.log",
+                plains(lines - 1) + &secrets(1),
+                secrets(lines),
+            ),
+            // Same size and time, fewer secrets: redacted, several times
+            // what was counted; only the redaction shows the change.
+            (
+                "lost.log",
+                secrets(lines),
+                secrets(lines / 10) + &plains(lines - lines / 10),
+            ),
+            // Fewer lines: NUL beyond its end, as far as its size when opened.
+            ("shrank.log", secrets(lines), secrets(10)),
+        ];
+        for (name, before, _) in &files {
+            std::fs::write(logs.join(name), before).unwrap();
         }
         let sources = Sources {
             instances: vec![Instance {
@@ -1415,8 +1467,7 @@ mod tests {
                 .unwrap();
             redacted
         };
-        let counted = redact(before.as_bytes()).len();
-        for ((name, then), planned) in files.iter().zip(plan.files.iter()) {
+        for ((name, before, then), planned) in files.iter().zip(plan.files.iter()) {
             let prepared = prepare(&planned, options);
             assert!(
                 matches!(
@@ -1428,13 +1479,18 @@ mod tests {
                 ),
                 "{name}: not redacted in two passes"
             );
-            // Rewritten in place: the open file sees the new content, as
-            // far as the size it had when opened, NUL beyond its end.
-            std::fs::write(logs.join(name), then).unwrap();
+            // Rewritten in place (the open file sees it), its time kept.
+            let path = logs.join(name);
+            let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+            std::fs::write(&path, then).unwrap();
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(mtime).unwrap();
             write_prepared(&planned, prepared, options, &mut manifest, &mut writer).unwrap();
+
             let mut seen = then.clone().into_bytes();
             seen.resize(before.len(), 0);
             let mut expected = redact(&seen);
+            let counted = redact(before.as_bytes()).len();
             expected.resize(counted, 0);
             let archived = std::fs::read(out.join(&planned.path)).unwrap();
             assert_eq!(archived.len(), counted, "{name}: not the counted size");
@@ -1449,12 +1505,19 @@ mod tests {
         }
         let records: Vec<FileRecord> = manifest.files.iter().unwrap().map(|r| r.unwrap()).collect();
         for record in &records {
+            let archived = std::fs::read(out.join(&record.path)).unwrap();
+            let nul = archived.iter().rev().take_while(|&&b| b == 0).count() as u64;
+            assert_eq!(record.zero_filled, nul, "{}: NUL-filling", record.path);
             assert!(
                 record.changed_while_read,
                 "{}: change not recorded",
                 record.path
             );
-            let archived = std::fs::read(out.join(&record.path)).unwrap();
+            let problem = manifest
+                .problems
+                .iter()
+                .find(|p| p.path.ends_with(&record.path[3..]));
+            assert!(problem.is_some(), "{}: no problem reported", record.path);
             let markers = memchr::memmem::find_iter(&archived, b"[REDACTED:").count() as u64;
             let recorded = record.redactions.values().sum::<u64>();
             assert!(
@@ -1463,9 +1526,39 @@ mod tests {
                 record.path
             );
         }
-        assert!(
-            records[1].zero_filled > 0,
-            "shrank.log: NUL-filling not recorded"
-        );
+    }
+
+    /// Under a cap of at most `IN_MEMORY` there is no scanner: a file cut to
+    /// the cap (and a line saying so, which takes it over) is read whole.
+    #[test]
+    fn files_cut_to_a_cap_of_at_most_in_memory_are_read_whole() {
+        use crate::sources::{Instance, Sources};
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("big.log"), "a line\n".repeat(500_000)).unwrap();
+        let sources = Sources {
+            instances: vec![Instance {
+                name: "ci".into(),
+                log_dir: Some(dir.path().to_path_buf()),
+                lima_home: None,
+            }],
+            ..Sources::default()
+        };
+        let mut plan = crate::layout::plan(&sources, false);
+        plan.files.spool().unwrap();
+        let planned = plan.files.iter().next().unwrap();
+        for cap in [IN_MEMORY, IN_MEMORY / 2] {
+            let options = PackOptions {
+                max_file_size: Some(cap),
+                ..PackOptions::default()
+            };
+            assert_eq!(scanner_floor(options), None);
+            match prepare(&planned, options) {
+                Prepared::InMemory { bytes, read, .. } => {
+                    assert!(bytes.len() as u64 > cap && read.cut.is_some(), "{cap}");
+                }
+                _ => panic!("cut to {cap} bytes, not read whole"),
+            }
+        }
     }
 }

@@ -209,19 +209,6 @@ impl Redactor {
         output: &mut dyn Write,
     ) -> io::Result<Counts> {
         let mut counts = Counts::new();
-        self.redact_stream_counting(input, output, &mut counts)?;
-        Ok(counts)
-    }
-
-    /// [`redact_stream`](Self::redact_stream), adding to `counts`, which
-    /// keeps what was redacted and written should the copy stop early (the
-    /// reader of `output` may take no more than it needs).
-    pub fn redact_stream_counting(
-        &self,
-        input: &mut dyn Read,
-        output: &mut dyn Write,
-        counts: &mut Counts,
-    ) -> io::Result<()> {
         let mut pending: Vec<u8> = Vec::with_capacity(512 * 1024);
         let mut buf = vec![0u8; 256 * 1024];
         let mut in_pem = false;
@@ -253,14 +240,15 @@ impl Redactor {
                     };
                 }
                 let before: Vec<Secret> = found.into_iter().filter(|s| s.end <= cut).collect();
-                output.write_all(&replace(&pending[..cut], &before, counts))?;
+                output.write_all(&replace(&pending[..cut], &before, &mut counts))?;
                 pending.drain(..cut);
                 continue;
             }
-            self.redact_lines(&pending[..ready], &mut in_pem, counts, output)?;
+            self.redact_lines(&pending[..ready], &mut in_pem, &mut counts, output)?;
             pending.drain(..ready);
         }
-        self.redact_lines(&pending, &mut in_pem, counts, output)
+        self.redact_lines(&pending, &mut in_pem, &mut counts, output)?;
+        Ok(counts)
     }
 
     /// Redact a run of whole lines. Lines without a trigger (nearly all) are
