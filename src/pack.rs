@@ -1177,7 +1177,26 @@ impl<R: Read + Seek> Read for SnapshotReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::Plan;
+    use crate::sources::{Instance, Sources};
     use std::io::Cursor;
+    use std::path::Path;
+
+    /// The plan of one instance, "ci", whose logs are in `logs`, spooled as
+    /// `collect` spools it.
+    fn plan_of(logs: &Path) -> (Sources, Plan) {
+        let sources = Sources {
+            instances: vec![Instance {
+                name: "ci".into(),
+                log_dir: Some(logs.to_path_buf()),
+                lima_home: None,
+            }],
+            ..Sources::default()
+        };
+        let mut plan = crate::layout::plan(&sources, false);
+        plan.files.spool().unwrap();
+        (sources, plan)
+    }
 
     fn read_all(mut reader: SnapshotReader<Cursor<&[u8]>>) -> (Vec<u8>, u64) {
         let mut out = Vec::new();
@@ -1319,7 +1338,6 @@ mod tests {
         use crate::archive::DirWriter;
         use crate::manifest::ArchiveInfo;
         use crate::redact::builtin_rules;
-        use crate::sources::{Instance, Sources};
 
         let dir = tempfile::tempdir().unwrap();
         let logs = dir.path().join("logs");
@@ -1344,16 +1362,7 @@ mod tests {
         for (name, planned, _) in files {
             std::fs::write(logs.join(name), content(name, planned)).unwrap();
         }
-        let sources = Sources {
-            instances: vec![Instance {
-                name: "ci".into(),
-                log_dir: Some(logs.clone()),
-                lima_home: None,
-            }],
-            ..Sources::default()
-        };
-        let mut plan = crate::layout::plan(&sources, false);
-        plan.files.spool().unwrap();
+        let (sources, plan) = plan_of(&logs);
         for (name, _, packed) in files {
             std::fs::write(logs.join(name), content(name, packed)).unwrap();
         }
@@ -1404,7 +1413,6 @@ mod tests {
         use crate::archive::DirWriter;
         use crate::manifest::ArchiveInfo;
         use crate::redact::builtin_rules;
-        use crate::sources::{Instance, Sources};
 
         let dir = tempfile::tempdir().unwrap();
         let logs = dir.path().join("logs");
@@ -1438,16 +1446,7 @@ mod tests {
         for (name, before, _) in &files {
             std::fs::write(logs.join(name), before).unwrap();
         }
-        let sources = Sources {
-            instances: vec![Instance {
-                name: "ci".into(),
-                log_dir: Some(logs.clone()),
-                lima_home: None,
-            }],
-            ..Sources::default()
-        };
-        let mut plan = crate::layout::plan(&sources, false);
-        plan.files.spool().unwrap();
+        let (sources, plan) = plan_of(&logs);
         let redactor = Redactor::new(builtin_rules(), Vec::new());
         let options = PackOptions {
             redactor: Some(&redactor),
@@ -1532,20 +1531,9 @@ mod tests {
     /// the cap (and a line saying so, which takes it over) is read whole.
     #[test]
     fn files_cut_to_a_cap_of_at_most_in_memory_are_read_whole() {
-        use crate::sources::{Instance, Sources};
-
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("big.log"), "a line\n".repeat(500_000)).unwrap();
-        let sources = Sources {
-            instances: vec![Instance {
-                name: "ci".into(),
-                log_dir: Some(dir.path().to_path_buf()),
-                lima_home: None,
-            }],
-            ..Sources::default()
-        };
-        let mut plan = crate::layout::plan(&sources, false);
-        plan.files.spool().unwrap();
+        let (_, plan) = plan_of(dir.path());
         let planned = plan.files.iter().next().unwrap();
         for cap in [IN_MEMORY, IN_MEMORY / 2] {
             let options = PackOptions {
