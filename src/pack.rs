@@ -669,11 +669,15 @@ fn add_redacted<'f>(
             let mut reader = snapshot();
             reader.hasher = None;
             let mut sink = ChannelSink { blocks, sent: 0 };
-            let counts = redactor
+            let redactions = redactor
                 .redact_stream(&mut reader, &mut sink)
                 .unwrap_or_default();
-            let read_error = reader.read_error.take();
-            (counts, reader.zero_filled, read_error, sink.sent)
+            SecondPass {
+                redactions,
+                zero_filled: reader.zero_filled,
+                read_error: reader.read_error.take(),
+                produced: sink.sent,
+            }
         });
         let mut exact = ExactReader::new(received, size);
         let entry = EntryMeta {
@@ -684,45 +688,47 @@ fn add_redacted<'f>(
         let written = writer.add_file(&entry, &mut exact);
         let sha256 = hex::encode(exact.hasher.finalize_reset());
         let padded = exact.padded;
-        // Did the file now redact to more than the entry has room for? The
-        // rest is taken to the end (the source is read no further than its
-        // size when opened), so that the redactions are all counted. After a
-        // failed write, dropping the channel stops the producer instead.
-        let overran = written.is_ok() && {
-            let left = exact.current.len() - exact.offset;
-            // `fold`, not `any`: every block is taken.
-            exact
-                .blocks
-                .iter()
-                .fold(left > 0, |more, b| more || !b.is_empty())
-        };
+        // Should the file now redact to more than the entry has room for,
+        // the producer still goes to the end (the source is read no further
+        // than its size when opened), so that its redactions all count.
+        // After a failed write, dropping the channel stops it instead.
+        if written.is_ok() {
+            exact.blocks.iter().for_each(drop);
+        }
         drop(exact);
-        let (redactions, zero_filled, read_error, produced) =
-            producer.join().unwrap_or_else(|_| {
-                // Never report a failed redaction as a file that shrank.
-                (
-                    Counts::new(),
-                    0,
-                    Some(io::Error::other(
-                        "redaction failed; the entry is NUL-filled",
-                    )),
-                    size,
-                )
-            });
+        let pass = producer.join().unwrap_or_else(|_| SecondPass {
+            // Never report a failed redaction as a file that shrank.
+            redactions: Counts::new(),
+            zero_filled: 0,
+            read_error: Some(io::Error::other(
+                "redaction failed; the entry is NUL-filled",
+            )),
+            produced: size,
+        });
         written?;
         // The source's NUL-filling ends the redacted text: what of it fits
         // in the entry, and the padding after a text that came to less.
-        let zero_filled = zero_filled.saturating_sub(produced.saturating_sub(size)) + padded;
+        let overrun = pass.produced.saturating_sub(size);
         Ok(Archived {
             size,
             sha256,
-            zero_filled,
-            read_error,
+            zero_filled: pass.zero_filled.saturating_sub(overrun) + padded,
+            read_error: pass.read_error,
             cut,
-            redactions,
-            overran,
+            redactions: pass.redactions,
+            overran: overrun > 0,
         })
     })
+}
+
+/// What the second redaction pass of a file came to.
+struct SecondPass {
+    redactions: Counts,
+    /// NUL bytes for what the source lacked, at the end of the redacted text.
+    zero_filled: u64,
+    read_error: Option<io::Error>,
+    /// Bytes of redacted text, whether or not the entry had room for them.
+    produced: u64,
 }
 
 struct CountingSink(u64);
