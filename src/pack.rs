@@ -403,7 +403,7 @@ fn write_prepared(
                 size: bytes.len() as u64,
                 mtime: opened.mtime,
             };
-            writer.add_file(&entry, &mut &bytes[..])?;
+            writer.add_bytes(&entry, &bytes)?;
             (read, opened, changed)
         }
         Prepared::Stream { file, opened, how } => {
@@ -830,8 +830,9 @@ enum Segment {
 }
 
 /// Bytes per checksum block of the guard: the second pass of a file found
-/// clean reads whole blocks and checks each before yielding any of it.
-const GUARD_BLOCK: usize = 1 << 20;
+/// clean reads whole blocks and checks each before yielding any of it. The
+/// writers' read size, so that a block is read straight into their buffer.
+const GUARD_BLOCK: usize = crate::archive::READ_SIZE;
 
 /// What the secret scan saw of a file it found clean.
 struct Scanned {

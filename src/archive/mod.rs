@@ -84,6 +84,11 @@ impl FromStr for Format {
     }
 }
 
+/// How much of an entry's data a writer asks for at a time: one compression
+/// block of gzip and zip. Readers that check their data in blocks use the
+/// same size, so a block is read straight into the writer's buffer.
+pub const READ_SIZE: usize = parallel::BLOCK_SIZE;
+
 /// What a writer needs to know of a file besides its bytes.
 #[derive(Debug, Clone)]
 pub struct EntryMeta<'a> {
@@ -97,6 +102,10 @@ pub struct EntryMeta<'a> {
 pub trait ArchiveWriter {
     /// Add one regular file; `data` yields exactly `entry.size` bytes.
     fn add_file(&mut self, entry: &EntryMeta<'_>, data: &mut dyn Read) -> Result<()>;
+    /// Add one regular file held in memory (`entry.size` is its length).
+    fn add_bytes(&mut self, entry: &EntryMeta<'_>, mut data: &[u8]) -> Result<()> {
+        self.add_file(entry, &mut data)
+    }
     /// Write the end of the archive and flush it to disk.
     fn finish(self: Box<Self>) -> Result<()>;
 }
