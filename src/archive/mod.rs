@@ -84,9 +84,10 @@ impl FromStr for Format {
     }
 }
 
-/// How much of an entry's data a writer asks for at a time: one compression
-/// block of gzip and zip. Readers that check their data in blocks use the
-/// same size, so a block is read straight into the writer's buffer.
+/// How much of an entry's data the tar writer asks for at a time, and the
+/// size of gzip's and zip's compression blocks (zip reads one block at a
+/// time). Readers that check their data in blocks use the same size, so a
+/// block is read straight into the writer's buffer.
 pub const READ_SIZE: usize = parallel::BLOCK_SIZE;
 
 /// What a writer needs to know of a file besides its bytes.

@@ -234,6 +234,15 @@ impl ArchiveWriter for TarWriter {
     }
 
     fn add_bytes(&mut self, entry: &EntryMeta<'_>, data: &[u8]) -> Result<()> {
+        if data.len() as u64 != entry.size {
+            let e = io::Error::other(format!(
+                "{} holds {} bytes, not the {} of its entry",
+                entry.path,
+                data.len(),
+                entry.size
+            ));
+            return Err(self.write_error(&e));
+        }
         self.start_entry(entry)?;
         let written = self.builder.get_mut().write_all(data);
         written.map_err(|e| self.write_error(&e))?;
@@ -332,6 +341,12 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("short.log yielded 5 of its 10 bytes"),
+            "{err}"
+        );
+        let err = writer.add_bytes(&entry, b"12345").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("short.log holds 5 bytes, not the 10"),
             "{err}"
         );
     }
