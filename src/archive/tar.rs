@@ -113,14 +113,25 @@ pub struct TarWriter {
 
 const BUFFER: usize = 256 * 1024;
 
-/// Input bytes per zstd worker job. zstd's default is 4 windows (8 MiB at
-/// level 3), and it keeps several jobs' input and output in memory: peak
-/// memory was 62 MiB with two workers. 4 MiB jobs peak at 39 MiB and took
-/// 2.29 s on the 1 GiB benchmark corpus, against 2.23 s with 8 MiB jobs and
-/// 2.38 s with 2 MiB ones (27 MiB): each job first indexes the last 256 KiB
-/// of the one before, and smaller jobs wait on each other more often.
-const ZSTD_JOB_SIZE: u32 = 4 << 20;
-/// Levels whose window is at most 2 MiB: a job spans at least two windows.
+/// Input bytes per zstd worker job, by the number of workers. zstd's default
+/// is 4 windows (8 MiB at level 3), and each worker keeps a few jobs' input
+/// and output in memory: with two workers, peak memory on the 1 GiB
+/// benchmark corpus was 62 MiB with 8 MiB jobs, 39 MiB with 4 MiB and
+/// 27 MiB with 2 MiB, for 2.23 s, 2.29 s and 2.38 s (each job first indexes
+/// the last 256 KiB of the one before, and small jobs wait on each other
+/// more). More workers get smaller jobs, so that memory stays within 64 MiB:
+/// 4 workers peaked at 53 MiB with 4 MiB jobs and 36 MiB with 2 MiB; 8 at
+/// 75 MiB with 4 MiB and 35 MiB with 1 MiB; 16 at 45 MiB with 1 MiB. Output
+/// sizes differ by under 0.02%.
+fn zstd_job_size(workers: u32) -> u32 {
+    (8 / workers.max(1)).clamp(1, 4) << 20
+}
+/// Beyond this many workers, a worker's own tables outweigh what it adds:
+/// one secret scan or one reader feeds a few GB/s at most, and 16 workers
+/// compress about 7 GB/s at level 3.
+const ZSTD_MAX_WORKERS: u32 = 16;
+/// Levels whose window is at most 2 MiB: the largest jobs span two windows
+/// (with 8 workers or more, jobs of 1 MiB span half of one, as zstd allows).
 /// Higher levels keep zstd's default job size.
 const ZSTD_SMALL_WINDOW_LEVELS: i32 = 8;
 
@@ -139,12 +150,13 @@ impl TarWriter {
         )
         .map_err(|e| Error::io("start zstd stream for", output, &e))?;
         // Use every core: zstd compresses independent blocks in worker threads.
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = u32::try_from(cores).map_or(ZSTD_MAX_WORKERS, |n| n.min(ZSTD_MAX_WORKERS));
         if workers > 1 {
             encoder
                 .multithread(workers)
                 .and_then(|()| match level <= ZSTD_SMALL_WINDOW_LEVELS {
-                    true => encoder.set_parameter(CParameter::JobSize(ZSTD_JOB_SIZE)),
+                    true => encoder.set_parameter(CParameter::JobSize(zstd_job_size(workers))),
                     false => Ok(()),
                 })
                 .map_err(|e| Error::io("start zstd workers for", output, &e))?;
@@ -326,6 +338,12 @@ mod tests {
                 want.len()
             );
         }
+    }
+
+    #[test]
+    fn zstd_jobs_shrink_as_workers_grow_so_that_memory_stays_bounded() {
+        let mib = |workers| zstd_job_size(workers) >> 20;
+        assert_eq!([1, 2, 3, 4, 8, 16].map(mib), [4, 4, 2, 2, 1, 1]);
     }
 
     #[test]
