@@ -181,7 +181,14 @@ fn scanner_floor(options: PackOptions<'_>) -> Option<u64> {
 /// Is this one of the files the scanner takes? (The reader asks this of
 /// every file, the scanner goes through exactly those: both in plan order.)
 fn for_scanner(planned: &PlannedFile, floor: Option<u64>) -> bool {
-    floor.is_some_and(|floor| planned.planned_size > floor)
+    streamed(planned.planned_size, floor)
+}
+
+/// Is a file of this size streamed (scanned first, unless redaction is off)
+/// rather than read whole? Asked of the planned size to route a file to the
+/// scanner, and of its size when opened to choose how to read it.
+fn streamed(size: u64, floor: Option<u64>) -> bool {
+    floor.is_some_and(|floor| size > floor)
 }
 
 /// What the scanner hands over for one file: `None` if it turned out small
@@ -314,8 +321,8 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
     };
     let mut reader = snapshot(&file, opened, options);
     // Under a cap of at most `IN_MEMORY`, a cut file is small too (the cap,
-    // and the line saying what was cut), and no scanner runs.
-    let in_memory = reader.len() <= IN_MEMORY || scanner_floor(options).is_none();
+    // and the line saying what was cut): with no floor, nothing is streamed.
+    let in_memory = !streamed(reader.len(), scanner_floor(options));
     // A small file is read whole at once, and its head checked for a key
     // there: one read per file, where most files are small.
     let whole_in_memory = in_memory && reader.cut.is_none();

@@ -58,7 +58,7 @@ struct ParallelGzip {
 impl ParallelGzip {
     fn new(file: File, level: u32) -> ParallelGzip {
         let pipeline = Pipeline::new(BlockFormat::GzipMember, level, move |pieces| {
-            let mut out = BufWriter::with_capacity(BUFFER, Writeback::new(file));
+            let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, Writeback::new(file));
             for piece in pieces {
                 if let Piece::Compressed(block) = piece {
                     out.write_all(
@@ -111,7 +111,9 @@ pub struct TarWriter {
     output: PathBuf,
 }
 
-const BUFFER: usize = 256 * 1024;
+/// Compressed bytes gathered before each write to the output file (entries'
+/// data is read through `TarWriter::buffer`, of `READ_SIZE`).
+const OUTPUT_BUFFER: usize = 256 * 1024;
 
 /// Input bytes per zstd worker job, by the number of workers. zstd's default
 /// is 4 windows (8 MiB at level 3), and each worker keeps a few jobs' input
@@ -145,7 +147,7 @@ impl TarWriter {
 
     pub fn zstd(file: File, level: i32, output: &Path) -> Result<TarWriter> {
         let mut encoder = zstd::Encoder::new(
-            BufWriter::with_capacity(BUFFER, Writeback::new(file)),
+            BufWriter::with_capacity(OUTPUT_BUFFER, Writeback::new(file)),
             level,
         )
         .map_err(|e| Error::io("start zstd stream for", output, &e))?;
