@@ -1,4 +1,5 @@
 use std::fs;
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -324,39 +325,51 @@ fn print_plan(plan: &Plan, options: &CollectOptions) {
         }));
         return;
     }
+    // One buffered writer: a plan of 20,000 files is 20,000 lines. A closed
+    // stdout (`| head`) ends the listing, quietly.
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let _ = write_plan(plan, options, &mut out).and_then(|()| out.flush());
+}
+
+fn write_plan(plan: &Plan, options: &CollectOptions, out: &mut impl Write) -> io::Result<()> {
     for file in plan.files.iter() {
-        println!(
+        writeln!(
+            out,
             "{} -> {}",
             display_path(&file.source),
             crate::sanitize::display_str(&file.path)
-        );
+        )?;
     }
     for skipped in &plan.skipped {
-        println!(
+        writeln!(
+            out,
             "skip {} ({})",
             skipped.source,
             skip_reason_name(skipped.reason)
-        );
+        )?;
     }
     if options.preserve {
-        println!(
+        writeln!(
+            out,
             "note: --preserve would first move the logs of stopped VMs to <instance>/<vm>/; not simulated here"
-        );
+        )?;
     }
     if fs::symlink_metadata(&options.output).is_ok() && !options.force {
-        println!(
+        writeln!(
+            out,
             "note: {} exists; the real run would refuse it without --force",
             display_path(&options.output)
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "{} files, {} bytes would be written to {} ({}); {} skipped",
         plan.files.len(),
         plan.total_planned_bytes(),
         display_path(&options.output),
         options.format,
         plan.skipped.len()
-    );
+    )
 }
 
 /// The reason as the manifest spells it (`socket`, `not-a-log`, …).
