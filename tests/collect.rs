@@ -525,6 +525,22 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
         .map(|f| f["path"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(planned, live.expected().keys().cloned().collect());
+
+    // Into a pipe that is closed (`| head`), the listing stops quietly.
+    let mut child = logkeep()
+        .args(["collect", "--dry-run", "--config"])
+        .arg(live.tree.config())
+        .arg("-o")
+        .arg(&archive)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(!errors.contains("panicked"), "{errors}");
+    assert!(out.status.success(), "{:?} {errors}", out.status);
 }
 
 #[test]
