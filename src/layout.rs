@@ -628,7 +628,8 @@ const FOLDERS_AT_ONCE: usize = 16;
 /// The listings of `folders`, in their order, read a few at a time by as
 /// many threads as there are cores (up to 4). With thousands of small logs,
 /// planning is mostly a `stat` per file, and nothing is packed until it is
-/// done: on 2 cores, 20,000 files in 100 folders took 37 ms on one.
+/// done (20,000 files in 100 folders: `collect --dry-run` took 58 ms on one
+/// core, 42-46 ms on two).
 fn list_folders<'a>(
     folders: &'a [PathBuf],
     instance: &'a Instance,
@@ -1149,12 +1150,15 @@ mod tests {
         expected.sort();
         planned.sort();
         assert_eq!(planned, expected);
-        let skipped: Vec<_> = plan
-            .skipped
-            .iter()
-            .map(|s| (s.source.clone(), s.reason))
-            .collect();
-        assert_eq!(skipped.len(), folders.div_ceil(10) + 1, "{skipped:?}");
+        let reasons: Vec<SkipReason> = plan.skipped.iter().map(|s| s.reason).collect();
+        let count = |reason| reasons.iter().filter(|r| **r == reason).count();
+        assert_eq!(
+            count(SkipReason::NotAVm),
+            folders.div_ceil(10),
+            "{reasons:?}"
+        );
+        assert_eq!(count(SkipReason::LimaConfig), 1, "{reasons:?}");
+        assert_eq!(reasons.len(), folders.div_ceil(10) + 1, "{reasons:?}");
         assert!(plan.problems.is_empty(), "{:?}", plan.problems);
     }
 
