@@ -535,54 +535,25 @@ struct Listed {
     size: u64,
 }
 
-/// A folder's entries, sorted, and what went wrong reading it: read apart
-/// from the plan (so that folders can be read in parallel), then added to it
-/// in order.
-struct Listing {
-    dir: PathBuf,
-    entries: Vec<Listed>,
-    problems: Vec<Problem>,
-    skipped: Vec<Skipped>,
-}
-
-impl Listing {
-    /// Record what went wrong in the plan; the entries to plan.
-    fn into_plan(self, plan: &mut Plan) -> Vec<Listed> {
-        plan.problems.extend(self.problems);
-        plan.skipped.extend(self.skipped);
-        self.entries
-    }
-}
-
 /// List a folder's entries, sorted. A missing folder is empty: an instance
 /// that never started has none.
 fn list(dir: &Path, instance: &Instance, plan: &mut Plan) -> Vec<Listed> {
-    read_listing(dir, instance).into_plan(plan)
-}
-
-fn read_listing(dir: &Path, instance: &Instance) -> Listing {
-    let mut listing = Listing {
-        dir: dir.to_path_buf(),
-        entries: Vec::new(),
-        problems: Vec::new(),
-        skipped: Vec::new(),
-    };
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return listing,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => {
-            listing.problems.push(Problem::io(dir, "list folder", &e));
-            listing
-                .skipped
+            plan.problems.push(Problem::io(dir, "list folder", &e));
+            plan.skipped
                 .push(skipped(dir, Some(instance), SkipReason::Unreadable));
-            return listing;
+            return Vec::new();
         }
     };
+    let mut listed = Vec::new();
     for entry in entries {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                listing.problems.push(Problem::io(dir, "list folder", &e));
+                plan.problems.push(Problem::io(dir, "list folder", &e));
                 continue;
             }
         };
@@ -593,7 +564,7 @@ fn read_listing(dir: &Path, instance: &Instance) -> Listing {
         // with the listing, so its size may lag behind a file being written
         // (the size that counts is taken when the file is opened).
         match entry.metadata() {
-            Ok(meta) => listing.entries.push({
+            Ok(meta) => listed.push({
                 let (name, escaped) = archive_component(&entry.file_name());
                 Listed {
                     name,
@@ -605,9 +576,8 @@ fn read_listing(dir: &Path, instance: &Instance) -> Listing {
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {} // gone since listed
             Err(e) => {
-                listing.problems.push(Problem::io(&path, "inspect", &e));
-                listing
-                    .skipped
+                plan.problems.push(Problem::io(&path, "inspect", &e));
+                plan.skipped
                     .push(skipped(&path, Some(instance), SkipReason::Unreadable));
             }
         }
@@ -615,94 +585,19 @@ fn read_listing(dir: &Path, instance: &Instance) -> Listing {
     // All in one folder, so the paths share their prefix byte for byte:
     // compared as bytes, they sort by name as a component-wise compare would,
     // at a fraction of its cost.
-    listing
-        .entries
-        .sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
-    listing
-}
-
-/// How many folders are read in parallel at a time: what is held in memory
-/// is their listings.
-const FOLDERS_AT_ONCE: usize = 16;
-
-/// The listings of `folders`, in their order, read a few at a time by as
-/// many threads as there are cores (up to 4). With thousands of small logs,
-/// planning is mostly a `stat` per file, and nothing is packed until it is
-/// done (20,000 files in 100 folders: `collect --dry-run` took 58 ms on one
-/// core, 42-46 ms on two).
-fn list_folders<'a>(
-    folders: &'a [PathBuf],
-    instance: &'a Instance,
-) -> impl Iterator<Item = Listing> + 'a {
-    // Asked once: on Linux it reads the cgroup's CPU quota from files.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    folders
-        .chunks(FOLDERS_AT_ONCE)
-        .flat_map(move |some| list_in_parallel(some, instance, cores))
-}
-
-/// The next of `listings`, which must be `dir`'s; read here if it is not
-/// (never lose a folder).
-fn next_listing(
-    listings: &mut impl Iterator<Item = Listing>,
-    dir: &Path,
-    instance: &Instance,
-) -> Listing {
-    match listings.next() {
-        Some(listing) if listing.dir == dir => listing,
-        _ => {
-            debug_assert!(false, "the folder listings are out of step");
-            read_listing(dir, instance)
-        }
-    }
-}
-
-fn list_in_parallel(folders: &[PathBuf], instance: &Instance, cores: usize) -> Vec<Listing> {
-    let threads = cores.min(folders.len());
-    if threads < 2 {
-        return folders
-            .iter()
-            .map(|dir| read_listing(dir, instance))
-            .collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(dir) = folders.get(index) else {
-                return done;
-            };
-            done.push((index, read_listing(dir, instance)));
-        }
-    };
-    std::thread::scope(|scope| {
-        // If a thread cannot be started, the others take its folders.
-        let helpers: Vec<_> = (1..threads)
-            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
-            .collect();
-        let mut done = work();
-        for helper in helpers {
-            done.extend(helper.join().expect("reading a folder does not panic"));
-        }
-        done.sort_by_key(|(index, _)| *index);
-        done.into_iter().map(|(_, listing)| listing).collect()
-    })
+    listed.sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
+    listed
 }
 
 fn plan_log_dir(instance: &Instance, log_dir: &Path, plan: &mut Plan) {
     let mut service = ArchiveFolder::new(log_dir, instance.name.clone(), None, service_kind);
-    let entries = list(log_dir, instance, plan);
-    let folders = paths_of(&entries, |entry| entry.file_type.is_dir());
-    let mut listings = list_folders(&folders, instance);
-    for entry in entries {
+    for entry in list(log_dir, instance, plan) {
         if entry.file_type.is_dir() {
             // A folder in the log dir holds the preserved logs of a deleted VM.
             let vm = preserved_vm_name(&entry.name);
             let folder = format!("{}/{}", instance.name, entry.name);
             let mut folder = ArchiveFolder::new(&entry.path, folder, Some(vm), |_| Kind::Preserved);
-            let listing = next_listing(&mut listings, &entry.path, instance);
-            plan_log_folder(instance, &mut folder, listing, plan);
+            plan_log_folder(instance, &mut folder, plan);
         } else {
             plan_log_file(instance, entry, &mut service, plan);
         }
@@ -710,39 +605,24 @@ fn plan_log_dir(instance: &Instance, log_dir: &Path, plan: &mut Plan) {
 }
 
 fn plan_lima_home(instance: &Instance, lima_home: &Path, plan: &mut Plan) {
-    let entries = list(lima_home, instance, plan);
-    // Folders whose names start with `_` are Lima's own, not VMs.
-    let is_vm = |entry: &Listed| entry.file_type.is_dir() && !entry.name.starts_with('_');
-    let folders = paths_of(&entries, is_vm);
-    let mut listings = list_folders(&folders, instance);
-    for entry in entries {
+    for entry in list(lima_home, instance, plan) {
         if entry.file_type.is_dir() && entry.name == "_config" {
             plan.skipped
                 .push(skipped(&entry.path, Some(instance), SkipReason::LimaConfig));
         } else if entry.file_type.is_dir() && entry.name.starts_with('_') {
             plan.skipped
                 .push(skipped(&entry.path, Some(instance), SkipReason::NotAVm));
-        } else if is_vm(&entry) {
+        } else if entry.file_type.is_dir() {
             let folder = format!("{}/lima-{}", instance.name, entry.name);
             let vm = entry.name.clone();
             let mut folder = ArchiveFolder::new(&entry.path, folder, Some(vm), vm_kind);
-            let listing = next_listing(&mut listings, &entry.path, instance);
-            plan_log_folder(instance, &mut folder, listing, plan);
+            plan_log_folder(instance, &mut folder, plan);
         } else {
             let reason = skip_reason(&entry.file_type).unwrap_or(SkipReason::NotAVm);
             plan.skipped
                 .push(skipped(&entry.path, Some(instance), reason));
         }
     }
-}
-
-/// The paths of the entries that `select` picks, in order.
-fn paths_of(entries: &[Listed], select: impl Fn(&Listed) -> bool) -> Vec<PathBuf> {
-    entries
-        .iter()
-        .filter(|entry| select(entry))
-        .map(|entry| entry.path.clone())
-        .collect()
 }
 
 /// A source folder and the archive folder its logs go to; added to the plan
@@ -780,13 +660,8 @@ impl ArchiveFolder {
 }
 
 /// The `*.log` files directly in a VM folder; anything deeper is skipped.
-fn plan_log_folder(
-    instance: &Instance,
-    folder: &mut ArchiveFolder,
-    listing: Listing,
-    plan: &mut Plan,
-) {
-    for entry in listing.into_plan(plan) {
+fn plan_log_folder(instance: &Instance, folder: &mut ArchiveFolder, plan: &mut Plan) {
+    for entry in list(&folder.source.clone(), instance, plan) {
         if entry.file_type.is_dir() {
             plan.skipped.push(skipped(
                 &entry.path,
@@ -1110,56 +985,6 @@ mod tests {
         plan.files.spooled.as_mut().unwrap().len += 1;
         assert_eq!(plan.files.iter().count(), len);
         assert!(plan.files.spool_error().is_some());
-    }
-
-    /// Folders are read in parallel, several windows of them: each file is
-    /// still planned from its own folder, in order, with Lima's own folders
-    /// (`_config`, `_cache`) among the VMs skipped and not read.
-    #[test]
-    fn folders_read_in_parallel_are_planned_in_order() {
-        let root = tempfile::tempdir().unwrap();
-        let (log_dir, lima_home) = (root.path().join("logs"), root.path().join("lima"));
-        let folders = 3 * FOLDERS_AT_ONCE + 5;
-        let mut expected = Vec::new();
-        for n in 0..folders {
-            // Folder n holds n % 4 logs: some are empty.
-            for log in 0..n % 4 {
-                let name = format!("vm-{n:03}/ha.stderr.{log}.log");
-                write(&log_dir.join(&name));
-                expected.push((format!("i/{name}"), log_dir.join(&name)));
-            }
-            let name = format!("vm-{n:03}/serial.{n}.log");
-            write(&lima_home.join(&name));
-            expected.push((format!("i/lima-{name}"), lima_home.join(&name)));
-            if n % 10 == 0 {
-                write(&lima_home.join(format!("_cache-{n:03}/x.log")));
-            }
-        }
-        write(&lima_home.join("_config/user.log"));
-        let sources = Sources {
-            instances: vec![Instance {
-                name: "i".into(),
-                log_dir: Some(log_dir.clone()),
-                lima_home: Some(lima_home.clone()),
-            }],
-            ..Sources::default()
-        };
-        let plan = plan(&sources, false);
-        let mut planned: Vec<(String, PathBuf)> =
-            plan.files.iter().map(|f| (f.path, f.source)).collect();
-        expected.sort();
-        planned.sort();
-        assert_eq!(planned, expected);
-        let reasons: Vec<SkipReason> = plan.skipped.iter().map(|s| s.reason).collect();
-        let count = |reason| reasons.iter().filter(|r| **r == reason).count();
-        assert_eq!(
-            count(SkipReason::NotAVm),
-            folders.div_ceil(10),
-            "{reasons:?}"
-        );
-        assert_eq!(count(SkipReason::LimaConfig), 1, "{reasons:?}");
-        assert_eq!(reasons.len(), folders.div_ceil(10) + 1, "{reasons:?}");
-        assert!(plan.problems.is_empty(), "{:?}", plan.problems);
     }
 
     #[test]
