@@ -609,8 +609,9 @@ fn scan_for_secrets(redactor: &Redactor, snapshot: SnapshotReader<&File>) -> Opt
     })
 }
 
-/// How much of a file the scan reads at a time.
-const SCAN_READ: usize = 1 << 20;
+/// How much of a file the scan reads at a time: a checksum block of the
+/// guard, which the scan computes as it goes.
+const SCAN_READ: usize = GUARD_BLOCK;
 
 fn scan_with(
     redactor: &Redactor,
