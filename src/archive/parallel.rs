@@ -50,6 +50,10 @@ struct Job {
 
 pub struct Pipeline<M: Send + 'static> {
     jobs: Option<SyncSender<Job>>,
+    /// Input blocks the workers are done with, for `block` to hand out
+    /// again: a fresh 1 MiB buffer is mapped and zero-filled page by page
+    /// (256 page faults), since large buffers are kept out of the heap.
+    spare: Receiver<Vec<u8>>,
     pieces: Option<SyncSender<Piece<M>>>,
     workers: Vec<JoinHandle<()>>,
     sink: Option<JoinHandle<io::Result<()>>>,
@@ -65,20 +69,33 @@ impl<M: Send + 'static> Pipeline<M> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (jobs, job_queue) = sync_channel::<Job>(threads);
         let job_queue = Arc::new(Mutex::new(job_queue));
+        // At most one block being filled, `threads` queued and `threads`
+        // being compressed: the spares never exceed the blocks in flight.
+        let (returns, spare) = sync_channel::<Vec<u8>>(2 * threads + 1);
         let workers = (0..threads)
             .map(|_| {
                 let queue = Arc::clone(&job_queue);
-                std::thread::spawn(move || worker(format, level, &queue))
+                let returns = returns.clone();
+                std::thread::spawn(move || worker(format, level, &queue, &returns))
             })
             .collect();
         // Bounds the blocks waiting to be written: memory stays flat.
         let (pieces, piece_queue) = sync_channel::<Piece<M>>(2 * threads + 2);
         Pipeline {
             jobs: Some(jobs),
+            spare,
             pieces: Some(pieces),
             workers,
             sink: Some(std::thread::spawn(move || sink(piece_queue))),
         }
+    }
+
+    /// An empty buffer for the next block of up to `len` bytes: a spare one
+    /// if a worker has handed one back.
+    pub fn block(&self, len: usize) -> Vec<u8> {
+        self.spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(len))
     }
 
     /// Queue a block for compression; `last` ends a deflate stream.
@@ -139,7 +156,12 @@ impl<M: Send + 'static> Drop for Pipeline<M> {
     }
 }
 
-fn worker(format: BlockFormat, level: u32, queue: &Mutex<Receiver<Job>>) {
+fn worker(
+    format: BlockFormat,
+    level: u32,
+    queue: &Mutex<Receiver<Job>>,
+    returns: &SyncSender<Vec<u8>>,
+) {
     let mut whole = WholeStream::new(level);
     let mut raw = Compress::new(Compression::new(level), false);
     loop {
@@ -159,6 +181,12 @@ fn worker(format: BlockFormat, level: u32, queue: &Mutex<Receiver<Job>>) {
         };
         // The sink may have stopped; then nobody waits for this block.
         let _ = job.done.send(result);
+        // Small buffers come from the heap, which keeps them cheap anyway.
+        let mut data = job.data;
+        if data.capacity() >= BLOCK_SIZE {
+            data.clear();
+            let _ = returns.try_send(data);
+        }
     }
 }
 
@@ -273,6 +301,36 @@ mod tests {
                 .unwrap();
             assert_eq!(back, expected);
         }
+    }
+
+    #[test]
+    fn the_buffers_of_full_blocks_come_back_for_the_next_blocks() {
+        let mut pipeline: Pipeline<()> = Pipeline::new(BlockFormat::GzipMember, 1, |pieces| {
+            for piece in pieces {
+                if let Piece::Compressed(block) = piece {
+                    block.recv().map_err(io::Error::other)??;
+                }
+            }
+            Ok(())
+        });
+        let mut full = pipeline.block(BLOCK_SIZE);
+        full.resize(BLOCK_SIZE, b'x');
+        let address = full.as_ptr();
+        pipeline.compress(full, true).unwrap();
+        // Handed back once compressed, which takes a worker a few ms; 10 s
+        // without it is a failure, not a slow machine.
+        let again = (0..1000)
+            .map(|_| pipeline.block(10))
+            .find(|block| {
+                let back = block.capacity() >= BLOCK_SIZE;
+                if !back {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                back
+            })
+            .expect("the full block's buffer came back within 10 s");
+        assert_eq!((again.as_ptr(), again.len()), (address, 0));
+        pipeline.finish().unwrap();
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl ParallelGzip {
     }
 
     fn send_block(&mut self) -> io::Result<()> {
-        let block = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK_SIZE));
+        let block = std::mem::replace(&mut self.block, self.pipeline.block(BLOCK_SIZE));
         self.pipeline.compress(block, true)
     }
 

@@ -62,9 +62,23 @@ impl ArchiveWriter for ZipWriter {
         let mut remaining = entry.size;
         loop {
             let len = remaining.min(BLOCK_SIZE as u64) as usize;
-            let mut block = vec![0u8; len];
-            data.read_exact(&mut block)
+            let mut block = self.pipeline.block(len);
+            // Into the buffer's spare capacity: no zero-filling first.
+            let n = data
+                .take(len as u64)
+                .read_to_end(&mut block)
                 .map_err(|e| self.write_error(&e))?;
+            if n < len {
+                // The callers yield exactly the size they give; the entry
+                // would not match its header, so stop rather than write it.
+                let e = io::Error::other(format!(
+                    "{} yielded {} of its {} bytes",
+                    entry.path,
+                    entry.size - remaining + n as u64,
+                    entry.size
+                ));
+                return Err(self.write_error(&e));
+            }
             crc.update(&block);
             remaining -= len as u64;
             let last = remaining == 0;
@@ -243,4 +257,27 @@ fn write_zip(file: File, pieces: Receiver<Piece<Boundary>>) -> io::Result<()> {
     out.write_all(&0u16.to_le_bytes())?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_whose_data_ends_early_stops_the_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.zip");
+        let mut writer: Box<dyn ArchiveWriter> =
+            Box::new(ZipWriter::new(File::create(&out).unwrap(), 6, &out));
+        let size = BLOCK_SIZE as u64 + 10;
+        let entry = EntryMeta {
+            path: "short.log",
+            size,
+            mtime: None,
+        };
+        let data = vec![b'x'; BLOCK_SIZE + 5];
+        let err = writer.add_file(&entry, &mut &data[..]).unwrap_err();
+        let expected = format!("short.log yielded {} of its {size} bytes", BLOCK_SIZE + 5);
+        assert!(err.to_string().contains(&expected), "{err}");
+    }
 }
