@@ -1,6 +1,7 @@
 //! The BATS teardown hook under real bats-core: only the failing test's logs
 //! are saved, under its name; results are unchanged; the suite's archive
-//! names the failing test.
+//! names the failing test and nothing of an earlier run; the README's
+//! snippet works as written.
 
 mod common;
 
@@ -12,21 +13,26 @@ use common::{Tree, read_tree, require_tool, run, stdout};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-fn bats(tree: &Tree, saved: &Path, with_hook: bool, extra: &[&str]) -> std::process::Output {
+/// Run the sample suite from the tree's folder, with the settings relative
+/// to it as a user would write them (the suite's tests cd elsewhere).
+fn bats(tree: &Tree, saved: &str, with_hook: bool, extra: &[&str]) -> std::process::Output {
     let mut command = Command::new("bats");
     command
         .args(extra)
         .arg(Path::new(ROOT).join("tests/bats/sample.bats"))
+        .current_dir(tree.path(""))
         .env("LOGKEEP", env!("CARGO_BIN_EXE_logkeep"))
-        .env("LOGKEEP_CONFIG", tree.config())
+        .env("LOGKEEP_CONFIG", "logkeep.toml")
         .env("LOGKEEP_BATS_DIR", saved)
-        .env_remove("LOGKEEP_BATS_ALL");
+        .env_remove("LOGKEEP_BATS_ALL")
+        .env_remove("LOGKEEP_BATS_ARCHIVE")
+        .env_remove("SAMPLE_ALL_PASS");
     let hook = Path::new(ROOT).join("contrib/bats/logkeep");
     if with_hook {
         command.env("LOGKEEP_HOOK", hook);
     } else {
         // The same suite with hooks that do nothing: the baseline results.
-        let noop = saved.with_extension("noop");
+        let noop = tree.path(saved).with_extension("noop");
         let script = format!("{}.bash", noop.display());
         fs::write(
             script,
@@ -36,6 +42,16 @@ fn bats(tree: &Tree, saved: &Path, with_hook: bool, extra: &[&str]) -> std::proc
         command.env("LOGKEEP_HOOK", noop);
     }
     run(&mut command)
+}
+
+/// The only entry of a folder.
+fn only_entry(dir: &Path) -> std::path::PathBuf {
+    let entries: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0].clone()
 }
 
 /// TAP lines that carry results (comments stripped).
@@ -50,16 +66,9 @@ fn results(out: &std::process::Output) -> Vec<String> {
 #[test]
 fn only_the_failing_test_is_saved_and_results_are_unchanged() {
     require_tool("bats", "bats");
-    let work = tempfile::tempdir().unwrap();
-    let baseline = bats(
-        &Tree::new(),
-        &work.path().join("baseline"),
-        false,
-        &["--tap"],
-    );
+    let baseline = bats(&Tree::new(), "baseline", false, &["--tap"]);
     let tree = Tree::new();
-    let saved = work.path().join("saved");
-    let hooked = bats(&tree, &saved, true, &["--tap"]);
+    let hooked = bats(&tree, "saved", true, &["--tap"]);
     assert_eq!(
         results(&hooked),
         results(&baseline),
@@ -73,33 +82,14 @@ fn only_the_failing_test_is_saved_and_results_are_unchanged() {
             .any(|l| l.starts_with("not ok 2 a failing test"))
     );
 
-    let files = fs::read_dir(
-        saved.join(
-            fs::read_dir(&saved)
-                .unwrap()
-                .next()
-                .unwrap()
-                .unwrap()
-                .file_name(),
-        ),
-    )
-    .unwrap();
-    let tests: Vec<String> = files
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    assert_eq!(tests.len(), 1, "one saved test: {tests:?}");
+    // saved/<run>/<file>/<test>, in the folder bats started in.
+    let run_dir = only_entry(&tree.path("saved"));
+    let test_dir = only_entry(&only_entry(&run_dir));
+    let test = test_dir.file_name().unwrap().to_str().unwrap();
     assert!(
-        tests[0].starts_with("a_failing_test__VM__test-stopped__won_t_start"),
-        "{tests:?}"
+        test.starts_with("a_failing_test__VM__test-stopped__won_t_start"),
+        "{test}"
     );
-    let test_dir = saved
-        .read_dir()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-        .join(&tests[0]);
     let kept = read_tree(&test_dir);
     assert!(
         kept.contains_key("bats-lima-controller/test-stopped/serial.log"),
@@ -111,7 +101,7 @@ fn only_the_failing_test_is_saved_and_results_are_unchanged() {
     );
 
     // teardown_suite packed it all; the manifest names the failing test.
-    let archive = saved.with_extension("tar.zst");
+    let archive = tree.path("saved.tar.zst");
     let listing = run(Command::new("tar")
         .arg("--zstd")
         .arg("-xOf")
@@ -122,20 +112,75 @@ fn only_the_failing_test_is_saved_and_results_are_unchanged() {
         manifest.contains("bats/sample-") && manifest.contains("a_failing_test__VM__test-stopped"),
         "{manifest}"
     );
+
+    // A later run where every test passes saves nothing and packs nothing:
+    // the earlier run's logs stay in their own folder, out of any archive.
+    fs::remove_file(&archive).unwrap();
+    let mut command = Command::new("bats");
+    let passing = run(command
+        .arg("--tap")
+        .arg(Path::new(ROOT).join("tests/bats/sample.bats"))
+        .current_dir(tree.path(""))
+        .env("LOGKEEP", env!("CARGO_BIN_EXE_logkeep"))
+        .env("LOGKEEP_CONFIG", "logkeep.toml")
+        .env("LOGKEEP_BATS_DIR", "saved")
+        .env("LOGKEEP_HOOK", Path::new(ROOT).join("contrib/bats/logkeep"))
+        .env("SAMPLE_ALL_PASS", "1"));
+    assert_eq!(passing.status.code(), Some(0), "{}", stdout(&passing));
+    assert!(!archive.exists(), "nothing packed: {}", stdout(&passing));
+    assert_eq!(only_entry(&tree.path("saved")), run_dir);
+}
+
+/// The README's BATS snippet, copied as a user would: it must run the suite.
+#[test]
+fn the_readme_snippet_runs_as_written() {
+    require_tool("bats", "bats");
+    let readme = fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let snippet = readme
+        .split("```bash\n# setup_suite.bash\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README has the BATS snippet")
+        .replace("/path/to/logkeep", ROOT);
+    let (suite, test_file) = snippet
+        .split_once("# each test file\n")
+        .expect("the snippet names the test file's part");
+    let tree = Tree::new();
+    let dir = tree.path("suite");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("setup_suite.bash"), suite).unwrap();
+    fs::write(
+        dir.join("one.bats"),
+        format!("{test_file}\n@test \"passes\" {{ true; }}\n@test \"fails\" {{ false; }}\n"),
+    )
+    .unwrap();
+    let out = run(Command::new("bats")
+        .arg("--tap")
+        .arg(&dir)
+        .current_dir(tree.path(""))
+        .env("LOGKEEP", env!("CARGO_BIN_EXE_logkeep"))
+        .env("LOGKEEP_CONFIG", "logkeep.toml")
+        .env_remove("LOGKEEP_BATS_DIR")
+        .env_remove("LOGKEEP_BATS_ARCHIVE"));
+    assert_eq!(
+        results(&out),
+        ["1..2", "ok 1 passes", "not ok 2 fails"],
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        tree.path("logkeep-bats.tar.zst").exists(),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn parallel_bats_runs_keep_the_same_results() {
     require_tool("bats", "bats");
     require_tool("parallel", "parallel");
-    let work = tempfile::tempdir().unwrap();
     let tree = Tree::new();
-    let out = bats(
-        &tree,
-        &work.path().join("saved"),
-        true,
-        &["--tap", "--jobs", "2"],
-    );
+    let out = bats(&tree, "saved", true, &["--tap", "--jobs", "2"]);
     let mut lines = results(&out);
     lines.sort();
     assert!(

@@ -1,13 +1,15 @@
 # logkeep for BATS suites: save the logs of a failed test before the next
 # test deletes its VM or service, and pack everything at the end of the suite.
 #
-#   load /path/to/logkeep/contrib/bats/logkeep      # in each test file, or in setup_suite.bash
+#   load /path/to/logkeep/contrib/bats/logkeep      # in each test file AND in setup_suite.bash
 #   teardown()       { logkeep_teardown; ...your cleanup...; }
+#   setup_suite()    { :; }                          # in setup_suite.bash: bats requires one
 #   teardown_suite() { logkeep_teardown_suite; }     # in setup_suite.bash
 #
-# Settings (environment):
+# Settings (environment; relative paths are taken from where bats was started):
 #   LOGKEEP_CONFIG       a logkeep.toml naming the instances to collect (required)
-#   LOGKEEP_BATS_DIR     where per-test logs are gathered (default: ./logkeep-bats)
+#   LOGKEEP_BATS_DIR     where per-test logs are gathered (default: logkeep-bats),
+#                        one folder per run of the suite
 #   LOGKEEP_BATS_ARCHIVE the archive teardown_suite writes (default: $LOGKEEP_BATS_DIR.tar.zst)
 #   LOGKEEP_BATS_ALL     non-empty: save the logs of every test, not only failed ones
 #   LOGKEEP              the logkeep binary (default: logkeep on PATH)
@@ -16,8 +18,25 @@
 # own failure, and a problem saving logs is printed as a TAP comment.
 
 : "${LOGKEEP:=logkeep}"
-: "${LOGKEEP_BATS_DIR:=$PWD/logkeep-bats}"
-: "${LOGKEEP_BATS_ARCHIVE:=$LOGKEEP_BATS_DIR.tar.zst}"
+
+# A test may cd anywhere (often into a temporary folder bats deletes), so
+# relative settings are resolved against the folder bats started in.
+_logkeep_abs() {
+  case $1 in
+    /* | [A-Za-z]:[/\\]*) printf '%s' "$1" ;;
+    *) printf '%s/%s' "${BATS_CWD:-$PWD}" "$1" ;;
+  esac
+}
+
+_logkeep_dir() { _logkeep_abs "${LOGKEEP_BATS_DIR:-logkeep-bats}"; }
+
+# This run's folder: bats gives every process of one run the same
+# BATS_RUN_TMPDIR, so its name keeps runs apart and an earlier run's logs
+# out of this run's archive.
+_logkeep_run_dir() {
+  local run=${BATS_RUN_TMPDIR:+$(basename "$BATS_RUN_TMPDIR")}
+  printf '%s/%s' "$(_logkeep_dir)" "${run:-run}"
+}
 
 # A folder name made of anything: safe characters, a bounded length, and a
 # short checksum of the second argument (default: the first) so that two
@@ -29,7 +48,8 @@ _logkeep_folder_name() {
   printf '%s-%s' "$clean" "$sum"
 }
 
-# Per-test collections must not write the job summary: only the suite's does.
+# The hooks' collections write no GitHub outputs, annotations or job summary:
+# those belong to the workflow's own logkeep step.
 _logkeep() {
   env -u GITHUB_ACTIONS -u GITHUB_OUTPUT -u GITHUB_STEP_SUMMARY "$LOGKEEP" "$@"
 }
@@ -46,12 +66,13 @@ logkeep_teardown() {
     _logkeep_say "LOGKEEP_CONFIG is not set; no logs saved"
     return 0
   fi
-  local file dest
+  local file dest config
+  config=$(_logkeep_abs "$LOGKEEP_CONFIG")
   file=$(basename "${BATS_TEST_FILENAME:-unknown}" .bats)
   # The file's name, kept apart from same-named files elsewhere by its full path.
-  dest="$LOGKEEP_BATS_DIR/$(_logkeep_folder_name "$file" "${BATS_TEST_FILENAME:-}")/$(_logkeep_folder_name "${BATS_TEST_DESCRIPTION:-${BATS_TEST_NAME:-test}}")"
+  dest="$(_logkeep_run_dir)/$(_logkeep_folder_name "$file" "${BATS_TEST_FILENAME:-}")/$(_logkeep_folder_name "${BATS_TEST_DESCRIPTION:-${BATS_TEST_NAME:-test}}")"
   mkdir -p "$(dirname "$dest")" 2>/dev/null
-  if _logkeep collect --quiet --force --preserve --config "$LOGKEEP_CONFIG" --format dir -o "$dest" >/dev/null 2>&1; then
+  if _logkeep collect --quiet --force --preserve --config "$config" --format dir -o "$dest" >/dev/null 2>&1; then
     printf '%s\n' "${BATS_TEST_DESCRIPTION:-}" > "$dest/bats-test.txt" 2>/dev/null
     _logkeep_say "saved the logs of \"${BATS_TEST_DESCRIPTION:-$BATS_TEST_NAME}\" in $dest"
   else
@@ -65,12 +86,16 @@ logkeep_teardown() {
 logkeep_teardown_file() { return 0; }
 
 logkeep_teardown_suite() {
-  [[ -d "$LOGKEEP_BATS_DIR" ]] || return 0
-  if _logkeep collect --quiet --force --include "$LOGKEEP_BATS_DIR/**/*" --include-into bats \
-      -o "$LOGKEEP_BATS_ARCHIVE" >/dev/null 2>&1; then
-    _logkeep_say "packed the saved logs into $LOGKEEP_BATS_ARCHIVE"
+  local run archive
+  run=$(_logkeep_run_dir)
+  archive=$(_logkeep_abs "${LOGKEEP_BATS_ARCHIVE:-$(_logkeep_dir).tar.zst}")
+  # Every test passed (or none could be saved): nothing to pack.
+  [[ -n "$(find "$run" -type f -print -quit 2>/dev/null)" ]] || return 0
+  if _logkeep collect --quiet --force --include "$run/**/*" --include-into bats \
+      -o "$archive" >/dev/null 2>&1; then
+    _logkeep_say "packed the saved logs into $archive"
   else
-    _logkeep_say "could not pack $LOGKEEP_BATS_DIR"
+    _logkeep_say "could not pack $run"
   fi
   return 0
 }
