@@ -229,6 +229,154 @@ fn a_failed_collection_warns_unless_strict() {
     );
 }
 
+/// The cache key on a runner without `sha256sum` (macOS has `shasum`) is the
+/// same key.
+#[test]
+fn the_cache_key_needs_no_sha256sum() {
+    let runner = Runner::new();
+    let key = runner.step("source-key.sh", &[]);
+    assert!(key.status.success(), "{}", stderr(&key));
+    let expected = runner.outputs()["key"].clone();
+    fs::remove_file(runner.path("output")).unwrap();
+
+    // A PATH with what a macOS runner has, and no sha256sum.
+    let tools = runner.path("macos-bin");
+    fs::create_dir(&tools).unwrap();
+    for tool in ["find", "sort", "xargs", "cut", "shasum", "perl"] {
+        let found = run(Command::new("bash").args(["-c", &format!("command -v {tool}")]));
+        let found = stdout(&found).trim().to_string();
+        assert!(!found.is_empty(), "{tool} is needed for this test");
+        std::os::unix::fs::symlink(&found, tools.join(tool)).unwrap();
+    }
+    let out = run(Command::new("/bin/bash")
+        .arg(Path::new(ROOT).join("action/source-key.sh"))
+        .env_clear()
+        .env("PATH", &tools)
+        .env("GITHUB_ACTION_PATH", ROOT)
+        .env("GITHUB_OUTPUT", runner.path("output")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(runner.outputs()["key"], expected);
+}
+
+/// A logkeep on PATH is used as it is: not copied into the folder that gets
+/// cached, and not reported as built.
+#[test]
+fn install_prefers_the_logkeep_on_path_and_caches_only_what_it_built() {
+    let runner = Runner::new();
+    let cache = runner.path("cache");
+    let out = runner.step("install.sh", &[("LOGKEEP_BIN_DIR", cache.to_str().unwrap())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let outputs = runner.outputs();
+    assert_eq!(
+        Path::new(&outputs["logkeep"]),
+        runner.path("bin/logkeep"),
+        "{outputs:?}"
+    );
+    assert!(!outputs.contains_key("built"), "{outputs:?}");
+    assert!(!cache.exists(), "nothing copied into the cached folder");
+
+    // Not on PATH, restored from the cache: that one.
+    fs::create_dir_all(cache.join("bin")).unwrap();
+    fs::rename(runner.path("bin/logkeep"), cache.join("bin/logkeep")).unwrap();
+    fs::remove_file(runner.path("output")).unwrap();
+    let out = runner.step("install.sh", &[("LOGKEEP_BIN_DIR", cache.to_str().unwrap())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let outputs = runner.outputs();
+    assert_eq!(Path::new(&outputs["logkeep"]), cache.join("bin/logkeep"));
+    assert!(!outputs.contains_key("built"), "{outputs:?}");
+}
+
+/// Under strict, a problem fails the step after the archive is written (the
+/// upload steps run after a failed step too); true/false inputs are read
+/// without case, as GitHub reads them in action.yml; a re-run gets its own
+/// artifact name; instances may share a line.
+#[test]
+fn strict_problems_keep_the_archive_and_inputs_read_as_github_reads_them() {
+    let runner = Runner::new();
+    let tree = Tree::new();
+    let config = tree.config();
+    let out = runner.step(
+        "collect.sh",
+        &[
+            ("INPUT_CONFIG", config.to_str().unwrap()),
+            ("INPUT_FORMAT", "tar.gz"),
+            ("INPUT_NAME", "logs"),
+            ("INPUT_INCLUDE", "/nonexistent/*.log"),
+            ("INPUT_STRICT", "True"),
+            ("INPUT_PRESERVE", "FALSE"),
+            ("GITHUB_RUN_ATTEMPT", "2"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("::error title=logkeep::problems were met"),
+        "{}",
+        stdout(&out)
+    );
+    let archive = runner.outputs()["archive"].clone();
+    assert_eq!(
+        Path::new(&archive),
+        runner.path("temp/logkeep/logs-attempt2.tar.gz")
+    );
+    assert!(Path::new(&archive).exists());
+    assert!(
+        tree.path(Tree::LIMA_HOME).join("test-stopped/serial.log").exists(),
+        "preserve: FALSE preserved nothing"
+    );
+
+    let home = tempfile::tempdir().unwrap();
+    let fake_rdd = Path::new(ROOT).join("tests/fake-rdd/rdd");
+    let out = runner.step(
+        "collect.sh",
+        &[
+            ("INPUT_INSTANCES", "alpha beta\r\n gamma\n"),
+            ("INPUT_RDD", fake_rdd.to_str().unwrap()),
+            ("INPUT_NAME", "three"),
+            ("FAKE_RDD_HOME", home.path().to_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(runner.path("temp/logkeep/three.manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let names: Vec<&str> = manifest["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha", "beta", "gamma"]);
+}
+
+/// What action.yml promises about its steps, read from the file: logs are
+/// uploaded even after a strict collection failed, hidden logs are not
+/// dropped from a folder upload, and the binary is cached whatever the
+/// job's result (actions/cache saves only after a successful job).
+#[test]
+fn the_steps_upload_after_failures_and_cache_whatever_the_result() {
+    require_python_module("ruamel.yaml", "check-jsonschema (which brings ruamel.yaml)");
+    let script = r#"
+import sys
+from ruamel.yaml import YAML
+steps = {s["id"]: s for s in YAML(typ="safe").load(open(sys.argv[1]))["runs"]["steps"]}
+problems = []
+for id in ("upload", "upload-folder"):
+    if not steps[id]["if"].replace("${{", "").strip().startswith("!cancelled()"):
+        problems.append(id + " is skipped after a failed step")
+if str(steps["upload-folder"]["with"].get("include-hidden-files")).lower() != "true":
+    problems.append("upload-folder drops hidden files")
+if not steps["cache"]["uses"].startswith("actions/cache/restore@"):
+    problems.append("cache is not a restore")
+if not steps["save"]["uses"].startswith("actions/cache/save@") or "built" not in steps["save"]["if"]:
+    problems.append("save does not save what install built")
+print(problems)
+sys.exit(1 if problems else 0)
+"#;
+    let out = python(script, &[&Path::new(ROOT).join("action.yml")]);
+    assert!(out.status.success(), "{}", stdout(&out));
+}
+
 #[test]
 fn the_shell_steps_pass_shellcheck() {
     require_tool("shellcheck", "shellcheck");
