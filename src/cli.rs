@@ -213,7 +213,7 @@ struct CollectArgs {
     /// Print the plan (source -> archive path, and what is skipped) without writing.
     #[arg(long)]
     dry_run: bool,
-    /// Replace an existing output (a folder only if it is an earlier logkeep output).
+    /// Replace an existing output (a folder only if it is an earlier logkeep output holding nothing its manifest does not list).
     #[arg(long)]
     force: bool,
     /// Write GitHub Actions step outputs, a job summary and warning annotations (on by itself when GITHUB_ACTIONS=true).

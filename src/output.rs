@@ -170,17 +170,70 @@ fn check_target(target: &Path, format: Format, force: bool) -> Result<()> {
 }
 
 /// `--force` replaces a folder only if it is an earlier logkeep output: it
-/// must never wipe a folder the user named by mistake.
+/// must never wipe a folder the user named by mistake, nor files the user
+/// added to an earlier output. So its manifest must be logkeep's, and every
+/// file in it must be one the manifest lists.
 fn check_replaceable_dir(target: &Path) -> Result<()> {
-    if target.join(MANIFEST_NAME).is_file() {
-        Ok(())
-    } else {
+    let refuse = |why: String| {
         Err(Error::new(format!(
-            "output folder {} exists and is not a logkeep output (no {MANIFEST_NAME}); not replacing it",
+            "output folder {} {why}; not replacing it",
             display_path(target)
         ))
         .with_hint("remove it yourself or choose another output"))
+    };
+    let manifest_path = target.join(MANIFEST_NAME);
+    let listing = match fs::read(&manifest_path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return refuse(format!(
+                "exists and is not a logkeep output (no {MANIFEST_NAME})"
+            ));
+        }
+        Err(e) => return Err(Error::io("read", &manifest_path, &e)),
+        Ok(bytes) => serde_json::from_slice::<Listing>(&bytes).ok(),
+    };
+    let Some(listing) = listing.filter(|l| l.tool.name == "logkeep") else {
+        return refuse(format!(
+            "holds a {MANIFEST_NAME} that is not a logkeep manifest"
+        ));
+    };
+    let listed: std::collections::HashSet<String> =
+        listing.files.into_iter().map(|f| f.path).collect();
+    for entry in walkdir::WalkDir::new(target).min_depth(1) {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(target).to_path_buf();
+            Error::io("inspect", &path, &io::Error::from(e))
+        })?;
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(target).unwrap_or(entry.path());
+        let name: Vec<_> = relative.iter().map(|c| c.to_string_lossy()).collect();
+        let name = name.join("/");
+        if name != MANIFEST_NAME && !listed.contains(&name) {
+            return refuse(format!(
+                "holds {} that its {MANIFEST_NAME} does not list",
+                display_path(relative)
+            ));
+        }
     }
+    Ok(())
+}
+
+/// What `check_replaceable_dir` reads of a manifest.
+#[derive(serde::Deserialize)]
+struct Listing {
+    tool: ListingTool,
+    files: Vec<ListedFile>,
+}
+
+#[derive(serde::Deserialize)]
+struct ListingTool {
+    name: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ListedFile {
+    path: String,
 }
 
 /// Temporary files are created 0600; an artifact is meant to be read.

@@ -264,7 +264,10 @@ fn the_cache_key_needs_no_sha256sum() {
 fn install_prefers_the_logkeep_on_path_and_caches_only_what_it_built() {
     let runner = Runner::new();
     let cache = runner.path("cache");
-    let out = runner.step("install.sh", &[("LOGKEEP_BIN_DIR", cache.to_str().unwrap())]);
+    let out = runner.step(
+        "install.sh",
+        &[("LOGKEEP_BIN_DIR", cache.to_str().unwrap())],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let outputs = runner.outputs();
     assert_eq!(
@@ -279,7 +282,10 @@ fn install_prefers_the_logkeep_on_path_and_caches_only_what_it_built() {
     fs::create_dir_all(cache.join("bin")).unwrap();
     fs::rename(runner.path("bin/logkeep"), cache.join("bin/logkeep")).unwrap();
     fs::remove_file(runner.path("output")).unwrap();
-    let out = runner.step("install.sh", &[("LOGKEEP_BIN_DIR", cache.to_str().unwrap())]);
+    let out = runner.step(
+        "install.sh",
+        &[("LOGKEEP_BIN_DIR", cache.to_str().unwrap())],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let outputs = runner.outputs();
     assert_eq!(Path::new(&outputs["logkeep"]), cache.join("bin/logkeep"));
@@ -320,7 +326,9 @@ fn strict_problems_keep_the_archive_and_inputs_read_as_github_reads_them() {
     );
     assert!(Path::new(&archive).exists());
     assert!(
-        tree.path(Tree::LIMA_HOME).join("test-stopped/serial.log").exists(),
+        tree.path(Tree::LIMA_HOME)
+            .join("test-stopped/serial.log")
+            .exists(),
         "preserve: FALSE preserved nothing"
     );
 

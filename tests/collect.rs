@@ -487,6 +487,37 @@ fn an_existing_output_is_never_overwritten_without_force() {
         stderr(&out)
     );
     assert!(folder.join("notes.txt").exists());
+
+    // Nor a folder that only has a file of that name…
+    fs::write(folder.join("manifest.json"), "{}").unwrap();
+    let out = live.collect(&folder, &["--format", "dir", "--force"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a logkeep manifest"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(folder.join("notes.txt").exists());
+
+    // …nor an earlier output to which the user added a file. Unchanged, it is.
+    let earlier = work.path().join("earlier");
+    assert!(
+        live.collect(&earlier, &["--format", "dir"])
+            .status
+            .success()
+    );
+    fs::write(earlier.join("my-notes.txt"), "keep me").unwrap();
+    let out = live.collect(&earlier, &["--format", "dir", "--force"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("my-notes.txt") && stderr(&out).contains("does not list"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(earlier.join("my-notes.txt").exists());
+    fs::remove_file(earlier.join("my-notes.txt")).unwrap();
+    let out = live.collect(&earlier, &["--format", "dir", "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
