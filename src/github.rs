@@ -220,8 +220,13 @@ fn last_error_lines(path: &Path, redactor: Option<&Redactor>) -> Vec<String> {
 }
 
 /// Error-level lines in the formats of DOMAIN.md: logrus, JSON lines, klog,
-/// Go panics, systemd failures.
-fn is_error_line(line: &[u8]) -> bool {
+/// Go panics, systemd failures. Serial consoles colour systemd's status
+/// (`[\e[0;1;31mFAILED\e[0m]`): the line is read without its escapes, as
+/// `summary` reads it.
+fn is_error_line(raw: &[u8]) -> bool {
+    let mut text = String::new();
+    crate::logline::clean(raw, &mut text);
+    let line = text.as_bytes();
     const MARKS: [&[u8]; 8] = [
         b"level=error",
         b"level=fatal",
@@ -307,6 +312,9 @@ mod tests {
             b"panic: runtime error: invalid memory address"
         ));
         assert!(is_error_line(b"[FAILED] Failed to start ssh.service"));
+        assert!(is_error_line(
+            b"[\x1b[0;1;31mFAILED\x1b[0m] Failed to start \x1b[0;1;39mssh.service\x1b[0m.\r"
+        ));
         assert!(!is_error_line(
             br#"time="t" level=info msg="no errors here""#
         ));

@@ -195,6 +195,10 @@ fn the_steps_collect_report_and_set_outputs() {
         summary.contains("panic: "),
         "the fixture's Go panic is quoted: {summary}"
     );
+    assert!(
+        summary.contains("[FAILED] Failed to start ssh.service"),
+        "the serial console's coloured systemd failure is quoted: {summary}"
+    );
     assert!(!summary.contains('\u{1b}'), "no raw escapes in Markdown");
 }
 
