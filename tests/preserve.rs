@@ -93,7 +93,7 @@ fn taken_folders_get_the_next_free_suffix() {
 }
 
 #[test]
-fn a_vm_without_logs_gets_no_folder_and_a_missing_lima_home_is_fine() {
+fn a_vm_without_logs_gets_no_folder_and_a_missing_lima_home_is_only_a_warning() {
     let tree = Tree::new();
     let vm = tree.path(Tree::LIMA_HOME).join("empty-vm");
     fs::create_dir_all(&vm).unwrap();
@@ -124,6 +124,12 @@ fn a_vm_without_logs_gets_no_folder_and_a_missing_lima_home_is_fine() {
             .arg(tree.path("no/such/logs")),
     );
     assert!(stdout(&out).contains("no logs to preserve"));
+    // Fine, but worth a warning: it is also what a typo looks like.
+    assert!(
+        stderr(&out).contains("no/such/lima: Lima home not found"),
+        "{}",
+        stderr(&out)
+    );
     assert!(
         !tree.path("no").exists(),
         "nothing is created when there is nothing to preserve"

@@ -4,6 +4,7 @@ use super::{Report, print_json};
 use crate::error::Result;
 use crate::exit_codes::ExitStatus;
 use crate::preserve::{MoveMethod, preserve};
+use crate::problem::Problem;
 use crate::sanitize::display_path;
 
 pub struct PreserveOptions {
@@ -15,12 +16,20 @@ pub struct PreserveOptions {
 }
 
 pub fn run(options: PreserveOptions) -> Result<ExitStatus> {
-    let result = preserve(
+    let mut result = preserve(
         &options.lima_home,
         &options.log_dir,
         &options.vms,
         options.even_if_running,
     )?;
+    // Nothing to preserve, but it is also what a mistyped path looks like.
+    // (`collect --preserve` warns about it while planning.)
+    if std::fs::symlink_metadata(&options.lima_home).is_err() {
+        result.problems.push(Problem::new(
+            &options.lima_home,
+            "Lima home not found; nothing to preserve (is the path right? did the instance run?)",
+        ));
+    }
     if options.report.json {
         print_json(&result);
     } else if result.moved.is_empty() {
