@@ -75,7 +75,7 @@ pub fn check_component(kind: &str, name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{kind} name {name:?} must be one plain name: letters, digits, '-', '_' or '.', without '/', '\\' or ':'"
+            "{kind} name {name:?} must be one plain name: not empty, '.' or '..', without '/', '\\', ':' or control characters (it is taken as it is, not as a pattern)"
         ))
     }
 }

@@ -57,6 +57,18 @@ fn rotate_after(
     mut rotation: Rotation,
 ) -> Result<Rotation> {
     let active = dir.join(format!("{name}.log"));
+    // A folder, FIFO, socket or device named like a log is not one: renaming
+    // it would break whatever uses it. (A link is renamed as the link.)
+    if let Ok(meta) = fs::symlink_metadata(&active)
+        && !meta.is_file()
+        && !meta.file_type().is_symlink()
+    {
+        rotation.problems.push(Problem::new(
+            &active,
+            "not a regular file (a folder, FIFO, socket or device); not rotated",
+        ));
+        return Ok(rotation);
+    }
     // Rename first; "not found" means nothing to rotate. Checking first would race.
     let too_many = || {
         Error::new(format!(

@@ -5,6 +5,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
+use std::process::Command;
 
 use common::{logkeep, run, run_ok, stderr, stdout};
 
@@ -159,6 +160,31 @@ fn missing_folder_or_log_is_nothing_to_do() {
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["rotations"][0]["rotated_to"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_folder_or_fifo_named_like_a_log_is_not_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir(d.join("serial.log")).unwrap();
+    let fifo = run(Command::new("mkfifo").arg(d.join("serialv.log")));
+    assert!(fifo.status.success());
+    fs::write(d.join("serialp.log"), "boot").unwrap();
+    let out = run(logkeep()
+        .args(["rotate", "--strict"])
+        .arg(d)
+        .args(["serial", "serialv", "serialp"]));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("serial.log: not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        names(d),
+        set(&["serial.log", "serialv.log", "serialp.1.log"]),
+        "only the log was rotated"
+    );
 }
 
 #[test]
