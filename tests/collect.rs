@@ -823,6 +823,29 @@ fn nothing_moves_when_the_output_would_be_refused() {
         "no log was preserved"
     );
     assert!(!work.path().join("new.tar.gz").exists());
+
+    // The manifest's copy named as the output itself (even spelt otherwise).
+    fs::create_dir(work.path().join("sub")).unwrap();
+    let out = run(logkeep()
+        .args(["collect", "--preserve", "-c"])
+        .arg(tree.config())
+        .arg("-o")
+        .arg(work.path().join("same.tar.gz"))
+        .arg("--manifest-out")
+        .arg(work.path().join("sub/../same.tar.gz")));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is the output itself"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        tree.path(Tree::LIMA_HOME)
+            .join("test-stopped/serial.log")
+            .exists(),
+        "no log was preserved"
+    );
+    assert!(!work.path().join("same.tar.gz").exists());
 }
 
 #[test]

@@ -1,6 +1,6 @@
 use std::fs;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -61,6 +61,15 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     }
 
     // Everything that can refuse the run is checked before anything moves.
+    if let Some(copy) = &options.manifest_out
+        && same_place(copy, &options.output)
+    {
+        return Err(Error::new(format!(
+            "--manifest-out {} is the output itself",
+            display_path(copy)
+        ))
+        .with_hint("name another file for the manifest's copy, such as rdd-logs.manifest.json"));
+    }
     let (pending, writer) = PendingOutput::create(
         &options.output,
         options.format,
@@ -80,7 +89,7 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
             let parent = path
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
+                .unwrap_or(Path::new("."));
             let temp = tempfile::Builder::new()
                 .prefix(".logkeep-manifest-")
                 .tempfile_in(parent)
@@ -267,6 +276,20 @@ fn discover_instances(sources: &mut Sources) -> Result<Vec<Problem>> {
         }
     }
     Ok(problems)
+}
+
+/// Whether two paths name one file: their folders resolved (through links
+/// and `..`), then their names compared.
+fn same_place(a: &Path, b: &Path) -> bool {
+    let resolve = |path: &Path| {
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let folder = std::fs::canonicalize(parent).or_else(|_| std::path::absolute(parent));
+        folder.ok().zip(path.file_name()).map(|(f, n)| f.join(n))
+    };
+    resolve(a).is_some_and(|a| Some(a) == resolve(b))
 }
 
 /// The built-in rules, the user's rules, and the values of the environment
