@@ -116,6 +116,12 @@ fn growing_file_is_archived_up_to_its_size_when_opened() {
     writer.join().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("changed as we read"));
+    // The summary line counts it, as --strict does.
+    assert!(
+        stdout(&out).contains("0 problems, 1 changed while read or cut"),
+        "{}",
+        stdout(&out)
+    );
 
     let listing = run(Command::new("tar").arg("-tzf").arg(&archive));
     assert!(listing.status.success(), "GNU tar reads it with exit 0");

@@ -205,10 +205,18 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
             output: display_path(&options.output),
             manifest: &manifest,
         });
-    } else {
+    }
+    let changed = manifest.files.altered();
+    if !options.report.json {
+        // What --strict counts, all on the line: altered files are not
+        // problems, but they do make --strict exit 3.
         let t = &manifest.totals;
+        let altered = match changed {
+            0 => String::new(),
+            n => format!(", {n} changed while read or cut"),
+        };
         println!(
-            "wrote {} ({}): {} files, {} bytes; {} skipped, {} problems",
+            "wrote {} ({}): {} files, {} bytes; {} skipped, {} problems{altered}",
             display_path(&options.output),
             options.format,
             t.files,
@@ -217,7 +225,6 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
             t.problems
         );
     }
-    let changed = manifest.files.altered();
     if changed > 0 && !options.report.quiet && !options.report.json {
         eprintln!(
             "note: {changed} file(s) changed while read or were cut; each is archived as it was when opened"
