@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::names::check_component;
+use crate::problem::Problem;
 use crate::sanitize::display_path;
 
 /// One rdd service instance. Either folder may be absent on disk.
@@ -40,6 +41,9 @@ pub struct Sources {
     pub mask_env: Vec<String>,
     /// Instances whose folders rdd is asked for.
     pub rdd: Option<RddQuery>,
+    /// What the config file asked for but cannot be had here, such as an
+    /// include glob naming a variable this machine does not set.
+    pub problems: Vec<Problem>,
 }
 
 /// Instances found by asking rdd (see `discover`).
@@ -135,7 +139,18 @@ impl Sources {
             });
         }
         for include in config.includes {
-            let pattern = expand_path(&include.glob, base).map_err(in_config)?;
+            // `${RUNNER_TEMP}/_diag/*` on a developer's machine: the other
+            // sources are still worth collecting.
+            let pattern = match expand_path(&include.glob, base) {
+                Ok(pattern) => pattern,
+                Err(e) => {
+                    sources.problems.push(Problem::new(
+                        path,
+                        format!("include {:?} skipped: {}", include.glob, e.message),
+                    ));
+                    continue;
+                }
+            };
             sources.includes.push(Include {
                 pattern: pattern.to_string_lossy().into_owned(),
                 into: include

@@ -520,6 +520,38 @@ fn an_existing_output_is_never_overwritten_without_force() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// The README's config example off CI: an include naming a variable this
+/// machine does not set is skipped with a warning, the rest is collected.
+#[test]
+fn an_include_with_an_unset_variable_is_skipped_not_fatal() {
+    let tree = Tree::new();
+    let config = tree.config();
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str("\n[[include]]\nglob = \"${LOGKEEP_TEST_UNSET}/_diag/*\"\ninto = \"_diag\"\n");
+    fs::write(&config, text).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("out.tar.gz");
+    let out = run(logkeep()
+        .args(["collect", "--strict", "-c"])
+        .arg(&config)
+        .arg("-o")
+        .arg(&archive)
+        .env_remove("LOGKEEP_TEST_UNSET"));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("include \"${LOGKEEP_TEST_UNSET}/_diag/*\" skipped")
+            && stderr(&out).contains("LOGKEEP_TEST_UNSET"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(archive.exists());
+    let listing = stdout(&run(Command::new("tar").arg("-tzf").arg(&archive)));
+    assert!(
+        listing.contains("bats-lima-controller/"),
+        "the instances are collected: {listing}"
+    );
+}
+
 #[test]
 fn dry_run_prints_the_plan_and_writes_nothing() {
     let live = LiveTree::new();

@@ -42,7 +42,8 @@ pub struct CollectOptions {
 
 pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     keep_large_buffers_out_of_the_heap();
-    let discovery_problems = discover_instances(&mut options.sources)?;
+    let mut discovery_problems = std::mem::take(&mut options.sources.problems);
+    discovery_problems.extend(discover_instances(&mut options.sources)?);
     if let Some(implied) = Format::from_output_name(&options.output)
         && implied != options.format
         && !options.report.quiet
