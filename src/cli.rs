@@ -207,7 +207,7 @@ struct CollectArgs {
     /// DANGEROUS: also collect private keys, kubeconfigs, Lima's _config and other secret files that globs name.
     #[arg(long)]
     unsafe_include_secret_files: bool,
-    /// Cap each file at this size (e.g. 50M, 1G): keep its head and tail with a marker line between.
+    /// Cap each file at this size (e.g. 50M, 1G): keep its head and tail (whole lines) with a marker line between.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_file_size: Option<u64>,
     /// Print the plan (source -> archive path, and what is skipped) without writing.

@@ -147,6 +147,18 @@ enum Prepared {
 struct Opened {
     size: u64,
     mtime: Option<SystemTime>,
+    /// Under `--max-file-size`: what is kept, found once at opening, so that
+    /// every pass over the file cuts it alike.
+    cut: Option<CutPoints>,
+}
+
+#[derive(Clone, Copy)]
+struct CutPoints {
+    head: u64,
+    tail: u64,
+    /// The head ends with a line end (a line longer than the search is cut
+    /// where the cap falls).
+    head_ends_line: bool,
 }
 
 enum Streaming {
@@ -303,9 +315,14 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
             };
         }
     };
+    let size = metadata.len();
     let opened = Opened {
-        size: metadata.len(),
+        size,
         mtime: metadata.modified().ok(),
+        cut: options
+            .max_file_size
+            .filter(|&cap| size > cap)
+            .map(|cap| cut_at_line_ends(&file, size, cap)),
     };
     let key_file = || {
         let mut skipped = Skipped::new(
@@ -319,7 +336,7 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
             problem: None,
         }
     };
-    let mut reader = snapshot(&file, opened, options);
+    let mut reader = snapshot(&file, opened);
     // Under a cap of at most `IN_MEMORY`, a cut file is small too (the cap,
     // and the line saying what was cut): with no floor, nothing is streamed.
     let in_memory = !streamed(reader.len(), scanner_floor(options));
@@ -357,7 +374,7 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
         Some(redactor) => match scan_for_secrets(redactor, reader) {
             Some(scanned) => Streaming::Clean(scanned),
             None => Streaming::Redact {
-                size: redacted_size(redactor, snapshot(&file, opened, options)),
+                size: redacted_size(redactor, snapshot(&file, opened)),
             },
         },
         None => Streaming::Plain,
@@ -366,14 +383,47 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
 }
 
 /// The bytes of a file as archived: whole, or its head and tail when capped.
-fn snapshot<'f>(
-    file: &'f File,
-    opened: Opened,
-    options: PackOptions<'_>,
-) -> SnapshotReader<&'f File> {
-    match options.max_file_size {
-        Some(cap) if opened.size > cap => SnapshotReader::head_and_tail(file, opened.size, cap),
-        _ => SnapshotReader::whole(file, opened.size),
+fn snapshot(file: &File, opened: Opened) -> SnapshotReader<&File> {
+    match opened.cut {
+        Some(cut) => SnapshotReader::head_and_tail(file, opened.size, cut),
+        None => SnapshotReader::whole(file, opened.size),
+    }
+}
+
+/// How far the search for a line end goes back from where the head would
+/// end, and forward from where the tail would start: a longer line is cut
+/// where the cap falls.
+const LINE_END_SEARCH: u64 = 16 * 1024;
+
+/// The head and tail a file of `size` bytes keeps under `cap`: half each,
+/// each shortened to whole lines, so that the tail's first line keeps its
+/// own timestamp. Should reading fail, the halves are kept as they are.
+fn cut_at_line_ends(file: &File, size: u64, cap: u64) -> CutPoints {
+    let head = cap / 2;
+    let tail = cap - head;
+    let read_at = |start: u64, len: u64| -> Option<Vec<u8>> {
+        let mut file = file;
+        let mut bytes = vec![0; usize::try_from(len).ok()?];
+        file.seek(SeekFrom::Start(start)).ok()?;
+        file.read_exact(&mut bytes).ok()?;
+        Some(bytes)
+    };
+    // The head ends after the last line end in its last bytes.
+    let back = LINE_END_SEARCH.min(head);
+    let line_end = read_at(head - back, back).and_then(|bytes| memchr::memrchr(b'\n', &bytes));
+    let head_ends_line = line_end.is_some();
+    let head = line_end.map_or(head, |i| head - back + i as u64 + 1);
+    // The tail starts after the first line end from the byte before it
+    // (one there already starts it at a line).
+    let start = size - tail;
+    let forward = LINE_END_SEARCH.min(tail);
+    let tail = read_at(start - 1, forward)
+        .and_then(|bytes| memchr::memchr(b'\n', &bytes))
+        .map_or(tail, |i| tail - i as u64);
+    CutPoints {
+        head,
+        tail,
+        head_ends_line,
     }
 }
 
@@ -414,7 +464,7 @@ fn write_prepared(
             (read, opened, changed)
         }
         Prepared::Stream { file, opened, how } => {
-            let reader = || snapshot(&file, opened, options);
+            let reader = || snapshot(&file, opened);
             let read = match (how, options.redactor) {
                 (Streaming::Redact { size }, Some(redactor)) => {
                     add_redacted(planned, redactor, &reader, size, opened.mtime, writer)?
@@ -977,13 +1027,14 @@ impl<R: Read + Seek> SnapshotReader<R> {
         )
     }
 
-    /// The first and last `cap / 2` bytes around a line saying what was cut.
-    fn head_and_tail(inner: R, size: u64, cap: u64) -> Self {
-        let head = cap / 2;
-        let tail = cap - head;
+    /// The first and last bytes of a file around a line saying what was cut.
+    fn head_and_tail(inner: R, size: u64, cut: CutPoints) -> Self {
+        let CutPoints { head, tail, .. } = cut;
         let removed = size - head - tail;
+        // On a line of its own.
+        let line_end = if cut.head_ends_line { "" } else { "\n" };
         let marker = format!(
-            "\n[logkeep: {removed} bytes cut here; the file had {size} bytes, \
+            "{line_end}[logkeep: {removed} bytes cut here; the file had {size} bytes, \
              of which the first {head} and the last {tail} are kept]\n"
         );
         let segments = vec![
@@ -1253,7 +1304,12 @@ mod tests {
     #[test]
     fn keeps_head_and_tail_around_a_marker() {
         let data = b"0123456789abcdefghij";
-        let reader = SnapshotReader::head_and_tail(Cursor::new(&data[..]), 20, 8);
+        let cut = CutPoints {
+            head: 4,
+            tail: 4,
+            head_ends_line: false,
+        };
+        let reader = SnapshotReader::head_and_tail(Cursor::new(&data[..]), 20, cut);
         let len = reader.len();
         let (out, zeros) = read_all(reader);
         assert_eq!(out.len() as u64, len);
@@ -1264,6 +1320,27 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("kept]\nghij"), "{text}");
+    }
+
+    #[test]
+    fn a_cut_keeps_whole_lines_unless_a_line_is_too_long() {
+        let cut = |content: &[u8], cap: u64| {
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(content).unwrap();
+            let c = cut_at_line_ends(&file, content.len() as u64, cap);
+            (c.head, c.tail, c.head_ends_line)
+        };
+        // Lines of 4 bytes; a cap of 10 would keep 5 and 5.
+        let lines = b"aaa\nbbb\nccc\nddd\neee\nfff\n";
+        assert_eq!(cut(lines, 10), (4, 4, true));
+        // Halves that fall on line ends already are kept as they are.
+        assert_eq!(cut(lines, 8), (4, 4, true));
+        // One line longer than the search: cut where the cap falls.
+        let long = vec![b'x'; 3 * LINE_END_SEARCH as usize];
+        assert_eq!(
+            cut(&long, 2 * LINE_END_SEARCH),
+            (LINE_END_SEARCH, LINE_END_SEARCH, false)
+        );
     }
 
     /// Read `data` through a guard of what the scan saw (`scanned`); also
