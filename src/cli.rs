@@ -72,9 +72,14 @@ enum CommandArgs {
     Completions {
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), generated from this command line's definition.
-    #[command(after_help = "Example:\n  logkeep man > ~/.local/share/man/man1/logkeep.1")]
-    Man,
+    /// Print a man page (roff), generated from this command line's definition: logkeep(1), or logkeep-COMMAND(1).
+    #[command(
+        after_help = "Examples:\n  logkeep man > ~/.local/share/man/man1/logkeep.1\n  for c in rotate preserve collect verify ls extract cat grep timeline summary; do\n    logkeep man $c > ~/.local/share/man/man1/logkeep-$c.1\n  done"
+    )]
+    Man {
+        /// The command whose page to print (collect, grep, …); without it, logkeep's own page.
+        command: Option<String>,
+    },
 }
 
 /// Rotate logs: NAME.log becomes NAME.<highest+1>.log, the oldest backups beyond --keep are removed.
@@ -585,9 +590,28 @@ fn into_command(cli: Cli) -> Result<Command> {
             clap_complete::generate(shell, &mut Cli::command(), "logkeep", &mut out);
             Command::Print(out)
         }
-        CommandArgs::Man => {
+        CommandArgs::Man { command } => {
+            let top = Cli::command();
+            let page = match command {
+                None => top,
+                Some(name) => {
+                    let Some(sub) = top.find_subcommand(&name) else {
+                        let names: Vec<&str> = top
+                            .get_subcommands()
+                            .map(|c| c.get_name())
+                            .filter(|n| !["help", "completions", "man"].contains(n))
+                            .collect();
+                        return Err(Error::new(format!(
+                            "no command {name:?}; man pages exist for: {}",
+                            names.join(", ")
+                        )));
+                    };
+                    // Named as logkeep(1)'s SEE ALSO names it.
+                    sub.clone().name(format!("logkeep-{name}"))
+                }
+            };
             let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command())
+            clap_mangen::Man::new(page)
                 .render(&mut out)
                 .map_err(|e| Error::new(format!("cannot render the man page: {e}")))?;
             Command::Print(out)

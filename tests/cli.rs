@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{logkeep, run_ok, stdout};
+use common::{logkeep, run, run_ok, stderr, stdout};
 
 #[test]
 fn every_command_has_help_with_an_example() {
@@ -62,6 +62,13 @@ fn the_man_page_lists_the_commands() {
     for word in ["rotate", "preserve", "collect"] {
         assert!(page.contains(word), "{word}");
     }
+    // Each command's own page, as logkeep(1) refers to it, with its options.
+    let collect = stdout(&run_ok(logkeep().args(["man", "collect"])));
+    assert!(collect.contains(".TH logkeep-collect 1"), "{collect}");
+    assert!(collect.contains("max\\-file\\-size"), "{collect}");
+    let out = run(logkeep().args(["man", "colect"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("collect, verify"), "{}", stderr(&out));
 }
 
 #[test]
