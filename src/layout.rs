@@ -937,13 +937,15 @@ pub fn secret_by_name(file_name: &str) -> Option<&'static str> {
         Some("an SSH private key by its name (id_*)")
     } else if lower.ends_with(".key") {
         Some("a private key by its name (*.key)")
-    } else if matches!(lower.as_str(), "kube.config" | "k3s.yaml" | "kubeconfig")
-        || lower.ends_with(".kubeconfig")
+    } else if matches!(
+        lower.as_str(),
+        "kube.config" | "k3s.yaml" | "k3s.yml" | "kubeconfig"
+    ) || lower.ends_with(".kubeconfig")
     {
         Some("a kubeconfig (cluster credentials)")
     } else if lower == "vncpassword" {
         Some("the VM's VNC password")
-    } else if matches!(lower.as_str(), "config.yaml" | "config.json") {
+    } else if matches!(lower.as_str(), "config.yaml" | "config.yml" | "config.json") {
         Some("a service configuration (may hold credentials)")
     } else {
         None

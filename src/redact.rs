@@ -108,7 +108,9 @@ pub fn builtin_rules() -> Vec<Rule> {
                 "assword", "ASSWORD", "asswd", "ASSWD", "ecret", "ECRET", "oken=", "OKEN=",
                 "oken\"", "OKEN\"", "pi_key", "PI_KEY", "pikey", "PIKEY", "pi-key",
             ],
-            r#"(?i)(?:\b|_)(?:password|passwd|secret|token|api[_-]?key)(?:"\s*:\s*"|=["']?)(?P<s>[^\s"',;&]+)"#,
+            // `password=x`, `"token":"x"`; `password: x` (YAML, cloud-init)
+            // and `--password x` for the names that are never a plain word.
+            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|token|api[_-]?key)(?:"\s*:\s*"|=["']?)|(?:password|passwd|api[_-]?key)["']?\s*:\s*["']?)|--?(?:password|passwd)\s+["']?)(?P<s>[^\s"',;&]+)"#,
         ),
         (
             "private-key",

@@ -147,6 +147,9 @@ fn plant(root: &Path) -> Planted {
         format!("password: {json_pass}\n"),
     )
     .unwrap();
+    // The .yml spellings are the same files.
+    fs::write(extra.join("k3s.yml"), format!("token: {kube_token}\n")).unwrap();
+    fs::write(extra.join("config.yml"), format!("password: {json_pass}\n")).unwrap();
     fs::write(extra.join("dump.log"), &pem_key).unwrap();
     fs::write(
         extra.join("machine-info.txt"),
@@ -391,8 +394,10 @@ fn deny_listed_files_are_absent_even_when_a_glob_names_them() {
         "cert.pem",
         "kube.config",
         "k3s.yaml",
+        "k3s.yml",
         "vncpassword",
         "config.yaml",
+        "config.yml",
         "dump.log",
     ] {
         assert!(
@@ -414,6 +419,51 @@ fn deny_listed_files_are_absent_even_when_a_glob_names_them() {
         .success()
     );
     assert!(read_tree(&unsafe_dir).contains_key("extra/server.key"));
+}
+
+/// Passwords as cloud-init, YAML and command lines print them; the words
+/// alone, in prose, stay.
+#[test]
+fn yaml_style_and_command_line_passwords_are_redacted() {
+    let root = tempfile::tempdir().unwrap();
+    let logs = root.path().join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    fs::write(
+        logs.join("lima-init.log"),
+        "LIMA| chpasswd:\n  password: hunter4-yaml\n\
+         + rdctl login --user ci --password hunter6-flag --port 6443\n\
+         settings: {my_api_key: sk-1234567890abcdef, region: eu}\n\
+         \"password\": \"json-spaced-pw\"\n\
+         password prompt disabled, ssh uses keys\n\
+         the password is rotated nightly\n",
+    )
+    .unwrap();
+    let out_dir = root.path().join("out");
+    let out = run(logkeep()
+        .args(["collect", "--instance", "sec", "--log-dir"])
+        .arg(&logs)
+        .args(["--format", "dir", "-o"])
+        .arg(&out_dir));
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let text = fs::read_to_string(out_dir.join("sec/lima-init.log")).unwrap();
+    for secret in [
+        "hunter4-yaml",
+        "hunter6-flag",
+        "sk-1234567890abcdef",
+        "json-spaced-pw",
+    ] {
+        assert!(!text.contains(secret), "{secret} survived:\n{text}");
+    }
+    assert!(
+        text.contains("  password: [REDACTED:password]\n")
+            && text.contains("--password [REDACTED:password] --port 6443"),
+        "{text}"
+    );
+    assert!(
+        text.contains("password prompt disabled, ssh uses keys\n")
+            && text.contains("the password is rotated nightly\n"),
+        "{text}"
+    );
 }
 
 #[test]
