@@ -6,21 +6,41 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::problem::Problem;
 use crate::sources::Instance;
 
+/// The variable that sets how long rdd and `--instances-from` may take.
+const TIMEOUT_VARIABLE: &str = "LOGKEEP_RDD_TIMEOUT";
+
+/// How long rdd and `--instances-from` may take without a setting.
+const DEFAULT_TIMEOUT: u64 = 30;
+
 /// An rdd that does not answer within this time is treated as failed
-/// (`LOGKEEP_RDD_TIMEOUT` seconds, 30 by default).
+/// (`LOGKEEP_RDD_TIMEOUT` seconds, 30 by default). A value that is not a
+/// whole number of seconds is worth one warning, and the default is used.
 fn query_timeout() -> Duration {
-    let seconds = std::env::var("LOGKEEP_RDD_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
-    Duration::from_secs(seconds)
+    static TIMEOUT: OnceLock<Duration> = OnceLock::new();
+    *TIMEOUT.get_or_init(|| {
+        let value = std::env::var_os(TIMEOUT_VARIABLE).unwrap_or_default();
+        let text = value.to_string_lossy();
+        let seconds = match text.trim() {
+            "" => DEFAULT_TIMEOUT,
+            trimmed => trimmed.parse().unwrap_or_else(|_| {
+                eprintln!(
+                    "warning: {TIMEOUT_VARIABLE}={text:?} is not a whole number of seconds; \
+                     using {DEFAULT_TIMEOUT} s (set it to e.g. {TIMEOUT_VARIABLE}=60)"
+                );
+                DEFAULT_TIMEOUT
+            }),
+        };
+        Duration::from_secs(seconds)
+    })
 }
 
 /// The instances named, with the folders rdd gives for each. An instance
@@ -48,7 +68,7 @@ fn query(rdd: &Path, instance: &str) -> Result<(Option<PathBuf>, Option<PathBuf>
     let json = run(rdd, instance, &["svc", "paths", "-o", "json"]);
     // An rdd that hangs would hang twice more on the per-key questions.
     if let Err(e) = &json
-        && e.ends_with(TIMED_OUT)
+        && e.contains(TIMED_OUT)
     {
         return Err(e.clone());
     }
@@ -94,48 +114,192 @@ fn run(rdd: &Path, instance: &str, args: &[&str]) -> std::result::Result<String,
     run_with_timeout(command, &format!("rdd {}", args.join(" ")))
 }
 
+/// How long the output of a command that has exited may stay open: a process
+/// it left in the background can hold its stdout or stderr open for ever.
+const EXIT_GRACE: Duration = Duration::from_millis(500);
+
+/// How long to wait, after killing a command's processes, for its pipes to
+/// close, so that the last of what they wrote is read.
+const KILL_GRACE: Duration = Duration::from_millis(200);
+
+/// How often a running command is checked on.
+const POLL: Duration = Duration::from_millis(20);
+
 /// Run a command with no input; its stdout (CRLF made LF), or what went
 /// wrong. A command that does not finish in time is killed.
-fn run_with_timeout(mut command: Command, what: &str) -> std::result::Result<String, String> {
+fn run_with_timeout(command: Command, what: &str) -> std::result::Result<String, String> {
+    run_within(command, what, query_timeout())
+}
+
+/// Run a command with no input for at most `timeout` (plus a fraction of a
+/// second to collect its output); its stdout (CRLF made LF), or what went
+/// wrong. On Unix it runs in a process group of its own, so that whatever it
+/// started goes with it: the whole group is killed when it runs out of time,
+/// and when it has exited but something it left behind still holds its
+/// output open. Its output is taken as it comes, never waited for past the
+/// deadline.
+fn run_within(
+    mut command: Command,
+    what: &str,
+    timeout: Duration,
+) -> std::result::Result<String, String> {
+    let deadline = Instant::now() + timeout;
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run `{what}`: {}", crate::error::io_reason(&e)))?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let out_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > query_timeout() => {
-                let _ = child.kill();
-                let _ = child.wait();
+    // A Ctrl-C at the terminal reaches logkeep's group, not this one.
+    #[cfg(unix)]
+    let _group = crate::interrupt::remember_group(child.id());
+    let (sender, pieces) = mpsc::channel();
+    read_in_background(
+        child.stdout.take().expect("piped"),
+        sender.clone(),
+        Piece::Out,
+    );
+    read_in_background(child.stderr.take().expect("piped"), sender, Piece::Err);
+    let mut output = Output::default();
+    let mut exited: Option<(ExitStatus, Instant)> = None;
+    loop {
+        output.receive(&pieces, POLL);
+        if exited.is_none() {
+            match child.try_wait() {
+                Ok(Some(status)) => exited = Some((status, Instant::now())),
+                Ok(None) => {}
+                Err(e) => {
+                    kill(&mut child);
+                    return Err(format!(
+                        "cannot wait for `{what}`: {}",
+                        crate::error::io_reason(&e)
+                    ));
+                }
+            }
+        }
+        let now = Instant::now();
+        match exited {
+            Some((status, _)) if output.open == 0 => return output.result(what, status),
+            // It has exited, but a process it left behind holds its output
+            // open: what it wrote before exiting is all there is.
+            Some((status, at)) if now >= (at + EXIT_GRACE).min(deadline) => {
+                #[cfg(unix)]
+                kill_group(&child);
+                output.drain(&pieces, now + KILL_GRACE);
+                return output.result(what, status);
+            }
+            None if now >= deadline => {
+                kill(&mut child);
                 return Err(format!(
-                    "`{what}` ran {} s and {TIMED_OUT}",
-                    query_timeout().as_secs()
+                    "`{what}` ran {} s and {TIMED_OUT}; it was stopped (raise {TIMEOUT_VARIABLE}, in seconds, if it is only slow)",
+                    timeout.as_secs()
                 ));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
+            _ => {}
         }
-    };
-    let out = out_reader.join().unwrap_or_default();
-    let err = err_reader.join().unwrap_or_default();
-    if status.success() {
-        Ok(out.replace("\r\n", "\n"))
-    } else {
+    }
+}
+
+/// What a pipe reader hands over: a piece of stdout or stderr, or the end of
+/// its pipe.
+enum Piece {
+    Out(Vec<u8>),
+    Err(Vec<u8>),
+    Closed,
+}
+
+/// Read a pipe to its end on a thread of its own, handing each piece over as
+/// it comes. Nobody waits for the thread: a pipe that a process left behind
+/// holds open may never end, and the thread then lives as long as logkeep.
+fn read_in_background(
+    mut pipe: impl Read + Send + 'static,
+    sender: mpsc::Sender<Piece>,
+    piece: fn(Vec<u8>) -> Piece,
+) {
+    std::thread::spawn(move || {
+        let mut buffer = vec![0; 64 * 1024];
+        loop {
+            match pipe.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if sender.send(piece(buffer[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let _ = sender.send(Piece::Closed);
+    });
+}
+
+/// A command's output so far.
+struct Output {
+    out: Vec<u8>,
+    err: Vec<u8>,
+    /// Pipes not yet at their end (stdout and stderr).
+    open: usize,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output {
+            out: Vec::new(),
+            err: Vec::new(),
+            open: 2,
+        }
+    }
+}
+
+impl Output {
+    /// Take one piece, waiting at most `wait` for it (or just wait, when
+    /// both pipes are at their end).
+    fn receive(&mut self, pieces: &Receiver<Piece>, wait: Duration) {
+        if self.open == 0 {
+            std::thread::sleep(wait);
+            return;
+        }
+        match pieces.recv_timeout(wait) {
+            Ok(piece) => self.take(piece),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => self.open = 0,
+        }
+    }
+
+    /// Take the pieces that come until both pipes end or `until`, then those
+    /// already handed over.
+    fn drain(&mut self, pieces: &Receiver<Piece>, until: Instant) {
+        while self.open > 0 {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            self.receive(pieces, until - now);
+        }
+        while let Ok(piece) = pieces.try_recv() {
+            self.take(piece);
+        }
+    }
+
+    fn take(&mut self, piece: Piece) {
+        match piece {
+            Piece::Out(bytes) => self.out.extend_from_slice(&bytes),
+            Piece::Err(bytes) => self.err.extend_from_slice(&bytes),
+            Piece::Closed => self.open = self.open.saturating_sub(1),
+        }
+    }
+
+    /// The stdout of a command that succeeded (CRLF made LF; empty if it is
+    /// not UTF-8), or its first line of complaint.
+    fn result(self, what: &str, status: ExitStatus) -> std::result::Result<String, String> {
+        let out = String::from_utf8(self.out).unwrap_or_default();
+        if status.success() {
+            return Ok(out.replace("\r\n", "\n"));
+        }
+        let err = String::from_utf8_lossy(&self.err);
         let detail = err
             .lines()
             .chain(out.lines())
@@ -144,6 +308,22 @@ fn run_with_timeout(mut command: Command, what: &str) -> std::result::Result<Str
             .unwrap_or("no message");
         Err(format!("`{what}` failed ({status}): {detail}"))
     }
+}
+
+/// Kill a command that is still running (on Unix with every process of its
+/// group) and reap it.
+fn kill(child: &mut Child) {
+    #[cfg(unix)]
+    kill_group(child);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Kill every process of the group the command leads (it was started with
+/// `process_group(0)`, so the group's id is its process id).
+#[cfg(unix)]
+fn kill_group(child: &Child) {
+    crate::interrupt::kill_group(child.id());
 }
 
 /// A Windows path (`C:\Users\…`) as this shell sees it, through `wslpath -ua`
@@ -186,4 +366,63 @@ pub fn instances_from(command: &str) -> Result<Vec<String>> {
         }
     }
     Ok(names)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(script);
+        command
+    }
+
+    #[test]
+    fn a_program_that_finishes_keeps_all_its_output() {
+        // More than a pipe holds, in pieces, with a CRLF at the end.
+        let out = run_within(
+            sh("head -c 1000000 /dev/zero | tr '\\0' a; printf 'b\\r\\n'"),
+            "big",
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(out.len(), 1_000_002);
+        assert!(out.starts_with("aaa") && out.ends_with("ab\n"));
+    }
+
+    #[test]
+    fn a_failing_program_says_why() {
+        let e = run_within(
+            sh("echo out; echo '  oops' >&2; exit 3"),
+            "fails",
+            Duration::from_secs(60),
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("`fails` failed (") && e.ends_with("): oops"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn output_held_open_by_a_process_left_behind_is_what_was_written_before_exit() {
+        let out = run_within(
+            sh("echo first; (sleep 30; echo late) & echo second"),
+            "bg",
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(out, "first\nsecond\n");
+    }
+
+    #[test]
+    fn a_program_out_of_time_is_named_with_what_to_do() {
+        let e = run_within(sh("echo early; sleep 30"), "slow", Duration::from_secs(1)).unwrap_err();
+        assert!(
+            e.starts_with("`slow` ran 1 s and did not answer in time")
+                && e.contains("LOGKEEP_RDD_TIMEOUT"),
+            "{e}"
+        );
+    }
 }

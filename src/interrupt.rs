@@ -1,6 +1,7 @@
 //! Ctrl-C, SIGTERM and SIGHUP in the middle of a run: remove the temporary
-//! files the run registered (never the user's files), say so, and exit with
-//! 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
+//! files the run registered (never the user's files), kill the commands it
+//! is running (rdd, `--instances-from`), say so, and exit with 128 + the
+//! signal number (130 for SIGINT, 143 for SIGTERM).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,12 @@ enum Temporary {
 /// Temporary outputs and partial copies to remove if the run is interrupted.
 static TEMPORARY: Mutex<Vec<Temporary>> = Mutex::new(Vec::new());
 
+/// Process groups of the commands running now (rdd, `--instances-from`):
+/// they run in groups of their own, which a Ctrl-C at the terminal does not
+/// reach, so an interruption kills them.
+#[cfg(unix)]
+static GROUPS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
 /// Start listening for termination signals. Call once, early.
 pub fn install() {
     #[cfg(unix)]
@@ -29,6 +36,7 @@ pub fn install() {
         };
         std::thread::spawn(move || {
             if let Some(signal) = signals.forever().next() {
+                kill_groups();
                 let removed = remove_all();
                 let name = match signal {
                     SIGINT => "interrupted (SIGINT)",
@@ -72,6 +80,57 @@ impl Drop for Remembered {
         if let Ok(mut list) = TEMPORARY.lock() {
             list.retain(|t| t != &self.0);
         }
+    }
+}
+
+/// While this guard lives, an interruption kills the process group it names.
+#[cfg(unix)]
+pub struct RememberedGroup(u32);
+
+/// Kill the process group `group` (a command started with
+/// `process_group(0)`: the group's id is its process id) if the run is
+/// interrupted while the guard lives.
+#[cfg(unix)]
+pub fn remember_group(group: u32) -> RememberedGroup {
+    if let Ok(mut list) = GROUPS.lock() {
+        list.push(group);
+    }
+    RememberedGroup(group)
+}
+
+#[cfg(unix)]
+impl Drop for RememberedGroup {
+    fn drop(&mut self) {
+        if let Ok(mut list) = GROUPS.lock()
+            && let Some(i) = list.iter().position(|g| *g == self.0)
+        {
+            list.swap_remove(i);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn kill_groups() {
+    if let Ok(list) = GROUPS.lock() {
+        for group in list.iter() {
+            kill_group(*group);
+        }
+    }
+}
+
+/// Send SIGKILL to every process of a process group. A group's id is not
+/// given to a new process while any process of the group lives; a group with
+/// none left is an error (ESRCH) that changes nothing.
+#[cfg(unix)]
+pub fn kill_group(group: u32) {
+    // 0 would be logkeep's own group.
+    let group = match libc::pid_t::try_from(group) {
+        Ok(group) if group > 0 => group,
+        _ => return,
+    };
+    // SAFETY: killpg only sends a signal to the processes of a group.
+    unsafe {
+        libc::killpg(group, libc::SIGKILL);
     }
 }
 

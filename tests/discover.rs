@@ -224,3 +224,188 @@ fn a_hanging_rdd_is_given_up_on_and_the_others_go_on() {
     );
     assert!(read_tree(&out).contains_key("a/rdd.stderr.log"));
 }
+
+/// A script that runs `body`, executable.
+fn script(path: &Path, body: &str) {
+    fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(path)
+        .status()
+        .unwrap();
+}
+
+/// The process id a command wrote to `file`.
+fn pid_in(file: &Path) -> String {
+    let pid = fs::read_to_string(file)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        .trim()
+        .to_string();
+    assert!(pid.parse::<u32>().is_ok(), "{pid:?}");
+    pid
+}
+
+/// Whether a process still runs: `kill -0` reaches it and it is not a
+/// zombie waiting for its parent (or init) to reap it.
+fn running(pid: &str) -> bool {
+    let reached = std::process::Command::new("kill")
+        .args(["-0", pid])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let state = std::process::Command::new("ps")
+        .args(["-o", "stat=", "-p", pid])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    reached && !state.starts_with('Z')
+}
+
+/// Whether a process is gone, given a few seconds to be killed and reaped.
+fn gone(pid: &str) -> bool {
+    for _ in 0..50 {
+        if !running(pid) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+/// An rdd that answers and exits, but leaves a process behind that holds its
+/// output open (as a daemon it started would), is not waited for: its answer
+/// is taken well within the deadline, and the process left behind is stopped.
+#[test]
+fn an_rdd_that_leaves_a_process_holding_its_output_is_not_waited_for() {
+    let home = home();
+    let pid_file = home.path().join("left-behind.pid");
+    let rdd = home.path().join("bgrdd");
+    script(
+        &rdd,
+        &format!(
+            "\"{FAKE_RDD}\" \"$@\"\nstatus=$?\n(sleep 40 & echo $! > '{}')\nexit $status",
+            pid_file.display()
+        ),
+    );
+    let out = home.path().join("out");
+    let started = std::time::Instant::now();
+    let result = run(logkeep()
+        .env("FAKE_RDD_HOME", home.path())
+        .env("LOGKEEP_RDD_TIMEOUT", "2")
+        .args(["collect", "--format", "dir", "--rdd"])
+        .arg(&rdd)
+        .args(["--instance", "a", "-o"])
+        .arg(&out));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "waited for the process left behind"
+    );
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert!(
+        !stderr(&result).contains("instance a"),
+        "{}",
+        stderr(&result)
+    );
+    assert!(read_tree(&out).contains_key("a/lima-test-stopped/serial.3.log"));
+    let pid = pid_in(&pid_file);
+    assert!(gone(&pid), "process {pid} left behind by rdd still runs");
+}
+
+/// An rdd out of time is stopped with every process it started, not just
+/// itself; the other instances go on.
+#[test]
+fn a_hanging_rdd_is_stopped_with_all_its_processes() {
+    let home = home();
+    let pid_file = home.path().join("child.pid");
+    let rdd = home.path().join("slowrdd");
+    script(
+        &rdd,
+        &format!(
+            "[ \"$RDD_INSTANCE\" = b ] || exec \"{FAKE_RDD}\" \"$@\"\nsleep 102 &\necho $! > '{}'\nwait",
+            pid_file.display()
+        ),
+    );
+    let out = home.path().join("out");
+    let result = run(logkeep()
+        .env("FAKE_RDD_HOME", home.path())
+        .env("LOGKEEP_RDD_TIMEOUT", "2")
+        .args(["collect", "--format", "dir", "--rdd"])
+        .arg(&rdd)
+        .args(["--instance", "a", "--instance", "b", "-o"])
+        .arg(&out));
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert!(
+        stderr(&result).contains("instance b")
+            && stderr(&result).contains("did not answer in time"),
+        "{}",
+        stderr(&result)
+    );
+    assert!(read_tree(&out).contains_key("a/rdd.stderr.log"));
+    let pid = pid_in(&pid_file);
+    assert!(gone(&pid), "process {pid} started by rdd still runs");
+}
+
+/// An --instances-from command out of time is an error that names it, and
+/// none of its processes is left running.
+#[test]
+fn an_instances_from_command_out_of_time_leaves_no_process_behind() {
+    let home = home();
+    let pid_file = home.path().join("child.pid");
+    let command = format!(
+        "sleep 101 & echo $! > '{}'; wait; echo a",
+        pid_file.display()
+    );
+    let out = home.path().join("out");
+    let result = collect(
+        home.path(),
+        &out,
+        &[("LOGKEEP_RDD_TIMEOUT", "2")],
+        &["--instances-from", &command],
+    );
+    assert!(!result.status.success());
+    assert!(
+        stderr(&result).contains("sleep 101") && stderr(&result).contains("did not answer in time"),
+        "{}",
+        stderr(&result)
+    );
+    let pid = pid_in(&pid_file);
+    assert!(gone(&pid), "process {pid} of the command still runs");
+}
+
+/// A timeout that is not a number is said once, with its value; the default
+/// applies and the collection goes on.
+#[test]
+fn a_timeout_that_is_not_a_number_is_warned_about_once() {
+    let home = home();
+    let out = home.path().join("out");
+    let result = collect(
+        home.path(),
+        &out,
+        &[("LOGKEEP_RDD_TIMEOUT", "abc"), ("FAKE_RDD_NO_JSON", "1")],
+        &["--instance", "a", "--instance", "b"],
+    );
+    assert!(result.status.success(), "{}", stderr(&result));
+    let err = stderr(&result);
+    assert_eq!(
+        err.matches("LOGKEEP_RDD_TIMEOUT=\"abc\"").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("warning:") && err.contains("30 s"), "{err}");
+    assert!(read_tree(&out).contains_key("b/rdd.stderr.log"));
+}
+
+/// A command that prints no instance names is named as the cause, not the
+/// lack of --instance.
+#[test]
+fn an_instances_from_command_that_prints_no_names_says_so() {
+    let home = home();
+    let out = home.path().join("out");
+    let result = collect(home.path(), &out, &[], &["--instances-from", "exit 0"]);
+    assert!(!result.status.success());
+    assert!(
+        stderr(&result).contains("--instances-from: `exit 0` printed no instance names"),
+        "{}",
+        stderr(&result)
+    );
+}

@@ -248,7 +248,16 @@ fn discover_instances(sources: &mut Sources) -> Result<Vec<Problem>> {
     };
     let mut names = query.names;
     if let Some(command) = &query.instances_from {
-        for name in instances_from(command)? {
+        let listed = instances_from(command)?;
+        if listed.is_empty() && names.is_empty() {
+            return Err(Error::new(format!(
+                "--instances-from: `{command}` printed no instance names"
+            ))
+            .with_hint(
+                "run the command by hand; it must print one instance name a line (or give --instance NAME)",
+            ));
+        }
+        for name in listed {
             if !names.contains(&name) {
                 names.push(name);
             }
