@@ -2,12 +2,13 @@
 //! GitHub's artifact download wrapped it in a zip of its own (one archive
 //! inside, or the folder's files). Entries are streamed, never unpacked.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::sanitize::display_path;
+use crate::sanitize::{display_path, display_str};
 use crate::timestamp::Timestamp;
 
 /// One regular file as it is read: its path in the layout, its size, its bytes.
@@ -59,7 +60,12 @@ pub fn for_each_entry(path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
     if meta.is_dir() {
         return visit_dir(path, path, visit);
     }
-    let mut file = File::open(path).map_err(|e| Error::io("open", path, &e))?;
+    let file = File::open(path).map_err(|e| Error::io("open", path, &e))?;
+    visit_file(file, path, visit)
+}
+
+/// The entries of the archive open in `file`, named `path` in messages.
+fn visit_file(mut file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
     let mut magic = [0u8; 4];
     let n = file
         .read(&mut magic)
@@ -188,11 +194,65 @@ fn zip_mtime<R: Read>(entry: &zip::read::ZipFile<'_, R>) -> Option<Timestamp> {
     crate::timestamp::parse_prefix(&text).map(|(t, _)| t)
 }
 
+/// Refuse a zip whose central directory holds a name twice or a name with a
+/// NUL byte. logkeep writes neither; the zip crate keys its index by name,
+/// so a second entry of a name would hide the first, and a name cut at its
+/// NUL byte (as C code reads it) would be another entry's.
+/// `file` is a second handle on the zip's file: rawzip reads at offsets,
+/// leaving the zip crate's position alone.
+fn check_zip_names(file: File, zip: &zip::ZipArchive<BufReader<File>>, path: &Path) -> Result<()> {
+    let refuse = |name: &[u8], why: &str| {
+        Error::new(format!(
+            "refusing {}: entry \"{}\" {why}",
+            display_path(path),
+            display_str(&String::from_utf8_lossy(name))
+        ))
+        .with_hint("logkeep writes each name once and without NUL bytes; this archive was not made by logkeep, or was altered")
+    };
+    // The names as the central directory stores them.
+    let raw_error = |e: rawzip::Error| {
+        Error::new(format!(
+            "cannot read the central directory of zip {}: {e}",
+            display_path(path)
+        ))
+    };
+    let mut buffer = vec![0u8; rawzip::RECOMMENDED_BUFFER_SIZE];
+    let raw = rawzip::ZipArchive::from_file(file, &mut buffer).map_err(raw_error)?;
+    let mut entries = raw.entries(&mut buffer);
+    let mut seen = HashSet::new();
+    while let Some(entry) = entries.next_entry().map_err(raw_error)? {
+        let name = entry.file_path().as_bytes();
+        if name.contains(&0) {
+            return Err(refuse(name, "has a NUL byte in its name"));
+        }
+        if !seen.insert(name.to_vec()) {
+            return Err(refuse(name, "appears twice"));
+        }
+    }
+    // The names as the zip crate reads them (an extra field can replace
+    // the stored name).
+    if let Some(name) = zip.file_names_raw().find(|name| name.contains(&0)) {
+        return Err(refuse(name, "has a NUL byte in its name"));
+    }
+    if zip.has_duplicate_names() {
+        return Err(Error::new(format!(
+            "refusing {}: two entries have the same name",
+            display_path(path)
+        ))
+        .with_hint(
+            "logkeep writes each name once; this archive was not made by logkeep, or was altered",
+        ));
+    }
+    Ok(())
+}
+
 fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
     let zip_error = |e: zip::result::ZipError| {
         Error::new(format!("cannot read zip {}: {e}", display_path(path)))
     };
+    let copy = file.try_clone().map_err(|e| Error::io("read", path, &e))?;
     let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_error)?;
+    check_zip_names(copy, &zip, path)?;
     let names: Vec<String> = (0..zip.len())
         .filter_map(|i| {
             zip.by_index(i).ok().and_then(|f| {
@@ -215,7 +275,9 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
             &mut spool.as_file(),
         )
         .map_err(|e| Error::io("unwrap", path, &e))?;
-        return for_each_entry(spool.path(), visit);
+        // Named in messages as the archive inside the download, not as the spool.
+        let inner = spool.reopen().map_err(|e| Error::io("unwrap", path, &e))?;
+        return visit_file(inner, &path.join(only), visit);
     }
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(zip_error)?;

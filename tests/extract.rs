@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{Tree, logkeep, run, run_ok, stderr};
+use common::{Tree, logkeep, python, run, run_ok, stderr};
 
 const MALICIOUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/malicious");
 
@@ -161,4 +161,91 @@ fn a_good_output_extracts_whole_or_in_part_and_never_into_an_existing_folder() {
         .arg(work.path().join("all")));
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("already exists"));
+}
+
+/// Zips whose central directory holds a name twice, or a name with a NUL
+/// byte, written by Python's zipfile: a placeholder name of the same length
+/// is written, then its bytes are replaced by the real name's.
+fn hostile_zips(dir: &Path) {
+    let script = r#"
+import os, sys, warnings, zipfile
+warnings.simplefilter("ignore")  # zipfile warns of the duplicate it writes
+os.chdir(sys.argv[1])
+def write(path, entries):
+    with zipfile.ZipFile(path, "w") as z:
+        for placeholder, _, data in entries:
+            z.writestr(placeholder, data)
+    data = open(path, "rb").read()
+    for placeholder, name, _ in entries:
+        assert len(placeholder) == len(name)
+        data = data.replace(placeholder.encode(), name)
+    open(path, "wb").write(data)
+write("twice.zip", [("inst/a.log", b"inst/a.log", "x"), ("inst/a.log", b"inst/a.log", "y")])
+write("nul-twin.zip", [("inst/a.log", b"inst/a.log", "first"),
+                       ("inst/a.logXevil", b"inst/a.log\0evil", "second")])
+write("nul.zip", [("inst/aXb.log", b"inst/a\0b.log", "data")])
+# GitHub's artifact download around the first.
+with zipfile.ZipFile("download.zip", "w") as z:
+    z.write("twice.zip", "logs.zip")
+"#;
+    let out = python(script, &[dir]);
+    assert!(out.status.success(), "python3 writes the zips");
+}
+
+/// A name stored twice, or with a NUL byte, refuses the whole zip in every
+/// command that reads it: the zip crate's index keeps one entry per name (a
+/// first copy vanished), and a name cut at its NUL byte would be another's.
+#[test]
+fn a_zip_with_a_name_twice_or_a_nul_byte_is_refused_by_every_reader() {
+    let work = tempfile::tempdir().unwrap();
+    hostile_zips(work.path());
+    let cases = [
+        ("twice.zip", r#"entry "inst/a.log" appears twice"#),
+        ("download.zip", r#"entry "inst/a.log" appears twice"#),
+        (
+            "nul-twin.zip",
+            r#"entry "inst/a.log\x00evil" has a NUL byte in its name"#,
+        ),
+        (
+            "nul.zip",
+            r#"entry "inst/a\x00b.log" has a NUL byte in its name"#,
+        ),
+    ];
+    for (zip, why) in cases {
+        let archive = work.path().join(zip);
+        let expected = format!("refusing {}", archive.display());
+        let target = work.path().join("out");
+        let commands: [&[&str]; 7] = [
+            &["extract"],
+            &["cat"],
+            &["grep", "."],
+            &["ls"],
+            &["timeline"],
+            &["summary"],
+            &["verify"],
+        ];
+        for args in commands {
+            let mut command = logkeep();
+            command.args(args).arg(&archive);
+            match args[0] {
+                "extract" => command.arg("--to").arg(&target),
+                "cat" => command.arg("inst/a.log"),
+                _ => &mut command,
+            };
+            let out = run(&mut command);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{args:?} {zip}: {err}");
+            assert!(
+                err.contains(&expected) && err.contains(why),
+                "{args:?} {zip}: {err}"
+            );
+            assert!(out.stdout.is_empty(), "{args:?} {zip}: nothing read");
+        }
+        let left: Vec<_> = fs::read_dir(work.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|name| !name.to_string_lossy().ends_with(".zip"))
+            .collect();
+        assert!(left.is_empty(), "{zip}: nothing written: {left:?}");
+    }
 }
