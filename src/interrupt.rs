@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 /// What an interruption removes: one path, or every entry of a folder whose
 /// name starts with a prefix (registered before the temporary file exists,
@@ -25,6 +25,10 @@ static TEMPORARY: Mutex<Vec<Temporary>> = Mutex::new(Vec::new());
 #[cfg(unix)]
 static GROUPS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
+/// Held while a temporary is created or put in place (see [`exclusive`]), and
+/// by the signal thread from before it removes anything until the exit.
+static CREATING: Mutex<()> = Mutex::new(());
+
 /// Start listening for termination signals. Call once, early.
 pub fn install() {
     #[cfg(unix)]
@@ -37,6 +41,10 @@ pub fn install() {
         std::thread::spawn(move || {
             if let Some(signal) = signals.forever().next() {
                 kill_groups();
+                // Kept until the exit: once the temporaries are removed, the
+                // run can create no more of them (nor a folder under one that
+                // is gone, which would bring it back).
+                let _no_more = hold_creation();
                 let removed = remove_all();
                 let name = match signal {
                     SIGINT => "interrupted (SIGINT)",
@@ -49,6 +57,36 @@ pub fn install() {
                 std::process::exit(128 + signal);
             }
         });
+    }
+}
+
+/// Run `create`, which makes or renames a temporary file or folder (or one
+/// inside a temporary folder), so that an interruption never comes in the
+/// middle: its removal waits for `create` to end, and once the removal has
+/// begun `create` never starts. Without it, a folder made after the removal
+/// (`create_dir_all` under a temporary folder) would be left behind.
+pub fn exclusive<T>(create: impl FnOnce() -> T) -> T {
+    let _creating = CREATING.lock().unwrap_or_else(PoisonError::into_inner);
+    create()
+}
+
+/// The creation lock for the signal thread, if it comes free within two
+/// seconds: a creation hung on a dead file system must not make the run
+/// impossible to stop.
+#[cfg(unix)]
+fn hold_creation() -> Option<std::sync::MutexGuard<'static, ()>> {
+    use std::sync::TryLockError;
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
+    loop {
+        match CREATING.try_lock() {
+            Ok(guard) => return Some(guard),
+            Err(TryLockError::Poisoned(e)) => return Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) if started.elapsed() < Duration::from_secs(2) => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => return None,
+        }
     }
 }
 

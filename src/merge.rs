@@ -2,12 +2,14 @@
 //! are each already in order (a log file's lines are, mostly), and read back
 //! merged into one ordered stream. Memory holds one record and one read
 //! buffer per run being merged, never the records themselves, so the
-//! timeline of gigabytes of logs fits in a few MiB.
+//! timeline of gigabytes of logs fits in a few MiB. The temporary file has
+//! no name (see `tempfile::tempfile`): nothing is left behind, even when the
+//! run is interrupted or killed.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 
 /// A record that can go through the spool.
 pub trait Record: Sized {
@@ -28,7 +30,7 @@ struct Run {
 }
 
 pub struct RunSpool {
-    file: tempfile::NamedTempFile,
+    file: File,
     writer: Option<CountingWriter<BufWriter<File>>>,
     runs: Vec<Run>,
 }
@@ -52,9 +54,9 @@ impl<W: Write> Write for CountingWriter<W> {
 
 impl RunSpool {
     pub fn new() -> io::Result<RunSpool> {
-        let file = tempfile::NamedTempFile::new()?;
+        let file = tempfile::tempfile()?;
         let writer = CountingWriter {
-            inner: BufWriter::with_capacity(256 * 1024, file.reopen()?),
+            inner: BufWriter::with_capacity(256 * 1024, file.try_clone()?),
             written: 0,
         };
         Ok(RunSpool {
@@ -123,7 +125,7 @@ impl RunSpool {
 }
 
 fn merge_runs<T: Record, K: Ord>(
-    file: &tempfile::NamedTempFile,
+    file: &File,
     runs: &[Run],
     key: &dyn Fn(&T) -> K,
     visit: &mut dyn FnMut(T) -> io::Result<()>,
@@ -133,9 +135,11 @@ fn merge_runs<T: Record, K: Ord>(
     let mut left: Vec<u64> = runs.iter().map(|r| r.count).collect();
     let mut heap = BinaryHeap::new();
     for (index, run) in runs.iter().enumerate() {
-        let mut handle = file.reopen()?;
-        handle.seek(SeekFrom::Start(run.start))?;
-        let mut reader = BufReader::with_capacity(READ_BUFFER, handle);
+        let cursor = Cursor {
+            file,
+            offset: run.start,
+        };
+        let mut reader = BufReader::with_capacity(READ_BUFFER, cursor);
         let head = next_of(&mut reader, &mut left[index])?;
         if let Some(record) = &head {
             heap.push(Reverse((key(record), index)));
@@ -154,6 +158,38 @@ fn merge_runs<T: Record, K: Ord>(
         visit(record)?;
     }
     Ok(())
+}
+
+/// Reads the spool from its own offset: each run being merged has one, over
+/// the same unnamed file (which cannot be opened again by name).
+struct Cursor<'f> {
+    file: &'f File,
+    offset: u64,
+}
+
+impl Read for Cursor<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = read_at(self.file, buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    // Moves the file's own position too: the spool is written to the end
+    // before it is read, and not written again.
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+#[cfg(not(any(unix, windows)))]
+fn read_at(_file: &File, _buf: &mut [u8], _offset: u64) -> io::Result<usize> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 fn next_of<T: Record>(reader: &mut dyn BufRead, left: &mut u64) -> io::Result<Option<T>> {

@@ -268,16 +268,13 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
             .iter()
             .any(|ext| only.ends_with(ext))
     {
-        // Spooled to a temporary file: a zip inside needs to seek.
-        let spool = tempfile::NamedTempFile::new().map_err(|e| Error::io("unwrap", path, &e))?;
-        io::copy(
-            &mut zip.by_index(0).map_err(zip_error)?,
-            &mut spool.as_file(),
-        )
-        .map_err(|e| Error::io("unwrap", path, &e))?;
-        // Named in messages as the archive inside the download, not as the spool.
-        let inner = spool.reopen().map_err(|e| Error::io("unwrap", path, &e))?;
-        return visit_file(inner, &path.join(only), visit);
+        // Spooled to a temporary file, as a zip inside needs to seek. It has
+        // no name: nothing is left behind, even when the run is interrupted.
+        let mut spool = tempfile::tempfile().map_err(|e| Error::io("unwrap", path, &e))?;
+        io::copy(&mut zip.by_index(0).map_err(zip_error)?, &mut spool)
+            .map_err(|e| Error::io("unwrap", path, &e))?;
+        spool.rewind().map_err(|e| Error::io("unwrap", path, &e))?;
+        return visit_file(spool, &path.join(only), visit);
     }
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(zip_error)?;

@@ -6,10 +6,11 @@
 
 mod common;
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use common::{
     Tree, collect_cmd, logkeep, python, require_python_module, run, run_ok, stderr, stdout,
@@ -572,4 +573,113 @@ fn inputs_that_are_not_logkeep_outputs_are_said_to_be() {
     assert_eq!(verify.status.code(), Some(1));
     assert_eq!(stdout(&verify).matches("42 of 42 files match").count(), 2);
     assert!(stderr(&verify).contains("missing.zip"));
+}
+
+/// A tar.zst in `dir` holding one log of 200 MiB of dated lines: reading it
+/// keeps a command busy long enough to be interrupted.
+fn big_archive(dir: &Path) -> PathBuf {
+    let logs = dir.join("big");
+    fs::create_dir_all(logs.join("inst")).unwrap();
+    let mut out = BufWriter::new(File::create(logs.join("inst/big.log")).unwrap());
+    let (mut written, mut ms) = (0usize, 0u64);
+    while written < 200 << 20 {
+        let line = format!(
+            "2026-06-11T{:02}:{:02}:{:02}.{:03}Z INFO step {ms} of the long job went fine\n",
+            ms / 3_600_000 % 24,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        );
+        out.write_all(line.as_bytes()).unwrap();
+        written += line.len();
+        ms += 1;
+    }
+    out.flush().unwrap();
+    let archive = dir.join("big.tar.zst");
+    ok(Command::new("tar")
+        .args(["--zstd", "-cf"])
+        .arg(&archive)
+        .arg("-C")
+        .arg(&logs)
+        .arg("inst"));
+    fs::remove_dir_all(&logs).unwrap();
+    archive
+}
+
+/// Whether process `pid` has a file open in `dir`, named or not (an unnamed
+/// temporary file shows as `dir/#inode (deleted)`).
+fn has_file_open_in(pid: u32, dir: &Path) -> bool {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(|fd| fs::read_link(fd.ok()?.path()).ok())
+        .any(|target| target.starts_with(dir))
+}
+
+/// Run `command` with TMPDIR set to a fresh folder, send it SIGINT once it
+/// has a temporary file open there, and check that it exits 130 and leaves
+/// nothing in that folder.
+fn interrupted_leaves_no_temporary(command: &mut Command) {
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp_path = tmp.path().canonicalize().unwrap();
+    let mut child = command
+        .env("TMPDIR", &tmp_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !has_file_open_in(child.id(), &tmp_path) {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("the command ended ({status}) before it could be interrupted: {err}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no temporary file was opened"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    ok(Command::new("kill").arg("-INT").arg(child.id().to_string()));
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted (SIGINT)"), "{err}");
+    let left: Vec<_> = fs::read_dir(&tmp_path)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}\n{err}");
+}
+
+/// The timeline's merge spool (hundreds of MB for large logs) does not
+/// outlive an interrupted run.
+#[test]
+fn sigint_mid_timeline_leaves_no_spool_and_exits_130() {
+    let work = tempfile::tempdir().unwrap();
+    let archive = big_archive(work.path());
+    interrupted_leaves_no_temporary(logkeep().arg("timeline").arg(&archive));
+}
+
+/// Nor does the copy of the archive inside GitHub's artifact zip, which is
+/// spooled to a temporary file to be read.
+#[test]
+fn sigint_mid_grep_of_a_wrapped_archive_leaves_no_spool_and_exits_130() {
+    let work = tempfile::tempdir().unwrap();
+    big_archive(work.path());
+    ok(Command::new("zip")
+        .args(["-q", "download.zip", "big.tar.zst"])
+        .current_dir(work.path()));
+    interrupted_leaves_no_temporary(
+        logkeep()
+            .args(["grep", "zzzz"])
+            .arg(work.path().join("download.zip")),
+    );
 }

@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
+use crate::interrupt;
 use crate::reader::{EntryKind, for_each_entry};
 use crate::sanitize::{display_path, display_str};
 
@@ -41,10 +42,16 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let temp = tempfile::Builder::new()
-        .prefix(".logkeep-extract-")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io("create a folder in", &parent, &e))?;
+    // Registered as it is made: an interruption removes it, whatever is in
+    // it. (Declared first, dropped last: still registered while it is removed.)
+    let (on_interrupt, temp) = interrupt::exclusive(|| {
+        let temp = tempfile::Builder::new()
+            .prefix(".logkeep-extract-")
+            .tempdir_in(&parent)?;
+        let on_interrupt = interrupt::remember(temp.path());
+        Ok((on_interrupt, temp))
+    })
+    .map_err(|e: std::io::Error| Error::io("create a folder in", &parent, &e))?;
     let archive_size = fs::metadata(&options.input)
         .map(|m| m.len())
         .unwrap_or(0)
@@ -91,11 +98,14 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
             return Ok(());
         }
         let target = temp.path().join(&relative);
-        if let Some(dir) = target.parent() {
-            fs::create_dir_all(dir).map_err(|e| Error::io("create folder", dir, &e))?;
-        }
-        // create_new: never through anything already there. Mode 0644: no setuid.
-        let mut out = File::create_new(&target).map_err(|e| Error::io("create", &target, &e))?;
+        // Not while an interruption removes the folder: that would bring it back.
+        let mut out = interrupt::exclusive(|| {
+            if let Some(dir) = target.parent() {
+                fs::create_dir_all(dir).map_err(|e| Error::io("create folder", dir, &e))?;
+            }
+            // create_new: never through anything already there. Mode 0644: no setuid.
+            File::create_new(&target).map_err(|e| Error::io("create", &target, &e))
+        })?;
         let mut entry_bytes = 0u64;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
@@ -140,10 +150,14 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         written += 1;
         Ok(())
     })?;
-    let kept = temp.keep();
-    fs::rename(&kept, &options.to).map_err(|e| {
-        let _ = fs::remove_dir_all(&kept);
-        Error::io("put the extracted files at", &options.to, &e)
+    interrupt::exclusive(|| {
+        let kept = temp.keep();
+        let renamed = fs::rename(&kept, &options.to).map_err(|e| {
+            let _ = fs::remove_dir_all(&kept);
+            Error::io("put the extracted files at", &options.to, &e)
+        });
+        drop(on_interrupt);
+        renamed
     })?;
     println!(
         "extracted {written} files ({total} bytes) into {}",
