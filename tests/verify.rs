@@ -148,3 +148,205 @@ fn ls_filters_from_the_manifest_and_cat_prints_one_file() {
         common::stderr(&missing)
     );
 }
+
+// Damaged and unreadable outputs ---------------------------------------------
+
+const DAMAGED: &str = "bats-lima-controller/lima-test-stopped/serial.1.log";
+
+/// A copy of the zip at `from` with 2 bytes flipped inside the compressed
+/// data of the entry `name`.
+fn flip_entry(from: &Path, to: &Path, name: &str) {
+    let mut bytes = fs::read(from).unwrap();
+    let (header, size) = {
+        let mut zip = zip::ZipArchive::new(fs::File::open(from).unwrap()).unwrap();
+        let entry = zip.by_name(name).unwrap();
+        (
+            entry.header_start() as usize,
+            entry.compressed_size() as usize,
+        )
+    };
+    let field = |at: usize| usize::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
+    let data = header + 30 + field(header + 26) + field(header + 28);
+    let middle = data + size / 2;
+    bytes[middle] ^= 0xff;
+    bytes[middle + 1] ^= 0xff;
+    fs::write(to, bytes).unwrap();
+}
+
+/// Validate a `summary --json` document against its schema.
+fn validate_summary(summary: &serde_json::Value) {
+    common::require_python_module("jsonschema", "jsonschema");
+    let work = tempfile::tempdir().unwrap();
+    let doc = work.path().join("summary.json");
+    fs::write(&doc, serde_json::to_vec(summary).unwrap()).unwrap();
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/summary.schema.json");
+    let out = common::python(
+        "import json, sys, jsonschema\n\
+         schema = json.load(open(sys.argv[1]))\n\
+         jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(json.load(open(sys.argv[2])))\n",
+        &[&schema, &doc],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+}
+
+#[test]
+fn a_damaged_zip_entry_is_named_and_the_rest_is_still_read() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let good = work.path().join("out.zip");
+    collect(&tree, &good, &["--format", "zip"]);
+    let corrupt = work.path().join("corrupt.zip");
+    flip_entry(&good, &corrupt, DAMAGED);
+
+    // verify: one finding among the others, every other file checked, exit 3.
+    let out = run(logkeep().arg("verify").arg(&corrupt));
+    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("41 of 42 files match the manifest:"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("unreadable: {DAMAGED}: Invalid checksum")),
+        "{text}"
+    );
+    let out = run(logkeep().args(["verify", "--json"]).arg(&corrupt));
+    assert_eq!(out.status.code(), Some(3));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict[0]["ok"], 41);
+    assert_eq!(verdict[0]["unreadable"][0]["path"], DAMAGED);
+    assert_eq!(verdict[0]["missing"], serde_json::json!([]));
+    assert_eq!(verdict[0]["not_checked"], serde_json::json!([]));
+    assert_eq!(verdict[0]["stopped"], serde_json::Value::Null);
+
+    // ls: the listing is the manifest's, whole; the damaged file is named.
+    let out = run_ok(logkeep().arg("ls").arg(&corrupt));
+    assert_eq!(stdout(&out).lines().count(), 43, "a header and 42 files");
+    assert!(common::stderr(&out).contains(DAMAGED));
+
+    // summary: the damaged log left out and named, the rest summed up.
+    let out = run_ok(logkeep().arg("summary").arg(&corrupt));
+    assert!(
+        stdout(&out).contains(&format!("unreadable  {DAMAGED}: Invalid checksum")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(common::stderr(&out).contains(DAMAGED));
+    let damaged: serde_json::Value =
+        serde_json::from_slice(&run_ok(logkeep().args(["summary", "--json"]).arg(&corrupt)).stdout)
+            .unwrap();
+    let whole: serde_json::Value =
+        serde_json::from_slice(&run_ok(logkeep().args(["summary", "--json"]).arg(&good)).stdout)
+            .unwrap();
+    let (damaged, whole) = (&damaged["inputs"][0], &whole["inputs"][0]);
+    assert_eq!(damaged["unreadable"][0]["path"], DAMAGED);
+    assert_eq!(damaged["has_manifest"], true);
+    assert_eq!(damaged["tests"], whole["tests"]);
+    assert_eq!(whole["unreadable"], serde_json::json!([]));
+    validate_summary(&serde_json::json!({"inputs": [damaged]}));
+}
+
+#[test]
+fn an_unreadable_file_of_a_folder_output_is_named_and_the_rest_checked() {
+    use std::os::unix::fs::PermissionsExt;
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    // Tests run as root: `nobody` must reach the folder, not the one file.
+    fs::set_permissions(work.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let folder = work.path().join("folder");
+    collect(&tree, &folder, &["--format", "dir"]);
+    let closed = "bats-lima-controller/rdd.stderr.log";
+    fs::set_permissions(folder.join(closed), fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run(Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_logkeep"))
+        .args(["verify", "--json"])
+        .arg(&folder));
+    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict[0]["ok"], 41);
+    assert_eq!(verdict[0]["unreadable"][0]["path"], closed);
+    assert_eq!(verdict[0]["unreadable"][0]["reason"], "Permission denied");
+    assert_eq!(verdict[0]["missing"], serde_json::json!([]));
+}
+
+#[test]
+fn a_stream_damaged_after_its_manifest_leaves_the_rest_unchecked() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let folder = work.path().join("folder");
+    collect(&tree, &folder, &["--format", "dir"]);
+    // The manifest first, then the logs: a tar.gz cut short loses logs only.
+    let ordered = work.path().join("ordered.tar.gz");
+    assert!(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&folder)
+            .arg("-czf")
+            .arg(&ordered)
+            .args([
+                "manifest.json",
+                "_diag",
+                "bats-app-controller",
+                "bats-lima-controller"
+            ])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let bytes = fs::read(&ordered).unwrap();
+    let cut = work.path().join("cut.tar.gz");
+    fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let out = run(logkeep().args(["verify", "--json"]).arg(&cut));
+    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = &verdict[0];
+    let count = |key: &str| v[key].as_array().unwrap().len();
+    assert!(v["stopped"].is_string(), "{v}");
+    assert!(count("not_checked") > 0, "{v}");
+    assert_eq!(count("missing"), 0, "not claimed missing: {v}");
+    assert_eq!(
+        v["ok"].as_u64().unwrap() as usize + count("unreadable") + count("not_checked"),
+        42,
+        "{v}"
+    );
+    let text = stdout(&run(logkeep().arg("verify").arg(&cut)));
+    assert!(text.contains("could not be checked"), "{text}");
+    assert!(text.contains("not checked: "), "{text}");
+}
+
+#[test]
+fn a_truncated_archive_says_so_and_to_download_it_again() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    for name in ["out.zip", "out.tar.gz", "out.tar.zst"] {
+        let whole = work.path().join(name);
+        collect(&tree, &whole, &[]);
+        let bytes = fs::read(&whole).unwrap();
+        let cut = work.path().join(format!("cut-{name}"));
+        fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        for command in ["verify", "ls"] {
+            let out = run(logkeep().arg(command).arg(&cut));
+            assert_eq!(out.status.code(), Some(1), "{command} {name}");
+            let said = common::stderr(&out);
+            assert!(
+                said.contains("looks truncated or damaged") && said.contains("download it again"),
+                "{command} {name}: {said}"
+            );
+        }
+        // summary shows what it could read, and says the rest is not there.
+        let out = run(logkeep().args(["summary", "--json"]).arg(&cut));
+        let said = common::stderr(&out);
+        assert!(
+            said.contains("looks truncated or damaged") && said.contains("download it again"),
+            "summary {name}: {said}"
+        );
+        if out.status.success() {
+            let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(summary["inputs"][0]["stopped"].is_string(), "{summary}");
+            validate_summary(&summary);
+        } else {
+            assert_eq!(out.status.code(), Some(1), "summary {name}");
+        }
+    }
+}

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::damage;
 use super::{Report, print_json};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
@@ -11,7 +12,7 @@ use crate::manifest::MANIFEST_NAME;
 use crate::reader::for_each_file;
 use crate::sanitize::{display_path, display_str};
 use crate::timestamp::Timestamp;
-use crate::triage::{self, Line, LogFile, Visitor};
+use crate::triage::{Line, LogFile, Visitor};
 
 pub struct LsOptions {
     pub input: PathBuf,
@@ -55,8 +56,40 @@ fn short_time(full: &str) -> String {
 
 pub fn ls(options: LsOptions) -> Result<ExitStatus> {
     let mut spans = Spans::default();
-    let scanned = triage::scan(&options.input, &mut spans)?;
-    let manifest = scanned.manifest.ok_or_else(|| {
+    // The listing is the manifest's: a file that cannot be read costs its
+    // times, not the listing.
+    let read = damage::scan(&options.input, &mut spans);
+    if read.scanned.manifest.is_none()
+        && let Some(error) = read.stopped
+    {
+        let error = if read.halted {
+            Error::new(format!(
+                "cannot list {}: {}, before its {MANIFEST_NAME}",
+                display_path(&options.input),
+                error.message
+            ))
+        } else {
+            error
+        };
+        return Err(damage::unreadable_archive(&options.input, error));
+    }
+    let shown = read.unreadable.len() - usize::from(read.halted);
+    for unreadable in &read.unreadable[..shown] {
+        spans.0.remove(&unreadable.path);
+        eprintln!(
+            "warning: cannot read {} in {}: {}; its times are not shown",
+            display_str(&unreadable.path),
+            display_path(&options.input),
+            display_str(&unreadable.reason)
+        );
+    }
+    if let Some(error) = &read.stopped {
+        eprintln!(
+            "warning: {}; the times of the files after it are not shown",
+            display_str(&error.message)
+        );
+    }
+    let manifest = read.scanned.manifest.ok_or_else(|| {
         Error::new(format!(
             "{} holds no readable {MANIFEST_NAME}",
             display_path(&options.input)

@@ -3,6 +3,7 @@
 
 mod browse;
 mod collect;
+mod damage;
 mod extract;
 mod grep;
 mod preserve;

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::damage::{self, Unreadable};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::logline::{Level, Marker};
@@ -85,6 +86,12 @@ struct InputSummary {
     warnings: u64,
     first_error: Option<FirstError>,
     logs_with_errors: Vec<LogErrors>,
+    /// Files that could not be read (damaged data, a permission): left out.
+    unreadable: Vec<Unreadable>,
+    /// Why reading stopped before the end of the input, when it did: the
+    /// files after that point (and, in a tar.gz or tar.zst, the manifest)
+    /// are left out.
+    stopped: Option<String>,
 }
 
 /// The earliest error-level line of an input.
@@ -124,14 +131,42 @@ struct FileStats {
 /// (`path:line: text`).
 type Signatures = HashMap<String, (u64, String)>;
 
+/// What the lines of one file gave, kept apart until the file is read to
+/// its end: a file that cannot be read is left out whole.
 #[derive(Default)]
-struct Gatherer {
+struct Gathered {
     first_time: Option<Timestamp>,
     last_time: Option<Timestamp>,
     tests: BTreeSet<(Timestamp, String)>,
-    files: Vec<(String, FileStats)>,
     signatures: Signatures,
+}
+
+impl Gathered {
+    fn time(&mut self, t: Timestamp) {
+        self.first_time = Some(self.first_time.map_or(t, |f| f.min(t)));
+        self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
+    }
+
+    fn add(&mut self, other: Gathered) {
+        for t in other.first_time.into_iter().chain(other.last_time) {
+            self.time(t);
+        }
+        self.tests.extend(other.tests);
+        for (signature, (count, example)) in other.signatures {
+            self.signatures.entry(signature).or_insert((0, example)).0 += count;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Gatherer {
+    /// Of the files read whole.
+    all: Gathered,
+    files: Vec<(String, FileStats)>,
     seen_files: usize,
+    /// Of the file being read.
+    file: Gathered,
+    stats: FileStats,
 }
 
 fn cut(text: &str) -> String {
@@ -181,20 +216,27 @@ fn logrus_msg(text: &str) -> Option<&str> {
 }
 
 impl Visitor for Gatherer {
-    fn wants(&mut self, file: &LogFile) -> bool {
+    fn wants(&mut self, _file: &LogFile) -> bool {
         self.seen_files += 1;
-        self.files.push((file.path.clone(), FileStats::default()));
+        self.file = Gathered::default();
+        self.stats = FileStats::default();
         true
+    }
+
+    fn end_file(&mut self, file: &LogFile, _binary: bool) -> Result<()> {
+        self.all.add(std::mem::take(&mut self.file));
+        self.files
+            .push((file.path.clone(), std::mem::take(&mut self.stats)));
+        Ok(())
     }
 
     fn line(&mut self, file: &LogFile, line: &Line<'_>) -> Result<()> {
         if line.dated
             && let Some(t) = line.time
         {
-            self.first_time = Some(self.first_time.map_or(t, |f| f.min(t)));
-            self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
+            self.file.time(t);
             if let Some(Marker::Test(name)) = &line.info.marker {
-                self.tests.insert((t, name.clone()));
+                self.file.tests.insert((t, name.clone()));
             }
         }
         // A record counts once, by its first line (not each line of a stack).
@@ -204,7 +246,7 @@ impl Visitor for Gatherer {
         else {
             return Ok(());
         };
-        let (_, stats) = self.files.last_mut().expect("wants() added the file");
+        let stats = &mut self.stats;
         if level == Level::Warn {
             stats.warnings += 1;
             return Ok(());
@@ -234,6 +276,7 @@ impl Visitor for Gatherer {
             stats.first = Some(found.clone());
         }
         let entry = self
+            .file
             .signatures
             .entry(signature(line.text))
             .or_insert_with(|| {
@@ -262,8 +305,41 @@ fn test_at(tests: &BTreeSet<(Timestamp, String)>, time: Option<Timestamp>) -> Op
 
 fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
     let mut gatherer = Gatherer::default();
-    let scanned = triage::scan(input, &mut gatherer)?;
-    scanned.warn_if_odd(input);
+    let read = damage::scan(input, &mut gatherer);
+    let scanned = read.scanned;
+    let stopped = read.stopped.map(|e| damage::unreadable_archive(input, e));
+    match stopped {
+        // Nothing read: nothing to sum up.
+        Some(error) if scanned.manifest.is_none() && gatherer.files.is_empty() => {
+            return Err(error);
+        }
+        Some(_) => {}
+        None => scanned.warn_if_odd(input),
+    }
+    // Where reading stopped at an unreadable file, the stop names it.
+    let shown = read.unreadable.len() - usize::from(read.halted);
+    for unreadable in &read.unreadable[..shown] {
+        eprintln!(
+            "warning: cannot read {} in {}: {}; it is left out of the summary",
+            display_str(&unreadable.path),
+            display_path(input),
+            display_str(&unreadable.reason)
+        );
+    }
+    if let Some(error) = &stopped {
+        eprintln!(
+            "warning: {}; what comes after it{} is left out of the summary",
+            error.message,
+            if scanned.manifest.is_none() {
+                ", and the manifest,"
+            } else {
+                ""
+            }
+        );
+        if let Some(hint) = &error.hint {
+            eprintln!("  hint: {hint}");
+        }
+    }
     let manifest = scanned.manifest.as_ref();
     let records = triage::records_by_path(manifest);
     let label = triage::run_label(input, manifest);
@@ -315,7 +391,7 @@ fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
         .map(|r| r.values().filter_map(Value::as_u64).sum())
         .unwrap_or_default();
 
-    let tests = &gatherer.tests;
+    let tests = &gatherer.all.tests;
     let mut logs_with_errors = Vec::new();
     let (mut errors, mut warnings) = (0, 0);
     let mut first_error: Option<FirstError> = None;
@@ -376,8 +452,8 @@ fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
             .and_then(|m| m["problems"].as_array().cloned())
             .unwrap_or_default(),
         redactions,
-        first_time: gatherer.first_time.map(|t| t.to_string()),
-        last_time: gatherer.last_time.map(|t| t.to_string()),
+        first_time: gatherer.all.first_time.map(|t| t.to_string()),
+        last_time: gatherer.all.last_time.map(|t| t.to_string()),
         tests: tests
             .iter()
             .map(|(t, name)| Test {
@@ -389,8 +465,10 @@ fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
         warnings,
         first_error,
         logs_with_errors,
+        unreadable: read.unreadable,
+        stopped: stopped.map(|e| e.message),
     };
-    Ok((summary, gatherer.signatures))
+    Ok((summary, gatherer.all.signatures))
 }
 
 /// The errors that some inputs have and not all.
@@ -550,6 +628,11 @@ fn write_text(
                 fact("arch").unwrap_or("?"),
                 fact("format").unwrap_or("?"),
             )?;
+        } else if s.stopped.is_some() {
+            writeln!(
+                out,
+                "  collected   (manifest.json not read: facts of the run unknown)"
+            )?;
         } else {
             writeln!(
                 out,
@@ -593,6 +676,21 @@ fn write_text(
                 "    problem: {}: {}",
                 display_str(problem["path"].as_str().unwrap_or("?")),
                 display_str(problem["message"].as_str().unwrap_or("?"))
+            )?;
+        }
+        for unreadable in &s.unreadable {
+            writeln!(
+                out,
+                "  unreadable  {}: {} (left out)",
+                display_str(&unreadable.path),
+                display_str(&unreadable.reason)
+            )?;
+        }
+        if let Some(stopped) = &s.stopped {
+            writeln!(
+                out,
+                "  incomplete  {}; what comes after it is left out",
+                display_str(stopped)
             )?;
         }
         if let (Some(first), Some(last)) = (&s.first_time, &s.last_time) {

@@ -1,12 +1,16 @@
-//! `logkeep verify`: every file of an output against its manifest.
+//! `logkeep verify`: every file of an output against its manifest. A file
+//! that cannot be read (damaged data, a permission) is a finding like a
+//! changed one, and the others are still checked where the format allows it.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::damage::{self, Unreadable};
 use super::{Report, print_json};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, io_reason};
 use crate::exit_codes::ExitStatus;
 use crate::manifest::MANIFEST_NAME;
 use crate::reader::for_each_file;
@@ -28,6 +32,25 @@ struct Verdict {
     missing: Vec<String>,
     /// In the output, not in the manifest.
     unlisted: Vec<String>,
+    /// Files (or folders) that could not be read, and why: damaged data, a
+    /// permission.
+    unreadable: Vec<Unreadable>,
+    /// In the manifest, not reached: reading stopped before them, or their
+    /// folder could not be listed. Neither found nor known to be missing.
+    not_checked: Vec<String>,
+    /// Why reading stopped before the end of the output, when it did.
+    stopped: Option<String>,
+}
+
+impl Verdict {
+    fn clean(&self) -> bool {
+        self.changed.is_empty()
+            && self.missing.is_empty()
+            && self.unlisted.is_empty()
+            && self.unreadable.is_empty()
+            && self.not_checked.is_empty()
+            && self.stopped.is_none()
+    }
 }
 
 pub fn run(options: VerifyOptions) -> Result<ExitStatus> {
@@ -48,13 +71,12 @@ pub fn run(options: VerifyOptions) -> Result<ExitStatus> {
         print_json(&verdicts);
     } else {
         for v in &verdicts {
-            let clean = v.changed.is_empty() && v.missing.is_empty() && v.unlisted.is_empty();
             println!(
                 "{}: {} of {} files match the manifest{}",
                 v.input,
                 v.ok,
                 v.files,
-                if clean { "" } else { ":" }
+                if v.clean() { "" } else { ":" }
             );
             for (label, list) in [
                 ("changed", &v.changed),
@@ -65,11 +87,25 @@ pub fn run(options: VerifyOptions) -> Result<ExitStatus> {
                     println!("  {label}: {}", display_str(path));
                 }
             }
+            for damaged in &v.unreadable {
+                println!(
+                    "  unreadable: {}: {}",
+                    display_str(&damaged.path),
+                    display_str(&damaged.reason)
+                );
+            }
+            if let Some(stopped) = &v.stopped {
+                println!(
+                    "  {}; what came after it could not be checked",
+                    display_str(stopped)
+                );
+            }
+            for path in &v.not_checked {
+                println!("  not checked: {}", display_str(path));
+            }
         }
     }
-    let clean = verdicts
-        .iter()
-        .all(|v| v.changed.is_empty() && v.missing.is_empty() && v.unlisted.is_empty());
+    let clean = verdicts.iter().all(Verdict::clean);
     Ok(if unreadable > 0 {
         ExitStatus::Error
     } else if clean {
@@ -79,33 +115,81 @@ pub fn run(options: VerifyOptions) -> Result<ExitStatus> {
     })
 }
 
-fn verify(input: &std::path::Path) -> Result<Verdict> {
-    let mut found: BTreeMap<String, (u64, String)> = BTreeMap::new();
-    let mut manifest = None;
-    for_each_file(input, &mut |path, _size, data| {
-        if path == MANIFEST_NAME {
-            let mut text = Vec::new();
-            data.read_to_end(&mut text)
-                .map_err(|e| Error::io("read manifest of", input, &e))?;
-            manifest = Some(text);
-            return Ok(());
+/// What reading an output found, before it is compared with its manifest.
+#[derive(Default)]
+struct Found {
+    /// Each file read whole: its size and SHA-256.
+    files: BTreeMap<String, (u64, String)>,
+    /// The manifest's bytes, or why they could not be read.
+    manifest: Option<std::result::Result<Vec<u8>, String>>,
+    /// Files (and folders) that could not be read.
+    damaged: Vec<Unreadable>,
+    /// Folders that could not be listed, with a trailing `/`: what the
+    /// manifest has below them was not checked.
+    closed_folders: Vec<String>,
+    /// Why reading stopped before the end.
+    stopped: Option<Error>,
+    /// It stopped at a damaged file of a compressed stream.
+    halted: bool,
+}
+
+fn verify(input: &Path) -> Result<Verdict> {
+    let found = if input.is_dir() {
+        read_folder(input)
+    } else {
+        read_archive(input)
+    };
+    let Found {
+        files: found,
+        manifest,
+        damaged,
+        closed_folders,
+        stopped,
+        halted,
+    } = found;
+    let manifest = match (manifest, stopped) {
+        (Some(Ok(bytes)), stopped) => (bytes, stopped),
+        (Some(Err(reason)), _) => {
+            return Err(damage::unreadable_archive(
+                input,
+                Error::new(format!(
+                    "cannot read the manifest of {}: {reason}",
+                    display_path(input)
+                )),
+            ));
         }
-        let (len, sha256) = crate::checksum::sha256_hex(data)
-            .map_err(|e| Error::io(&format!("read {path} in"), input, &e))?;
-        found.insert(path.to_string(), (len, sha256));
-        Ok(())
-    })?;
-    let manifest = manifest.ok_or_else(|| {
-        Error::new(format!("{} holds no {MANIFEST_NAME}", display_path(input)))
-            .with_hint("only logkeep outputs can be verified")
-    })?;
+        (None, Some(error)) => {
+            // Reading stopped before the manifest (written last) was reached.
+            let error = if halted {
+                Error::new(format!(
+                    "cannot verify {}: {}, before its {MANIFEST_NAME}",
+                    display_path(input),
+                    error.message
+                ))
+            } else {
+                error
+            };
+            return Err(damage::unreadable_archive(input, error));
+        }
+        (None, None) => {
+            return Err(
+                Error::new(format!("{} holds no {MANIFEST_NAME}", display_path(input)))
+                    .with_hint("only logkeep outputs can be verified"),
+            );
+        }
+    };
+    let (manifest, stopped) = manifest;
     let manifest: serde_json::Value = serde_json::from_slice(&manifest).map_err(|e| {
-        Error::new(format!(
-            "the manifest of {} is not valid JSON: {e}",
-            display_path(input)
-        ))
+        damage::unreadable_archive(
+            input,
+            Error::new(format!(
+                "the manifest of {} is not valid JSON: {e}",
+                display_path(input)
+            )),
+        )
     })?;
     let listed = manifest["files"].as_array().cloned().unwrap_or_default();
+    let damaged_paths: BTreeSet<&str> = damaged.iter().map(|d| d.path.as_str()).collect();
     let mut verdict = Verdict {
         input: display_path(input),
         files: listed.len(),
@@ -113,12 +197,24 @@ fn verify(input: &std::path::Path) -> Result<Verdict> {
         changed: Vec::new(),
         missing: Vec::new(),
         unlisted: Vec::new(),
+        unreadable: Vec::new(),
+        not_checked: Vec::new(),
+        stopped: stopped.map(|e| e.message),
     };
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = BTreeSet::new();
     for record in &listed {
         let path = record["path"].as_str().unwrap_or_default().to_string();
         seen.insert(path.clone());
         match found.get(&path) {
+            // Named with its reason below.
+            None if damaged_paths.contains(path.as_str()) => {}
+            None if verdict.stopped.is_some()
+                || closed_folders
+                    .iter()
+                    .any(|folder| path.starts_with(folder.as_str())) =>
+            {
+                verdict.not_checked.push(path)
+            }
             None => verdict.missing.push(path),
             Some((size, sha))
                 if Some(*size) == record["size"].as_u64()
@@ -130,5 +226,116 @@ fn verify(input: &std::path::Path) -> Result<Verdict> {
         }
     }
     verdict.unlisted = found.into_keys().filter(|p| !seen.contains(p)).collect();
+    verdict.unreadable = damaged;
     Ok(verdict)
+}
+
+/// Every file of a tar.gz, tar.zst or zip (also inside GitHub's zip). A
+/// damaged zip entry costs that entry; in a compressed stream nothing past
+/// damaged data can be read, so reading stops there.
+fn read_archive(input: &Path) -> Found {
+    let stream = damage::is_stream(input);
+    let mut found = Found::default();
+    let mut last = None;
+    let result = for_each_file(input, &mut |path, _size, data| {
+        last = Some(path.to_string());
+        let read = if path == MANIFEST_NAME {
+            let mut text = Vec::new();
+            data.read_to_end(&mut text).map(|_| {
+                found.manifest = Some(Ok(text));
+            })
+        } else {
+            crate::checksum::sha256_hex(data).map(|(len, sha256)| {
+                found.files.insert(path.to_string(), (len, sha256));
+            })
+        };
+        if let Err(e) = read {
+            if path == MANIFEST_NAME {
+                found.manifest = Some(Err(io_reason(&e)));
+            } else {
+                found.damaged.push(Unreadable {
+                    path: path.to_string(),
+                    reason: io_reason(&e),
+                });
+            }
+            if stream {
+                found.halted = true;
+                return Err(Error::new(format!(
+                    "reading stopped at {} ({})",
+                    display_str(path),
+                    io_reason(&e)
+                )));
+            }
+        }
+        Ok(())
+    });
+    if let Err(error) = result {
+        found.stopped = Some(match (found.halted, last) {
+            (true, _) => error,
+            (false, Some(last)) => Error {
+                message: format!("{} (after {})", error.message, display_str(&last)),
+                ..error
+            },
+            (false, None) => error,
+        });
+    }
+    found
+}
+
+/// Every file of a folder output, each opened on its own: one that cannot
+/// be read does not keep the others from being checked.
+fn read_folder(root: &Path) -> Found {
+    let mut found = Found::default();
+    let relative = |path: &Path| {
+        path.strip_prefix(root)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
+    let walk = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .min_depth(1);
+    for entry in walk {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(error) => {
+                // A folder that cannot be listed (the walk has nothing else
+                // to fail on): named with a `/`, and what the manifest has
+                // below it is not checked.
+                let path = format!("{}/", error.path().map(relative).unwrap_or_default());
+                let reason = error
+                    .io_error()
+                    .map(io_reason)
+                    .unwrap_or_else(|| error.to_string());
+                found.closed_folders.push(path.clone());
+                found.damaged.push(Unreadable { path, reason });
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = relative(entry.path());
+        let read = std::fs::File::open(entry.path()).and_then(|mut file| {
+            if path == MANIFEST_NAME {
+                let mut text = Vec::new();
+                file.read_to_end(&mut text).map(|_| Some(text))
+            } else {
+                let (len, sha256) = crate::checksum::sha256_hex(&mut file)?;
+                found.files.insert(path.clone(), (len, sha256));
+                Ok(None)
+            }
+        });
+        match read {
+            Ok(Some(manifest)) => found.manifest = Some(Ok(manifest)),
+            Ok(None) => {}
+            Err(e) if path == MANIFEST_NAME => found.manifest = Some(Err(io_reason(&e))),
+            Err(e) => found.damaged.push(Unreadable {
+                path,
+                reason: io_reason(&e),
+            }),
+        }
+    }
+    found
 }

@@ -1,0 +1,195 @@
+//! Unreadable outputs, for `verify`, `ls` and `summary`: an entry that cannot
+//! be read is named and passed over, the rest is still read where the format
+//! allows it, and an archive that cannot be read at all says what to do.
+//!
+//! A zip's entries and a folder's files are read one by one: one of them
+//! damaged costs that one only. A tar.gz or tar.zst is one compressed
+//! stream: reading cannot go on past damaged data, so what comes after it
+//! is unknown (and the manifest, written last, is among it).
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::manifest::MANIFEST_NAME;
+use crate::sanitize::display_path;
+use crate::triage::{self, Line, LogFile, Scanned, Visitor};
+
+/// How many damaged entries are passed over before reading gives up: each
+/// one costs a new pass over the archive's entries.
+const DAMAGED_MAX: usize = 100;
+
+/// An entry that could not be read, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unreadable {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Whether `input` is a single compressed stream (tar.gz, tar.zst), which
+/// cannot be read past damaged data.
+pub fn is_stream(input: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    File::open(input)
+        .and_then(|mut file| file.read_exact(&mut magic))
+        .is_ok_and(|()| magic[..2] == [0x1f, 0x8b] || magic == [0x28, 0xb5, 0x2f, 0xfd])
+}
+
+/// The error of an archive that cannot be read (as a whole, or far enough to
+/// reach its manifest), saying so and what to do. Errors that already say
+/// what to do (a missing file, a permission, not an output) are kept.
+pub fn unreadable_archive(input: &Path, error: Error) -> Error {
+    if error.hint.is_some() || input.is_dir() {
+        return error;
+    }
+    Error::new(format!(
+        "{}; {} looks truncated or damaged",
+        error.message,
+        display_path(input)
+    ))
+    .with_hint(
+        "download it again (an interrupted download or upload, or a disk that filled up \
+         while it was written, leaves an archive cut short)",
+    )
+}
+
+/// The reason alone from a reading error of `path` in `input`.
+pub fn reason(input: &Path, path: &str, error: &Error) -> String {
+    let prefix = format!("cannot read {path} in {}: ", display_path(input));
+    error
+        .message
+        .strip_prefix(&prefix)
+        .unwrap_or(&error.message)
+        .to_string()
+}
+
+/// What a scan that passes over damaged entries came to.
+pub struct Tolerant {
+    /// The manifest, and how many files were met (not only read).
+    pub scanned: Scanned,
+    /// Files that could not be read; the visitor saw none of them whole.
+    pub unreadable: Vec<Unreadable>,
+    /// Why reading stopped before the end of the input, when it did: what
+    /// came after was not read.
+    pub stopped: Option<Error>,
+    /// Reading stopped at the last unreadable file.
+    pub halted: bool,
+}
+
+/// [`triage::scan`] that passes over a file it cannot read: the file is
+/// recorded as damaged and the scan starts again, the files already read
+/// and the damaged ones passed over (not read again). A visitor must drop
+/// what it gathered of a file that does not reach `end_file`. Where reading
+/// cannot go on (a compressed stream, an error between entries), it stops
+/// and says why. A folder's manifest that the scan did not reach is read
+/// directly.
+pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Tolerant {
+    let stream = is_stream(input);
+    let mut guard = Guard {
+        inner: visitor,
+        done: HashSet::new(),
+        skip: HashSet::new(),
+        index: 0,
+        met: 0,
+        current: None,
+        binary: 0,
+    };
+    let mut damaged = Vec::new();
+    let mut halted = false;
+    let (mut scanned, stopped) = loop {
+        guard.index = 0;
+        guard.current = None;
+        match triage::scan(input, &mut guard) {
+            Ok(scanned) => break (scanned, None),
+            Err(error) => match guard.current.take() {
+                Some((index, path)) => {
+                    let why = reason(input, &path, &error);
+                    let stop = if stream {
+                        Some(format!("reading stopped at {path} ({why})"))
+                    } else if damaged.len() + 1 >= DAMAGED_MAX {
+                        Some(format!(
+                            "reading stopped at {path} ({why}), the {DAMAGED_MAX}th file that cannot be read"
+                        ))
+                    } else {
+                        None
+                    };
+                    damaged.push(Unreadable { path, reason: why });
+                    if let Some(stop) = stop {
+                        halted = true;
+                        break (Scanned::default(), Some(Error::new(stop)));
+                    }
+                    guard.skip.insert(index);
+                }
+                None => break (Scanned::default(), Some(error)),
+            },
+        }
+    };
+    scanned.files = scanned.files.max(guard.met);
+    scanned.binary = guard.binary;
+    if scanned.manifest.is_none() && input.is_dir() {
+        scanned.manifest = std::fs::read(input.join(MANIFEST_NAME))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    }
+    Tolerant {
+        scanned,
+        unreadable: damaged,
+        stopped,
+        halted,
+    }
+}
+
+/// Passes the files of earlier passes over, and knows which file is read.
+struct Guard<'v> {
+    inner: &'v mut dyn Visitor,
+    /// Entries (by their place in the input) read whole, or not wanted.
+    done: HashSet<u64>,
+    /// Entries found damaged.
+    skip: HashSet<u64>,
+    /// The place of the next entry in this pass.
+    index: u64,
+    /// Entries met, over all passes.
+    met: u64,
+    /// The entry being read.
+    current: Option<(u64, String)>,
+    binary: u64,
+}
+
+impl Visitor for Guard<'_> {
+    fn wants(&mut self, file: &LogFile) -> bool {
+        let index = self.index;
+        self.index += 1;
+        self.met = self.met.max(self.index);
+        self.current = None;
+        if self.done.contains(&index) || self.skip.contains(&index) {
+            return false;
+        }
+        if self.inner.wants(file) {
+            self.current = Some((index, file.path.clone()));
+            true
+        } else {
+            self.done.insert(index);
+            false
+        }
+    }
+
+    fn needs_records(&self) -> bool {
+        self.inner.needs_records()
+    }
+
+    fn line(&mut self, file: &LogFile, line: &Line<'_>) -> crate::error::Result<()> {
+        self.inner.line(file, line)
+    }
+
+    fn end_file(&mut self, file: &LogFile, binary: bool) -> crate::error::Result<()> {
+        if let Some((index, _)) = self.current.take() {
+            self.done.insert(index);
+        }
+        self.binary += u64::from(binary);
+        self.inner.end_file(file, binary)
+    }
+}
