@@ -77,6 +77,14 @@ fn changed_missing_and_unlisted_files_are_named_and_exit_3() {
     .unwrap();
     fs::remove_file(folder.join("_diag/typeperf.tsv")).unwrap();
     fs::write(folder.join("smuggled.log"), "x\n").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", folder.join("link.log")).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(folder.join("fifo.log"))
+            .status()
+            .unwrap()
+            .success()
+    );
     let out = run(logkeep().args(["verify", "--json"]).arg(&folder));
     assert_eq!(out.status.code(), Some(3));
     let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -85,7 +93,14 @@ fn changed_missing_and_unlisted_files_are_named_and_exit_3() {
         "bats-lima-controller/rdd.stdout.log"
     );
     assert_eq!(verdict[0]["missing"][0], "_diag/typeperf.tsv");
-    assert_eq!(verdict[0]["unlisted"][0], "smuggled.log");
+    assert_eq!(
+        verdict[0]["unlisted"],
+        serde_json::json!([
+            "fifo.log (not a regular file)",
+            "link.log (a symbolic link)",
+            "smuggled.log"
+        ])
+    );
     assert_eq!(verdict[0]["ok"], 40);
 }
 

@@ -131,6 +131,9 @@ struct Found {
     stopped: Option<Error>,
     /// It stopped at a damaged file of a compressed stream.
     halted: bool,
+    /// In a folder output, what is neither a file nor a folder (a link, a
+    /// FIFO…): never logkeep's, so never checked, but worth naming.
+    others: Vec<(String, &'static str)>,
 }
 
 fn verify(input: &Path) -> Result<Verdict> {
@@ -146,6 +149,7 @@ fn verify(input: &Path) -> Result<Verdict> {
         closed_folders,
         stopped,
         halted,
+        others,
     } = found;
     let manifest = match (manifest, stopped) {
         (Some(Ok(bytes)), stopped) => (bytes, stopped),
@@ -226,6 +230,14 @@ fn verify(input: &Path) -> Result<Verdict> {
         }
     }
     verdict.unlisted = found.into_keys().filter(|p| !seen.contains(p)).collect();
+    // A listed file replaced by a link is missing; an unlisted link is extra.
+    verdict.unlisted.extend(
+        others
+            .into_iter()
+            .filter(|(path, _)| !seen.contains(path))
+            .map(|(path, kind)| format!("{path} ({kind})")),
+    );
+    verdict.unlisted.sort();
     verdict.unreadable = damaged;
     Ok(verdict)
 }
@@ -313,10 +325,20 @@ fn read_folder(root: &Path) -> Found {
                 continue;
             }
         };
-        if !entry.file_type().is_file() {
+        let kind = entry.file_type();
+        if kind.is_dir() {
             continue;
         }
         let path = relative(entry.path());
+        if !kind.is_file() {
+            let name = if kind.is_symlink() {
+                "a symbolic link"
+            } else {
+                "not a regular file"
+            };
+            found.others.push((path, name));
+            continue;
+        }
         let read = std::fs::File::open(entry.path()).and_then(|mut file| {
             if path == MANIFEST_NAME {
                 let mut text = Vec::new();
