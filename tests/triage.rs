@@ -198,6 +198,49 @@ fn timeline_filters_by_level_and_around_a_time() {
     );
 }
 
+/// A window or filter that matches nothing says so (it looks like a typo).
+#[test]
+fn empty_answers_to_windows_and_filters_say_why() {
+    let work = tempfile::tempdir().unwrap();
+    let inputs = timeline_inputs(work.path());
+    let folder = &inputs[0].1;
+    let late = run_ok(
+        logkeep()
+            .arg("timeline")
+            .arg(folder)
+            .args(["--since", "2027-02-01"]),
+    );
+    assert_eq!(stdout(&late), "");
+    assert!(
+        stderr(&late).contains("no line falls in the window (the logs run from 2026-12-31T"),
+        "{}",
+        stderr(&late)
+    );
+    let inverted = run_ok(
+        logkeep()
+            .arg("timeline")
+            .arg(folder)
+            .args(["--since", "00:00:06", "--until", "00:00:05"]),
+    );
+    assert!(
+        stderr(&inverted).contains("--since is after --until"),
+        "{}",
+        stderr(&inverted)
+    );
+
+    let tree = Tree::new();
+    let input = work.path().join("rdd-logs.zip");
+    collect_job(&tree, &input, "bats", "Linux");
+    let out = run_ok(logkeep().arg("ls").arg(&input).args(["--instance", "nope"]));
+    assert!(
+        stderr(&out).contains(
+            "no file has instance nope; the manifest has: bats-app-controller, bats-lima-controller"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// The fixture tree, with fixed modification times and the facts of a
 /// GitHub job, collected as `name`.
 fn collect_job(tree: &Tree, out: &Path, job: &str, os: &str) {

@@ -1,6 +1,6 @@
 //! `logkeep ls` and `logkeep cat`: look inside an output without unpacking it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -124,6 +124,26 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
                 .collect()
         })
         .unwrap_or_default();
+    // A filter that matches nothing looks like a typo: say what there is.
+    if files.is_empty() {
+        let all = manifest["files"].as_array().cloned().unwrap_or_default();
+        for (key, wanted) in [
+            ("instance", &options.instance),
+            ("vm", &options.vm),
+            ("kind", &options.kind),
+        ] {
+            let Some(wanted) = wanted else { continue };
+            let there: BTreeSet<&str> = all.iter().filter_map(|f| f[key].as_str()).collect();
+            if !there.contains(wanted.as_str()) {
+                let there: Vec<&str> = there.into_iter().collect();
+                eprintln!(
+                    "note: no file has {key} {}; the manifest has: {}",
+                    display_str(wanted),
+                    display_str(&there.join(", "))
+                );
+            }
+        }
+    }
     if options.report.json {
         print_json(&files);
         return Ok(ExitStatus::Success);

@@ -125,6 +125,8 @@ struct Collector<'o> {
     file_started: bool,
     /// The first dated line of all the logs: times of day are on its day.
     logs_start: Option<Timestamp>,
+    /// The latest time of any line: where the logs end.
+    logs_end: Option<Timestamp>,
 }
 
 impl Visitor for Collector<'_> {
@@ -152,6 +154,7 @@ impl Visitor for Collector<'_> {
         }
         if line.dated {
             self.logs_start = self.logs_start.min(line.time).or(line.time);
+            self.logs_end = self.logs_end.max(line.time);
         }
         let test = match &line.info.marker {
             Some(Marker::Test(name)) => Some(name.clone()),
@@ -224,6 +227,7 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
         last_time: None,
         file_started: false,
         logs_start: None,
+        logs_end: None,
     };
     let mut labels = Vec::new();
     let mut places = Vec::new();
@@ -246,6 +250,7 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
         files,
         mut spool,
         logs_start,
+        logs_end,
         ..
     } = collector;
 
@@ -314,6 +319,7 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
     let since = window.since.and_then(|s| s.resolve(logs_start));
     let mut context: Vec<Option<Entry>> = (0..options.inputs.len()).map(|_| None).collect();
     let mut context_done = since.is_none();
+    let mut printed = 0u64;
     let written = spool
         .merge(&key, &mut |mut e: Entry| {
             let Some(time) = placed(&e) else {
@@ -343,6 +349,7 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
                 return Ok(());
             }
             e.time = Some(time);
+            printed += 1;
             printer.print(&mut out, &e)
         })
         .and_then(|()| out.flush());
@@ -358,6 +365,18 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
     }
     // stderr may be a closed pipe too: what could not be said is not an error.
     let mut stderr = io::stderr().lock();
+    // An empty answer to a window is worth a word: it looks like a typo.
+    if printed == 0 && window.has_time_bounds() {
+        let until = window.until.and_then(|u| u.resolve_end(logs_start));
+        let why = match (since, until) {
+            (Some(since), Some(until)) if since > until => "--since is after --until".to_string(),
+            _ => match logs_start.zip(logs_end) {
+                Some((first, last)) => format!("the logs run from {first} to {last}"),
+                None => "no line has a time".to_string(),
+            },
+        };
+        let _ = writeln!(stderr, "note: no line falls in the window ({why})");
+    }
     let undated: Vec<&FileInfo> = files
         .iter()
         .filter(|f| f.shown && f.first_time.is_none())
