@@ -20,10 +20,14 @@ impl DirWriter {
 impl ArchiveWriter for DirWriter {
     fn add_file(&mut self, entry: &EntryMeta<'_>, data: &mut dyn Read) -> Result<()> {
         let path = self.root.join(entry.path);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| Error::io("create folder", parent, &e))?;
-        }
-        let mut file = File::create_new(&path).map_err(|e| Error::io("create", &path, &e))?;
+        // The root is a temporary folder: an interruption must not find a
+        // folder made under it after its removal.
+        let mut file = crate::interrupt::exclusive(|| {
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(|e| Error::io("create folder", parent, &e))?;
+            }
+            File::create_new(&path).map_err(|e| Error::io("create", &path, &e))
+        })?;
         io::copy(data, &mut file).map_err(|e| Error::io("write", &path, &e))?;
         if let Some(mtime) = entry.mtime {
             let _ = file.set_modified(mtime);
