@@ -3,14 +3,11 @@
 
 mod common;
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Read, Write};
+use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-use common::{Tree, logkeep, python, run, run_ok, stderr};
+use common::{Tree, big_archive, logkeep, python, run, run_ok, signal_when, stderr};
 
 const MALICIOUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/malicious");
 
@@ -253,78 +250,6 @@ fn a_zip_with_a_name_twice_or_a_nul_byte_is_refused_by_every_reader() {
     }
 }
 
-/// A tar.zst in `dir` holding one log of 200 MiB of dated lines: reading it
-/// keeps a command busy long enough to be interrupted.
-fn big_archive(dir: &Path) -> PathBuf {
-    let logs = dir.join("big");
-    fs::create_dir_all(logs.join("inst")).unwrap();
-    let mut out = BufWriter::new(File::create(logs.join("inst/big.log")).unwrap());
-    let (mut written, mut ms) = (0usize, 0u64);
-    while written < 200 << 20 {
-        let line = format!(
-            "2026-06-11T{:02}:{:02}:{:02}.{:03}Z INFO step {ms} of the long job went fine\n",
-            ms / 3_600_000 % 24,
-            ms / 60_000 % 60,
-            ms / 1000 % 60,
-            ms % 1000
-        );
-        out.write_all(line.as_bytes()).unwrap();
-        written += line.len();
-        ms += 1;
-    }
-    out.flush().unwrap();
-    let archive = dir.join("big.tar.zst");
-    let status = Command::new("tar")
-        .args(["--zstd", "-cf"])
-        .arg(&archive)
-        .arg("-C")
-        .arg(&logs)
-        .arg("inst")
-        .status()
-        .unwrap();
-    assert!(status.success(), "tar --zstd packs the big log");
-    fs::remove_dir_all(&logs).unwrap();
-    archive
-}
-
-/// Send SIGINT to `command` once `ready` says it is under way; its exit code
-/// and what it said.
-fn interrupt_when(command: &mut Command, ready: impl Fn() -> bool) -> (Option<i32>, String) {
-    let mut child = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !ready() {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-            panic!("the command ended ({status}) before it could be interrupted: {err}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the command never got under way"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let killed = Command::new("kill")
-        .arg("-INT")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (status.code(), err)
-}
-
 /// Ctrl-C while files are being written: the temporary folder beside the
 /// target goes, with what was already in it, and nothing else appears.
 #[test]
@@ -342,7 +267,7 @@ fn sigint_mid_extract_removes_the_temporary_folder_and_exits_130() {
         .args(["--max-ratio", "1000000"])
         .env("TMPDIR", tmp.path());
     // Under way once the first file is in the temporary folder.
-    let (code, err) = interrupt_when(&mut command, || {
+    let (code, err) = signal_when(&mut command, "INT", |_| {
         fs::read_dir(work.path())
             .unwrap()
             .filter_map(|e| e.ok())

@@ -5,18 +5,18 @@
 mod common;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{
-    Tree, collect_cmd, logkeep, manifest_json, python, read_tree, run, run_ok, stderr, stdout,
-    validate_manifest,
+    Tree, collect_cmd, logkeep, manifest_json, python, read_tree, run, run_ok, signal_when, stderr,
+    stdout, validate_manifest,
 };
 
 /// Fail instead of hanging: run `f` on a thread and wait at most `secs`.
@@ -805,37 +805,13 @@ fn interrupt_collect(signal: &str, expected_code: i32) {
     .unwrap();
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("rdd-logs.zip");
-    let mut child = collect_cmd(tree.config(), &archive)
-        .args(["--level", "9"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait for the temporary output to appear, then signal.
-    let started = Instant::now();
-    while fs::read_dir(work.path()).unwrap().count() == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no temporary output appeared"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(
-        Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(child.id().to_string())
-            .status()
-            .unwrap()
-            .success()
+    // Once the temporary output appears.
+    let (code, err) = signal_when(
+        collect_cmd(tree.config(), &archive).args(["--level", "9"]),
+        signal,
+        |_| fs::read_dir(work.path()).unwrap().count() > 0,
     );
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert_eq!(status.code(), Some(expected_code), "{err}");
+    assert_eq!(code, Some(expected_code), "{err}");
     assert!(err.contains("the output was not written"), "{err}");
     assert_eq!(
         fs::read_dir(work.path()).unwrap().count(),

@@ -6,14 +6,14 @@
 
 mod common;
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Read, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Duration, UNIX_EPOCH};
 
 use common::{
-    Tree, collect_cmd, logkeep, python, require_python_module, run, run_ok, stderr, stdout,
+    Tree, big_archive, collect_cmd, logkeep, python, require_python_module, run, run_ok,
+    signal_when, stderr, stdout,
 };
 
 const TIMELINE_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/timeline");
@@ -618,37 +618,6 @@ fn inputs_that_are_not_logkeep_outputs_are_said_to_be() {
     assert!(stderr(&verify).contains("missing.zip"));
 }
 
-/// A tar.zst in `dir` holding one log of 200 MiB of dated lines: reading it
-/// keeps a command busy long enough to be interrupted.
-fn big_archive(dir: &Path) -> PathBuf {
-    let logs = dir.join("big");
-    fs::create_dir_all(logs.join("inst")).unwrap();
-    let mut out = BufWriter::new(File::create(logs.join("inst/big.log")).unwrap());
-    let (mut written, mut ms) = (0usize, 0u64);
-    while written < 200 << 20 {
-        let line = format!(
-            "2026-06-11T{:02}:{:02}:{:02}.{:03}Z INFO step {ms} of the long job went fine\n",
-            ms / 3_600_000 % 24,
-            ms / 60_000 % 60,
-            ms / 1000 % 60,
-            ms % 1000
-        );
-        out.write_all(line.as_bytes()).unwrap();
-        written += line.len();
-        ms += 1;
-    }
-    out.flush().unwrap();
-    let archive = dir.join("big.tar.zst");
-    ok(Command::new("tar")
-        .args(["--zstd", "-cf"])
-        .arg(&archive)
-        .arg("-C")
-        .arg(&logs)
-        .arg("inst"));
-    fs::remove_dir_all(&logs).unwrap();
-    archive
-}
-
 /// Whether process `pid` has a file open in `dir`, named or not (an unnamed
 /// temporary file shows as `dir/#inode (deleted)`).
 fn has_file_open_in(pid: u32, dir: &Path) -> bool {
@@ -665,35 +634,10 @@ fn has_file_open_in(pid: u32, dir: &Path) -> bool {
 fn interrupted_leaves_no_temporary(command: &mut Command) {
     let tmp = tempfile::tempdir().unwrap();
     let tmp_path = tmp.path().canonicalize().unwrap();
-    let mut child = command
-        .env("TMPDIR", &tmp_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !has_file_open_in(child.id(), &tmp_path) {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-            panic!("the command ended ({status}) before it could be interrupted: {err}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no temporary file was opened"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    ok(Command::new("kill").arg("-INT").arg(child.id().to_string()));
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert_eq!(status.code(), Some(130), "{err}");
+    let (code, err) = signal_when(command.env("TMPDIR", &tmp_path), "INT", |pid| {
+        has_file_open_in(pid, &tmp_path)
+    });
+    assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("interrupted (SIGINT)"), "{err}");
     let left: Vec<_> = fs::read_dir(&tmp_path)
         .unwrap()

@@ -181,3 +181,81 @@ pub fn validate_manifest(manifest: &Path) {
 pub fn manifest_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&fs::read(path).unwrap()).expect("manifest.json is JSON")
 }
+
+/// A tar.zst in `dir` holding one log of 200 MiB of dated lines: reading it
+/// keeps a command busy long enough to be interrupted.
+pub fn big_archive(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let logs = dir.join("big");
+    fs::create_dir_all(logs.join("inst")).unwrap();
+    let mut out = std::io::BufWriter::new(fs::File::create(logs.join("inst/big.log")).unwrap());
+    let (mut written, mut ms) = (0usize, 0u64);
+    while written < 200 << 20 {
+        let line = format!(
+            "2026-06-11T{:02}:{:02}:{:02}.{:03}Z INFO step {ms} of the long job went fine\n",
+            ms / 3_600_000 % 24,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        );
+        out.write_all(line.as_bytes()).unwrap();
+        written += line.len();
+        ms += 1;
+    }
+    out.flush().unwrap();
+    let archive = dir.join("big.tar.zst");
+    run_ok(
+        Command::new("tar")
+            .args(["--zstd", "-cf"])
+            .arg(&archive)
+            .arg("-C")
+            .arg(&logs)
+            .arg("inst"),
+    );
+    fs::remove_dir_all(&logs).unwrap();
+    archive
+}
+
+/// Start `command`, send it `signal` (`INT`, `TERM`) once `ready` says it is
+/// under way, and return its exit code and what it said on stderr.
+pub fn signal_when(
+    command: &mut Command,
+    signal: &str,
+    ready: impl Fn(u32) -> bool,
+) -> (Option<i32>, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !ready(child.id()) {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("the command ended ({status}) before it could be signalled: {err}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the command never got under way"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    run_ok(
+        Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string()),
+    );
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
