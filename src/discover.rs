@@ -333,14 +333,11 @@ fn to_local_path(value: &str) -> PathBuf {
     let windows = value.len() > 2 && value.as_bytes()[1] == b':' && value.contains('\\');
     if windows {
         for (tool, args) in [("wslpath", ["-ua"]), ("cygpath", ["-u"])] {
-            if let Ok(out) = Command::new(tool)
-                .args(args)
-                .arg(value)
-                .stderr(Stdio::null())
-                .output()
-                && out.status.success()
-            {
-                let converted = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            let mut command = Command::new(tool);
+            command.args(args).arg(value);
+            // Under rdd's deadline too: a wedged WSL must not hang the run.
+            if let Ok(converted) = run_with_timeout(command, tool) {
+                let converted = converted.trim();
                 if !converted.is_empty() {
                     return PathBuf::from(converted);
                 }

@@ -178,6 +178,51 @@ fn windows_answers_are_converted_with_wslpath() {
     );
 }
 
+/// A wslpath that never answers (a wedged WSL) is under rdd's deadline too:
+/// the path stays as rdd gave it, and the run goes on.
+#[test]
+fn a_wslpath_that_hangs_does_not_hang_the_run() {
+    let home = home();
+    let bin = home.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    let wslpath = bin.join("wslpath");
+    fs::write(&wslpath, "#!/bin/sh\nexec sleep 300\n").unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&wslpath)
+        .status()
+        .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = home.path().join("out");
+    let started = std::time::Instant::now();
+    let result = collect(
+        home.path(),
+        &out,
+        &[
+            ("FAKE_RDD_OS", "windows"),
+            ("PATH", &path),
+            ("LOGKEEP_RDD_TIMEOUT", "1"),
+        ],
+        &["--instance", "a"],
+    );
+    // A hang guard, not a speed test: each of a few conversions waits 1 s.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(result.status.success(), "{}", stderr(&result));
+    let m = manifest_json(&out.join("manifest.json"));
+    assert!(
+        m["instances"][0]["log_dir"]
+            .as_str()
+            .unwrap()
+            .starts_with("C:\\"),
+        "{}",
+        m["instances"][0]
+    );
+}
+
 #[test]
 fn the_config_file_can_name_rdd_and_instances() {
     let home = home();
@@ -408,4 +453,19 @@ fn an_instances_from_command_that_prints_no_names_says_so() {
         "{}",
         stderr(&result)
     );
+    // With names given as well, those are collected, and the empty listing
+    // is worth a warning (exit 3 under --strict).
+    let result = collect(
+        home.path(),
+        &out,
+        &[],
+        &["--instances-from", "exit 0", "--instance", "a", "--strict"],
+    );
+    assert_eq!(result.status.code(), Some(3), "{}", stderr(&result));
+    assert!(
+        stderr(&result).contains("--instances-from `exit 0` printed no instance names; only those given with --instance are collected"),
+        "{}",
+        stderr(&result)
+    );
+    assert!(read_tree(&out).contains_key("a/rdd.stderr.log"));
 }

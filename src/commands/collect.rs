@@ -247,8 +247,17 @@ fn discover_instances(sources: &mut Sources) -> Result<Vec<Problem>> {
         return Ok(Vec::new());
     };
     let mut names = query.names;
+    let mut empty_listing = None;
     if let Some(command) = &query.instances_from {
         let listed = instances_from(command)?;
+        if listed.is_empty() {
+            empty_listing = Some(Problem::new(
+                &query.path,
+                format!(
+                    "--instances-from `{command}` printed no instance names; only those given with --instance are collected"
+                ),
+            ));
+        }
         if listed.is_empty() && names.is_empty() {
             return Err(Error::new(format!(
                 "--instances-from: `{command}` printed no instance names"
@@ -269,6 +278,7 @@ fn discover_instances(sources: &mut Sources) -> Result<Vec<Problem>> {
         ));
     }
     let (instances, mut problems) = discover(&query.path, &names);
+    problems.extend(empty_listing);
     for instance in instances {
         let taken = sources.instances.iter().any(|i| i.name == instance.name);
         let invalid = crate::names::check_component("instance", &instance.name).err();
