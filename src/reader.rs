@@ -110,14 +110,18 @@ fn visit_dir(root: &Path, dir: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
         if meta.is_dir() {
             visit_dir(root, &path, visit)?;
         } else if meta.is_file() {
-            let mut file = File::open(&path).map_err(|e| Error::io("open", &path, &e))?;
             let entry = Entry {
                 name: &relative,
                 kind: EntryKind::File,
                 size: meta.len(),
                 mtime,
             };
-            visit(&entry, &mut file)?;
+            // One that cannot be opened fails when read, as a damaged entry
+            // of an archive does: a visitor may pass it over and go on.
+            match File::open(&path) {
+                Ok(mut file) => visit(&entry, &mut file)?,
+                Err(e) => visit(&entry, &mut Unopened(Some(e)))?,
+            }
         } else {
             let kind = if meta.file_type().is_symlink() {
                 EntryKind::Symlink
@@ -134,6 +138,18 @@ fn visit_dir(root: &Path, dir: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
         }
     }
     Ok(())
+}
+
+/// The bytes of a file that could not be opened: its error, on the first read.
+struct Unopened(Option<io::Error>);
+
+impl Read for Unopened {
+    fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| io::Error::other("the file could not be opened")))
+    }
 }
 
 fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {

@@ -283,6 +283,32 @@ fn an_unreadable_file_of_a_folder_output_is_named_and_the_rest_checked() {
     assert_eq!(verdict[0]["unreadable"][0]["path"], closed);
     assert_eq!(verdict[0]["unreadable"][0]["reason"], "Permission denied");
     assert_eq!(verdict[0]["missing"], serde_json::json!([]));
+
+    // ls and summary pass over it too, and read the files after it.
+    let as_nobody = |args: &[&str]| {
+        run(Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_logkeep"))
+            .args(args)
+            .arg(&folder))
+    };
+    let ls = as_nobody(&["ls"]);
+    assert!(ls.status.success(), "{}", common::stderr(&ls));
+    let listed = stdout(&ls);
+    assert_eq!(listed.lines().count(), 43, "{listed}");
+    // A file after the closed one in path order keeps its times.
+    let later = listed
+        .lines()
+        .find(|l| l.ends_with("bats-lima-controller/support-bundle.log"))
+        .unwrap();
+    assert!(later.contains("06-11"), "{later}");
+    let summary = as_nobody(&["summary", "--json"]);
+    assert!(summary.status.success(), "{}", common::stderr(&summary));
+    let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
+    let input = &summary["inputs"][0];
+    assert_eq!(input["unreadable"][0]["path"], closed, "{input}");
+    assert_eq!(input["stopped"], serde_json::Value::Null, "{input}");
+    assert!(input["first_error"].is_object(), "{input}");
 }
 
 #[test]
