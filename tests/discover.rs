@@ -40,10 +40,22 @@ fn home() -> tempfile::TempDir {
 }
 
 fn collect(home: &Path, out: &Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    collect_with(Path::new(FAKE_RDD), home, out, env, args)
+}
+
+/// `collect`, asking `rdd` (a script around the fake, say).
+fn collect_with(
+    rdd: &Path,
+    home: &Path,
+    out: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> std::process::Output {
     let mut command = logkeep();
     command
         .env("FAKE_RDD_HOME", home)
-        .args(["collect", "--format", "dir", "--rdd", FAKE_RDD])
+        .args(["collect", "--format", "dir", "--rdd"])
+        .arg(rdd)
         .args(args)
         .arg("-o")
         .arg(out);
@@ -334,13 +346,13 @@ fn an_rdd_that_leaves_a_process_holding_its_output_is_not_waited_for() {
     );
     let out = home.path().join("out");
     let started = std::time::Instant::now();
-    let result = run(logkeep()
-        .env("FAKE_RDD_HOME", home.path())
-        .env("LOGKEEP_RDD_TIMEOUT", "2")
-        .args(["collect", "--format", "dir", "--rdd"])
-        .arg(&rdd)
-        .args(["--instance", "a", "-o"])
-        .arg(&out));
+    let result = collect_with(
+        &rdd,
+        home.path(),
+        &out,
+        &[("LOGKEEP_RDD_TIMEOUT", "2")],
+        &["--instance", "a"],
+    );
     assert!(
         started.elapsed() < std::time::Duration::from_secs(20),
         "waited for the process left behind"
@@ -371,13 +383,13 @@ fn a_hanging_rdd_is_stopped_with_all_its_processes() {
         ),
     );
     let out = home.path().join("out");
-    let result = run(logkeep()
-        .env("FAKE_RDD_HOME", home.path())
-        .env("LOGKEEP_RDD_TIMEOUT", "2")
-        .args(["collect", "--format", "dir", "--rdd"])
-        .arg(&rdd)
-        .args(["--instance", "a", "--instance", "b", "-o"])
-        .arg(&out));
+    let result = collect_with(
+        &rdd,
+        home.path(),
+        &out,
+        &[("LOGKEEP_RDD_TIMEOUT", "2")],
+        &["--instance", "a", "--instance", "b"],
+    );
     assert!(result.status.success(), "{}", stderr(&result));
     assert!(
         stderr(&result).contains("instance b")
