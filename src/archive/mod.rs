@@ -100,6 +100,18 @@ pub struct EntryMeta<'a> {
     pub mtime: Option<SystemTime>,
 }
 
+impl EntryMeta<'_> {
+    /// The data ended after `yielded` bytes, short of `size`. The callers
+    /// yield exactly the size they give; a short entry would not match its
+    /// header (and in a tar, shift every later one), so the writer stops.
+    pub fn ended_early(&self, yielded: u64) -> std::io::Error {
+        std::io::Error::other(format!(
+            "{} yielded {yielded} of its {} bytes",
+            self.path, self.size
+        ))
+    }
+}
+
 pub trait ArchiveWriter {
     /// Add one regular file; `data` yields exactly `entry.size` bytes.
     fn add_file(&mut self, entry: &EntryMeta<'_>, data: &mut dyn Read) -> Result<()>;

@@ -236,13 +236,7 @@ impl ArchiveWriter for TarWriter {
             copied += n as u64;
         }
         if copied != entry.size {
-            // The callers yield exactly the size they give; a short entry
-            // would shift every later one, so stop rather than write it.
-            let e = io::Error::other(format!(
-                "{} yielded {copied} of its {} bytes",
-                entry.path, entry.size
-            ));
-            return Err(self.write_error(&e));
+            return Err(self.write_error(&entry.ended_early(copied)));
         }
         self.end_entry(entry)
     }

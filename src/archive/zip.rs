@@ -69,15 +69,8 @@ impl ArchiveWriter for ZipWriter {
                 .read_to_end(&mut block)
                 .map_err(|e| self.write_error(&e))?;
             if n < len {
-                // The callers yield exactly the size they give; the entry
-                // would not match its header, so stop rather than write it.
-                let e = io::Error::other(format!(
-                    "{} yielded {} of its {} bytes",
-                    entry.path,
-                    entry.size - remaining + n as u64,
-                    entry.size
-                ));
-                return Err(self.write_error(&e));
+                let yielded = entry.size - remaining + n as u64;
+                return Err(self.write_error(&entry.ended_early(yielded)));
             }
             crc.update(&block);
             remaining -= len as u64;
