@@ -2,6 +2,7 @@
 //! interpret (control characters, escape sequences) and bytes that are not UTF-8.
 
 use std::ffi::OsStr;
+use std::fmt::Write as _;
 use std::path::Path;
 
 /// A path as it is safe to print: control characters as `\n`, `\x1b`…, invalid
@@ -11,13 +12,12 @@ pub fn display_path(path: &Path) -> String {
 }
 
 pub fn display_os(text: &OsStr) -> String {
-    let mut out = String::new();
-    for chunk in text.as_encoded_bytes().utf8_chunks() {
-        for c in chunk.valid().chars() {
-            escape_char(c, &mut out);
-        }
+    let bytes = text.as_encoded_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        push_escaped(chunk.valid(), &mut out);
         for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
+            let _ = write!(out, "\\x{b:02x}");
         }
     }
     out
@@ -26,20 +26,28 @@ pub fn display_os(text: &OsStr) -> String {
 /// Escape control characters in text that is already valid UTF-8.
 pub fn display_str(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        escape_char(c, &mut out);
-    }
+    push_escaped(text, &mut out);
     out
 }
 
-fn escape_char(c: char, out: &mut String) {
-    match c {
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-        c => out.push(c),
+/// Copies the runs between control characters whole: every path of a plan
+/// passes through here, and almost none holds a control character.
+fn push_escaped(text: &str, out: &mut String) {
+    let mut rest = text;
+    while let Some(at) = rest.find(char::is_control) {
+        out.push_str(&rest[..at]);
+        let c = rest[at..].chars().next().expect("found at a char boundary");
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+        }
+        rest = &rest[at + c.len_utf8()..];
     }
+    out.push_str(rest);
 }
 
 /// serde helpers: paths in reports and the manifest are strings even when a
@@ -74,6 +82,8 @@ mod tests {
     #[test]
     fn escapes_control_characters() {
         assert_eq!(display_str("a\nb\x1b[31m"), "a\\nb\\x1b[31m");
+        assert_eq!(display_str("\t\r\u{85}é\u{7f}"), "\\t\\r\\x85é\\x7f");
+        assert_eq!(display_str("plain/path.log"), "plain/path.log");
     }
 
     #[cfg(unix)]
