@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
 
 use common::{
-    Tree, big_archive, collect_cmd, logkeep, python, require_python_module, run, run_ok,
-    signal_when, stderr, stdout,
+    Tree, big_archive, collect_cmd, logkeep, run, run_ok, signal_when, stderr, stdout,
+    validate_json,
 };
 
 const TIMELINE_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/timeline");
@@ -444,31 +444,6 @@ fn ls_shows_each_files_time_span() {
     insta::assert_snapshot!("ls_service_logs", stdout(&out));
 }
 
-/// Validate every JSON document (or JSON line) against a schema of `schema/`.
-fn validate(schema: &str, documents: &[serde_json::Value]) {
-    require_python_module("jsonschema", "jsonschema");
-    let work = tempfile::tempdir().unwrap();
-    let docs = work.path().join("docs.json");
-    fs::write(&docs, serde_json::to_vec(documents).unwrap()).unwrap();
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("schema")
-        .join(schema);
-    let out = python(
-        "import json, sys, jsonschema\n\
-         schema = json.load(open(sys.argv[1]))\n\
-         jsonschema.Draft202012Validator.check_schema(schema)\n\
-         v = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())\n\
-         for doc in json.load(open(sys.argv[2])): v.validate(doc)\n",
-        &[&schema, &docs],
-    );
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        schema.display(),
-        stderr(&out)
-    );
-}
-
 #[test]
 fn json_outputs_match_their_schemas() {
     let work = tempfile::tempdir().unwrap();
@@ -481,21 +456,21 @@ fn json_outputs_match_their_schemas() {
     );
     let matches = json_lines(&stdout(&grep));
     assert!(matches.len() > 10);
-    validate("grep-match.schema.json", &matches);
+    validate_json("grep-match.schema.json", &matches);
     let single = run_ok(
         logkeep()
             .args(["grep", "--json", "--level", "warn", "."])
             .arg(&a),
     );
-    validate("grep-match.schema.json", &json_lines(&stdout(&single)));
+    validate_json("grep-match.schema.json", &json_lines(&stdout(&single)));
     let timeline = run_ok(logkeep().args(["timeline", "--json"]).arg(&a).arg(&b));
-    validate("timeline-line.schema.json", &json_lines(&stdout(&timeline)));
+    validate_json("timeline-line.schema.json", &json_lines(&stdout(&timeline)));
     let summary = run_ok(logkeep().args(["summary", "--json"]).arg(&a).arg(&b));
     let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
     assert_eq!(summary["inputs"][1]["label"], "bats/macOS");
-    validate("summary.schema.json", &[summary]);
+    validate_json("summary.schema.json", &[summary]);
     let ls = run_ok(logkeep().args(["ls", "--json"]).arg(&b));
-    validate(
+    validate_json(
         "ls.schema.json",
         &[serde_json::from_slice(&ls.stdout).unwrap()],
     );

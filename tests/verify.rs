@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Tree, logkeep, run, run_ok, stdout};
+use common::{Tree, logkeep, run, run_ok, stdout, validate_json};
 
 fn collect(tree: &Tree, out: &Path, extra: &[&str]) {
     run_ok(
@@ -62,6 +62,24 @@ fn every_format_and_github_wrapped_zips_verify_clean() {
             stdout(&out)
         );
     }
+    // All at once, for scripts: one clean verdict per input, in order.
+    let names = ["out.tar.zst", "folder", "gh-folder.zip"];
+    let out = run_ok(
+        logkeep()
+            .args(["verify", "--json"])
+            .args(names.map(|name| w.join(name))),
+    );
+    let verdicts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    validate_json("verify.schema.json", std::slice::from_ref(&verdicts));
+    for (verdict, name) in verdicts.as_array().unwrap().iter().zip(names) {
+        assert_eq!(verdict["input"], w.join(name).display().to_string());
+        assert_eq!(
+            (&verdict["files"], &verdict["ok"]),
+            (&42.into(), &42.into())
+        );
+        assert_eq!(verdict["changed"], serde_json::json!([]), "{verdict}");
+    }
+    assert_eq!(verdicts.as_array().unwrap().len(), names.len());
 }
 
 #[test]
@@ -88,6 +106,7 @@ fn changed_missing_and_unlisted_files_are_named_and_exit_3() {
     let out = run(logkeep().args(["verify", "--json"]).arg(&folder));
     assert_eq!(out.status.code(), Some(3));
     let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    validate_json("verify.schema.json", std::slice::from_ref(&verdict));
     assert_eq!(
         verdict[0]["changed"][0],
         "bats-lima-controller/rdd.stdout.log"
@@ -188,22 +207,6 @@ fn flip_entry(from: &Path, to: &Path, name: &str) {
     fs::write(to, bytes).unwrap();
 }
 
-/// Validate a `summary --json` document against its schema.
-fn validate_summary(summary: &serde_json::Value) {
-    common::require_python_module("jsonschema", "jsonschema");
-    let work = tempfile::tempdir().unwrap();
-    let doc = work.path().join("summary.json");
-    fs::write(&doc, serde_json::to_vec(summary).unwrap()).unwrap();
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/summary.schema.json");
-    let out = common::python(
-        "import json, sys, jsonschema\n\
-         schema = json.load(open(sys.argv[1]))\n\
-         jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(json.load(open(sys.argv[2])))\n",
-        &[&schema, &doc],
-    );
-    assert!(out.status.success(), "{}", common::stderr(&out));
-}
-
 #[test]
 fn a_damaged_zip_entry_is_named_and_the_rest_is_still_read() {
     let tree = Tree::new();
@@ -228,6 +231,7 @@ fn a_damaged_zip_entry_is_named_and_the_rest_is_still_read() {
     let out = run(logkeep().args(["verify", "--json"]).arg(&corrupt));
     assert_eq!(out.status.code(), Some(3));
     let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    validate_json("verify.schema.json", std::slice::from_ref(&verdict));
     assert_eq!(verdict[0]["ok"], 41);
     assert_eq!(verdict[0]["unreadable"][0]["path"], DAMAGED);
     assert_eq!(verdict[0]["missing"], serde_json::json!([]));
@@ -258,7 +262,10 @@ fn a_damaged_zip_entry_is_named_and_the_rest_is_still_read() {
     assert_eq!(damaged["has_manifest"], true);
     assert_eq!(damaged["tests"], whole["tests"]);
     assert_eq!(whole["unreadable"], serde_json::json!([]));
-    validate_summary(&serde_json::json!({"inputs": [damaged]}));
+    validate_json(
+        "summary.schema.json",
+        &[serde_json::json!({"inputs": [damaged]})],
+    );
 }
 
 #[test]
@@ -279,6 +286,7 @@ fn an_unreadable_file_of_a_folder_output_is_named_and_the_rest_checked() {
         .arg(&folder));
     assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
     let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    validate_json("verify.schema.json", std::slice::from_ref(&verdict));
     assert_eq!(verdict[0]["ok"], 41);
     assert_eq!(verdict[0]["unreadable"][0]["path"], closed);
     assert_eq!(verdict[0]["unreadable"][0]["reason"], "Permission denied");
@@ -341,6 +349,7 @@ fn a_stream_damaged_after_its_manifest_leaves_the_rest_unchecked() {
     let out = run(logkeep().args(["verify", "--json"]).arg(&cut));
     assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
     let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    validate_json("verify.schema.json", std::slice::from_ref(&verdict));
     let v = &verdict[0];
     let count = |key: &str| v[key].as_array().unwrap().len();
     assert!(v["stopped"].is_string(), "{v}");
@@ -385,7 +394,7 @@ fn a_truncated_archive_says_so_and_to_download_it_again() {
         if out.status.success() {
             let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             assert!(summary["inputs"][0]["stopped"].is_string(), "{summary}");
-            validate_summary(&summary);
+            validate_json("summary.schema.json", &[summary]);
         } else {
             assert_eq!(out.status.code(), Some(1), "summary {name}");
         }

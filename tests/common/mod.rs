@@ -159,22 +159,35 @@ pub fn python(script: &str, args: &[&Path]) -> Output {
     run(&mut command)
 }
 
-/// Validate a manifest against the repository's JSON Schema with Python's
-/// jsonschema, the reference implementation.
+/// Validate a manifest against the repository's JSON Schema.
 pub fn validate_manifest(manifest: &Path) {
+    validate_json("manifest.schema.json", &[manifest_json(manifest)]);
+}
+
+/// Validate each JSON document against a schema of `schema/` with Python's
+/// jsonschema, the reference implementation (the schema itself is checked
+/// too, and `format`s such as `date-time` are enforced).
+pub fn validate_json(schema: &str, documents: &[serde_json::Value]) {
     require_python_module("jsonschema", "jsonschema");
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/manifest.schema.json");
-    let output = python(
+    let work = tempfile::tempdir().unwrap();
+    let docs = work.path().join("docs.json");
+    fs::write(&docs, serde_json::to_vec(documents).unwrap()).unwrap();
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schema")
+        .join(schema);
+    let out = python(
         "import json, sys, jsonschema\n\
          schema = json.load(open(sys.argv[1]))\n\
          jsonschema.Draft202012Validator.check_schema(schema)\n\
-         jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(json.load(open(sys.argv[2])))\n",
-        &[&schema, manifest],
+         v = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())\n\
+         for doc in json.load(open(sys.argv[2])): v.validate(doc)\n",
+        &[&schema, &docs],
     );
     assert!(
-        output.status.success(),
-        "manifest does not match the schema: {}",
-        stderr(&output)
+        out.status.success(),
+        "does not match {}: {}",
+        schema.display(),
+        stderr(&out)
     );
 }
 
