@@ -336,8 +336,9 @@ impl Record {
 
 /// Make a raw line printable and parseable: drop the line end and a CR,
 /// remove ANSI escape sequences (serial consoles colour their output), decode
-/// as UTF-8 (invalid bytes become U+FFFD) and show other control characters
-/// escaped, so a hostile log cannot drive the terminal.
+/// as UTF-8 (invalid bytes become U+FFFD), drop NUL bytes (fill, not text)
+/// and show other control characters escaped, so a hostile log cannot drive
+/// the terminal.
 pub fn clean(raw: &[u8], out: &mut String) {
     out.clear();
     let mut raw = raw.strip_suffix(b"\n").unwrap_or(raw);
@@ -368,6 +369,8 @@ pub fn clean(raw: &[u8], out: &mut String) {
                 }
             }
             '\t' => out.push('\t'),
+            // Fill, not text (see `LineReader::next_line`).
+            '\0' => {}
             c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
             c => out.push(c),
         }
@@ -375,7 +378,8 @@ pub fn clean(raw: &[u8], out: &mut String) {
 }
 
 /// Reads lines of at most `max` bytes: a longer line is cut, and the rest of
-/// it skipped, so one huge line cannot take the memory.
+/// it skipped, so one huge line cannot take the memory. NUL bytes are left
+/// out (see `next_line`); line numbers still count every line end.
 pub struct LineReader<R> {
     inner: R,
     max: usize,
@@ -415,17 +419,33 @@ impl<R: BufRead> LineReader<R> {
             if available.is_empty() {
                 return Ok(any.then_some(RawLine { cut }));
             }
-            any = true;
             let (chunk, done) = match memchr::memchr(b'\n', available) {
                 Some(at) => (&available[..=at], true),
                 None => (available, false),
             };
-            let room = self.max.saturating_sub(buf.len());
-            if chunk.len() > room {
-                cut = true;
-            }
-            buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
             let used = chunk.len();
+            // NUL bytes are fill, not text: a copytruncate rotation leaves a
+            // run of them (often megabytes) where the file used to begin, and
+            // a file that shrank while collected ends with them. Left out,
+            // and not counted against the limit, so the line after a run
+            // keeps its time and level.
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                let (text, after) = match memchr::memchr(0, rest) {
+                    Some(at) => {
+                        let run = rest[at..].iter().take_while(|&&b| b == 0).count();
+                        (&rest[..at], &rest[at + run..])
+                    }
+                    None => (rest, &[][..]),
+                };
+                let room = self.max.saturating_sub(buf.len());
+                if text.len() > room {
+                    cut = true;
+                }
+                buf.extend_from_slice(&text[..text.len().min(room)]);
+                any |= !text.is_empty();
+                rest = after;
+            }
             self.inner.consume(used);
             if done {
                 return Ok(Some(RawLine { cut }));
@@ -596,6 +616,31 @@ mod tests {
         assert_eq!(out, "[  OK  ] Started x");
         clean(b"bell\x07 and \xff\n", &mut out);
         assert_eq!(out, "bell\\x07 and \u{fffd}");
+        clean(b"\0\0time=x\0 level=error\n", &mut out);
+        assert_eq!(out, "time=x level=error");
+    }
+
+    #[test]
+    fn leaves_out_nul_fill_without_counting_it() {
+        // A copytruncate hole longer than the limit, then the next line; a
+        // NUL tail after the last line end is no line at all.
+        let data = [
+            &[0u8; 100][..],
+            b"after the hole\n",
+            b"x\0\0y\n",
+            &[0u8; 30],
+        ]
+        .concat();
+        let mut reader = LineReader::new(io::BufReader::with_capacity(8, &data[..]), 20);
+        let mut buf = Vec::new();
+        assert!(!reader.next_line(&mut buf).unwrap().unwrap().cut);
+        assert_eq!(buf, b"after the hole\n");
+        assert!(!reader.next_line(&mut buf).unwrap().unwrap().cut);
+        assert_eq!(buf, b"xy\n");
+        assert!(reader.next_line(&mut buf).unwrap().is_none());
+        // Only NULs: no line.
+        let mut reader = LineReader::new(io::BufReader::new(&[0u8; 50][..]), 20);
+        assert!(reader.next_line(&mut buf).unwrap().is_none());
     }
 
     #[test]

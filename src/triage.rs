@@ -130,19 +130,23 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Scanned> {
         let mut lines = LineReader::new(BufReader::with_capacity(256 * 1024, data), MAX_LINE);
         let mut record = Record::default();
         let mut number = 0u64;
-        // A NUL in the first 8 KiB means a binary file, not a log; NULs
-        // later are the fill of a file that shrank while collected.
         let head = lines
             .peek()
             .map_err(|e| read_error(input, &file.path, &e))?;
-        let binary = memchr::memchr(0, &head[..head.len().min(8192)]).is_some();
+        let binary = looks_binary(&head[..head.len().min(8192)]);
         while !binary
             && let Some(read) = lines
                 .next_line(&mut raw)
                 .map_err(|e| read_error(input, &file.path, &e))?
         {
             number += 1;
-            logline::clean(&raw, &mut text);
+            // A byte order mark (editors and tools on Windows write one)
+            // would hide the first line's time and level.
+            let own_text = match number {
+                1 => raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&raw),
+                _ => &raw,
+            };
+            logline::clean(own_text, &mut text);
             let info = if parse_lines {
                 logline::parse(&text)
             } else {
@@ -179,6 +183,24 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Scanned> {
         visitor.end_file(&file, binary)
     })?;
     Ok(scanned)
+}
+
+/// Is this the start of a binary file rather than a log? Only a file with a
+/// NUL byte can be; but NULs alone do not make one: a copytruncate rotation
+/// leaves a run of them where the log used to begin (the reader leaves them
+/// out). Binary data (an executable, a compressed or image file) has other
+/// control bytes and invalid UTF-8 among the rest; text has next to none.
+fn looks_binary(head: &[u8]) -> bool {
+    if memchr::memchr(0, head).is_none() {
+        return false;
+    }
+    let rest: Vec<u8> = head.iter().copied().filter(|&b| b != 0).collect();
+    let control = rest
+        .iter()
+        .filter(|&&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b)) || b == 0x7f)
+        .count();
+    let invalid: usize = rest.utf8_chunks().map(|c| c.invalid().len()).sum();
+    (control + invalid) * 10 > rest.len()
 }
 
 fn read_error(input: &Path, path: &str, err: &std::io::Error) -> Error {
@@ -376,6 +398,36 @@ pub fn unique_labels(labels: &[(String, &Path)]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_fill_is_not_binary_but_binary_data_is() {
+        let log = b"time=\"2026-06-11T05:00:00Z\" level=info msg=x\n".repeat(20);
+        assert!(!looks_binary(&log));
+        let hole = [vec![0u8; 4096], log.clone()].concat();
+        assert!(!looks_binary(&hole), "a copytruncate hole");
+        assert!(!looks_binary(&[0u8; 8192]), "nothing but the hole so far");
+        let utf16: Vec<u8> = "time=x level=error\r\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert!(!looks_binary(&utf16));
+        // Bytes as a compressor or an executable leaves them.
+        let mut state = 12345u32;
+        let noise: Vec<u8> = (0..8192)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (state >> 16) as u8
+            })
+            .collect();
+        assert!(looks_binary(&noise));
+        let elf = [
+            &b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0\x01\0\0\0"[..],
+            &[1, 2, 3, 0, 4, 5, 6, 0][..],
+        ]
+        .concat()
+        .repeat(50);
+        assert!(looks_binary(&elf));
+    }
 
     #[test]
     fn places_files_from_their_layout_path() {

@@ -645,3 +645,79 @@ fn sigint_mid_grep_of_a_wrapped_archive_leaves_no_spool_and_exits_130() {
             .arg(work.path().join("download.zip")),
     );
 }
+
+#[test]
+fn nul_fill_and_a_byte_order_mark_hide_no_line() {
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("logs");
+    fs::create_dir(&logs).unwrap();
+    let line = |second: u32, level: &str, msg: &str| {
+        format!("time=\"2026-06-11T05:00:{second:02}Z\" level={level} msg=\"{msg}\"\n")
+    };
+    // What a copytruncate rotation leaves: the writer goes on at its old
+    // offset, so the file starts with a hole of NULs (here longer than the
+    // longest line triage keeps), and the text follows it.
+    let mut truncated = vec![0u8; 100 * 1024];
+    truncated.extend(line(1, "error", "after copytruncate").bytes());
+    truncated.extend(line(2, "info", "then on").bytes());
+    fs::write(logs.join("rdd.stderr.log"), truncated).unwrap();
+    // NULs in the middle of a file, after its first 8 KiB of text.
+    let mut middle = line(3, "info", "before").repeat(200).into_bytes();
+    middle.extend([0u8; 4096]);
+    middle.extend(line(4, "error", "after the fill").bytes());
+    fs::write(logs.join("rdd.stdout.log"), middle).unwrap();
+    let bom = [
+        "\u{feff}",
+        &line(5, "error", "bom first"),
+        &line(6, "info", "x"),
+    ]
+    .concat();
+    fs::write(logs.join("lima.stderr.log"), bom).unwrap();
+    let out = work.path().join("out.tar.gz");
+    run_ok(
+        logkeep()
+            .args(["collect", "-q", "--instance", "n", "--log-dir"])
+            .arg(&logs)
+            .arg("--lima-home")
+            .arg(work.path().join("none"))
+            .arg("-o")
+            .arg(&out),
+    );
+
+    let errors = stdout(&run_ok(
+        logkeep().args(["grep", "--level", "error", "."]).arg(&out),
+    ));
+    for (file, text) in [
+        ("n/rdd.stderr.log:1:", "after copytruncate"),
+        ("n/rdd.stdout.log:201:", "after the fill"),
+        ("n/lima.stderr.log:1:", "bom first"),
+    ] {
+        let found = errors
+            .lines()
+            .find(|l| l.contains(text))
+            .unwrap_or_default();
+        assert!(found.starts_with(file), "{text}: {errors}");
+        assert!(
+            !found.contains("\\x00") && !found.contains('\u{feff}'),
+            "{found}"
+        );
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&run_ok(logkeep().args(["summary", "--json"]).arg(&out)).stdout)
+            .unwrap();
+    assert_eq!(summary["inputs"][0]["errors"], 3, "{summary}");
+    let timeline = stdout(&run_ok(logkeep().arg("timeline").arg(&out)));
+    let order: Vec<&str> = [
+        "after copytruncate",
+        "then on",
+        "after the fill",
+        "bom first",
+    ]
+    .into_iter()
+    .filter(|text| timeline.contains(text))
+    .collect();
+    assert_eq!(order.len(), 4, "{timeline}");
+    let at = |text: &str| timeline.find(text).unwrap();
+    assert!(at("after copytruncate") < at("then on") && at("then on") < at("after the fill"));
+    assert!(at("after the fill") < at("bom first"), "{timeline}");
+}
