@@ -131,6 +131,37 @@ fn only_the_failing_test_is_saved_and_results_are_unchanged() {
     assert_eq!(only_entry(&tree.path("saved")), run_dir);
 }
 
+#[test]
+fn runs_with_a_fixed_tempdir_keep_their_logs_apart() {
+    require_tool("bats", "bats");
+    let tree = Tree::new();
+    // bats refuses a --tempdir that exists, and removes it after each run:
+    // every run has the same BATS_RUN_TMPDIR.
+    let fixed = tree.path("bats-tmp");
+    let tempdir = fixed.to_str().unwrap();
+    let first = bats(&tree, "saved", true, &["--tap", "--tempdir", tempdir]);
+    assert_eq!(first.status.code(), Some(1), "{}", stdout(&first));
+    assert!(!fixed.exists(), "bats removed its run folder");
+    let second = bats(&tree, "saved", true, &["--tap", "--tempdir", tempdir]);
+    assert_eq!(second.status.code(), Some(1), "{}", stdout(&second));
+    let runs: Vec<String> = fs::read_dir(tree.path("saved"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(runs.len(), 2, "one folder per run: {runs:?}");
+    assert!(runs.iter().all(|r| r.starts_with("bats-tmp-")), "{runs:?}");
+    // The second run's archive holds its own failing test only once.
+    let listing = run(Command::new("tar")
+        .arg("--zstd")
+        .arg("-tf")
+        .arg(tree.path("saved.tar.zst")));
+    let bats_txt = stdout(&listing)
+        .lines()
+        .filter(|l| l.ends_with("bats-test.txt"))
+        .count();
+    assert_eq!(bats_txt, 1, "{}", stdout(&listing));
+}
+
 /// The README's BATS snippet, copied as a user would: it must run the suite.
 #[test]
 fn the_readme_snippet_runs_as_written() {

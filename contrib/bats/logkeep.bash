@@ -30,12 +30,32 @@ _logkeep_abs() {
 
 _logkeep_dir() { _logkeep_abs "${LOGKEEP_BATS_DIR:-logkeep-bats}"; }
 
-# This run's folder: bats gives every process of one run the same
-# BATS_RUN_TMPDIR, so its name keeps runs apart and an earlier run's logs
-# out of this run's archive.
+# This run's folder, which keeps an earlier run's logs out of this run's
+# archive. bats gives every process of one run the same BATS_RUN_TMPDIR and
+# creates it anew for each run; but with a fixed `--tempdir` its name is the
+# same every time, so the folder's name adds a stamp kept in it.
 _logkeep_run_dir() {
-  local run=${BATS_RUN_TMPDIR:+$(basename "$BATS_RUN_TMPDIR")}
-  printf '%s/%s' "$(_logkeep_dir)" "${run:-run}"
+  local run=run stamp=
+  if [[ -n "${BATS_RUN_TMPDIR:-}" && -d "$BATS_RUN_TMPDIR" ]]; then
+    run=$(basename "$BATS_RUN_TMPDIR")
+    stamp=$(_logkeep_run_stamp "$BATS_RUN_TMPDIR/logkeep-run")
+  fi
+  printf '%s/%s' "$(_logkeep_dir)" "$run${stamp:+-$stamp}"
+}
+
+# The run's stamp (UTC time and a process id), written by the first process
+# to ask. Parallel tests (--jobs) may race: each writes its own file and
+# links it into place, which only one link can win, and all read the winner's.
+_logkeep_run_stamp() {
+  local file=$1 mine
+  if [[ ! -s "$file" ]]; then
+    mine="$file.$$.$RANDOM"
+    if printf '%s-%s\n' "$(date -u +%Y%m%dT%H%M%SZ)" "$$" >"$mine" 2>/dev/null; then
+      ln "$mine" "$file" 2>/dev/null
+      rm -f "$mine"
+    fi
+  fi
+  cat "$file" 2>/dev/null
 }
 
 # A folder name made of anything: safe characters, a bounded length, and a
