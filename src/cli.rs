@@ -18,7 +18,7 @@ Exit codes:
   1    error: nothing was written (the message names the path and what to do)
   2    the command line or the config file is wrong
   3    done, but problems were met and --strict was given (verify: differences;
-       grep: no line matched)
+       grep: no line matched; extract: --only matched no file)
   130  interrupted (Ctrl-C); 143 terminated (SIGTERM): temporary files removed
 
 Typical CI use, after the tests and before teardown:
@@ -288,7 +288,7 @@ struct ExtractArgs {
     /// The folder to create (it must not exist).
     #[arg(long, value_name = "DIR")]
     to: PathBuf,
-    /// Only the files whose layout path matches this glob.
+    /// Only the files whose layout path matches this glob (`*` stops at `/`, `**` crosses it); one that matches no file is warned about and exits 3.
     #[arg(long, value_name = "GLOB")]
     only: Option<String>,
     /// Refuse when everything unpacked exceeds this size.

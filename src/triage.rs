@@ -269,12 +269,18 @@ impl Window {
 /// Say that `--path` matched no file, and what the paths look like: a
 /// filter that silently matches nothing reads as "no problem there".
 pub fn warn_no_file_matched(glob: &globset::GlobMatcher) {
+    warn_glob_matched_nothing("--path", glob.glob().glob(), "'*/ha.stderr*'", "");
+}
+
+/// The warning of [`warn_no_file_matched`] for any option that takes a glob
+/// of layout paths: `example` is a glob of that option's syntax, `more` says
+/// what came of it.
+pub fn warn_glob_matched_nothing(option: &str, pattern: &str, example: &str, more: &str) {
     use std::io::Write;
     let _ = writeln!(
         std::io::stderr(),
-        "warning: no file matched --path {:?}; paths are as `logkeep ls` shows them \
-         (bats-lima-controller/lima-test-stopped/ha.stderr.log): try '*/ha.stderr*'",
-        glob.glob().glob()
+        "warning: no file matched {option} {pattern:?}; paths are as `logkeep ls` shows them \
+         (bats-lima-controller/lima-test-stopped/ha.stderr.log): try {example}{more}"
     );
 }
 

@@ -163,6 +163,43 @@ fn a_good_output_extracts_whole_or_in_part_and_never_into_an_existing_folder() {
     assert!(stderr(&again).contains("already exists"));
 }
 
+#[test]
+fn an_only_glob_that_matches_nothing_is_said_and_exits_3() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("out.tar.zst");
+    run_ok(
+        logkeep()
+            .args(["collect", "-q", "-c"])
+            .arg(tree.config())
+            .arg("-o")
+            .arg(&archive),
+    );
+    let target = work.path().join("ex3");
+    let out = run(logkeep()
+        .arg("extract")
+        .arg(&archive)
+        .arg("--to")
+        .arg(&target)
+        .args(["--only", "nomatch/**"]));
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains(r#"warning: no file matched --only "nomatch/**"; paths are as `logkeep ls` shows them"#),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("holds only its manifest.json"));
+    assert!(
+        common::stdout(&out).starts_with("extracted 1 file ("),
+        "{}",
+        common::stdout(&out)
+    );
+    assert_eq!(
+        common::read_tree(&target).into_keys().collect::<Vec<_>>(),
+        ["manifest.json"]
+    );
+}
+
 /// Zips whose central directory holds a name twice, or a name with a NUL
 /// byte, written by Python's zipfile: a placeholder name of the same length
 /// is written, then its bytes are replaced by the real name's.

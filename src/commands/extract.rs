@@ -14,8 +14,10 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::interrupt;
+use crate::manifest::MANIFEST_NAME;
 use crate::reader::{EntryKind, for_each_entry};
 use crate::sanitize::{display_path, display_str};
+use crate::triage::warn_glob_matched_nothing;
 
 pub struct ExtractOptions {
     pub input: PathBuf,
@@ -73,6 +75,8 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
     let mut seen = BTreeSet::new();
     let mut total = 0u64;
     let mut written = 0usize;
+    // Files `--only` matched (the manifest comes along unasked).
+    let mut asked_for = 0usize;
     for_each_entry(&options.input, &mut |entry, data| {
         let (name, kind) = (entry.name, entry.kind);
         match kind {
@@ -89,14 +93,14 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         }
         // The manifest always comes along: it is the index of what was
         // extracted, and `verify`, `summary` and `timeline` need it.
-        if relative != std::path::Path::new(crate::manifest::MANIFEST_NAME)
-            && options
-                .only
-                .as_ref()
-                .is_some_and(|glob| !glob.is_match(&relative))
-        {
+        let asked = options
+            .only
+            .as_ref()
+            .is_none_or(|glob| glob.is_match(&relative));
+        if !asked && relative != Path::new(MANIFEST_NAME) {
             return Ok(());
         }
+        asked_for += usize::from(asked);
         let target = temp.path().join(&relative);
         // Not while an interruption removes the folder: that would bring it back.
         let mut out = interrupt::exclusive(|| {
@@ -160,10 +164,42 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         renamed
     })?;
     println!(
-        "extracted {written} files ({total} bytes) into {}",
+        "extracted {} ({}) into {}",
+        plural(written as u64, "file"),
+        plural(total, "byte"),
         display_path(&options.to)
     );
+    // A glob that matches nothing is most likely a typo: say so, and exit 3
+    // so that a script does not go on with a folder of nothing it asked for.
+    if let Some(glob) = &options.only
+        && asked_for == 0
+    {
+        let left = if written == 0 {
+            "nothing"
+        } else {
+            "only its manifest.json"
+        };
+        warn_glob_matched_nothing(
+            "--only",
+            glob.glob().glob(),
+            "'bats-lima-controller/**' (`*` stops at `/`, `**` crosses it)",
+            &format!(
+                "; {} holds {left}: remove it before extracting again",
+                display_path(&options.to)
+            ),
+        );
+        return Ok(ExitStatus::Problems);
+    }
     Ok(ExitStatus::Success)
+}
+
+/// `1 file`, `2 files`.
+fn plural(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }
 
 /// A name logkeep could have written: relative, `/`-separated, no `..`, no
