@@ -413,8 +413,8 @@ struct GrepArgs {
     context: Option<usize>,
     #[command(flatten)]
     window: WindowArgs,
-    /// Print one JSON object per selected line (path, line, time, level, text).
-    #[arg(long, conflicts_with_all = ["count", "files_with_matches"])]
+    /// Print one JSON object per selected line (path, line, time, level, text); not with -c, -l or the context of -A/-B/-C (a script reads the lines around a match with `logkeep cat`).
+    #[arg(long, conflicts_with_all = ["count", "files_with_matches", "after_context", "before_context", "context"])]
     json: bool,
 }
 

@@ -532,6 +532,27 @@ fn grep_counts_lists_inverts_and_shows_context_like_grep() {
 }
 
 #[test]
+fn grep_json_refuses_context_as_it_refuses_count_and_list() {
+    let work = tempfile::tempdir().unwrap();
+    let inputs = timeline_inputs(work.path());
+    let folder = &inputs[0].1;
+    for flags in [&["-C", "1"][..], &["-A", "1"], &["-B", "2"], &["-c"], &["-l"]] {
+        let out = run(logkeep()
+            .args(["grep", "--json"])
+            .args(flags)
+            .arg("goroutine")
+            .arg(folder));
+        assert_eq!(out.status.code(), Some(2), "{flags:?}");
+        assert!(
+            stderr(&out).contains("cannot be used with"),
+            "{flags:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out), "", "{flags:?}");
+    }
+}
+
+#[test]
 fn a_closed_pipe_ends_json_output_quietly() {
     let work = tempfile::tempdir().unwrap();
     let (a, _) = two_jobs(work.path());
