@@ -183,6 +183,26 @@ fn ls_filters_from_the_manifest_and_cat_prints_one_file() {
     );
 }
 
+#[test]
+fn cat_of_a_file_the_manifest_lists_but_the_output_lost_says_so() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let folder = work.path().join("m.d");
+    collect(&tree, &folder, &["--format", "dir"]);
+    let path = "bats-lima-controller/rdd.stderr.log";
+    fs::remove_file(folder.join(path)).unwrap();
+    let out = run(logkeep().arg("cat").arg(&folder).arg(path));
+    assert_eq!(out.status.code(), Some(1));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "has no file {path}: it is listed in the manifest but missing from the output"
+        )) && err.contains("logkeep verify"),
+        "{err}"
+    );
+    assert!(!err.contains("holds no file"), "{err}");
+}
+
 // Damaged and unreadable outputs ---------------------------------------------
 
 const DAMAGED: &str = "bats-lima-controller/lima-test-stopped/serial.1.log";

@@ -189,10 +189,16 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
 
 pub fn cat(options: CatOptions) -> Result<ExitStatus> {
     let mut found = false;
+    // The manifest lists the file: one not found is missing, not misnamed.
+    let mut listed = false;
     let stdout = std::io::stdout();
     for_each_file(&options.input, &mut |path, _, data| {
         // `./x` as tar lists it, or `x`: the same file.
         let wanted = options.path.trim_start_matches("./");
+        if path.trim_start_matches("./") == MANIFEST_NAME && wanted != MANIFEST_NAME {
+            listed = manifest_lists(data, wanted);
+            return Ok(());
+        }
         if path.trim_start_matches("./") == wanted && !found {
             found = true;
             let mut out = stdout.lock();
@@ -208,6 +214,16 @@ pub fn cat(options: CatOptions) -> Result<ExitStatus> {
     })?;
     if found {
         Ok(ExitStatus::Success)
+    } else if listed {
+        Err(Error::new(format!(
+            "{} has no file {}: it is listed in the manifest but missing from the output",
+            display_path(&options.input),
+            display_str(&options.path)
+        ))
+        .with_hint(format!(
+            "`logkeep verify {}` checks every file of the output against its manifest",
+            display_path(&options.input)
+        )))
     } else {
         Err(Error::new(format!(
             "{} holds no file {}",
@@ -219,4 +235,18 @@ pub fn cat(options: CatOptions) -> Result<ExitStatus> {
             display_path(&options.input)
         )))
     }
+}
+
+/// Whether the manifest being read lists a file at `path`. A manifest that
+/// cannot be read lists nothing.
+fn manifest_lists(data: &mut dyn std::io::Read, path: &str) -> bool {
+    let mut bytes = Vec::new();
+    if data.read_to_end(&mut bytes).is_err() {
+        return false;
+    }
+    serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|manifest| {
+        manifest["files"]
+            .as_array()
+            .is_some_and(|files| files.iter().any(|f| f["path"].as_str() == Some(path)))
+    })
 }
