@@ -235,7 +235,9 @@ struct CollectArgs {
 ///
 /// Reads tar.gz, tar.zst, zip and folder outputs, also inside the zip that
 /// GitHub's artifact download produces, without unpacking them. Exit 0 when
-/// every file matches and nothing is missing or extra, 3 when not.
+/// every file matches and nothing is missing or extra, 3 when not, 1 when an
+/// input cannot be read at all (with --json it still has a verdict, whose
+/// `error` says why).
 #[derive(Debug, Args)]
 #[command(
     after_help = "Example:\n  logkeep verify rdd-logs-ubuntu-lima.zip rdd-logs-macos-lima.tar.zst"

@@ -137,6 +137,46 @@ fn something_that_is_not_an_output_is_a_clear_error() {
 }
 
 #[test]
+fn verify_json_gives_every_input_a_verdict_in_order_even_one_it_cannot_read() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let good = work.path().join("good.tar.zst");
+    collect(&tree, &good, &[]);
+    let junk = work.path().join("notes.txt");
+    fs::write(&junk, "hello").unwrap();
+    let out = run(logkeep()
+        .args(["verify", "--json"])
+        .arg(&junk)
+        .arg(&good));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::stderr(&out).contains("notes.txt"));
+    let verdicts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts = verdicts.as_array().unwrap();
+    assert_eq!(verdicts.len(), 2, "{verdicts:?}");
+    let (unread, read) = (&verdicts[0], &verdicts[1]);
+    assert!(unread["input"].as_str().unwrap().ends_with("notes.txt"));
+    assert!(
+        unread["error"].as_str().unwrap().contains("notes.txt"),
+        "{unread}"
+    );
+    assert_eq!((unread["files"].as_u64(), unread["ok"].as_u64()), (Some(0), Some(0)));
+    assert!(read["input"].as_str().unwrap().ends_with("good.tar.zst"));
+    assert_eq!(read["error"], serde_json::Value::Null);
+    assert_eq!(read["ok"], 42);
+    validate_json("verify.schema.json", &[serde_json::Value::Array(verdicts.clone())]);
+    // One input alone: still a verdict on stdout, and the error on stderr.
+    let alone = run(logkeep().args(["verify", "--json"]).arg(&junk));
+    assert_eq!(alone.status.code(), Some(1));
+    let verdicts: serde_json::Value = serde_json::from_slice(&alone.stdout).unwrap();
+    assert!(verdicts[0]["error"].is_string(), "{verdicts}");
+    assert!(common::stderr(&alone).contains("not a logkeep output"));
+    // The text output is unchanged: the error on stderr, no verdict line.
+    let text = run(logkeep().arg("verify").arg(&junk).arg(&good));
+    assert_eq!(text.status.code(), Some(1));
+    assert!(!stdout(&text).contains("notes.txt"), "{}", stdout(&text));
+}
+
+#[test]
 fn ls_filters_from_the_manifest_and_cat_prints_one_file() {
     let tree = Tree::new();
     let work = tempfile::tempdir().unwrap();

@@ -40,9 +40,28 @@ struct Verdict {
     not_checked: Vec<String>,
     /// Why reading stopped before the end of the output, when it did.
     stopped: Option<String>,
+    /// Why the input could not be read at all (not an output, no manifest,
+    /// damaged before it): then nothing was checked.
+    error: Option<String>,
 }
 
 impl Verdict {
+    /// The verdict on an input that could not be read: nothing checked.
+    fn unread(input: &Path, error: &Error) -> Verdict {
+        Verdict {
+            input: display_path(input),
+            files: 0,
+            ok: 0,
+            changed: Vec::new(),
+            missing: Vec::new(),
+            unlisted: Vec::new(),
+            unreadable: Vec::new(),
+            not_checked: Vec::new(),
+            stopped: None,
+            error: Some(error.message.clone()),
+        }
+    }
+
     fn clean(&self) -> bool {
         self.changed.is_empty()
             && self.missing.is_empty()
@@ -57,12 +76,14 @@ pub fn run(options: VerifyOptions) -> Result<ExitStatus> {
     let mut verdicts = Vec::new();
     let mut unreadable = 0;
     for input in &options.inputs {
-        // One input that cannot be read does not hide the others' verdicts.
+        // One input that cannot be read does not hide the others' verdicts;
+        // in the JSON it has a verdict of its own, so every input is there.
         match verify(input) {
             Ok(verdict) => verdicts.push(verdict),
-            Err(error) if options.inputs.len() > 1 => {
+            Err(error) if options.inputs.len() > 1 || options.report.json => {
                 unreadable += 1;
                 error.print();
+                verdicts.push(Verdict::unread(input, &error));
             }
             Err(error) => return Err(error),
         }
@@ -70,7 +91,8 @@ pub fn run(options: VerifyOptions) -> Result<ExitStatus> {
     if options.report.json {
         print_json(&verdicts);
     } else {
-        for v in &verdicts {
+        // An input that could not be read was named on stderr.
+        for v in verdicts.iter().filter(|v| v.error.is_none()) {
             println!(
                 "{}: {} of {} files match the manifest{}",
                 v.input,
@@ -204,6 +226,7 @@ fn verify(input: &Path) -> Result<Verdict> {
         unreadable: Vec::new(),
         not_checked: Vec::new(),
         stopped: stopped.map(|e| e.message),
+        error: None,
     };
     let mut seen = BTreeSet::new();
     for record in &listed {
