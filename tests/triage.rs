@@ -414,6 +414,53 @@ fn several_jobs_are_labelled_by_their_run_and_compared() {
     assert!(lines.iter().any(|l| l["run"] == "bats/Linux"));
 }
 
+/// Two jobs, Linux and macOS; `macos_lines` are added to the macOS job's
+/// rdd.stderr.log (its 39 lines end at 05:10:02).
+fn jobs_where_macos_adds(work: &Path, macos_lines: &[String]) -> (PathBuf, PathBuf) {
+    let linux = Tree::new();
+    let macos = Tree::new();
+    let log = macos.path(&format!("{}/rdd.stderr.log", Tree::LIMA_LOG_DIR));
+    let mut text = fs::read_to_string(&log).unwrap();
+    for line in macos_lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    fs::write(&log, text).unwrap();
+    let a = work.join("rdd-logs-linux.tar.zst");
+    let b = work.join("rdd-logs-macos.zip");
+    collect_job(&linux, &a, "bats", "Linux");
+    collect_job(&macos, &b, "bats", "macOS");
+    (a, b)
+}
+
+#[test]
+fn summary_json_carries_the_whole_text_of_long_error_lines() {
+    let work = tempfile::tempdir().unwrap();
+    let message = format!("vz: cannot release {}end", "the virtual machine ".repeat(15));
+    let line = format!("time=\"2026-06-11T05:10:03Z\" level=error msg=\"{message}\" vm=test-stopped");
+    assert!(line.chars().count() > 250);
+    let (a, b) = jobs_where_macos_adds(work.path(), std::slice::from_ref(&line));
+    let json = run_ok(logkeep().args(["summary", "--json"]).arg(&a).arg(&b));
+    let summary: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let macos = &summary["inputs"][1];
+    let log = macos["logs_with_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["path"] == "bats-lima-controller/rdd.stderr.log")
+        .unwrap();
+    assert_eq!(log["last"]["text"], line.as_str());
+    assert_eq!(
+        summary["differences"][0]["example"],
+        format!("bats-lima-controller/rdd.stderr.log:40: {line}").as_str()
+    );
+    validate_json("summary.schema.json", &[summary.clone()]);
+    // The text output still fits a screen: the line is cut, and says so.
+    let text = stdout(&run_ok(logkeep().arg("summary").arg(&a).arg(&b)));
+    assert!(!text.contains(&line), "{text}");
+    assert!(text.contains(&format!("{}…", &line[..200])), "{text}");
+}
+
 #[test]
 fn summary_is_the_one_screen_answer() {
     let tree = Tree::new();

@@ -23,7 +23,8 @@ pub struct SummaryOptions {
     pub json: bool,
 }
 
-/// Longest text of a line shown; the rest is cut with `…`.
+/// Longest text of a line shown; the rest is cut with `…` (in the text
+/// output: `--json` carries the whole line).
 const TEXT_SHOWN: usize = 200;
 /// How many cross-job differences are listed.
 const DIFFERENCES_SHOWN: usize = 20;
@@ -33,6 +34,7 @@ struct LineRef {
     time: Option<String>,
     line: u64,
     level: Option<Level>,
+    /// The whole line; the text output cuts it.
     text: String,
     /// The BATS test that had started last when the line was written.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,7 +111,11 @@ struct Difference {
     signature: String,
     only_in: Vec<String>,
     count: u64,
+    /// `PATH:LINE: text`, the text whole.
     example: String,
+    /// The example as the text output shows it, its text cut.
+    #[serde(skip)]
+    example_shown: String,
 }
 
 #[derive(Serialize)]
@@ -127,9 +133,23 @@ struct FileStats {
     last: Option<LineRef>,
 }
 
-/// Error signatures of one input, with their count and one example
-/// (`path:line: text`).
-type Signatures = HashMap<String, (u64, String)>;
+/// Error signatures of one input, with their count and one example.
+type Signatures = HashMap<String, (u64, Example)>;
+
+/// An error line, and where it is.
+#[derive(Debug, Clone)]
+struct Example {
+    path: String,
+    line: u64,
+    text: String,
+}
+
+impl Example {
+    /// `path:line: text`, with the text whole or cut for one screen.
+    fn show(&self, text: impl Fn(&str) -> String) -> String {
+        format!("{}:{}: {}", self.path, self.line, text(&self.text))
+    }
+}
 
 /// What the lines of one file gave, kept apart until the file is read to
 /// its end: a file that cannot be read is left out whole.
@@ -256,7 +276,7 @@ impl Visitor for Gatherer {
             time: line.time.map(|t| t.to_string()),
             line: line.number,
             level: line.level,
-            text: cut(line.text),
+            text: line.text.to_string(),
             test: None,
             at: line.time,
         };
@@ -282,7 +302,11 @@ impl Visitor for Gatherer {
             .or_insert_with(|| {
                 (
                     0,
-                    format!("{}:{}: {}", file.path, line.number, cut(line.text)),
+                    Example {
+                        path: file.path.clone(),
+                        line: line.number,
+                        text: line.text.to_string(),
+                    },
                 )
             });
         entry.0 += 1;
@@ -492,7 +516,8 @@ fn differences(per_input: &[(String, Signatures)]) -> Vec<Difference> {
                     .map(|&i| per_input[i].1[signature].0)
                     .sum::<u64>()
                     .max(*count),
-                example: example.clone(),
+                example: example.show(str::to_string),
+                example_shown: example.show(cut),
             }
         })
         .collect();
@@ -731,7 +756,7 @@ fn write_text(
                 "              {}:{}: {}",
                 display_str(path),
                 first.line,
-                first.text
+                cut(&first.text)
             )?;
         }
         let with_errors: Vec<&LogErrors> =
@@ -760,7 +785,13 @@ fn write_text(
                         display_str(test.as_deref().unwrap_or_default())
                     )?;
                 }
-                writeln!(out, "      {} :{:<5} {}", clock(line), line.line, line.text)?;
+                writeln!(
+                    out,
+                    "      {} :{:<5} {}",
+                    clock(line),
+                    line.line,
+                    cut(&line.text)
+                )?;
             }
         }
     }
@@ -776,7 +807,7 @@ fn write_text(
                     "  only in {}: {}, e.g. {}",
                     d.only_in.join(", "),
                     plural(d.count, "line"),
-                    display_str(&d.example)
+                    display_str(&d.example_shown)
                 )?;
             }
             if differences.len() > DIFFERENCES_SHOWN {
