@@ -381,22 +381,40 @@ pub fn run_label(input: &Path, manifest: Option<&Value>) -> String {
     }
 }
 
-/// Labels for several inputs, made unique by adding the file name where two
-/// runs would read the same.
+/// Labels for several inputs, made unique where two runs would read the
+/// same: by the file name, or the path as given when the file names are
+/// alike too, or the file name and the input's place on the command line
+/// (`#2`) when one input is given twice. grep, timeline and summary all
+/// label by this.
 pub fn unique_labels(labels: &[(String, &Path)]) -> Vec<String> {
+    let file_name = |path: &Path| {
+        path.file_name()
+            .map(|n| display_path(Path::new(n)))
+            .unwrap_or_else(|| display_path(path))
+    };
     labels
         .iter()
-        .map(|(label, path)| {
-            let clashes = labels.iter().filter(|(other, _)| other == label).count() > 1;
-            if clashes {
-                let name = path
-                    .file_name()
-                    .map(|n| display_path(Path::new(n)))
-                    .unwrap_or_default();
-                format!("{label} ({name})")
-            } else {
-                label.clone()
+        .enumerate()
+        .map(|(index, (label, path))| {
+            let alike: Vec<&Path> = labels
+                .iter()
+                .filter(|(other, _)| other == label)
+                .map(|(_, p)| *p)
+                .collect();
+            if alike.len() == 1 {
+                return label.clone();
             }
+            // The first that tells this input from the others alike; one
+            // that only repeats the label (no manifest) tells nothing.
+            let unique = |tell: &dyn Fn(&Path) -> String| {
+                let mine = tell(path);
+                (mine != *label && alike.iter().filter(|p| tell(p) == mine).count() == 1)
+                    .then_some(mine)
+            };
+            let tag = unique(&file_name)
+                .or_else(|| unique(&display_path))
+                .unwrap_or_else(|| format!("{} #{}", file_name(path), index + 1));
+            format!("{label} ({tag})")
         })
         .collect()
 }
@@ -454,5 +472,51 @@ mod tests {
         );
         assert_eq!(place("bats-lima-controller/rdd.stderr.log").vm, None);
         assert_eq!(place("_diag/typeperf.tsv").instance, None);
+    }
+
+    #[test]
+    fn labels_that_read_alike_are_told_apart() {
+        let labels = |inputs: &[(&str, &str)]| {
+            unique_labels(
+                &inputs
+                    .iter()
+                    .map(|(label, path)| (label.to_string(), Path::new(*path)))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            labels(&[("bats/Linux", "a.zip"), ("bats/macOS", "a.zip")]),
+            ["bats/Linux", "bats/macOS"]
+        );
+        assert_eq!(
+            labels(&[("bats/Linux", "x/a.zip"), ("bats/Linux", "y/b.zip")]),
+            ["bats/Linux (a.zip)", "bats/Linux (b.zip)"]
+        );
+        assert_eq!(
+            labels(&[("bats/Linux", "x/a.zip"), ("bats/Linux", "y/a.zip")]),
+            ["bats/Linux (x/a.zip)", "bats/Linux (y/a.zip)"]
+        );
+        // Without a manifest the label is the file name: the path tells.
+        assert_eq!(
+            labels(&[("a.zip", "x/a.zip"), ("a.zip", "y/a.zip")]),
+            ["a.zip (x/a.zip)", "a.zip (y/a.zip)"]
+        );
+        // One input twice: its place on the command line.
+        assert_eq!(
+            labels(&[
+                ("bats/Linux", "a.tar.zst"),
+                ("bats/macOS", "b.zip"),
+                ("bats/Linux", "a.tar.zst")
+            ]),
+            [
+                "bats/Linux (a.tar.zst #1)",
+                "bats/macOS",
+                "bats/Linux (a.tar.zst #3)"
+            ]
+        );
+        assert_eq!(
+            labels(&[("a.zip", "a.zip"), ("a.zip", "a.zip")]),
+            ["a.zip (a.zip #1)", "a.zip (a.zip #2)"]
+        );
     }
 }

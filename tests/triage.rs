@@ -462,6 +462,45 @@ fn summary_json_carries_the_whole_text_of_long_error_lines() {
 }
 
 #[test]
+fn the_same_input_given_twice_gets_two_labels() {
+    let work = tempfile::tempdir().unwrap();
+    let tree = Tree::new();
+    let a = work.path().join("a.tar.zst");
+    collect_job(&tree, &a, "bats", "Linux");
+    let (first, second) = ("bats/Linux (a.tar.zst #1)", "bats/Linux (a.tar.zst #2)");
+    let summary = run_ok(logkeep().args(["summary", "--json"]).arg(&a).arg(&a));
+    let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
+    assert_eq!(summary["inputs"][0]["label"], first);
+    assert_eq!(summary["inputs"][1]["label"], second);
+    let text = stdout(&run_ok(logkeep().arg("summary").arg(&a).arg(&a)));
+    assert!(
+        text.starts_with(&format!("{first}\n")) && text.contains(&format!("\n{second}\n")),
+        "{text}"
+    );
+    let grep = run_ok(
+        logkeep()
+            .args(["grep", "--json", "failed to start VM"])
+            .arg(&a)
+            .arg(&a),
+    );
+    let runs: Vec<serde_json::Value> = json_lines(&stdout(&grep))
+        .iter()
+        .map(|l| l["run"].clone())
+        .collect();
+    assert_eq!(runs, [first, second], "{}", stdout(&grep));
+    let timeline = run_ok(
+        logkeep()
+            .args(["timeline", "--json", "--level", "error"])
+            .arg(&a)
+            .arg(&a),
+    );
+    let lines = json_lines(&stdout(&timeline));
+    for run in [first, second] {
+        assert!(lines.iter().any(|l| l["run"] == run), "{run}");
+    }
+}
+
+#[test]
 fn summary_is_the_one_screen_answer() {
     let tree = Tree::new();
     let work = tempfile::tempdir().unwrap();
