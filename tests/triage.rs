@@ -462,6 +462,42 @@ fn summary_json_carries_the_whole_text_of_long_error_lines() {
 }
 
 #[test]
+fn errors_not_in_every_job_are_listed_in_time_order() {
+    let work = tempfile::tempdir().unwrap();
+    // Line 40 is the latest and its message sorts first; line 41 the earliest.
+    let lines: Vec<String> = [("05:10:09", "alpha broke"), ("05:10:03", "zeta broke"), ("05:10:05", "mid broke")]
+        .iter()
+        .map(|(time, msg)| format!("time=\"2026-06-11T{time}Z\" level=error msg=\"{msg}\""))
+        .collect();
+    let (a, b) = jobs_where_macos_adds(work.path(), &lines);
+    let text = stdout(&run_ok(logkeep().arg("summary").arg(&a).arg(&b)));
+    let listed: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Errors not in every job"))
+        .skip(1)
+        .map(|l| l.split(" e.g. ").nth(1).unwrap_or(l))
+        .collect();
+    let at = |line: u32| format!("bats-lima-controller/rdd.stderr.log:{line}: ");
+    assert_eq!(listed.len(), 3, "{text}");
+    for (shown, line) in listed.iter().zip([41, 42, 40]) {
+        assert!(shown.starts_with(&at(line)), "{line}: {text}");
+    }
+    let json = run_ok(logkeep().args(["summary", "--json"]).arg(&a).arg(&b));
+    let summary: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let times: Vec<&str> = summary["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["time"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        ["2026-06-11T05:10:03Z", "2026-06-11T05:10:05Z", "2026-06-11T05:10:09Z"]
+    );
+    validate_json("summary.schema.json", &[summary]);
+}
+
+#[test]
 fn the_same_input_given_twice_gets_two_labels() {
     let work = tempfile::tempdir().unwrap();
     let tree = Tree::new();

@@ -3,6 +3,7 @@
 //! first and last error-level lines of each log with the test that was
 //! running; with several outputs, the errors some jobs have and others not.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -111,11 +112,16 @@ struct Difference {
     signature: String,
     only_in: Vec<String>,
     count: u64,
+    /// When the example was written: the earliest such line of these jobs.
+    time: Option<String>,
     /// `PATH:LINE: text`, the text whole.
     example: String,
     /// The example as the text output shows it, its text cut.
     #[serde(skip)]
     example_shown: String,
+    /// Differences are listed in time order (then by input, file and line).
+    #[serde(skip)]
+    order: (bool, Option<Timestamp>, usize, String, u64),
 }
 
 #[derive(Serialize)]
@@ -133,7 +139,8 @@ struct FileStats {
     last: Option<LineRef>,
 }
 
-/// Error signatures of one input, with their count and one example.
+/// Error signatures of one input, with their count and one example: the
+/// earliest such line.
 type Signatures = HashMap<String, (u64, Example)>;
 
 /// An error line, and where it is.
@@ -142,9 +149,23 @@ struct Example {
     path: String,
     line: u64,
     text: String,
+    at: Option<Timestamp>,
 }
 
 impl Example {
+    /// What orders examples: by time (lines without one last), then by
+    /// file and line.
+    fn order(&self) -> (bool, Option<Timestamp>, &str, u64) {
+        (self.at.is_none(), self.at, &self.path, self.line)
+    }
+
+    /// Keep the earlier of the two.
+    fn keep_earlier(&mut self, other: Example) {
+        if other.order() < self.order() {
+            *self = other;
+        }
+    }
+
     /// `path:line: text`, with the text whole or cut for one screen.
     fn show(&self, text: impl Fn(&str) -> String) -> String {
         format!("{}:{}: {}", self.path, self.line, text(&self.text))
@@ -173,7 +194,16 @@ impl Gathered {
         }
         self.tests.extend(other.tests);
         for (signature, (count, example)) in other.signatures {
-            self.signatures.entry(signature).or_insert((0, example)).0 += count;
+            match self.signatures.entry(signature) {
+                Entry::Occupied(mut known) => {
+                    let known = known.get_mut();
+                    known.0 += count;
+                    known.1.keep_earlier(example);
+                }
+                Entry::Vacant(new) => {
+                    new.insert((count, example));
+                }
+            }
         }
     }
 }
@@ -295,21 +325,25 @@ impl Visitor for Gatherer {
         if earlier(&stats.first) {
             stats.first = Some(found.clone());
         }
-        let entry = self
-            .file
-            .signatures
-            .entry(signature(line.text))
-            .or_insert_with(|| {
-                (
-                    0,
-                    Example {
-                        path: file.path.clone(),
-                        line: line.number,
-                        text: line.text.to_string(),
-                    },
-                )
-            });
-        entry.0 += 1;
+        let example = || Example {
+            path: file.path.clone(),
+            line: line.number,
+            text: line.text.to_string(),
+            at: line.time,
+        };
+        match self.file.signatures.entry(signature(line.text)) {
+            Entry::Occupied(mut known) => {
+                let known = known.get_mut();
+                known.0 += 1;
+                // Later in the file, so the example only if earlier in time.
+                if (line.time.is_none(), line.time) < (known.1.at.is_none(), known.1.at) {
+                    known.1 = example();
+                }
+            }
+            Entry::Vacant(new) => {
+                new.insert((1, example()));
+            }
+        }
         if later(&stats.last) {
             stats.last = Some(found);
         }
@@ -507,7 +541,15 @@ fn differences(per_input: &[(String, Signatures)]) -> Vec<Difference> {
         .into_iter()
         .filter(|(_, inputs)| inputs.len() < per_input.len())
         .map(|(signature, inputs)| {
-            let (count, example) = &per_input[inputs[0]].1[signature];
+            // The earliest line of the signature, in any of these inputs.
+            let (input, (count, example)) = inputs
+                .iter()
+                .map(|&i| (i, &per_input[i].1[signature]))
+                .min_by(|(a, (_, x)), (b, (_, y))| {
+                    let (x, y) = (x.order(), y.order());
+                    (x.0, x.1, a, x.2, x.3).cmp(&(y.0, y.1, b, y.2, y.3))
+                })
+                .expect("a signature is in at least one input");
             Difference {
                 signature: signature.clone(),
                 only_in: inputs.iter().map(|&i| per_input[i].0.clone()).collect(),
@@ -516,12 +558,20 @@ fn differences(per_input: &[(String, Signatures)]) -> Vec<Difference> {
                     .map(|&i| per_input[i].1[signature].0)
                     .sum::<u64>()
                     .max(*count),
+                time: example.at.map(|t| t.to_string()),
                 example: example.show(str::to_string),
                 example_shown: example.show(cut),
+                order: (
+                    example.at.is_none(),
+                    example.at,
+                    input,
+                    example.path.clone(),
+                    example.line,
+                ),
             }
         })
         .collect();
-    out.sort_by(|a, b| b.count.cmp(&a.count).then(a.signature.cmp(&b.signature)));
+    out.sort_by(|a, b| a.order.cmp(&b.order));
     out
 }
 
