@@ -184,7 +184,9 @@ fn an_only_glob_that_matches_nothing_is_said_and_exits_3() {
         .args(["--only", "nomatch/**"]));
     assert_eq!(out.status.code(), Some(3));
     assert!(
-        stderr(&out).contains(r#"warning: no file matched --only "nomatch/**"; paths are as `logkeep ls` shows them"#),
+        stderr(&out).contains(
+            r#"warning: no file matched --only "nomatch/**"; paths are as `logkeep ls` shows them"#
+        ),
         "{}",
         stderr(&out)
     );

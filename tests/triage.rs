@@ -436,8 +436,12 @@ fn jobs_where_macos_adds(work: &Path, macos_lines: &[String]) -> (PathBuf, PathB
 #[test]
 fn summary_json_carries_the_whole_text_of_long_error_lines() {
     let work = tempfile::tempdir().unwrap();
-    let message = format!("vz: cannot release {}end", "the virtual machine ".repeat(15));
-    let line = format!("time=\"2026-06-11T05:10:03Z\" level=error msg=\"{message}\" vm=test-stopped");
+    let message = format!(
+        "vz: cannot release {}end",
+        "the virtual machine ".repeat(15)
+    );
+    let line =
+        format!("time=\"2026-06-11T05:10:03Z\" level=error msg=\"{message}\" vm=test-stopped");
     assert!(line.chars().count() > 250);
     let (a, b) = jobs_where_macos_adds(work.path(), std::slice::from_ref(&line));
     let json = run_ok(logkeep().args(["summary", "--json"]).arg(&a).arg(&b));
@@ -454,7 +458,7 @@ fn summary_json_carries_the_whole_text_of_long_error_lines() {
         summary["differences"][0]["example"],
         format!("bats-lima-controller/rdd.stderr.log:40: {line}").as_str()
     );
-    validate_json("summary.schema.json", &[summary.clone()]);
+    validate_json("summary.schema.json", std::slice::from_ref(&summary));
     // The text output still fits a screen: the line is cut, and says so.
     let text = stdout(&run_ok(logkeep().arg("summary").arg(&a).arg(&b)));
     assert!(!text.contains(&line), "{text}");
@@ -465,10 +469,14 @@ fn summary_json_carries_the_whole_text_of_long_error_lines() {
 fn errors_not_in_every_job_are_listed_in_time_order() {
     let work = tempfile::tempdir().unwrap();
     // Line 40 is the latest and its message sorts first; line 41 the earliest.
-    let lines: Vec<String> = [("05:10:09", "alpha broke"), ("05:10:03", "zeta broke"), ("05:10:05", "mid broke")]
-        .iter()
-        .map(|(time, msg)| format!("time=\"2026-06-11T{time}Z\" level=error msg=\"{msg}\""))
-        .collect();
+    let lines: Vec<String> = [
+        ("05:10:09", "alpha broke"),
+        ("05:10:03", "zeta broke"),
+        ("05:10:05", "mid broke"),
+    ]
+    .iter()
+    .map(|(time, msg)| format!("time=\"2026-06-11T{time}Z\" level=error msg=\"{msg}\""))
+    .collect();
     let (a, b) = jobs_where_macos_adds(work.path(), &lines);
     let text = stdout(&run_ok(logkeep().arg("summary").arg(&a).arg(&b)));
     let listed: Vec<&str> = text
@@ -492,7 +500,11 @@ fn errors_not_in_every_job_are_listed_in_time_order() {
         .collect();
     assert_eq!(
         times,
-        ["2026-06-11T05:10:03Z", "2026-06-11T05:10:05Z", "2026-06-11T05:10:09Z"]
+        [
+            "2026-06-11T05:10:03Z",
+            "2026-06-11T05:10:05Z",
+            "2026-06-11T05:10:09Z"
+        ]
     );
     validate_json("summary.schema.json", &[summary]);
 }
@@ -658,7 +670,13 @@ fn grep_json_refuses_context_as_it_refuses_count_and_list() {
     let work = tempfile::tempdir().unwrap();
     let inputs = timeline_inputs(work.path());
     let folder = &inputs[0].1;
-    for flags in [&["-C", "1"][..], &["-A", "1"], &["-B", "2"], &["-c"], &["-l"]] {
+    for flags in [
+        &["-C", "1"][..],
+        &["-A", "1"],
+        &["-B", "2"],
+        &["-c"],
+        &["-l"],
+    ] {
         let out = run(logkeep()
             .args(["grep", "--json"])
             .args(flags)

@@ -144,10 +144,7 @@ fn verify_json_gives_every_input_a_verdict_in_order_even_one_it_cannot_read() {
     collect(&tree, &good, &[]);
     let junk = work.path().join("notes.txt");
     fs::write(&junk, "hello").unwrap();
-    let out = run(logkeep()
-        .args(["verify", "--json"])
-        .arg(&junk)
-        .arg(&good));
+    let out = run(logkeep().args(["verify", "--json"]).arg(&junk).arg(&good));
     assert_eq!(out.status.code(), Some(1));
     assert!(common::stderr(&out).contains("notes.txt"));
     let verdicts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -159,11 +156,17 @@ fn verify_json_gives_every_input_a_verdict_in_order_even_one_it_cannot_read() {
         unread["error"].as_str().unwrap().contains("notes.txt"),
         "{unread}"
     );
-    assert_eq!((unread["files"].as_u64(), unread["ok"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (unread["files"].as_u64(), unread["ok"].as_u64()),
+        (Some(0), Some(0))
+    );
     assert!(read["input"].as_str().unwrap().ends_with("good.tar.zst"));
     assert_eq!(read["error"], serde_json::Value::Null);
     assert_eq!(read["ok"], 42);
-    validate_json("verify.schema.json", &[serde_json::Value::Array(verdicts.clone())]);
+    validate_json(
+        "verify.schema.json",
+        &[serde_json::Value::Array(verdicts.clone())],
+    );
     // One input alone: still a verdict on stdout, and the error on stderr.
     let alone = run(logkeep().args(["verify", "--json"]).arg(&junk));
     assert_eq!(alone.status.code(), Some(1));
