@@ -14,8 +14,15 @@ use common::{Tree, read_tree, require_tool, run, stdout};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Run the sample suite from the tree's folder, with the settings relative
-/// to it as a user would write them (the suite's tests cd elsewhere).
-fn bats(tree: &Tree, saved: &str, with_hook: bool, extra: &[&str]) -> std::process::Output {
+/// to it as a user would write them (the suite's tests cd elsewhere), and
+/// `env` besides.
+fn bats(
+    tree: &Tree,
+    saved: &str,
+    with_hook: bool,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
     let mut command = Command::new("bats");
     command
         .args(extra)
@@ -26,7 +33,8 @@ fn bats(tree: &Tree, saved: &str, with_hook: bool, extra: &[&str]) -> std::proce
         .env("LOGKEEP_BATS_DIR", saved)
         .env_remove("LOGKEEP_BATS_ALL")
         .env_remove("LOGKEEP_BATS_ARCHIVE")
-        .env_remove("SAMPLE_ALL_PASS");
+        .env_remove("SAMPLE_ALL_PASS")
+        .envs(env.iter().copied());
     let hook = Path::new(ROOT).join("contrib/bats/logkeep");
     if with_hook {
         command.env("LOGKEEP_HOOK", hook);
@@ -66,9 +74,9 @@ fn results(out: &std::process::Output) -> Vec<String> {
 #[test]
 fn only_the_failing_test_is_saved_and_results_are_unchanged() {
     require_tool("bats", "bats");
-    let baseline = bats(&Tree::new(), "baseline", false, &["--tap"]);
+    let baseline = bats(&Tree::new(), "baseline", false, &["--tap"], &[]);
     let tree = Tree::new();
-    let hooked = bats(&tree, "saved", true, &["--tap"]);
+    let hooked = bats(&tree, "saved", true, &["--tap"], &[]);
     assert_eq!(
         results(&hooked),
         results(&baseline),
@@ -139,10 +147,10 @@ fn runs_with_a_fixed_tempdir_keep_their_logs_apart() {
     // every run has the same BATS_RUN_TMPDIR.
     let fixed = tree.path("bats-tmp");
     let tempdir = fixed.to_str().unwrap();
-    let first = bats(&tree, "saved", true, &["--tap", "--tempdir", tempdir]);
+    let first = bats(&tree, "saved", true, &["--tap", "--tempdir", tempdir], &[]);
     assert_eq!(first.status.code(), Some(1), "{}", stdout(&first));
     assert!(!fixed.exists(), "bats removed its run folder");
-    let second = bats(&tree, "saved", true, &["--tap", "--tempdir", tempdir]);
+    let second = bats(&tree, "saved", true, &["--tap", "--tempdir", tempdir], &[]);
     assert_eq!(second.status.code(), Some(1), "{}", stdout(&second));
     let runs: Vec<String> = fs::read_dir(tree.path("saved"))
         .unwrap()
@@ -211,7 +219,14 @@ fn parallel_bats_runs_keep_the_same_results() {
     require_tool("bats", "bats");
     require_tool("parallel", "parallel");
     let tree = Tree::new();
-    let out = bats(&tree, "saved", true, &["--tap", "--jobs", "2"]);
+    // Every test saves its logs, at the same time: one run, one folder.
+    let out = bats(
+        &tree,
+        "saved",
+        true,
+        &["--tap", "--jobs", "2"],
+        &[("LOGKEEP_BATS_ALL", "1")],
+    );
     let mut lines = results(&out);
     lines.sort();
     assert!(
@@ -221,4 +236,10 @@ fn parallel_bats_runs_keep_the_same_results() {
         "{lines:?}"
     );
     assert_eq!(out.status.code(), Some(1));
+    let run_dir = only_entry(&tree.path("saved"));
+    let tests = fs::read_dir(only_entry(&run_dir)).unwrap().count();
+    assert_eq!(
+        tests, 2,
+        "the passing and the failing test, in one run's folder"
+    );
 }
