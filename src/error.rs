@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::sanitize::display_path;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Error {
     pub message: String,
     pub hint: Option<String>,

@@ -157,8 +157,18 @@ fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Resu
     let entries = archive
         .entries()
         .map_err(|e| Error::io("read tar in", path, &e))?;
+    // The last entry met, to say where a damaged header is.
+    let mut last: Option<String> = None;
     for entry in entries {
-        let mut entry = entry.map_err(|e| Error::io("read tar entry in", path, &e))?;
+        let mut entry = entry.map_err(|e| match &last {
+            Some(last) => Error::new(format!(
+                "cannot read the tar header after {} in {}: {}",
+                display_str(last),
+                display_path(path),
+                crate::error::io_reason(&e)
+            )),
+            None => Error::io("read tar entry in", path, &e),
+        })?;
         let kind = match entry.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
             tar::EntryType::Directory => EntryKind::Dir,
@@ -183,8 +193,53 @@ fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Resu
                 .map(|secs| Timestamp(secs.saturating_mul(1_000_000_000))),
         };
         visit(&info, &mut entry)?;
+        last = Some(name);
     }
+    // gzip's CRC and zstd's content checksum are checked only when the
+    // decoder reaches them, after the tar's end-of-archive blocks: read on
+    // to the end, or a damaged byte inside goes unnoticed.
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| {
+        Error::new(format!(
+            "{DAMAGED_END} of {}: {}",
+            display_path(path),
+            crate::error::io_reason(&e)
+        ))
+    })?;
     Ok(())
+}
+
+/// Said of a compressed stream whose every entry was read but whose end
+/// (the checksum of all its data) does not check: what was read from it may
+/// be altered.
+const DAMAGED_END: &str = "cannot check the end of the compressed data";
+
+/// Whether `error` says a stream's end does not check (see [`DAMAGED_END`]).
+pub fn is_damaged_end(error: &Error) -> bool {
+    is_damaged_end_message(&error.message)
+}
+
+/// Whether `error` says data read before it may be altered: a stream's end
+/// that does not check, or a checksum that failed mid-way (a tar.gz of
+/// several gzip members has one CRC per member, so the altered byte may be
+/// anywhere in the member before it).
+pub fn may_be_altered(error: &Error) -> bool {
+    is_damaged_end(error) || error.message.contains("checksum")
+}
+
+/// [`is_damaged_end`] of an error's message.
+pub fn is_damaged_end_message(message: &str) -> bool {
+    message.contains(DAMAGED_END)
+}
+
+/// What to do with a zip that holds several archives (GitHub's download of
+/// more than one artifact): unzip it and give logkeep the archives inside.
+pub fn unzip_hint(input: &Path) -> String {
+    let folder = input.with_extension("");
+    format!(
+        "if it holds archives, unzip it (`unzip {} -d {}`) and give logkeep the archives inside, one input each",
+        display_path(input),
+        display_path(&folder)
+    )
 }
 
 /// A zip entry's modification time: the Unix extended timestamp when

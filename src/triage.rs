@@ -84,13 +84,14 @@ impl Scanned {
     pub fn warn_if_odd(&self, input: &Path) {
         use std::io::Write;
         let mut stderr = std::io::stderr();
+        let hint = crate::reader::unzip_hint(input);
         let input = display_path(input);
         let _ = if self.files == 0 {
             writeln!(stderr, "warning: {input} holds no files to read")
         } else if self.binary == self.files {
             writeln!(
                 stderr,
-                "warning: {input} holds no text files ({} binary); if it holds archives, give them to logkeep one by one",
+                "warning: {input} holds no text files ({} binary)\n  hint: {hint}",
                 self.binary
             )
         } else if self.manifest.is_none() {
@@ -109,6 +110,13 @@ impl Scanned {
 /// it is parsed and returned instead.
 pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Scanned> {
     let mut scanned = Scanned::default();
+    scan_into(input, visitor, &mut scanned)?;
+    Ok(scanned)
+}
+
+/// [`scan`], learning into `scanned`: what was learnt before an error (the
+/// manifest, when the damage is past it) is kept.
+pub fn scan_into(input: &Path, visitor: &mut dyn Visitor, scanned: &mut Scanned) -> Result<()> {
     let mut raw = Vec::with_capacity(4096);
     let mut text = String::with_capacity(4096);
     // The run's date, for yearless lines in a file with no modification time.
@@ -181,8 +189,7 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Scanned> {
         }
         scanned.binary += u64::from(binary);
         visitor.end_file(&file, binary)
-    })?;
-    Ok(scanned)
+    })
 }
 
 /// Is this the start of a binary file rather than a log? Only a file with a

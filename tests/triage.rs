@@ -882,3 +882,216 @@ fn nul_fill_and_a_byte_order_mark_hide_no_line() {
     assert!(at("after copytruncate") < at("then on") && at("then on") < at("after the fill"));
     assert!(at("after the fill") < at("bom first"), "{timeline}");
 }
+
+/// A whole tar.zst and a tar.gz cut in half, both of the fixture tree.
+fn whole_and_cut(work: &Path) -> (PathBuf, PathBuf) {
+    let tree = Tree::new();
+    let whole = work.join("a.tar.zst");
+    let source = work.join("a.tar.gz");
+    collect_job(&tree, &whole, "whole", "Linux");
+    collect_job(&tree, &source, "cut", "Linux");
+    let bytes = fs::read(&source).unwrap();
+    let cut = work.join("trunc.tar.gz");
+    fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    (whole, cut)
+}
+
+fn says_damaged(said: &str, input: &str) {
+    assert!(
+        said.contains(&format!("{input} looks truncated or damaged"))
+            && said.contains("download it again"),
+        "{said}"
+    );
+}
+
+#[test]
+fn one_damaged_input_does_not_wipe_out_the_others_or_what_was_read_of_it() {
+    let work = tempfile::tempdir().unwrap();
+    let (whole, cut) = whole_and_cut(work.path());
+    let grep = run(logkeep()
+        .args(["grep", "level=error"])
+        .arg(&whole)
+        .arg(&cut));
+    assert_eq!(grep.status.code(), Some(3));
+    assert!(
+        stdout(&grep).contains("[whole/Linux] "),
+        "{}",
+        stdout(&grep)
+    );
+    says_damaged(&stderr(&grep), "trunc.tar.gz");
+    // What was read of the cut input before the damage is there too.
+    let grep = run(logkeep().args(["grep", "-c", "."]).arg(&whole).arg(&cut));
+    assert_eq!(grep.status.code(), Some(3));
+    assert!(
+        stdout(&grep).contains("[trunc.tar.gz] "),
+        "{}",
+        stdout(&grep)
+    );
+
+    let timeline = run(logkeep().arg("timeline").arg(&whole).arg(&cut));
+    assert_eq!(timeline.status.code(), Some(3));
+    let text = stdout(&timeline);
+    assert!(
+        text.contains("[whole/Linux] ") && text.contains("[trunc.tar.gz] "),
+        "{text}"
+    );
+    says_damaged(&stderr(&timeline), "trunc.tar.gz");
+    let alone = run(logkeep().arg("timeline").arg(&cut));
+    assert_eq!(alone.status.code(), Some(3));
+    assert!(stdout(&alone).lines().count() > 10, "{}", stdout(&alone));
+
+    // An input of which nothing can be read: named, the other still shown.
+    let zst = fs::read(&whole).unwrap();
+    let nothing = work.path().join("trunc.tar.zst");
+    fs::write(&nothing, &zst[..zst.len() / 2]).unwrap();
+    let summary = run(logkeep().arg("summary").arg(&whole).arg(&nothing));
+    assert_eq!(summary.status.code(), Some(3));
+    assert!(
+        stdout(&summary).contains("whole/Linux"),
+        "{}",
+        stdout(&summary)
+    );
+    says_damaged(&stderr(&summary), "trunc.tar.zst");
+    let alone = run(logkeep().args(["grep", "x"]).arg(&nothing));
+    assert_eq!(alone.status.code(), Some(1));
+    says_damaged(&stderr(&alone), "trunc.tar.zst");
+}
+
+/// Flip one bit of `from` a third of the way in.
+fn flip_bit(from: &Path, to: &Path) {
+    let mut bytes = fs::read(from).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x10;
+    fs::write(to, bytes).unwrap();
+}
+
+#[test]
+fn a_flipped_bit_is_caught_by_the_streams_checksum_in_every_command() {
+    use std::io::Write;
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("r3/log");
+    fs::create_dir_all(&logs).unwrap();
+    // Lines that do not compress much: a flipped bit alters a literal, and
+    // only the checksum at the end of the stream can tell.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for n in 0..4 {
+        let mut out =
+            std::io::BufWriter::new(fs::File::create(logs.join(format!("svc{n}.log"))).unwrap());
+        for _ in 0..30_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            writeln!(
+                out,
+                "time=\"2026-06-11T05:00:00Z\" level=info msg=\"{seed:x}\""
+            )
+            .unwrap();
+        }
+    }
+    for name in ["r3.tar.zst", "r3.tar.gz"] {
+        let whole = work.path().join(name);
+        run_ok(
+            logkeep()
+                .args(["collect", "-q", "--instance", "r3", "--log-dir"])
+                .arg(&logs)
+                .arg("--lima-home")
+                .arg(work.path().join("none"))
+                .arg("-o")
+                .arg(&whole),
+        );
+        let flipped = work.path().join(format!("flipped-{name}"));
+        flip_bit(&whole, &flipped);
+        let shown = format!("flipped-{name}");
+        for args in [
+            &["grep", "-c", "xyz"][..],
+            &["summary"],
+            &["timeline", "--level", "error"],
+        ] {
+            let out = run(logkeep().args(args).arg(&flipped));
+            assert_eq!(out.status.code(), Some(3), "{args:?} {name}");
+            says_damaged(&stderr(&out), &shown);
+        }
+        // cat checks what it printed against the manifest.
+        let mut altered = 0;
+        for n in 0..4 {
+            let out = run(logkeep()
+                .arg("cat")
+                .arg(&flipped)
+                .arg(format!("r3/svc{n}.log")));
+            let said = stderr(&out);
+            says_damaged(&said, &shown);
+            if out.status.code() == Some(3) {
+                // The manifest, after the damage, may be out of reach.
+                assert!(
+                    said.contains("does not match the manifest") || said.contains("may be altered"),
+                    "{said}"
+                );
+                altered += 1;
+            } else if out.status.code() == Some(1) {
+                // The damage was met inside the file, or before it.
+                assert!(
+                    said.contains("is incomplete") || said.contains("was found)"),
+                    "{said}"
+                );
+                altered += 1;
+            } else {
+                assert!(out.status.success(), "{said}");
+                assert!(
+                    said.contains("printed whole and matches the manifest"),
+                    "{said}"
+                );
+            }
+        }
+        assert!(altered >= 1, "{name}: the flipped bit altered no file");
+    }
+}
+
+#[test]
+fn a_zip_of_several_archives_says_to_unzip_it() {
+    let work = tempfile::tempdir().unwrap();
+    let (whole, cut) = whole_and_cut(work.path());
+    let two = work.path().join("two.zip");
+    ok(Command::new("zip")
+        .arg("-q")
+        .arg("-j")
+        .arg(&two)
+        .arg(&whole)
+        .arg(&cut));
+    for command in ["grep", "verify"] {
+        let mut args = vec![command];
+        if command == "grep" {
+            args.push("error");
+        }
+        let out = run(logkeep().args(&args).arg(&two));
+        assert!(!out.status.success(), "{command}");
+        let said = stderr(&out);
+        assert!(
+            said.contains("unzip ") && said.contains("two.zip"),
+            "{command}: {said}"
+        );
+    }
+}
+
+#[test]
+fn summary_says_a_compared_job_was_not_read_whole() {
+    let work = tempfile::tempdir().unwrap();
+    let (whole, cut) = whole_and_cut(work.path());
+    let text = run(logkeep().arg("summary").arg(&whole).arg(&cut));
+    assert!(
+        stdout(&text).contains("caveat: ")
+            && stdout(&text).contains("trunc.tar.gz was not read whole"),
+        "{}",
+        stdout(&text)
+    );
+    let json = run(logkeep().args(["summary", "--json"]).arg(&whole).arg(&cut));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let differences = report["differences"].as_array().unwrap();
+    assert!(
+        differences
+            .iter()
+            .filter(|d| d["only_in"] == serde_json::json!(["whole/Linux"]))
+            .all(|d| d["unsure_for"] == serde_json::json!(["trunc.tar.gz"])),
+        "{report}"
+    );
+    validate_json("summary.schema.json", &[report]);
+}

@@ -307,7 +307,9 @@ fn a_damaged_zip_entry_is_named_and_the_rest_is_still_read() {
     assert!(common::stderr(&out).contains(DAMAGED));
 
     // summary: the damaged log left out and named, the rest summed up.
-    let out = run_ok(logkeep().arg("summary").arg(&corrupt));
+    // Shown, but not whole: exit 3.
+    let out = run(logkeep().arg("summary").arg(&corrupt));
+    assert_eq!(out.status.code(), Some(3));
     assert!(
         stdout(&out).contains(&format!("unreadable  {DAMAGED}: Invalid checksum")),
         "{}",
@@ -315,7 +317,7 @@ fn a_damaged_zip_entry_is_named_and_the_rest_is_still_read() {
     );
     assert!(common::stderr(&out).contains(DAMAGED));
     let damaged: serde_json::Value =
-        serde_json::from_slice(&run_ok(logkeep().args(["summary", "--json"]).arg(&corrupt)).stdout)
+        serde_json::from_slice(&run(logkeep().args(["summary", "--json"]).arg(&corrupt)).stdout)
             .unwrap();
     let whole: serde_json::Value =
         serde_json::from_slice(&run_ok(logkeep().args(["summary", "--json"]).arg(&good)).stdout)
@@ -374,7 +376,12 @@ fn an_unreadable_file_of_a_folder_output_is_named_and_the_rest_checked() {
         .unwrap();
     assert!(later.contains("06-11"), "{later}");
     let summary = as_nobody(&["summary", "--json"]);
-    assert!(summary.status.success(), "{}", common::stderr(&summary));
+    assert_eq!(
+        summary.status.code(),
+        Some(3),
+        "{}",
+        common::stderr(&summary)
+    );
     let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
     let input = &summary["inputs"][0];
     assert_eq!(input["unreadable"][0]["path"], closed, "{input}");
@@ -454,7 +461,8 @@ fn a_truncated_archive_says_so_and_to_download_it_again() {
             said.contains("looks truncated or damaged") && said.contains("download it again"),
             "summary {name}: {said}"
         );
-        if out.status.success() {
+        // 3: a summary of what could be read; 1: nothing could be.
+        if out.status.code() == Some(3) {
             let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             assert!(summary["inputs"][0]["stopped"].is_string(), "{summary}");
             validate_json("summary.schema.json", &[summary]);
@@ -462,4 +470,40 @@ fn a_truncated_archive_says_so_and_to_download_it_again() {
             assert_eq!(out.status.code(), Some(1), "summary {name}");
         }
     }
+}
+
+#[test]
+fn cat_of_a_whole_file_in_a_cut_archive_exits_0_and_says_the_rest_is_damaged() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let whole = work.path().join("a.tar.gz");
+    collect(&tree, &whole, &[]);
+    let bytes = fs::read(&whole).unwrap();
+    let cut = work.path().join("trunc.tar.gz");
+    fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let path = "bats-app-controller/rdd.stderr.log";
+    let expected = stdout(&run_ok(logkeep().arg("cat").arg(&whole).arg(path)));
+    let out = run(logkeep().arg("cat").arg(&cut).arg(path));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), expected);
+    let said = common::stderr(&out);
+    assert!(
+        said.contains("trunc.tar.gz looks truncated or damaged")
+            && said.contains(&format!("{path} was printed whole"))
+            && said.contains("download it again"),
+        "{said}"
+    );
+    // A file past the damage is not found, and the message says why.
+    let out = run(logkeep()
+        .arg("cat")
+        .arg(&cut)
+        .arg("bats-lima-controller/rdd.stderr.log"));
+    assert_eq!(out.status.code(), Some(1));
+    let said = common::stderr(&out);
+    assert!(
+        said.contains(
+            "looks truncated or damaged (before bats-lima-controller/rdd.stderr.log was found)"
+        ),
+        "{said}"
+    );
 }

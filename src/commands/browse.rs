@@ -1,8 +1,10 @@
 //! `logkeep ls` and `logkeep cat`: look inside an output without unpacking it.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
 
 use super::damage;
 use super::{Report, print_json};
@@ -58,7 +60,7 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
     let mut spans = Spans::default();
     // The listing is the manifest's: a file that cannot be read costs its
     // times, not the listing.
-    let read = damage::scan(&options.input, &mut spans);
+    let read = damage::scan(&options.input, &mut spans)?;
     if read.scanned.manifest.is_none()
         && let Some(error) = read.stopped
     {
@@ -94,10 +96,10 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
             "{} holds no readable {MANIFEST_NAME}",
             display_path(&options.input)
         ))
-        .with_hint(
-            "it is not a logkeep output (or GitHub's zip holds several archives: give them one by one); \
-             `logkeep grep`, `timeline` and `summary` still read its files",
-        )
+        .with_hint(format!(
+            "it is not a logkeep output (`logkeep grep`, `timeline` and `summary` still read its files); {}",
+            crate::reader::unzip_hint(&options.input)
+        ))
     })?;
     let matches = |record: &serde_json::Value, key: &str, wanted: &Option<String>| {
         wanted
@@ -187,66 +189,183 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
     }
 }
 
-pub fn cat(options: CatOptions) -> Result<ExitStatus> {
-    let mut found = false;
-    // The manifest lists the file: one not found is missing, not misnamed.
-    let mut listed = false;
-    let stdout = std::io::stdout();
-    for_each_file(&options.input, &mut |path, _, data| {
-        // `./x` as tar lists it, or `x`: the same file.
-        let wanted = options.path.trim_start_matches("./");
-        if path.trim_start_matches("./") == MANIFEST_NAME && wanted != MANIFEST_NAME {
-            listed = manifest_lists(data, wanted);
-            return Ok(());
-        }
-        if path.trim_start_matches("./") == wanted && !found {
-            found = true;
-            let mut out = stdout.lock();
-            // A closed pipe (`| head`) ends the copy quietly.
-            match std::io::copy(data, &mut out).and_then(|_| out.flush()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    return Err(Error::new(format!("cannot write {path}: {e}")));
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    })?;
-    if found {
-        Ok(ExitStatus::Success)
-    } else if listed {
-        Err(Error::new(format!(
-            "{} has no file {}: it is listed in the manifest but missing from the output",
-            display_path(&options.input),
-            display_str(&options.path)
-        ))
-        .with_hint(format!(
-            "`logkeep verify {}` checks every file of the output against its manifest",
-            display_path(&options.input)
-        )))
+/// The file `cat` printed: its length and SHA-256, and whether all of it
+/// was read.
+struct Printed {
+    len: u64,
+    sha256: String,
+    whole: bool,
+}
+
+/// The error that ends `cat`'s reading when stdout was closed (`| head`).
+const PIPE_CLOSED: &str = "stdout was closed";
+
+/// Copy `data` to `out`, hashing it; a read error and a write error are told
+/// apart.
+fn print_hashed(data: &mut dyn Read, out: &mut dyn Write, printed: &mut Printed) -> Result<()> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match data.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::new(crate::error::io_reason(&e))),
+        };
+        hasher.update(&buf[..n]);
+        printed.len += n as u64;
+        out.write_all(&buf[..n]).map_err(cat_write_error)?;
+    }
+    out.flush().map_err(cat_write_error)?;
+    printed.sha256 = hex::encode(hasher.finalize());
+    printed.whole = true;
+    Ok(())
+}
+
+fn cat_write_error(e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Error::new(PIPE_CLOSED)
     } else {
-        Err(Error::new(format!(
-            "{} holds no file {}",
-            display_path(&options.input),
-            display_str(&options.path)
-        ))
-        .with_hint(format!(
-            "`logkeep ls {}` lists the paths",
-            display_path(&options.input)
-        )))
+        Error::new(format!("cannot write to stdout: {e}"))
     }
 }
 
-/// Whether the manifest being read lists a file at `path`. A manifest that
-/// cannot be read lists nothing.
-fn manifest_lists(data: &mut dyn std::io::Read, path: &str) -> bool {
-    let mut bytes = Vec::new();
-    if data.read_to_end(&mut bytes).is_err() {
-        return false;
+/// `logkeep cat`: print one file. The rest of the archive is read too, to
+/// check the file against the manifest (a tar's comes last), the stream's
+/// checksum at its end, and that no other entry has the same name. A file
+/// printed whole and checked is exit 0 even when the archive is damaged
+/// elsewhere (said on stderr); one that differs from the manifest, or that
+/// could not be checked in an archive whose checksum fails, is exit 3.
+pub fn cat(options: CatOptions) -> Result<ExitStatus> {
+    let input = &options.input;
+    // `./x` as tar lists it, or `x`: the same file.
+    let wanted = options.path.trim_start_matches("./");
+    let shown = display_str(wanted);
+    let mut printed: Option<Printed> = None;
+    let mut manifest: Option<serde_json::Value> = None;
+    let mut twice = false;
+    let stdout = std::io::stdout();
+    let result = for_each_file(input, &mut |path, _, data| {
+        // The manifest is read to check the file against, unless it is the
+        // file asked for.
+        if path.trim_start_matches("./") == MANIFEST_NAME && wanted != MANIFEST_NAME {
+            let mut bytes = Vec::new();
+            data.read_to_end(&mut bytes)
+                .map_err(|e| Error::io("read the manifest of", input, &e))?;
+            manifest = serde_json::from_slice(&bytes).ok();
+            return Ok(());
+        }
+        if path.trim_start_matches("./") != wanted {
+            return Ok(());
+        }
+        if printed.is_some() {
+            twice = true;
+            return Ok(());
+        }
+        let file = printed.insert(Printed {
+            len: 0,
+            sha256: String::new(),
+            whole: false,
+        });
+        print_hashed(data, &mut stdout.lock(), file).map_err(|e| {
+            if e.message == PIPE_CLOSED || e.message.starts_with("cannot write") {
+                e
+            } else {
+                Error::new(format!(
+                    "cannot read {} in {}: {}",
+                    display_str(path),
+                    display_path(input),
+                    e.message
+                ))
+            }
+        })
+    });
+    let damage = match result {
+        Err(e) if e.message == PIPE_CLOSED => return Ok(ExitStatus::Success),
+        Err(e) if e.message.starts_with("cannot write") => return Err(e),
+        Err(e) => Some(damage::unreadable_archive(input, e)),
+        Ok(()) => None,
+    };
+    let record = manifest.as_ref().and_then(|m| {
+        m["files"]
+            .as_array()?
+            .iter()
+            .find(|f| f["path"].as_str() == Some(wanted))
+            .cloned()
+    });
+    let Some(file) = printed else {
+        if let Some(error) = damage {
+            return Err(Error {
+                message: format!("{} (before {shown} was found)", error.message),
+                ..error
+            });
+        }
+        if record.is_some() {
+            return Err(Error::new(format!(
+                "{} has no file {shown}: it is listed in the manifest but missing from the output",
+                display_path(input)
+            ))
+            .with_hint(format!(
+                "`logkeep verify {}` checks every file of the output against its manifest",
+                display_path(input)
+            )));
+        }
+        return Err(
+            Error::new(format!("{} holds no file {shown}", display_path(input))).with_hint(
+                format!("`logkeep ls {}` lists the paths", display_path(input)),
+            ),
+        );
+    };
+    if !file.whole {
+        let error = damage.expect("a file not read whole has an error");
+        return Err(Error {
+            message: format!(
+                "{}; what was printed of {shown} is incomplete",
+                error.message
+            ),
+            ..error
+        });
     }
-    serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|manifest| {
-        manifest["files"]
-            .as_array()
-            .is_some_and(|files| files.iter().any(|f| f["path"].as_str() == Some(path)))
-    })
+    let checked = record.as_ref().map(|r| {
+        r["size"].as_u64() == Some(file.len) && r["sha256"].as_str() == Some(file.sha256.as_str())
+    });
+    let mut stderr = std::io::stderr().lock();
+    let mut status = ExitStatus::Success;
+    if checked == Some(false) {
+        let _ = writeln!(
+            stderr,
+            "error: {shown} as printed does not match the manifest of {} (size or SHA-256): it was damaged or altered",
+            display_path(input)
+        );
+        status = ExitStatus::Problems;
+    }
+    if let Some(error) = &damage {
+        let said = match checked {
+            Some(true) => format!("{shown} was printed whole and matches the manifest"),
+            Some(false) => String::new(),
+            None if crate::reader::may_be_altered(error) => {
+                status = ExitStatus::Problems;
+                format!("{shown} could not be checked against a manifest and may be altered")
+            }
+            None => format!(
+                "{shown} was printed whole, but the manifest past the damage could not be read to check it"
+            ),
+        };
+        let _ = writeln!(stderr, "warning: {}", error.message);
+        if !said.is_empty() {
+            let _ = writeln!(stderr, "  {said}");
+        }
+        if let Some(hint) = &error.hint {
+            let _ = writeln!(stderr, "  hint: {hint}");
+        }
+    }
+    if twice {
+        let _ = writeln!(
+            stderr,
+            "warning: {} holds {shown} twice; the first was printed (logkeep writes each name once: this archive was altered)",
+            display_path(input)
+        );
+        status = ExitStatus::Problems;
+    }
+    Ok(status)
 }

@@ -9,14 +9,15 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::error::Error;
 use crate::manifest::MANIFEST_NAME;
-use crate::sanitize::display_path;
+pub use crate::reader::is_damaged_end;
+use crate::sanitize::{display_path, display_str};
 use crate::triage::{self, Line, LogFile, Scanned, Visitor};
 
 /// How many damaged entries are passed over before reading gives up: each
@@ -87,7 +88,10 @@ pub struct Tolerant {
 /// cannot go on (a compressed stream, an error between entries), it stops
 /// and says why. A folder's manifest that the scan did not reach is read
 /// directly.
-pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Tolerant {
+///
+/// An error of the visitor itself (a closed stdout, a full disk) is not
+/// damage of the input: it ends the scan and is returned.
+pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Tolerant, Error> {
     let stream = is_stream(input);
     let mut guard = Guard {
         inner: visitor,
@@ -97,14 +101,21 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Tolerant {
         met: 0,
         current: None,
         binary: 0,
+        failed: None,
     };
     let mut damaged = Vec::new();
     let mut halted = false;
     let (mut scanned, stopped) = loop {
         guard.index = 0;
         guard.current = None;
-        match triage::scan(input, &mut guard) {
-            Ok(scanned) => break (scanned, None),
+        // What a pass learnt is kept when it stops: the manifest read before
+        // the damage, or before a stream's end that does not check.
+        let mut scanned = Scanned::default();
+        match triage::scan_into(input, &mut guard, &mut scanned) {
+            Ok(()) => break (scanned, None),
+            Err(_) if guard.failed.is_some() => {
+                return Err(guard.failed.take().expect("checked"));
+            }
             Err(error) => match guard.current.take() {
                 Some((index, path)) => {
                     let why = reason(input, &path, &error);
@@ -120,11 +131,11 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Tolerant {
                     damaged.push(Unreadable { path, reason: why });
                     if let Some(stop) = stop {
                         halted = true;
-                        break (Scanned::default(), Some(Error::new(stop)));
+                        break (scanned, Some(Error::new(stop)));
                     }
                     guard.skip.insert(index);
                 }
-                None => break (Scanned::default(), Some(error)),
+                None => break (scanned, Some(error)),
             },
         }
     };
@@ -135,12 +146,103 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Tolerant {
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     }
-    Tolerant {
+    Ok(Tolerant {
         scanned,
         unreadable: damaged,
         stopped,
         halted,
+    })
+}
+
+impl Tolerant {
+    /// Nothing could be read: reading stopped before the first file and the
+    /// manifest.
+    pub fn nothing_read(&self) -> bool {
+        self.stopped.is_some() && self.scanned.manifest.is_none() && self.scanned.files == 0
     }
+
+    /// Some of the input could not be read, or may be altered.
+    pub fn damaged(&self) -> bool {
+        self.stopped.is_some() || !self.unreadable.is_empty()
+    }
+}
+
+/// What a command's results keep of a file it could not read to its end.
+#[derive(Clone, Copy)]
+pub enum Kept {
+    /// Its lines before the damage (`grep`, `timeline`: they stream).
+    LinesBefore,
+    /// Nothing (`summary`: a file counts whole or not at all).
+    Nothing,
+}
+
+/// Say on stderr what of `input` is missing from the results (`results`:
+/// "the search", "the timeline", "the summary"), once per file and once for
+/// where reading stopped, with what to do. An input of which nothing could
+/// be read is an error, returned (not printed): the caller decides whether
+/// the run goes on.
+pub fn report(input: &Path, read: &Tolerant, results: &str, kept: Kept) -> Result<(), Error> {
+    let stopped = read
+        .stopped
+        .as_ref()
+        .map(|e| unreadable_archive(input, e.clone()));
+    if read.nothing_read() {
+        return Err(stopped.expect("nothing_read means reading stopped"));
+    }
+    let mut stderr = std::io::stderr().lock();
+    let what_of_it = match kept {
+        Kept::LinesBefore => format!("only its lines before the damage are in {results}"),
+        Kept::Nothing => format!("it is left out of {results}"),
+    };
+    // Where reading stopped at an unreadable file, the stop names it.
+    let shown = read.unreadable.len() - usize::from(read.halted);
+    for unreadable in &read.unreadable[..shown] {
+        let _ = writeln!(
+            stderr,
+            "warning: cannot read {} in {}: {}; {what_of_it}",
+            display_str(&unreadable.path),
+            display_path(input),
+            display_str(&unreadable.reason)
+        );
+    }
+    let Some(error) = stopped else {
+        return Ok(());
+    };
+    let consequence = if read.stopped.as_ref().is_some_and(is_damaged_end) {
+        "what was read from it may be altered (`logkeep verify` checks each file against the manifest)"
+            .to_string()
+    } else {
+        let halted_file = if read.halted {
+            match kept {
+                Kept::LinesBefore => "; of that file, only the lines before the damage are shown",
+                Kept::Nothing => "; that file too",
+            }
+        } else {
+            ""
+        };
+        format!(
+            "what comes after it{} is left out of {results}{halted_file}{}",
+            if read.scanned.manifest.is_none() {
+                ", and the manifest,"
+            } else {
+                ""
+            },
+            if read
+                .stopped
+                .as_ref()
+                .is_some_and(crate::reader::may_be_altered)
+            {
+                "; what was read before it may be altered"
+            } else {
+                ""
+            }
+        )
+    };
+    let _ = writeln!(stderr, "warning: {}; {consequence}", error.message);
+    if let Some(hint) = &error.hint {
+        let _ = writeln!(stderr, "  hint: {hint}");
+    }
+    Ok(())
 }
 
 /// Passes the files of earlier passes over, and knows which file is read.
@@ -157,6 +259,8 @@ struct Guard<'v> {
     /// The entry being read.
     current: Option<(u64, String)>,
     binary: u64,
+    /// The visitor's own error, which is not the input's fault.
+    failed: Option<Error>,
 }
 
 impl Visitor for Guard<'_> {
@@ -182,7 +286,9 @@ impl Visitor for Guard<'_> {
     }
 
     fn line(&mut self, file: &LogFile, line: &Line<'_>) -> crate::error::Result<()> {
-        self.inner.line(file, line)
+        self.inner.line(file, line).inspect_err(|e| {
+            self.failed = Some(e.clone());
+        })
     }
 
     fn end_file(&mut self, file: &LogFile, binary: bool) -> crate::error::Result<()> {
@@ -190,6 +296,8 @@ impl Visitor for Guard<'_> {
             self.done.insert(index);
         }
         self.binary += u64::from(binary);
-        self.inner.end_file(file, binary)
+        self.inner.end_file(file, binary).inspect_err(|e| {
+            self.failed = Some(e.clone());
+        })
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use regex::{Regex, RegexBuilder};
 use serde::Serialize;
 
+use super::damage::{self, Kept};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::logline::Level;
@@ -245,31 +246,57 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
     let stdout = io::stdout();
     let mut matches = 0;
     let mut files_wanted = 0u64;
+    // Some input was damaged or could not be read at all: the search is
+    // not whole.
+    let mut damaged = false;
     let result = (|| -> Result<()> {
         if let [input] = options.inputs.as_slice() {
             let mut grep = grep(&options, &regex, BufWriter::new(stdout.lock()));
-            triage::scan(input, &mut grep)?;
+            let read = damage::scan(input, &mut grep)?;
             matches += grep.matches;
             files_wanted += grep.files_wanted;
-            return grep.out.flush().map_err(write_error);
+            grep.out.flush().map_err(write_error)?;
+            if read.stopped.is_none() {
+                read.scanned.warn_if_odd(input);
+            }
+            damage::report(input, &read, "the search", Kept::LinesBefore)?;
+            damaged = read.damaged();
+            return Ok(());
         }
         // Each run is labelled from its manifest, which a tar holds at its
         // end, and labels must differ: the lines wait in temporary files,
         // not in memory, until every input is read.
         let mut spools = Vec::new();
+        let mut unreadable = 0;
         for input in &options.inputs {
             let spool = tempfile::tempfile()
                 .map_err(|e| Error::io("create a temporary file for", input, &e))?;
             let mut grep = grep(&options, &regex, BufWriter::new(spool));
-            let scanned = triage::scan(input, &mut grep)?;
+            let read = damage::scan(input, &mut grep)?;
             matches += grep.matches;
             files_wanted += grep.files_wanted;
-            let label = triage::run_label(input, scanned.manifest.as_ref());
+            if read.stopped.is_none() {
+                read.scanned.warn_if_odd(input);
+            }
+            // One input that cannot be read does not hide the others' lines.
+            if let Err(error) = damage::report(input, &read, "the search", Kept::LinesBefore) {
+                error.print();
+                unreadable += 1;
+                damaged = true;
+                continue;
+            }
+            damaged |= read.damaged();
+            let label = triage::run_label(input, read.scanned.manifest.as_ref());
             let spool = grep
                 .out
                 .into_inner()
                 .map_err(|e| write_error(e.into_error()))?;
             spools.push(((label, input.as_path()), spool));
+        }
+        if unreadable == options.inputs.len() {
+            return Err(Error::new(format!(
+                "none of the {unreadable} inputs could be read"
+            )));
         }
         let labels =
             triage::unique_labels(&spools.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>());
@@ -299,7 +326,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
     {
         crate::triage::warn_no_file_matched(glob);
     }
-    Ok(if matches > 0 {
+    Ok(if matches > 0 && !damaged {
         ExitStatus::Success
     } else {
         ExitStatus::Problems

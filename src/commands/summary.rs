@@ -95,6 +95,17 @@ struct InputSummary {
     /// files after that point (and, in a tar.gz or tar.zst, the manifest)
     /// are left out.
     stopped: Option<String>,
+    /// Every file was read, but the stream's end does not check: what was
+    /// read may be altered.
+    #[serde(skip)]
+    damaged_end: bool,
+}
+
+impl InputSummary {
+    /// Not read whole: a file could not be read, or reading stopped.
+    fn incomplete(&self) -> bool {
+        !self.unreadable.is_empty() || self.stopped.is_some()
+    }
 }
 
 /// The earliest error-level line of an input.
@@ -111,6 +122,10 @@ struct Difference {
     /// The error's message with numbers, ids and times taken out.
     signature: String,
     only_in: Vec<String>,
+    /// Of the jobs not in `only_in`, those not read whole: the error may be
+    /// in what could not be read of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unsure_for: Vec<String>,
     count: u64,
     /// When the example was written: the earliest such line of these jobs.
     time: Option<String>,
@@ -363,41 +378,14 @@ fn test_at(tests: &BTreeSet<(Timestamp, String)>, time: Option<Timestamp>) -> Op
 
 fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
     let mut gatherer = Gatherer::default();
-    let read = damage::scan(input, &mut gatherer);
+    let read = damage::scan(input, &mut gatherer)?;
+    damage::report(input, &read, "the summary", damage::Kept::Nothing)?;
+    if read.stopped.is_none() {
+        read.scanned.warn_if_odd(input);
+    }
     let scanned = read.scanned;
+    let damaged_end = read.stopped.as_ref().is_some_and(damage::is_damaged_end);
     let stopped = read.stopped.map(|e| damage::unreadable_archive(input, e));
-    match stopped {
-        // Nothing read: nothing to sum up.
-        Some(error) if scanned.manifest.is_none() && gatherer.files.is_empty() => {
-            return Err(error);
-        }
-        Some(_) => {}
-        None => scanned.warn_if_odd(input),
-    }
-    // Where reading stopped at an unreadable file, the stop names it.
-    let shown = read.unreadable.len() - usize::from(read.halted);
-    for unreadable in &read.unreadable[..shown] {
-        eprintln!(
-            "warning: cannot read {} in {}: {}; it is left out of the summary",
-            display_str(&unreadable.path),
-            display_path(input),
-            display_str(&unreadable.reason)
-        );
-    }
-    if let Some(error) = &stopped {
-        eprintln!(
-            "warning: {}; what comes after it{} is left out of the summary",
-            error.message,
-            if scanned.manifest.is_none() {
-                ", and the manifest,"
-            } else {
-                ""
-            }
-        );
-        if let Some(hint) = &error.hint {
-            eprintln!("  hint: {hint}");
-        }
-    }
     let manifest = scanned.manifest.as_ref();
     let records = triage::records_by_path(manifest);
     let label = triage::run_label(input, manifest);
@@ -525,12 +513,14 @@ fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
         logs_with_errors,
         unreadable: read.unreadable,
         stopped: stopped.map(|e| e.message),
+        damaged_end,
     };
     Ok((summary, gatherer.all.signatures))
 }
 
-/// The errors that some inputs have and not all.
-fn differences(per_input: &[(String, Signatures)]) -> Vec<Difference> {
+/// The errors that some inputs have and not all. `incomplete` tells the
+/// inputs not read whole.
+fn differences(per_input: &[(String, Signatures)], incomplete: &[bool]) -> Vec<Difference> {
     let mut all: BTreeMap<&String, Vec<usize>> = BTreeMap::new();
     for (index, (_, signatures)) in per_input.iter().enumerate() {
         for signature in signatures.keys() {
@@ -553,6 +543,10 @@ fn differences(per_input: &[(String, Signatures)]) -> Vec<Difference> {
             Difference {
                 signature: signature.clone(),
                 only_in: inputs.iter().map(|&i| per_input[i].0.clone()).collect(),
+                unsure_for: (0..per_input.len())
+                    .filter(|i| incomplete[*i] && !inputs.contains(i))
+                    .map(|i| per_input[i].0.clone())
+                    .collect(),
                 count: inputs
                     .iter()
                     .map(|&i| per_input[i].1[signature].0)
@@ -578,23 +572,51 @@ fn differences(per_input: &[(String, Signatures)]) -> Vec<Difference> {
 pub fn run(options: SummaryOptions) -> Result<ExitStatus> {
     let mut summaries = Vec::new();
     let mut signatures = Vec::new();
+    let mut read = Vec::new();
+    let mut unreadable = Vec::new();
     for input in &options.inputs {
-        let (summary, found) = summarise(input)?;
-        summaries.push(summary);
-        signatures.push(found);
+        // One input that cannot be read does not hide the others' summaries.
+        match summarise(input) {
+            Ok((summary, found)) => {
+                summaries.push(summary);
+                signatures.push(found);
+                read.push(input.as_path());
+            }
+            Err(error) if options.inputs.len() > 1 => {
+                error.print();
+                unreadable.push(error);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    if summaries.is_empty() {
+        return Err(Error::new(format!(
+            "none of the {} inputs could be read",
+            options.inputs.len()
+        )));
     }
     let labels = triage::unique_labels(
         &summaries
             .iter()
-            .zip(&options.inputs)
-            .map(|(s, p)| (s.label.clone(), p.as_path()))
+            .zip(&read)
+            .map(|(s, p)| (s.label.clone(), *p))
             .collect::<Vec<_>>(),
     );
     for (summary, label) in summaries.iter_mut().zip(&labels) {
         summary.label = label.clone();
     }
-    let differences = (options.inputs.len() > 1)
-        .then(|| differences(&labels.iter().cloned().zip(signatures).collect::<Vec<_>>()));
+    let incomplete: Vec<bool> = summaries.iter().map(InputSummary::incomplete).collect();
+    let differences = (summaries.len() > 1).then(|| {
+        differences(
+            &labels.iter().cloned().zip(signatures).collect::<Vec<_>>(),
+            &incomplete,
+        )
+    });
+    let status = if unreadable.is_empty() && !incomplete.contains(&true) {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Problems
+    };
     let mut out = BufWriter::new(io::stdout().lock());
     let written = if options.json {
         let report = Report {
@@ -612,7 +634,7 @@ pub fn run(options: SummaryOptions) -> Result<ExitStatus> {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             Err(Error::new(format!("cannot write the summary: {e}")))
         }
-        _ => Ok(ExitStatus::Success),
+        _ => Ok(status),
     }
 }
 
@@ -761,12 +783,18 @@ fn write_text(
                 display_str(&unreadable.reason)
             )?;
         }
-        if let Some(stopped) = &s.stopped {
-            writeln!(
+        match &s.stopped {
+            Some(stopped) if s.damaged_end => writeln!(
+                out,
+                "  damaged     {}; what was read from it may be altered",
+                display_str(stopped)
+            )?,
+            Some(stopped) => writeln!(
                 out,
                 "  incomplete  {}; what comes after it is left out",
                 display_str(stopped)
-            )?;
+            )?,
+            None => {}
         }
         if let (Some(first), Some(last)) = (&s.first_time, &s.last_time) {
             writeln!(out, "  logs span   {first} → {last}")?;
@@ -867,6 +895,18 @@ fn write_text(
                     differences.len() - DIFFERENCES_SHOWN
                 )?;
             }
+        }
+        // An error missing from a job read in part may be in what was not read.
+        for s in summaries.iter().filter(|s| s.incomplete()) {
+            writeln!(
+                out,
+                "  caveat: {} was not read whole: an error \"only in\" the other jobs may be in its unread part",
+                if s.input.ends_with(&s.label) {
+                    s.input.clone()
+                } else {
+                    format!("{} ({})", s.label, s.input)
+                }
+            )?;
         }
     }
     Ok(())

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::damage::{self, Kept};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::logline::{Level, Marker};
@@ -231,19 +232,42 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
     };
     let mut labels = Vec::new();
     let mut places = Vec::new();
+    // Some input was damaged or could not be read at all: the timeline is
+    // not whole.
+    let mut damaged = false;
+    let mut unreadable = 0;
+    // Every input is read before the merge: what was read of a damaged one,
+    // up to the damage, is merged with the rest.
     for (index, input) in options.inputs.iter().enumerate() {
         collector.input = index;
         let files_before = collector.files.len();
-        let scanned = triage::scan(input, &mut collector)?;
-        scanned.warn_if_odd(input);
-        let records = triage::records_by_path(scanned.manifest.as_ref());
+        let read = damage::scan(input, &mut collector)?;
+        if read.stopped.is_none() {
+            read.scanned.warn_if_odd(input);
+        }
+        match damage::report(input, &read, "the timeline", Kept::LinesBefore) {
+            Ok(()) => damaged |= read.damaged(),
+            // One input that cannot be read does not hide the others.
+            Err(error) if options.inputs.len() > 1 => {
+                error.print();
+                unreadable += 1;
+                damaged = true;
+            }
+            Err(error) => return Err(error),
+        }
+        let records = triage::records_by_path(read.scanned.manifest.as_ref());
         for info in &collector.files[files_before..] {
             places.push(Place::of(&info.path, &records));
         }
         labels.push((
-            triage::run_label(input, scanned.manifest.as_ref()),
+            triage::run_label(input, read.scanned.manifest.as_ref()),
             input.as_path(),
         ));
+    }
+    if unreadable == options.inputs.len() {
+        return Err(Error::new(format!(
+            "none of the {unreadable} inputs could be read"
+        )));
     }
     let labels = triage::unique_labels(&labels);
     let Collector {
@@ -396,7 +420,11 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
             let _ = writeln!(stderr, "  {label}{}", display_str(&file.path));
         }
     }
-    Ok(ExitStatus::Success)
+    Ok(if damaged {
+        ExitStatus::Problems
+    } else {
+        ExitStatus::Success
+    })
 }
 
 /// What the printer needs to label a line.

@@ -117,10 +117,14 @@ pub fn run(options: VerifyOptions) -> Result<ExitStatus> {
                 );
             }
             if let Some(stopped) = &v.stopped {
-                println!(
-                    "  {}; what came after it could not be checked",
-                    display_str(stopped)
-                );
+                if v.not_checked.is_empty() && crate::reader::is_damaged_end_message(stopped) {
+                    println!("  {}", display_str(stopped));
+                } else {
+                    println!(
+                        "  {}; what came after it could not be checked",
+                        display_str(stopped)
+                    );
+                }
             }
             for path in &v.not_checked {
                 println!("  not checked: {}", display_str(path));
@@ -198,9 +202,21 @@ fn verify(input: &Path) -> Result<Verdict> {
             return Err(damage::unreadable_archive(input, error));
         }
         (None, None) => {
+            // GitHub's download of several artifacts: a zip of archives.
+            let archives = !found.is_empty()
+                && found.keys().all(|name| {
+                    [".tar.gz", ".tgz", ".tar.zst", ".tzst", ".zip"]
+                        .iter()
+                        .any(|ext| name.ends_with(ext))
+                });
+            let hint = if archives {
+                crate::reader::unzip_hint(input)
+            } else {
+                "only logkeep outputs can be verified".to_string()
+            };
             return Err(
                 Error::new(format!("{} holds no {MANIFEST_NAME}", display_path(input)))
-                    .with_hint("only logkeep outputs can be verified"),
+                    .with_hint(hint),
             );
         }
     };
@@ -305,13 +321,14 @@ fn read_archive(input: &Path) -> Found {
         Ok(())
     });
     if let Err(error) = result {
+        // A damaged tar header names the entry before it; a zip's error,
+        // which does not, is placed here.
         found.stopped = Some(match (found.halted, last) {
-            (true, _) => error,
-            (false, Some(last)) => Error {
+            (false, Some(last)) if !stream => Error {
                 message: format!("{} (after {})", error.message, display_str(&last)),
                 ..error
             },
-            (false, None) => error,
+            _ => error,
         });
     }
     found
