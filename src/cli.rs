@@ -18,7 +18,8 @@ Exit codes:
   1    error: nothing was written (the message names the path and what to do)
   2    the command line or the config file is wrong
   3    done, but problems were met and --strict was given (verify: differences;
-       grep: no line matched; extract: --only matched no file)
+       grep: no line matched; extract: --only matched no file; grep, timeline,
+       summary, cat: an input damaged or cut short, what could be read shown)
   130  interrupted (Ctrl-C); 143 terminated (SIGTERM): temporary files removed
 
 Typical CI use, after the tests and before teardown:
