@@ -34,6 +34,17 @@ fn refused(fixture: &str, why: &str) {
     );
 }
 
+/// Collect the fixture tree into `archive`.
+fn collect(tree: &Tree, archive: &Path) {
+    run_ok(
+        logkeep()
+            .args(["collect", "-q", "-c"])
+            .arg(tree.config())
+            .arg("-o")
+            .arg(archive),
+    );
+}
+
 #[test]
 fn absolute_paths_are_refused() {
     refused("absolute-path.tar.gz", "is an absolute path");
@@ -127,13 +138,7 @@ fn a_good_output_extracts_whole_or_in_part_and_never_into_an_existing_folder() {
     let tree = Tree::new();
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("out.zip");
-    run_ok(
-        logkeep()
-            .args(["collect", "-q", "-c"])
-            .arg(tree.config())
-            .arg("-o")
-            .arg(&archive),
-    );
+    collect(&tree, &archive);
     run_ok(
         logkeep()
             .arg("extract")
@@ -168,13 +173,7 @@ fn an_only_glob_that_matches_nothing_is_said_and_exits_3() {
     let tree = Tree::new();
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("out.tar.zst");
-    run_ok(
-        logkeep()
-            .args(["collect", "-q", "-c"])
-            .arg(tree.config())
-            .arg("-o")
-            .arg(&archive),
-    );
+    collect(&tree, &archive);
     let target = work.path().join("ex3");
     let out = run(logkeep()
         .arg("extract")

@@ -349,17 +349,8 @@ fn grep_finds_lines_in_every_format_and_inside_githubs_zip() {
 
 /// Two runs of "different jobs": the macOS one has an error the Linux one has not.
 fn two_jobs(work: &Path) -> (PathBuf, PathBuf) {
-    let linux = Tree::new();
-    let macos = Tree::new();
-    let log = macos.path(&format!("{}/rdd.stderr.log", Tree::LIMA_LOG_DIR));
-    let mut text = fs::read_to_string(&log).unwrap();
-    text.push_str("time=\"2026-06-11T05:10:03Z\" level=error msg=\"vz: cannot release the virtual machine\" vm=test-stopped\n");
-    fs::write(&log, text).unwrap();
-    let a = work.join("rdd-logs-linux.tar.zst");
-    let b = work.join("rdd-logs-macos.zip");
-    collect_job(&linux, &a, "bats", "Linux");
-    collect_job(&macos, &b, "bats", "macOS");
-    (a, b)
+    let error = "time=\"2026-06-11T05:10:03Z\" level=error msg=\"vz: cannot release the virtual machine\" vm=test-stopped";
+    jobs_where_macos_adds(work, &[error.to_string()])
 }
 
 /// An RFC 3339 UTC time with 9 fractional digits, so strings sort as times.

@@ -21,7 +21,7 @@ pub struct VerifyOptions {
     pub report: Report,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 struct Verdict {
     input: String,
     files: usize,
@@ -50,15 +50,8 @@ impl Verdict {
     fn unread(input: &Path, error: &Error) -> Verdict {
         Verdict {
             input: display_path(input),
-            files: 0,
-            ok: 0,
-            changed: Vec::new(),
-            missing: Vec::new(),
-            unlisted: Vec::new(),
-            unreadable: Vec::new(),
-            not_checked: Vec::new(),
-            stopped: None,
             error: Some(error.message.clone()),
+            ..Verdict::default()
         }
     }
 
@@ -235,14 +228,8 @@ fn verify(input: &Path) -> Result<Verdict> {
     let mut verdict = Verdict {
         input: display_path(input),
         files: listed.len(),
-        ok: 0,
-        changed: Vec::new(),
-        missing: Vec::new(),
-        unlisted: Vec::new(),
-        unreadable: Vec::new(),
-        not_checked: Vec::new(),
         stopped: stopped.map(|e| e.message),
-        error: None,
+        ..Verdict::default()
     };
     let mut seen = BTreeSet::new();
     for record in &listed {
