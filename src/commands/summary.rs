@@ -136,7 +136,7 @@ struct Difference {
     example_shown: String,
     /// Differences are listed in time order (then by input, file and line).
     #[serde(skip)]
-    order: (bool, Option<Timestamp>, usize, String, u64),
+    order: (TimeOrder, usize, String, u64),
 }
 
 #[derive(Serialize)]
@@ -158,6 +158,13 @@ struct FileStats {
 /// earliest such line.
 type Signatures = HashMap<String, (u64, Example)>;
 
+/// Orders times, lines without one last.
+type TimeOrder = (bool, Option<Timestamp>);
+
+fn time_order(at: Option<Timestamp>) -> TimeOrder {
+    (at.is_none(), at)
+}
+
 /// An error line, and where it is.
 #[derive(Debug, Clone)]
 struct Example {
@@ -170,8 +177,8 @@ struct Example {
 impl Example {
     /// What orders examples: by time (lines without one last), then by
     /// file and line.
-    fn order(&self) -> (bool, Option<Timestamp>, &str, u64) {
-        (self.at.is_none(), self.at, &self.path, self.line)
+    fn order(&self) -> (TimeOrder, &str, u64) {
+        (time_order(self.at), &self.path, self.line)
     }
 
     /// Keep the earlier of the two.
@@ -351,7 +358,7 @@ impl Visitor for Gatherer {
                 let known = known.get_mut();
                 known.0 += 1;
                 // Later in the file, so the example only if earlier in time.
-                if (line.time.is_none(), line.time) < (known.1.at.is_none(), known.1.at) {
+                if time_order(line.time) < time_order(known.1.at) {
                     known.1 = example();
                 }
             }
@@ -537,7 +544,7 @@ fn differences(per_input: &[(String, Signatures)], incomplete: &[bool]) -> Vec<D
                 .map(|&i| (i, &per_input[i].1[signature]))
                 .min_by(|(a, (_, x)), (b, (_, y))| {
                     let (x, y) = (x.order(), y.order());
-                    (x.0, x.1, a, x.2, x.3).cmp(&(y.0, y.1, b, y.2, y.3))
+                    (x.0, a, x.1, x.2).cmp(&(y.0, b, y.1, y.2))
                 })
                 .expect("a signature is in at least one input");
             Difference {
@@ -556,8 +563,7 @@ fn differences(per_input: &[(String, Signatures)], incomplete: &[bool]) -> Vec<D
                 example: example.show(str::to_string),
                 example_shown: example.show(cut),
                 order: (
-                    example.at.is_none(),
-                    example.at,
+                    time_order(example.at),
                     input,
                     example.path.clone(),
                     example.line,
