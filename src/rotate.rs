@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::names::backup_number;
 use crate::problem::Problem;
 use crate::safe_fs::rename_noreplace;
-use crate::sanitize::serde_path;
+use crate::sanitize::{display_path, serde_path};
 
 /// How many backups rdd keeps unless told to keep all.
 pub const DEFAULT_KEEP: u64 = 5;
@@ -73,7 +73,7 @@ fn rotate_after(
     let too_many = || {
         Error::new(format!(
             "cannot rotate {}: backup numbers are exhausted",
-            active.display()
+            display_path(&active)
         ))
         .with_hint("remove or renumber the old backups")
     };
@@ -91,7 +91,7 @@ fn rotate_after(
                 if number - highest >= MAX_RENAME_ATTEMPTS {
                     return Err(Error::new(format!(
                         "cannot rotate {}: {MAX_RENAME_ATTEMPTS} backup numbers after {highest} are all taken",
-                        active.display()
+                        display_path(&active)
                     )));
                 }
                 number = number.checked_add(1).ok_or_else(too_many)?;

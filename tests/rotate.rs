@@ -220,3 +220,47 @@ fn keep_zero_is_a_usage_error() {
     let out = run(logkeep().args(["rotate", "--keep", "0", "/tmp", "serial"]));
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_name_that_cannot_be_rotated_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("ha.log"), "ha").unwrap();
+    fs::write(d.join("serial.log"), "this boot").unwrap();
+    fs::write(
+        d.join(format!("serial.{}.log", u64::MAX)),
+        "the last number",
+    )
+    .unwrap();
+    fs::write(d.join("serialv.log"), "this boot").unwrap();
+    let out = run(logkeep()
+        .arg("rotate")
+        .arg(d)
+        .args(["ha", "serial", "serialv", "--json"]));
+    assert_eq!(out.status.code(), Some(1), "an error, after the others");
+    assert!(
+        stderr(&out).contains("backup numbers are exhausted"),
+        "{}",
+        stderr(&out)
+    );
+    // The names before and after the failing one are rotated.
+    assert_eq!(
+        names(d),
+        set(&[
+            "ha.1.log",
+            "serial.log",
+            &format!("serial.{}.log", u64::MAX),
+            "serialv.1.log"
+        ])
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rotated: Vec<&str> = report["rotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(rotated, ["ha", "serialv"]);
+    assert_eq!(report["errors"][0]["name"], "serial");
+    assert!(report["errors"][0]["hint"].is_string(), "{report}");
+}
