@@ -88,7 +88,10 @@ pub fn builtin_rules() -> Vec<Rule> {
         (
             "url-password",
             &["://"],
-            r#"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'"]+:(?P<s>[^/\s@'"]+)@"#,
+            // The user may be empty (`redis://:pw@host`) or hold an `@`
+            // (an e-mail address); the password runs to the last `@` before
+            // the host, so it may hold one too.
+            r#"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:'"]*:(?P<s>[^/\s'"]+)@"#,
         ),
         (
             "env-secret",
@@ -100,7 +103,7 @@ pub fn builtin_rules() -> Vec<Rule> {
                 "_KEY=",
                 "_PASS=",
             ],
-            r#"\b[A-Z][A-Z0-9_]*(?:_TOKEN|_SECRET|_PASSWORD|_PASSWD|_KEY|_PASS)=["']?(?P<s>[^\s"']+)"#,
+            r#"\b[A-Z][A-Z0-9_]*(?:_TOKEN|_SECRET|_PASSWORD|_PASSWD|_KEY|_PASS)=["']?(?P<s>[^\s"'\x1b]+)"#,
         ),
         (
             "password",
@@ -110,7 +113,7 @@ pub fn builtin_rules() -> Vec<Rule> {
             ],
             // `password=x`, `"token":"x"`; `password: x` (YAML, cloud-init)
             // and `--password x` for the names that are never a plain word.
-            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|token|api[_-]?key)(?:"\s*:\s*"|=["']?)|(?:password|passwd|api[_-]?key)["']?\s*:\s*["']?)|--?(?:password|passwd)\s+["']?)(?P<s>[^\s"',;&]+)"#,
+            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|token|api[_-]?key)(?:"\s*:\s*"|=["']?)|(?:password|passwd|api[_-]?key)["']?\s*:\s*["']?)|--?(?:password|passwd)\s+["']?)(?P<s>[^\s"',;&\x1b]+)"#,
         ),
         (
             "private-key",
@@ -121,10 +124,16 @@ pub fn builtin_rules() -> Vec<Rule> {
     rules
         .iter()
         .map(|(name, triggers, pattern)| {
-            Rule::new(name, triggers, pattern).expect("built-in rules compile")
+            let pattern = pattern.replace(r"\b", WORD_EDGE);
+            Rule::new(name, triggers, &pattern).expect("built-in rules compile")
         })
         .collect()
 }
+
+/// What the built-in rules take for a word's edge (`\b` in their patterns):
+/// a word boundary, or an ANSI escape sequence. Serial consoles colour their
+/// output, and in `\x1b[1mpassword=x` no boundary comes before `password`.
+const WORD_EDGE: &str = r"(?:\b|\x1b\[[0-9;?]*[A-Za-z])";
 
 /// The rules and literals of one run, compiled once.
 pub struct Redactor {

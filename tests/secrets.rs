@@ -640,3 +640,42 @@ fn a_secret_at_a_long_line_cut_is_caught() {
     assert!(!String::from_utf8_lossy(&text).contains(&token));
     assert!(String::from_utf8_lossy(&text).contains("[REDACTED:"));
 }
+
+#[test]
+fn url_passwords_with_odd_users_and_secrets_after_colour_codes_are_redacted() {
+    let root = tempfile::tempdir().unwrap();
+    let logs = root.path().join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    fs::write(
+        logs.join("serial.log"),
+        "clone https://me@corp.com:email-pw1@host/x\n\
+         cache redis://:only-pw2@cache:6379/0\n\
+         login https://user:p@ss-pw3@host/y\n\
+         \x1b[0;32mpassword=ansi-pw4\x1b[0m\n\
+         \x1b[1mtoken=ansi-tok5\n\
+         \x1b[1mDEPLOY_TOKEN=ansi-env6 done\n\
+         plain https://host:8080/a@b and ssh://git@host:22/repo stay\n",
+    )
+    .unwrap();
+    let out_dir = root.path().join("out");
+    run_ok(
+        logkeep()
+            .args(["collect", "--instance", "sec", "--log-dir"])
+            .arg(&logs)
+            .args(["--format", "dir", "-o"])
+            .arg(&out_dir),
+    );
+    let text = fs::read_to_string(out_dir.join("sec/serial.log")).unwrap();
+    for secret in ["pw1", "pw2", "pw3", "p@ss", "pw4", "tok5", "env6"] {
+        assert!(!text.contains(secret), "{secret} survived:\n{text}");
+    }
+    assert!(
+        text.contains("https://me@corp.com:[REDACTED:url-password]@host/x")
+            && text.contains("\x1b[0;32mpassword=[REDACTED:password]\x1b[0m"),
+        "{text}"
+    );
+    assert!(
+        text.contains("plain https://host:8080/a@b and ssh://git@host:22/repo stay"),
+        "{text}"
+    );
+}
