@@ -120,7 +120,7 @@ struct RotateArgs {
 /// during the copy, both are kept and this is reported.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "A missing Lima home is nothing to preserve (a warning says so). A VM whose pid file\n(ha.pid, qemu.pid…) names a live process is left alone unless --even-if-running.\n\nExample, before `rdd svc delete` or a VM deletion:\n  logkeep preserve --lima-home ~/.rdbats-lima/lima --log-dir ~/.local/state/rancher-desktop-bats-lima"
+    after_help = "A missing Lima home is nothing to preserve (a warning says so). A VM whose pid file\n(ha.pid, qemu.pid…) names a live process is left alone unless --even-if-running.\n\nExample, before `rdd svc delete` or a VM deletion:\n  logkeep preserve --lima-home ~/.rdbats-lima/lima \\\n      --log-dir ~/.local/state/rancher-desktop-bats-lima"
 )]
 struct PreserveArgs {
     /// The Lima home holding the VM folders (rdd svc paths lima_home).
@@ -480,7 +480,7 @@ struct ReportArgs {
     /// Print nothing on stderr but errors (no progress, no warnings).
     #[arg(long, short, conflicts_with = "verbose")]
     quiet: bool,
-    /// Also print each file as it is archived, and each skip with its reason, on stderr.
+    /// Also print on stderr each file as it is archived and each skip with its reason (collect).
     #[arg(long, short)]
     verbose: bool,
 }

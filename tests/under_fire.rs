@@ -203,6 +203,11 @@ fn a_running_vm_is_left_alone_unless_asked() {
         "{}",
         stderr(&out)
     );
+    assert!(
+        common::stdout(&out).contains("no logs moved from"),
+        "not 'nothing to preserve': {}",
+        common::stdout(&out)
+    );
     assert!(vm.join("serial.log").exists());
     assert!(!log_dir.join("busy").exists());
 

@@ -228,7 +228,7 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     }
     if changed > 0 && !options.report.quiet && !options.report.json {
         eprintln!(
-            "note: {changed} file(s) changed while read or were cut; each is archived as it was when opened"
+            "note: {changed} file(s) changed while read or were cut by --max-file-size: a changed file is archived as it was when opened, a cut one as its head and tail; the manifest says which"
         );
     }
     Ok(options.report.finish(&manifest.problems, changed))

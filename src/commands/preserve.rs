@@ -24,7 +24,8 @@ pub fn run(options: PreserveOptions) -> Result<ExitStatus> {
     )?;
     // Nothing to preserve, but it is also what a mistyped path looks like.
     // (`collect --preserve` warns about it while planning.)
-    if std::fs::symlink_metadata(&options.lima_home).is_err() {
+    let no_home = std::fs::symlink_metadata(&options.lima_home).is_err();
+    if no_home {
         result.problems.push(Problem::new(
             &options.lima_home,
             "Lima home not found; nothing to preserve (is the path right? did the instance run?)",
@@ -33,10 +34,13 @@ pub fn run(options: PreserveOptions) -> Result<ExitStatus> {
     if options.report.json {
         print_json(&result);
     } else if result.moved.is_empty() {
-        println!(
-            "no logs to preserve in {}",
-            display_path(&options.lima_home)
-        );
+        // Logs left in place (a running VM, a failed move) are warned about
+        // below: then "nothing to preserve" would be wrong.
+        let what = match result.problems.len() > usize::from(no_home) {
+            true => "no logs moved from",
+            false => "no logs to preserve in",
+        };
+        println!("{what} {}", display_path(&options.lima_home));
     } else {
         for moved in &result.moved {
             let how = match moved.method {
