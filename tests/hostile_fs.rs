@@ -796,6 +796,13 @@ fn read_only_output_folder_is_a_clear_error() {
 }
 
 fn interrupt_collect(signal: &str, expected_code: i32) {
+    interrupt_collect_with(signal, expected_code, false);
+}
+
+/// Interrupt a collect once its temporary output is there (and, with
+/// `manifest_out`, the temporary copy of the manifest too, in a folder of
+/// its own): neither folder may keep anything.
+fn interrupt_collect_with(signal: &str, expected_code: i32, manifest_out: bool) {
     let tree = Tree::new();
     // A large log that is slow to compress keeps the run busy long enough.
     fs::write(
@@ -804,20 +811,33 @@ fn interrupt_collect(signal: &str, expected_code: i32) {
     )
     .unwrap();
     let work = tempfile::tempdir().unwrap();
+    let manifests = tempfile::tempdir().unwrap();
     let archive = work.path().join("rdd-logs.zip");
-    // Once the temporary output appears.
-    let (code, err) = signal_when(
-        collect_cmd(tree.config(), &archive).args(["--level", "9"]),
-        signal,
-        |_| fs::read_dir(work.path()).unwrap().count() > 0,
-    );
+    let mut command = collect_cmd(tree.config(), &archive);
+    command.args(["--level", "9"]);
+    let mut folders = vec![work.path()];
+    if manifest_out {
+        command
+            .arg("--manifest-out")
+            .arg(manifests.path().join("m.json"));
+        folders.push(manifests.path());
+    }
+    // Once the temporary output (and manifest copy) appear.
+    let (code, err) = signal_when(&mut command, signal, |_| {
+        folders.iter().all(|f| fs::read_dir(f).unwrap().count() > 0)
+    });
     assert_eq!(code, Some(expected_code), "{err}");
     assert!(err.contains("the output was not written"), "{err}");
-    assert_eq!(
-        fs::read_dir(work.path()).unwrap().count(),
-        0,
-        "no partial output and no temporary file"
-    );
+    for folder in &folders {
+        let left: Vec<_> = fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "no partial output and no temporary file: {left:?}"
+        );
+    }
 }
 
 #[test]
@@ -828,6 +848,23 @@ fn sigint_mid_run_removes_the_temporary_output_and_exits_130() {
 #[test]
 fn sigterm_mid_run_removes_the_temporary_output_and_exits_143() {
     interrupt_collect("TERM", 143);
+}
+
+/// Regression: the temporary copy of `--manifest-out` (`.logkeep-manifest-*`)
+/// was not removed on interruption, one more left by every interrupted run.
+#[test]
+fn sigint_with_manifest_out_leaves_no_temporary_manifest() {
+    interrupt_collect_with("INT", 130, true);
+}
+
+#[test]
+fn sigterm_with_manifest_out_leaves_no_temporary_manifest() {
+    interrupt_collect_with("TERM", 143, true);
+}
+
+#[test]
+fn sighup_with_manifest_out_leaves_no_temporary_manifest() {
+    interrupt_collect_with("HUP", 129, true);
 }
 
 /// Zip64: an entry past 4 GiB keeps its size and CRC (unzip checks both).

@@ -4,12 +4,14 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+use tempfile::NamedTempFile;
 
 use super::{Report, print_json};
 use crate::archive::Format;
 use crate::discover::{discover, instances_from};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
+use crate::interrupt::{self, Remembered};
 use crate::layout::{Plan, plan};
 use crate::manifest::{ArchiveInfo, Manifest};
 use crate::output::PendingOutput;
@@ -77,7 +79,8 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
         options.level,
         options.force,
     )?;
-    // Written under a temporary name beside it: a failed run leaves nothing.
+    // Written under a temporary name beside it: a failed or interrupted run
+    // leaves nothing.
     let manifest_copy = match &options.manifest_out {
         Some(path) if path.exists() && !options.force => {
             return Err(Error::new(format!(
@@ -86,20 +89,7 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
             ))
             .with_hint("choose another name, or add --force to replace it"));
         }
-        Some(path) => {
-            let parent = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let temp = tempfile::Builder::new()
-                .prefix(".logkeep-manifest-")
-                .tempfile_in(parent)
-                .map_err(|e| {
-                    Error::io("create manifest copy in", parent, &e)
-                        .with_hint("the folder of --manifest-out must exist and be writable")
-                })?;
-            Some((path, temp))
-        }
+        Some(path) => Some((path, temporary_manifest_copy(path)?)),
         None => None,
     };
 
@@ -176,7 +166,7 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     )?;
     bar.finish_and_clear();
     pending.commit()?;
-    if let Some((path, mut temp)) = manifest_copy {
+    if let Some((path, (mut temp, _on_interrupt))) = manifest_copy {
         // The archive is in place: a failed copy is a warning, not a failed run.
         let written = manifest.write_json(temp.as_file_mut()).and_then(|()| {
             let persisted = if options.force {
@@ -303,6 +293,27 @@ fn discover_instances(sources: &mut Sources) -> Result<Vec<Problem>> {
         }
     }
     Ok(problems)
+}
+
+/// The temporary file the manifest's copy is written to, beside `path`, and
+/// the guard that has an interruption remove it. Both come into being at
+/// once: an interruption never finds the file made but not registered.
+fn temporary_manifest_copy(path: &Path) -> Result<(NamedTempFile, Remembered)> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    interrupt::exclusive(|| {
+        let temp = tempfile::Builder::new()
+            .prefix(".logkeep-manifest-")
+            .tempfile_in(parent)?;
+        let on_interrupt = interrupt::remember(temp.path());
+        Ok((temp, on_interrupt))
+    })
+    .map_err(|e: io::Error| {
+        Error::io("create manifest copy in", parent, &e)
+            .with_hint("the folder of --manifest-out must exist and be writable")
+    })
 }
 
 /// Whether two paths name one file: their folders resolved (through links
