@@ -64,34 +64,39 @@ impl PendingOutput {
                 .map(|t| t.into_parts())
                 .map_err(temp_error)
         };
-        let (temporary, writer): (Temporary, Box<dyn ArchiveWriter>) = match format {
-            Format::Dir => {
-                let dir = builder.tempdir_in(parent).map_err(temp_error)?;
-                let writer = Box::new(DirWriter::new(dir.path().to_path_buf()));
-                (Temporary::Dir(dir), writer)
-            }
-            Format::TarGz => {
-                let (file, path) = archive_file()?;
-                (
-                    Temporary::File(path),
-                    Box::new(TarWriter::gzip(file, level, target)),
-                )
-            }
-            Format::TarZst => {
-                let (file, path) = archive_file()?;
-                (
-                    Temporary::File(path),
-                    Box::new(TarWriter::zstd(file, level, target)?),
-                )
-            }
-            Format::Zip => {
-                let (file, path) = archive_file()?;
-                (
-                    Temporary::File(path),
-                    Box::new(ZipWriter::new(file, level, target)),
-                )
-            }
+        // Made under the creation lock: an interruption either finds it and
+        // removes it, or ends the run before it is made.
+        let create = || -> Result<(Temporary, Box<dyn ArchiveWriter>)> {
+            Ok(match format {
+                Format::Dir => {
+                    let dir = builder.tempdir_in(parent).map_err(temp_error)?;
+                    let writer = Box::new(DirWriter::new(dir.path().to_path_buf()));
+                    (Temporary::Dir(dir), writer)
+                }
+                Format::TarGz => {
+                    let (file, path) = archive_file()?;
+                    (
+                        Temporary::File(path),
+                        Box::new(TarWriter::gzip(file, level, target)),
+                    )
+                }
+                Format::TarZst => {
+                    let (file, path) = archive_file()?;
+                    (
+                        Temporary::File(path),
+                        Box::new(TarWriter::zstd(file, level, target)?),
+                    )
+                }
+                Format::Zip => {
+                    let (file, path) = archive_file()?;
+                    (
+                        Temporary::File(path),
+                        Box::new(ZipWriter::new(file, level, target)),
+                    )
+                }
+            })
         };
+        let (temporary, writer) = interrupt::exclusive(create)?;
         Ok((
             PendingOutput {
                 target: target.to_path_buf(),

@@ -354,8 +354,10 @@ fn copy_verified(src: &Path, to: &Path) -> Result<Copied, Problem> {
     let partial = partial_name(to);
     // Registered first: an interruption between create and register would leave it.
     let _on_interrupt = interrupt::remember(&partial);
-    let output =
-        File::create_new(&partial).map_err(|e| Problem::io(&partial, "create copy", &e))?;
+    // Under the creation lock: an interruption either finds it and removes
+    // it, or ends the run before it is made.
+    let output = interrupt::exclusive(|| File::create_new(&partial))
+        .map_err(|e| Problem::io(&partial, "create copy", &e))?;
     let result = copy_into(&mut input, output, modified, src, &partial).and_then(|copied| {
         rename_noreplace(&partial, to)
             .map_err(|e| Problem::io(to, "put the verified copy in place (source kept)", &e))?;
