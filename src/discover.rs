@@ -44,8 +44,11 @@ fn query_timeout() -> Duration {
 }
 
 /// The instances named, with the folders rdd gives for each. An instance
-/// whose query fails is reported and left out; the others go on.
-pub fn discover(rdd: &Path, names: &[String]) -> (Vec<Instance>, Vec<Problem>) {
+/// whose query fails is reported and left out; the others go on. An rdd
+/// that cannot be started at all (not found, not executable) is an error:
+/// no instance would get an answer, and an archive of nothing written with
+/// exit 0 would pass for a collection.
+pub fn discover(rdd: &Path, names: &[String]) -> Result<(Vec<Instance>, Vec<Problem>)> {
     let mut instances = Vec::new();
     let mut problems = Vec::new();
     for name in names {
@@ -55,22 +58,72 @@ pub fn discover(rdd: &Path, names: &[String]) -> (Vec<Instance>, Vec<Problem>) {
                 log_dir,
                 lima_home,
             }),
-            Err(message) => problems.push(Problem::new(
+            Err(Failure::NotStarted { error, .. }) => return Err(cannot_start(rdd, &error)),
+            Err(Failure::Failed(message)) => problems.push(Problem::new(
                 rdd,
                 format!("instance {name}: {message}; not collected"),
             )),
         }
     }
-    (instances, problems)
+    Ok((instances, problems))
 }
 
-fn query(rdd: &Path, instance: &str) -> Result<(Option<PathBuf>, Option<PathBuf>), String> {
+/// Why rdd could not be started, named as the user gave it, with what to do.
+fn cannot_start(rdd: &Path, error: &std::io::Error) -> Error {
+    use std::io::ErrorKind;
+    let shown = crate::sanitize::display_path(rdd);
+    let looked_up_on_path = rdd.components().count() == 1 && !rdd.is_absolute();
+    let where_named = "--rdd PATH (or path in the config's [rdd] section)";
+    match error.kind() {
+        ErrorKind::NotFound if looked_up_on_path => {
+            Error::new(format!("cannot run rdd: `{shown}` was not found on PATH")).with_hint(
+                format!(
+                    "add the folder holding {shown} to PATH, or name the rdd program with {where_named}"
+                ),
+            )
+        }
+        ErrorKind::NotFound if std::fs::symlink_metadata(rdd).is_err() => {
+            Error::new(format!("cannot run rdd: {shown} does not exist"))
+                .with_hint(format!("name the rdd program with {where_named}"))
+        }
+        _ => Error::new(format!(
+            "cannot run rdd {shown}: {}",
+            crate::error::io_reason(error)
+        ))
+        .with_hint(format!(
+            "it must be an executable program (chmod +x, and the interpreter of a script's #! line must exist); name the rdd program with {where_named}"
+        )),
+    }
+}
+
+/// Why a command gave no answer.
+#[derive(Debug)]
+enum Failure {
+    /// It could not be started at all (not found, not executable).
+    NotStarted {
+        message: String,
+        error: std::io::Error,
+    },
+    /// It ran and failed, or ran out of time: the message says which.
+    Failed(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::NotStarted { message, .. } | Failure::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+fn query(rdd: &Path, instance: &str) -> Result<(Option<PathBuf>, Option<PathBuf>), Failure> {
     let json = run(rdd, instance, &["svc", "paths", "-o", "json"]);
-    // An rdd that hangs would hang twice more on the per-key questions.
-    if let Err(e) = &json
-        && e.contains(TIMED_OUT)
-    {
-        return Err(e.clone());
+    match &json {
+        // Nor will it start for the per-key questions.
+        Err(Failure::NotStarted { .. }) => return json.map(|_| (None, None)),
+        // An rdd that hangs would hang twice more on the per-key questions.
+        Err(Failure::Failed(e)) if e.contains(TIMED_OUT) => return Err(Failure::Failed(e.clone())),
+        _ => {}
     }
     if let Ok(text) = &json
         && let Ok(serde_json::Value::Object(map)) =
@@ -90,7 +143,7 @@ fn query(rdd: &Path, instance: &str) -> Result<(Option<PathBuf>, Option<PathBuf>
     match (log_dir, lima_home) {
         (Err(e), Err(_)) => Err(json.err().unwrap_or(e)),
         (log_dir, lima_home) => {
-            let path = |r: std::result::Result<String, String>| {
+            let path = |r: std::result::Result<String, Failure>| {
                 r.ok()
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty())
@@ -105,7 +158,7 @@ fn query(rdd: &Path, instance: &str) -> Result<(Option<PathBuf>, Option<PathBuf>
 const TIMED_OUT: &str = "did not answer in time";
 
 /// Run rdd for one instance; its stdout, or what went wrong.
-fn run(rdd: &Path, instance: &str, args: &[&str]) -> std::result::Result<String, String> {
+fn run(rdd: &Path, instance: &str, args: &[&str]) -> std::result::Result<String, Failure> {
     let mut command = Command::new(rdd);
     command
         .args(args)
@@ -127,7 +180,7 @@ const POLL: Duration = Duration::from_millis(20);
 
 /// Run a command with no input; its stdout (CRLF made LF), or what went
 /// wrong. A command that does not finish in time is killed.
-fn run_with_timeout(command: Command, what: &str) -> std::result::Result<String, String> {
+fn run_with_timeout(command: Command, what: &str) -> std::result::Result<String, Failure> {
     run_within(command, what, query_timeout())
 }
 
@@ -142,7 +195,7 @@ fn run_within(
     mut command: Command,
     what: &str,
     timeout: Duration,
-) -> std::result::Result<String, String> {
+) -> std::result::Result<String, Failure> {
     let deadline = Instant::now() + timeout;
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
@@ -151,7 +204,10 @@ fn run_within(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run `{what}`: {}", crate::error::io_reason(&e)))?;
+        .map_err(|error| Failure::NotStarted {
+            message: format!("cannot run `{what}`: {}", crate::error::io_reason(&error)),
+            error,
+        })?;
     // A Ctrl-C at the terminal reaches logkeep's group, not this one.
     #[cfg(unix)]
     let _group = crate::interrupt::remember_group(child.id());
@@ -172,10 +228,10 @@ fn run_within(
                 Ok(None) => {}
                 Err(e) => {
                     kill(&mut child);
-                    return Err(format!(
+                    return Err(Failure::Failed(format!(
                         "cannot wait for `{what}`: {}",
                         crate::error::io_reason(&e)
-                    ));
+                    )));
                 }
             }
         }
@@ -192,10 +248,10 @@ fn run_within(
             }
             None if now >= deadline => {
                 kill(&mut child);
-                return Err(format!(
+                return Err(Failure::Failed(format!(
                     "`{what}` ran {} s and {TIMED_OUT}; it was stopped (raise {TIMEOUT_VARIABLE}, in seconds, if it is only slow)",
                     timeout.as_secs()
-                ));
+                )));
             }
             _ => {}
         }
@@ -294,7 +350,7 @@ impl Output {
 
     /// The stdout of a command that succeeded (CRLF made LF; empty if it is
     /// not UTF-8), or its first line of complaint.
-    fn result(self, what: &str, status: ExitStatus) -> std::result::Result<String, String> {
+    fn result(self, what: &str, status: ExitStatus) -> std::result::Result<String, Failure> {
         let out = String::from_utf8(self.out).unwrap_or_default();
         if status.success() {
             return Ok(out.replace("\r\n", "\n"));
@@ -306,7 +362,9 @@ impl Output {
             .map(str::trim)
             .find(|l| !l.is_empty())
             .unwrap_or("no message");
-        Err(format!("`{what}` failed ({status}): {detail}"))
+        Err(Failure::Failed(format!(
+            "`{what}` failed ({status}): {detail}"
+        )))
     }
 }
 
@@ -395,7 +453,8 @@ mod tests {
             "fails",
             Duration::from_secs(60),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.starts_with("`fails` failed (") && e.ends_with("): oops"),
             "{e}"
@@ -415,7 +474,9 @@ mod tests {
 
     #[test]
     fn a_program_out_of_time_is_named_with_what_to_do() {
-        let e = run_within(sh("echo early; sleep 30"), "slow", Duration::from_secs(1)).unwrap_err();
+        let e = run_within(sh("echo early; sleep 30"), "slow", Duration::from_secs(1))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("`slow` ran 1 s and did not answer in time")
                 && e.contains("LOGKEEP_RDD_TIMEOUT"),

@@ -4,6 +4,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::{FIXTURE, copy_tree, logkeep, manifest_json, read_tree, run, stderr};
@@ -280,6 +281,54 @@ fn a_hanging_rdd_is_given_up_on_and_the_others_go_on() {
         stderr(&result)
     );
     assert!(read_tree(&out).contains_key("a/rdd.stderr.log"));
+}
+
+/// Regression: an rdd that could not be started was a warning per instance,
+/// and the run wrote an archive of nothing and exited 0, which a CI step
+/// took for a collection. Not found on PATH, not found at a path, or not
+/// executable: an error naming it, with what to do, before anything is written.
+#[test]
+fn an_rdd_that_cannot_be_run_stops_the_run_before_anything_is_written() {
+    let home = home();
+    let empty_path = tempfile::tempdir().unwrap();
+    let not_executable = home.path().join("rdd-not-executable");
+    fs::copy(FAKE_RDD, &not_executable).unwrap();
+    fs::set_permissions(&not_executable, fs::Permissions::from_mode(0o644)).unwrap();
+    let cases: [(&Path, &[&str]); 3] = [
+        (Path::new("rdd"), &["`rdd` was not found on PATH", "PATH"]),
+        (
+            Path::new("/typo/rdd"),
+            &["/typo/rdd does not exist", "--rdd PATH"],
+        ),
+        (
+            &not_executable,
+            &["rdd-not-executable", "ermission denied", "chmod +x"],
+        ),
+    ];
+    for (rdd, said) in cases {
+        let out = home.path().join("out");
+        let result = collect_with(
+            rdd,
+            home.path(),
+            &out,
+            &[("PATH", empty_path.path().to_str().unwrap())],
+            &["--instance", "a", "--instance", "b", "--preserve"],
+        );
+        assert_eq!(result.status.code(), Some(1), "{}", stderr(&result));
+        let err = stderr(&result);
+        assert!(err.contains("error: cannot run rdd"), "{err}");
+        for words in said {
+            assert!(err.contains(words), "{words:?} not in: {err}");
+        }
+        assert!(err.contains("hint:") && err.contains("--rdd PATH"), "{err}");
+        assert!(!out.exists(), "nothing written");
+        assert!(
+            home.path()
+                .join(".rda/lima/test-stopped/ha.stderr.log")
+                .exists(),
+            "nothing preserved"
+        );
+    }
 }
 
 /// A script that runs `body`, executable.

@@ -267,7 +267,7 @@ fn discover_instances(sources: &mut Sources) -> Result<Vec<Problem>> {
             "give --instance NAME (repeat it) or --instances-from 'make -C bats bats-instances'",
         ));
     }
-    let (instances, mut problems) = discover(&query.path, &names);
+    let (instances, mut problems) = discover(&query.path, &names)?;
     problems.extend(empty_listing);
     for instance in instances {
         let taken = sources.instances.iter().any(|i| i.name == instance.name);
