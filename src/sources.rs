@@ -216,9 +216,7 @@ impl Sources {
             }
         }
         for include in &self.includes {
-            for part in include.into.split('/') {
-                check_component("include folder", part).map_err(Error::new)?;
-            }
+            check_include_folder(&include.into)?;
             if include.into == crate::manifest::MANIFEST_NAME {
                 return Err(Error::new(
                     "include folder \"manifest.json\" is reserved for the manifest",
@@ -239,6 +237,23 @@ impl Sources {
         }
         Ok(())
     }
+}
+
+/// The archive folder of an include: plain names separated by `/`. A value
+/// refused is named whole, as the user wrote it, with what is allowed.
+fn check_include_folder(into: &str) -> Result<()> {
+    if into
+        .split('/')
+        .all(|part| check_component("include folder", part).is_ok())
+    {
+        return Ok(());
+    }
+    Err(Error::new(format!(
+        "include folder {into:?} (--include-into, or into in an [[include]]) must be a relative folder: plain names separated by '/', such as _diag or ci/_diag"
+    ))
+    .with_hint(
+        "no name in it may be empty, '.' or '..', or hold '\\', ':' or control characters (a leading, trailing or doubled '/' makes an empty name)",
+    ))
 }
 
 /// Read the config, refusing what is not a file: reading a FIFO would block.

@@ -1026,3 +1026,34 @@ fn every_path_through_the_packer_keeps_order_bytes_and_checksums() {
         }
     }
 }
+
+/// Regression: `--include-into /abs` was refused as `include folder name ""`
+/// and `../up` as `".."`: the message named a piece, not what was given.
+#[test]
+fn a_bad_include_folder_is_named_whole_with_what_is_allowed() {
+    let work = tempfile::tempdir().unwrap();
+    for into in ["/abs", "../up", "ci//diag", "a\\b"] {
+        let out = run(logkeep()
+            .args([
+                "collect",
+                "--include",
+                "_diag/*",
+                "--include-into",
+                into,
+                "-o",
+            ])
+            .arg(work.path().join("a.tar.gz")));
+        assert_eq!(out.status.code(), Some(2), "{into}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("include folder {into:?}")),
+            "{into:?} not named whole: {err}"
+        );
+        assert!(err.contains("--include-into"), "{err}");
+        assert!(
+            err.contains("relative") && err.contains("'..'") && err.contains("ci/_diag"),
+            "what is allowed: {err}"
+        );
+        assert_eq!(fs::read_dir(work.path()).unwrap().count(), 0);
+    }
+}
