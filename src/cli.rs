@@ -180,10 +180,10 @@ struct CollectArgs {
     /// The instance's Lima home (rdd svc paths lima_home).
     #[arg(long, value_name = "DIR")]
     lima_home: Option<PathBuf>,
-    /// Also collect files matching this glob, into extra/ (repeat for several).
+    /// Also collect files matching this glob, into extra/ (repeat for several). `*` stops at `/`, `**` crosses it: a folder's files are 'DIR/**'.
     #[arg(long, value_name = "GLOB")]
     include: Vec<String>,
-    /// The archive folder for the --include files (default: extra).
+    /// The archive folder for the --include files (default: extra): plain names separated by '/', such as _diag or ci/_diag.
     #[arg(long, value_name = "DIR", requires = "include")]
     include_into: Option<String>,
     /// The archive (or folder) to write.

@@ -780,6 +780,8 @@ fn plan_include(include: &Include, plan: &mut Plan) {
         .sort_by_file_name()
         .into_iter();
     let mut matched = 0usize;
+    // The first folder the glob names: a glob of a folder takes none of its files.
+    let mut matched_folder: Option<PathBuf> = None;
     let mut last_folder: Option<(u32, String)> = None;
     while let Some(result) = walk.next() {
         let entry = match result {
@@ -809,7 +811,11 @@ fn plan_include(include: &Include, plan: &mut Plan) {
             walk.skip_current_dir();
             continue;
         }
-        if file_type.is_dir() || !matcher.is_match(entry.path()) {
+        if !matcher.is_match(entry.path()) {
+            continue;
+        }
+        if file_type.is_dir() {
+            matched_folder.get_or_insert_with(|| entry.path().to_path_buf());
             continue;
         }
         matched += 1;
@@ -857,10 +863,18 @@ fn plan_include(include: &Include, plan: &mut Plan) {
         plan.files.push(index, &file_name, source_name, size);
     }
     if matched == 0 {
-        plan.problems.push(Problem::new(
-            Path::new(&include.pattern),
-            "include glob matched no file; check the pattern and the folder it starts from",
-        ));
+        let message = match matched_folder {
+            Some(folder) => {
+                let folder = crate::sanitize::display_path(&folder);
+                format!(
+                    "include glob matched no file: {folder} is a folder; write '{folder}/**' for every file below it, or '{folder}/*' for those directly in it"
+                )
+            }
+            None => "include glob matched no file; check the pattern and the folder it starts from"
+                .to_string(),
+        };
+        plan.problems
+            .push(Problem::new(Path::new(&include.pattern), message));
     }
 }
 

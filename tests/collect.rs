@@ -1057,3 +1057,47 @@ fn a_bad_include_folder_is_named_whole_with_what_is_allowed() {
         assert_eq!(fs::read_dir(work.path()).unwrap().count(), 0);
     }
 }
+
+/// Regression: `--include _diag`, a folder, said only "include glob matched
+/// no file"; the warning says it is a folder and how to take what is in it.
+#[test]
+fn an_include_naming_a_folder_says_so_and_suggests_a_glob() {
+    let work = tempfile::tempdir().unwrap();
+    fs::create_dir_all(work.path().join("_diag/perf")).unwrap();
+    fs::write(work.path().join("_diag/machine-info.txt"), "os\n").unwrap();
+    fs::write(work.path().join("_diag/perf/typeperf.tsv"), "cpu\n").unwrap();
+    let out = run(logkeep().current_dir(work.path()).args([
+        "collect",
+        "--include",
+        "_diag",
+        "-o",
+        "a.tar.gz",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    // As the run sees its working folder: with links resolved.
+    let folder = work.path().canonicalize().unwrap().join("_diag");
+    assert!(
+        err.contains(&format!("{} is a folder", folder.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("'{}/**'", folder.display())),
+        "suggests the glob of everything below it: {err}"
+    );
+
+    // The suggestion works: every file below the folder is collected.
+    let suggested = format!("{}/**", folder.display());
+    run_ok(
+        logkeep()
+            .args(["collect", "--format", "dir", "--include", &suggested, "-o"])
+            .arg(work.path().join("out")),
+    );
+    let files = read_tree(&work.path().join("out"));
+    assert!(
+        files.contains_key("extra/machine-info.txt")
+            && files.contains_key("extra/perf/typeperf.tsv"),
+        "{:?}",
+        files.keys()
+    );
+}
