@@ -219,7 +219,7 @@ struct CollectArgs {
     /// Print the plan (source -> archive path, and what is skipped) without writing.
     #[arg(long)]
     dry_run: bool,
-    /// Replace an existing output (a folder only if it is an earlier logkeep output holding nothing its manifest does not list).
+    /// Replace an existing output: a file only if it is empty or an archive, a folder only if it is an earlier logkeep output holding nothing its manifest does not list, a --manifest-out copy only if it is empty or a logkeep manifest.
     #[arg(long)]
     force: bool,
     /// Write GitHub Actions step outputs, a job summary and warning annotations (on by itself when GITHUB_ACTIONS=true).

@@ -1,8 +1,8 @@
 //! The output appears complete or not at all: everything is written under a
 //! temporary name beside it and renamed into place at the end.
 
-use std::fs;
-use std::io;
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use tempfile::{TempDir, TempPath};
@@ -170,8 +170,54 @@ fn check_target(target: &Path, format: Format, force: bool) -> Result<()> {
             display_path(target)
         ))
         .with_hint("name a file such as rdd-logs.tar.gz, or use --format dir")),
+        Ok(meta) if meta.is_file() => check_replaceable_file(target),
+        // A link is replaced as the link: what it points to stays.
         Ok(_) => Ok(()),
     }
+}
+
+/// `--force` replaces a file only if it can be an earlier output: empty, or
+/// an archive (gzip, zstd or zip data). It must never overwrite a log, for
+/// one, when the output is named inside a folder being collected.
+fn check_replaceable_file(target: &Path) -> Result<()> {
+    let mut head = Vec::with_capacity(4);
+    File::open(target)
+        .and_then(|file| file.take(4).read_to_end(&mut head))
+        .map_err(|e| Error::io("read", target, &e))?;
+    const ARCHIVES: [&[u8]; 4] = [
+        b"\x1f\x8b",
+        b"\x28\xb5\x2f\xfd",
+        b"PK\x03\x04",
+        b"PK\x05\x06",
+    ];
+    if head.is_empty() || ARCHIVES.iter().any(|magic| head.starts_with(magic)) {
+        return Ok(());
+    }
+    Err(Error::new(format!(
+        "output {} exists and is not an archive; --force replaces only an earlier output",
+        display_path(target)
+    ))
+    .with_hint("choose another output name (outside the folders being collected), or remove the file yourself if it should go"))
+}
+
+/// `--force` replaces a manifest copy (`--manifest-out`) only if it is empty
+/// or a logkeep manifest: never a log or any other file named by mistake.
+pub fn check_replaceable_manifest(path: &Path) -> Result<()> {
+    let bytes = match fs::read(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("read", path, &e)),
+        Ok(bytes) => bytes,
+    };
+    let logkeeps =
+        serde_json::from_slice::<Listing>(&bytes).is_ok_and(|l| l.tool.name == "logkeep");
+    if bytes.is_empty() || logkeeps {
+        return Ok(());
+    }
+    Err(Error::new(format!(
+        "--manifest-out {} exists and is not a logkeep manifest; --force replaces only an earlier one",
+        display_path(path)
+    ))
+    .with_hint("name another file for the manifest's copy, such as rdd-logs.manifest.json"))
 }
 
 /// `--force` replaces a folder only if it is an earlier logkeep output: it

@@ -472,8 +472,39 @@ fn an_existing_output_is_never_overwritten_without_force() {
         "no temporary file left"
     );
 
+    // --force replaces an earlier output, never a file that cannot be one
+    // (a log, when the output is named inside a folder being collected).
+    let out = live.collect(&archive, &["--force"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is not an archive"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs::read_to_string(&archive).unwrap(), "precious");
+    fs::remove_file(&archive).unwrap();
+    assert!(live.collect(&archive, &[]).status.success());
     assert!(live.collect(&archive, &["--force"]).status.success());
     tool_ok(Command::new("tar").arg("-tzf").arg(&archive));
+
+    // The same for the manifest's copy: an earlier one, never a log.
+    let log = work.path().join("r.log");
+    fs::write(&log, "a log line\n").unwrap();
+    let out = live.collect(
+        &archive,
+        &["--force", "--manifest-out", log.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a logkeep manifest"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs::read_to_string(&log).unwrap(), "a log line\n");
+    let copy = work.path().join("m.json");
+    let twice = ["--force", "--manifest-out", copy.to_str().unwrap()];
+    assert!(live.collect(&archive, &twice).status.success());
+    assert!(live.collect(&archive, &twice).status.success());
 
     // A folder is replaced only if it is an earlier logkeep output.
     let folder = work.path().join("mine");

@@ -89,7 +89,10 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
             ))
             .with_hint("choose another name, or add --force to replace it"));
         }
-        Some(path) => Some((path, temporary_manifest_copy(path)?)),
+        Some(path) => {
+            crate::output::check_replaceable_manifest(path)?;
+            Some((path, temporary_manifest_copy(path)?))
+        }
         None => None,
     };
 
