@@ -118,12 +118,15 @@ impl std::fmt::Display for Failure {
 
 fn query(rdd: &Path, instance: &str) -> Result<(Option<PathBuf>, Option<PathBuf>), Failure> {
     let json = run(rdd, instance, &["svc", "paths", "-o", "json"]);
-    match &json {
-        // Nor will it start for the per-key questions.
-        Err(Failure::NotStarted { .. }) => return json.map(|_| (None, None)),
-        // An rdd that hangs would hang twice more on the per-key questions.
-        Err(Failure::Failed(e)) if e.contains(TIMED_OUT) => return Err(Failure::Failed(e.clone())),
-        _ => {}
+    // An rdd that will not start, or that hangs, is not asked the per-key
+    // questions: it would fail, or hang, twice more.
+    let give_up = match &json {
+        Err(Failure::NotStarted { .. }) => true,
+        Err(Failure::Failed(e)) => e.contains(TIMED_OUT),
+        Ok(_) => false,
+    };
+    if give_up {
+        return Err(json.expect_err("only an error gives up"));
     }
     if let Ok(text) = &json
         && let Ok(serde_json::Value::Object(map)) =
