@@ -1,7 +1,8 @@
 //! Ctrl-C, SIGTERM and SIGHUP in the middle of a run: remove the temporary
 //! files the run registered (never the user's files), kill the commands it
 //! is running (rdd, `--instances-from`), say so, and exit with 128 + the
-//! signal number (130 for SIGINT, 143 for SIGTERM).
+//! signal number (130 for SIGINT, 143 for SIGTERM). On Windows, Ctrl-C,
+//! Ctrl-Break or a closed console window do the same, with exit code 130.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -41,23 +42,31 @@ pub fn install() {
         std::thread::spawn(move || {
             if let Some(signal) = signals.forever().next() {
                 kill_groups();
-                // Kept until the exit: once the temporaries are removed, the
-                // run can create no more of them (nor a folder under one that
-                // is gone, which would bring it back).
-                let _no_more = hold_creation();
-                let removed = remove_all();
                 let name = match signal {
                     SIGINT => "interrupted (SIGINT)",
                     SIGTERM => "terminated (SIGTERM)",
                     _ => "hung up (SIGHUP)",
                 };
-                eprintln!(
-                    "logkeep: {name}; removed {removed} temporary file(s); the output was not written"
-                );
-                std::process::exit(128 + signal);
+                clean_up_and_exit(name, 128 + signal);
             }
         });
     }
+    // Ctrl-C, Ctrl-Break and the console window closing. The commands logkeep
+    // runs share its console, so Windows sends them the event too.
+    #[cfg(windows)]
+    {
+        let _ = ctrlc::set_handler(|| clean_up_and_exit("interrupted", 130));
+    }
+}
+
+fn clean_up_and_exit(name: &str, code: i32) -> ! {
+    // Kept until the exit: once the temporaries are removed, the run can
+    // create no more of them (nor a folder under one that is gone, which
+    // would bring it back).
+    let _no_more = hold_creation();
+    let removed = remove_all();
+    eprintln!("logkeep: {name}; removed {removed} temporary file(s); the output was not written");
+    std::process::exit(code);
 }
 
 /// Run `create`, which makes or renames a temporary file or folder (or one
@@ -73,7 +82,6 @@ pub fn exclusive<T>(create: impl FnOnce() -> T) -> T {
 /// The creation lock for the signal thread, if it comes free within two
 /// seconds: a creation hung on a dead file system must not make the run
 /// impossible to stop.
-#[cfg(unix)]
 fn hold_creation() -> Option<std::sync::MutexGuard<'static, ()>> {
     use std::sync::TryLockError;
     use std::time::{Duration, Instant};

@@ -94,13 +94,13 @@ pub fn open_regular_with_metadata(path: &Path) -> io::Result<(File, fs::Metadata
 /// Create one folder, private to the user (mode 0700 on Unix), failing with
 /// `AlreadyExists` if it is there: mkdir is atomic, so two callers never share it.
 pub fn create_private_dir(path: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
+        fs::DirBuilder::new().mode(0o700).create(path)
     }
-    builder.create(path)
+    #[cfg(not(unix))]
+    fs::DirBuilder::new().create(path)
 }
 
 #[cfg(test)]
