@@ -48,8 +48,32 @@ fi
 args+=(-o "$output" --manifest-out "$out_dir/$name.manifest.json")
 
 echo "name=$name" >> "${GITHUB_OUTPUT:-/dev/null}"
-"$logkeep" "${args[@]}"
-status=$?
+
+# The run page shows annotations and the summary, not this log: a failure
+# says there what logkeep said (its `error:` line and hint), not only a code.
+reason=
+if ! command -v "$logkeep" >/dev/null 2>&1; then
+  status=127
+  reason="no logkeep binary: the action's install step could not find or build one (see its log); put logkeep on PATH, or make cargo available, before this step"
+  echo "error: $reason" >&2
+else
+  errors=$(mktemp "$out_dir/.stderr.XXXXXX") || errors=/dev/null
+  # logkeep's stderr goes to the log as it comes, and to a file for the reason.
+  { "$logkeep" "${args[@]}" 2>&1 1>&3 3>&- | tee "$errors" >&2; } 3>&1
+  status=${PIPESTATUS[0]}
+  # From the first `error:` line to the next blank one, on one line.
+  reason=$(sed -n '/^error: /,/^$/p' "$errors" | sed 's/^error: //; s/^ *hint: */; /; s/^ *//' |
+    tr '\r\n' '  ' | sed 's/  */ /g; s/ ;/;/g; s/ $//')
+  [ "$errors" = /dev/null ] || rm -f "$errors"
+fi
+# Workflow command data: the reason is one line; % is escaped.
+annotate() { printf '%s\n' "$1" | sed 's/%/%25/g'; }
+failed="collection failed (exit $status)${reason:+: $reason}"
+summary() {
+  local fence='```'
+  local text=${1//"$fence"/"'''"}
+  printf '### logkeep: collection failed\n\n%stext\n%s\n%s\n\n' "$fence" "$text" "$fence" >> "${GITHUB_STEP_SUMMARY:-/dev/null}"
+}
 case $status in
   0) ;;
   3)
@@ -59,10 +83,12 @@ case $status in
     ;;
   *)
     if is_true "${INPUT_STRICT:-false}"; then
-      echo "::error title=logkeep::collection failed (exit $status)"
+      annotate "::error title=logkeep::$failed"
+      summary "$failed"
       exit "$status"
     fi
-    echo "::warning title=logkeep::collection failed (exit $status); the job goes on (set strict: true to fail it)"
+    annotate "::warning title=logkeep::$failed; the job goes on (set strict: true to fail it)"
+    summary "$failed; the job goes on (set strict: true to fail it)"
     ;;
 esac
 exit 0

@@ -233,6 +233,56 @@ fn a_failed_collection_warns_unless_strict() {
     );
 }
 
+/// The run page shows the annotation and the summary, not the step's log: a
+/// failed collection says there what went wrong, naming the file, and what
+/// to do, not only an exit code.
+#[test]
+fn a_failed_collection_says_why_in_the_annotation_and_summary() {
+    let runner = Runner::new();
+    let missing = runner.path("no-such.toml");
+    let out = runner.step("collect.sh", &[("INPUT_CONFIG", missing.to_str().unwrap())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let annotation = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("::warning title=logkeep::collection failed"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        annotation.contains(&format!("cannot read config file {}", missing.display()))
+            && annotation.contains("check that the path exists"),
+        "{annotation}"
+    );
+    assert!(
+        stderr(&out).contains("error: cannot read config file"),
+        "the step's log keeps logkeep's own message: {}",
+        stderr(&out)
+    );
+    let summary = fs::read_to_string(runner.path("summary.md")).unwrap_or_default();
+    assert!(
+        summary.contains("collection failed") && summary.contains("cannot read config file"),
+        "{summary}"
+    );
+
+    // No binary: the install step failed (no cargo) and none is on PATH.
+    fs::remove_file(runner.path("bin/logkeep")).unwrap();
+    let tree = Tree::new();
+    let out = runner.step(
+        "collect.sh",
+        &[
+            ("LOGKEEP", ""),
+            ("INPUT_CONFIG", tree.config().to_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("::warning title=logkeep::collection failed")
+            && stdout(&out).contains("no logkeep binary")
+            && stdout(&out).contains("install step"),
+        "{}",
+        stdout(&out)
+    );
+}
+
 /// The cache key on a runner without `sha256sum` (macOS has `shasum`) is the
 /// same key.
 #[test]
