@@ -24,8 +24,18 @@ mkdir -p "$out_dir"
 
 args=(collect --github --force)
 [ -n "${INPUT_CONFIG:-}" ] && args+=(--config "$INPUT_CONFIG")
+# A config that names its rdd ([rdd] path) keeps it unless the rdd input is
+# set: --rdd would replace it, and the instances join the config's own.
+config_names_rdd() {
+  [ -n "${INPUT_CONFIG:-}" ] &&
+    grep -Eq '^[[:space:]]*(\[[[:space:]]*rdd[[:space:]]*\]|rdd[[:space:]]*[.=])' "$INPUT_CONFIG" 2>/dev/null
+}
 if [ -n "${INPUT_INSTANCES:-}" ]; then
-  args+=(--rdd "${INPUT_RDD:-rdd}")
+  if [ -n "${INPUT_RDD:-}" ]; then
+    args+=(--rdd "$INPUT_RDD")
+  elif ! config_names_rdd; then
+    args+=(--rdd rdd)
+  fi
   # One a line, or several on a line (a folded YAML scalar): any blank separates.
   read -r -a instances <<< "$(printf '%s' "$INPUT_INSTANCES" | tr '\r\n\t' '   ')"
   for instance in ${instances[@]+"${instances[@]}"}; do

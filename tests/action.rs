@@ -283,6 +283,96 @@ fn a_failed_collection_says_why_in_the_annotation_and_summary() {
     );
 }
 
+/// A config that names its rdd (`[rdd] path`) keeps it when the workflow adds
+/// instances: the rdd input's default does not replace it with `rdd` on PATH
+/// (which is not there, and nothing would be collected). An rdd input that
+/// is set still wins.
+#[test]
+fn instances_added_to_a_config_ask_the_configs_rdd() {
+    let runner = Runner::new();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    fs::create_dir(work.path().join("tools")).unwrap();
+    fs::copy(
+        Path::new(ROOT).join("tests/fake-rdd/rdd"),
+        work.path().join("tools/rdd"),
+    )
+    .unwrap();
+    fs::write(
+        work.path().join("logkeep.toml"),
+        "[rdd]\npath = \"tools/rdd\"\ninstances = [\"alpha\"]\n",
+    )
+    .unwrap();
+    let config = work.path().join("logkeep.toml");
+    let names = |name: &str| -> Vec<String> {
+        let manifest: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(runner.path(&format!("temp/logkeep/{name}.manifest.json")))
+                .unwrap(),
+        )
+        .unwrap();
+        manifest["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // As action.yml passes it when the workflow does not set rdd.
+    let out = runner.step(
+        "collect.sh",
+        &[
+            ("INPUT_CONFIG", config.to_str().unwrap()),
+            ("INPUT_INSTANCES", "beta"),
+            ("INPUT_RDD", ""),
+            ("INPUT_NAME", "config-rdd"),
+            ("FAKE_RDD_HOME", home.path().to_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stdout(&out).contains("collection failed"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(names("config-rdd"), ["alpha", "beta"]);
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other_rdd = elsewhere.path().join("my rdd");
+    let asked = elsewhere.path().join("asked");
+    fs::write(
+        &other_rdd,
+        format!(
+            "#!/bin/sh\ntouch '{}'\nexec '{}' \"$@\"\n",
+            asked.display(),
+            Path::new(ROOT).join("tests/fake-rdd/rdd").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(
+        &other_rdd,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = runner.step(
+        "collect.sh",
+        &[
+            ("INPUT_CONFIG", config.to_str().unwrap()),
+            ("INPUT_INSTANCES", "beta"),
+            ("INPUT_RDD", other_rdd.to_str().unwrap()),
+            ("INPUT_NAME", "input-rdd"),
+            ("FAKE_RDD_HOME", home.path().to_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stdout(&out).contains("collection failed"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(names("input-rdd"), ["alpha", "beta"]);
+    assert!(asked.exists(), "the rdd input was asked");
+}
+
 /// The cache key on a runner without `sha256sum` (macOS has `shasum`) is the
 /// same key.
 #[test]
