@@ -42,8 +42,11 @@ if [ -n "${INPUT_INSTANCES:-}" ]; then
     args+=(--instance "$instance")
   done
 fi
+# One a line; blanks around a glob (or a line of blanks) are not part of it.
 while IFS= read -r glob; do
   glob=${glob%$'\r'}
+  glob=${glob#"${glob%%[![:blank:]]*}"}
+  glob=${glob%"${glob##*[![:blank:]]}"}
   [ -n "$glob" ] && args+=(--include "$glob")
 done <<< "${INPUT_INCLUDE:-}"
 is_true "${INPUT_PRESERVE:-true}" && args+=(--preserve)

@@ -373,6 +373,30 @@ fn instances_added_to_a_config_ask_the_configs_rdd() {
     assert!(asked.exists(), "the rdd input was asked");
 }
 
+/// An `include: |` block with a line of blanks, or blanks after a glob (an
+/// editor's leftovers), is no problem: under strict it failed the step.
+#[test]
+fn blanks_around_include_globs_are_not_globs() {
+    let runner = Runner::new();
+    let tree = Tree::new();
+    let include = format!(
+        "  {}/_diag/*.txt  \n   \n\t\n",
+        tree.path("").to_str().unwrap().trim_end_matches('/')
+    );
+    let out = runner.step(
+        "collect.sh",
+        &[
+            ("INPUT_INCLUDE", &include),
+            ("INPUT_STRICT", "true"),
+            ("INPUT_NAME", "blanks"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stdout(&out));
+    let outputs = runner.outputs();
+    assert_eq!(outputs["problems"], "0", "{outputs:?}");
+    assert_eq!(outputs["files"], "1", "{outputs:?}");
+}
+
 /// The cache key on a runner without `sha256sum` (macOS has `shasum`) is the
 /// same key.
 #[test]
