@@ -65,7 +65,12 @@ echo "name=$name" >> "${GITHUB_OUTPUT:-/dev/null}"
 # The run page shows annotations and the summary, not this log: a failure
 # says there what logkeep said (its `error:` line and hint), not only a code.
 reason=
-if ! command -v "$logkeep" >/dev/null 2>&1; then
+given="${INPUT_CONFIG:-}${INPUT_INSTANCES:-}${INPUT_INCLUDE:-}"
+if [ -z "${given//[[:space:]]/}" ]; then
+  status=1
+  reason="nothing to collect: set the action's config, instances or include input"
+  echo "error: $reason" >&2
+elif ! command -v "$logkeep" >/dev/null 2>&1; then
   status=127
   reason="no logkeep binary: the action's install step could not find or build one (see its log); put logkeep on PATH, or make cargo available, before this step"
   echo "error: $reason" >&2

@@ -397,6 +397,21 @@ fn blanks_around_include_globs_are_not_globs() {
     assert_eq!(outputs["files"], "1", "{outputs:?}");
 }
 
+/// The step dropped in with no input says which input to set, not which
+/// command-line flag.
+#[test]
+fn no_input_names_the_inputs_to_set() {
+    let runner = Runner::new();
+    let out = runner.step("collect.sh", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("::warning title=logkeep::collection failed")
+            && stdout(&out).contains("set the action's config, instances or include input"),
+        "{}",
+        stdout(&out)
+    );
+}
+
 /// The cache key on a runner without `sha256sum` (macOS has `shasum`) is the
 /// same key.
 #[test]
