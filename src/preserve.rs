@@ -370,11 +370,26 @@ fn copy_verified(src: &Path, to: &Path) -> Result<Copied, Problem> {
 }
 
 /// `dir/serial.log` → `dir/.serial.log.logkeep-partial`: not a `*.log`, so a
-/// copy cut short by a crash is never mistaken for a log.
+/// copy cut short by a crash is never mistaken for a log. A name too long to
+/// take the affixes (file names are at most 255 bytes) is shortened: the
+/// folder is this run's own, and its files are copied one at a time.
 fn partial_name(to: &Path) -> PathBuf {
+    const SUFFIX: &str = ".logkeep-partial";
+    const NAME_MAX: usize = 255;
+    let file_name = to.file_name().unwrap_or_default();
+    let room = NAME_MAX - 1 - SUFFIX.len();
     let mut name = std::ffi::OsString::from(".");
-    name.push(to.file_name().unwrap_or_default());
-    name.push(".logkeep-partial");
+    if file_name.len() <= room {
+        name.push(file_name);
+    } else {
+        let lossy = file_name.to_string_lossy();
+        let mut end = room;
+        while !lossy.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.push(&lossy[..end]);
+    }
+    name.push(SUFFIX);
     to.with_file_name(name)
 }
 

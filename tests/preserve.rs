@@ -187,6 +187,42 @@ fn across_file_systems_logs_are_copied_verified_and_removed() {
     );
 }
 
+/// A log whose name is near the file-name limit (255 bytes) is copied
+/// across file systems too: the temporary copy's name must fit the limit.
+#[test]
+fn across_file_systems_a_log_with_a_long_name_is_copied() {
+    let tree = Tree::new();
+    let shm = tempfile::tempdir_in("/dev/shm").expect("/dev/shm is writable");
+    let lima_home = tree.path(Tree::LIMA_HOME);
+    let vm_dir = lima_home.join("test-stopped");
+    let long = format!("{}.log", "bats-test-".repeat(25));
+    assert_eq!(long.len(), 254);
+    fs::write(vm_dir.join(&long), "a test's own log\n").unwrap();
+    let out = run_ok(
+        logkeep()
+            .args(["preserve", "--json", "--vm", "test-stopped", "--lima-home"])
+            .arg(&lima_home)
+            .arg("--log-dir")
+            .arg(shm.path()),
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["problems"].as_array().unwrap().len(), 0, "{json}");
+    let dest = shm.path().join("test-stopped");
+    assert_eq!(
+        fs::read_to_string(dest.join(&long)).unwrap(),
+        "a test's own log\n"
+    );
+    assert!(logs_in(&vm_dir).is_empty(), "every source moved");
+    assert!(
+        fs::read_dir(&dest).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("partial")),
+        "no partial copy left"
+    );
+}
+
 /// When the source cannot be removed (here: an unprivileged user and a VM
 /// folder it may not write), the verified copy and the source are both kept.
 #[test]
