@@ -811,6 +811,14 @@ fn plan_include(include: &Include, plan: &mut Plan) {
             walk.skip_current_dir();
             continue;
         }
+        if is_in_progress_output(entry.file_name()) {
+            // An output a run is writing (this one's, when it is written
+            // where the glob reaches) is not a file to collect.
+            if file_type.is_dir() {
+                walk.skip_current_dir();
+            }
+            continue;
+        }
         if !matcher.is_match(entry.path()) {
             continue;
         }
@@ -876,6 +884,19 @@ fn plan_include(include: &Include, plan: &mut Plan) {
         plan.problems
             .push(Problem::new(Path::new(&include.pattern), message));
     }
+}
+
+/// The temporary names logkeep writes under until a file is complete: the
+/// output (`.NAME.logkeep-tmp-XXXXXX`, a file or folder), the copy of the
+/// manifest (`.logkeep-manifest-XXXXXX`) and a preserved log being copied
+/// (`.NAME.logkeep-partial`).
+fn is_in_progress_output(name: &OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    let contains = |needle: &[u8]| name.windows(needle.len()).any(|w| w == needle);
+    name.starts_with(b".")
+        && (contains(b".logkeep-tmp-")
+            || name.starts_with(b".logkeep-manifest-")
+            || name.ends_with(b".logkeep-partial"))
 }
 
 /// The fixed folder a glob starts from: its components before the first one

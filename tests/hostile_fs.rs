@@ -891,3 +891,56 @@ print(zipfile.ZipFile(sys.argv[1]).getinfo('bats-lima-controller/packet-trace.lo
         stdout(&test)
     );
 }
+
+/// An output written inside a folder an include glob takes: the temporary
+/// output and the manifest copy's temporary file, still being written, are
+/// this run's own and never archived (they used to be, under names that
+/// exist nowhere once the run is done).
+#[test]
+fn an_output_inside_an_include_glob_does_not_archive_itself() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    fs::write(work.path().join("machine-info.txt"), "runner facts\n").unwrap();
+    let glob = format!("{}/**", work.path().display());
+    for name in ["out.tar.gz", "out.zip"] {
+        let archive = work.path().join(name);
+        run_ok(
+            collect_cmd(tree.config(), &archive)
+                .args(["--include", &glob, "--include-into", "work"])
+                .arg("--manifest-out")
+                .arg(work.path().join(format!("{name}.manifest.json"))),
+        );
+        let unpacked = tempfile::tempdir().unwrap();
+        run_ok(
+            Command::new("bsdtar")
+                .arg("-xf")
+                .arg(&archive)
+                .arg("-C")
+                .arg(unpacked.path()),
+        );
+        let manifest = manifest_json(&unpacked.path().join("manifest.json"));
+        let extras: Vec<&str> = manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["path"].as_str())
+            .filter(|p| p.starts_with("work/"))
+            .collect();
+        // The first run's archive and manifest copy are the user's files now.
+        let expected: &[&str] = match name {
+            "out.tar.gz" => &["work/machine-info.txt"],
+            _ => &[
+                "work/machine-info.txt",
+                "work/out.tar.gz",
+                "work/out.tar.gz.manifest.json",
+            ],
+        };
+        assert_eq!(extras, expected, "{manifest}");
+        let on_disk: Vec<_> = fs::read_dir(unpacked.path().join("work"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(on_disk.is_empty(), "{on_disk:?}");
+    }
+}
