@@ -288,7 +288,7 @@ struct ListedFile {
 }
 
 /// Temporary files are created 0600; an artifact is meant to be read.
-fn set_readable_mode(path: &Path) {
+pub(crate) fn set_readable_mode(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

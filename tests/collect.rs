@@ -657,6 +657,26 @@ fn json_summary_and_manifest_copy_beside_the_archive() {
     assert_eq!(manifest_json(&copy)["files"], summary["manifest"]["files"]);
 }
 
+/// The manifest's copy is uploaded with the archive, often by another user
+/// than the one who collected (a job container running as root): it is as
+/// readable as the archive, not private like the temporary file it was.
+#[test]
+fn the_manifest_copy_is_as_readable_as_the_archive() {
+    use std::os::unix::fs::PermissionsExt;
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("rdd-logs.tar.gz");
+    let copy = work.path().join("rdd-logs.manifest.json");
+    run_ok(
+        collect_cmd(tree.config(), &archive)
+            .arg("--manifest-out")
+            .arg(&copy),
+    );
+    let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&archive), 0o644);
+    assert_eq!(mode(&copy), 0o644);
+}
+
 #[test]
 fn flags_give_one_instance_and_missing_folders_are_not_errors() {
     let tree = Tree::new();

@@ -172,6 +172,7 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     if let Some((path, (mut temp, _on_interrupt))) = manifest_copy {
         // The archive is in place: a failed copy is a warning, not a failed run.
         let written = manifest.write_json(temp.as_file_mut()).and_then(|()| {
+            crate::output::set_readable_mode(temp.path());
             let persisted = if options.force {
                 temp.persist(path)
             } else {
