@@ -780,8 +780,13 @@ fn plan_include(include: &Include, plan: &mut Plan) {
         .sort_by_file_name()
         .into_iter();
     let mut matched = 0usize;
-    // The first folder the glob names: a glob of a folder takes none of its files.
+    // A folder the glob names: a glob of a folder takes none of its files.
+    // Only a glob without `**` is told to add one.
     let mut matched_folder: Option<PathBuf> = None;
+    let recursive = include.pattern.contains("**");
+    // A part that could not be read is a problem of its own: the files
+    // there may have matched, so "matched no file" would mislead.
+    let mut unread = false;
     let mut last_folder: Option<(u32, String)> = None;
     while let Some(result) = walk.next() {
         let entry = match result {
@@ -793,6 +798,7 @@ fn plan_include(include: &Include, plan: &mut Plan) {
                 continue;
             }
             Err(e) => {
+                unread = true;
                 let path = e.path().unwrap_or(&base).to_path_buf();
                 plan.problems.push(Problem::new(
                     &path,
@@ -823,7 +829,9 @@ fn plan_include(include: &Include, plan: &mut Plan) {
             continue;
         }
         if file_type.is_dir() {
-            matched_folder.get_or_insert_with(|| entry.path().to_path_buf());
+            if !recursive {
+                matched_folder.get_or_insert_with(|| entry.path().to_path_buf());
+            }
             continue;
         }
         matched += 1;
@@ -870,7 +878,7 @@ fn plan_include(include: &Include, plan: &mut Plan) {
         let source_name = escaped.then(|| path.file_name()).flatten();
         plan.files.push(index, &file_name, source_name, size);
     }
-    if matched == 0 {
+    if matched == 0 && !unread {
         let message = match matched_folder {
             Some(folder) => {
                 let folder = crate::sanitize::display_path(&folder);

@@ -1109,6 +1109,54 @@ fn a_bad_include_folder_is_named_whole_with_what_is_allowed() {
     }
 }
 
+/// Regression: a glob with `**` that matched only folders was told to add
+/// `/**` to one of them; and a walk that failed somewhere also said the glob
+/// "matched no file", when files there may have matched.
+#[test]
+fn a_recursive_glob_or_a_failed_walk_gets_no_folder_advice() {
+    let work = tempfile::tempdir().unwrap();
+    fs::create_dir_all(work.path().join("_diag/empty")).unwrap();
+    let out = run(logkeep().current_dir(work.path()).args([
+        "collect",
+        "--include",
+        "_diag/**",
+        "-o",
+        "a.tar.gz",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("include glob matched no file"), "{err}");
+    assert!(!err.contains("is a folder"), "{err}");
+
+    // A folder whose path is longer than the system takes (PATH_MAX, 4096
+    // bytes), made one step at a time from inside.
+    let made = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import os\nos.mkdir('deep')\nfd = os.open('deep', os.O_RDONLY)\n\
+             for _ in range(20):\n    os.mkdir('d' * 250, dir_fd=fd)\n    \
+             fd = os.open('d' * 250, os.O_RDONLY, dir_fd=fd)\n",
+        )
+        .current_dir(work.path())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = run(logkeep().current_dir(work.path()).args([
+        "collect",
+        "--include",
+        "deep/**",
+        "-o",
+        "b.tar.gz",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot read while matching include glob"),
+        "{err}"
+    );
+    assert!(!err.contains("matched no file"), "{err}");
+}
+
 /// Regression: `--include _diag`, a folder, said only "include glob matched
 /// no file"; the warning says it is a folder and how to take what is in it.
 #[test]
