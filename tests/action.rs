@@ -475,6 +475,50 @@ fn install_prefers_the_logkeep_on_path_and_caches_only_what_it_built() {
     assert!(!outputs.contains_key("built"), "{outputs:?}");
 }
 
+/// With no logkeep to be found, the install step used to fail on a bare
+/// "cargo: command not found", or with a failed build, leaving its log group
+/// open: it says what is missing and what to do, as an error annotation.
+#[test]
+fn install_without_cargo_or_with_a_failed_build_says_what_to_do() {
+    let runner = Runner::new();
+    fs::remove_file(runner.path("bin/logkeep")).unwrap();
+    let cache = runner.path("cache");
+    let cache = cache.to_str().unwrap();
+    // Only the runner's own folder and the system's: no cargo.
+    let path = format!("{}:/usr/bin:/bin", runner.path("bin").display());
+    let out = runner.step("install.sh", &[("LOGKEEP_BIN_DIR", cache), ("PATH", &path)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains("::error title=logkeep::no logkeep binary and no cargo to build one")
+            && said.contains("put logkeep on PATH"),
+        "{said}"
+    );
+    assert!(!said.contains("::group::"), "{said}");
+
+    // A cargo that fails: the group is closed and the failure named.
+    let cargo = runner.path("bin/cargo");
+    fs::write(
+        &cargo,
+        "#!/bin/sh\necho 'error: could not compile' >&2\nexit 101\n",
+    )
+    .unwrap();
+    fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = runner.step("install.sh", &[("LOGKEEP_BIN_DIR", cache), ("PATH", &path)]);
+    assert_eq!(out.status.code(), Some(101), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert_eq!(
+        said.matches("::group::").count(),
+        said.matches("::endgroup::").count(),
+        "{said}"
+    );
+    assert!(
+        said.contains("::error title=logkeep::building logkeep with cargo failed (exit 101)"),
+        "{said}"
+    );
+    assert!(!runner.outputs().contains_key("built"));
+}
+
 /// Under strict, a problem fails the step after the archive is written (the
 /// upload steps run after a failed step too); true/false inputs are read
 /// without case, as GitHub reads them in action.yml; a re-run gets its own
