@@ -6,7 +6,8 @@ set -uo pipefail
 logkeep=${LOGKEEP:-logkeep}
 # GitHub compares the inputs in action.yml without case: so does this.
 is_true() { [ "$(printf '%s' "${1:-}" | tr '[:upper:]' '[:lower:]')" = true ]; }
-format=${INPUT_FORMAT:-tar.zst}
+# A format is a file extension: read without case too (TAR.GZ is tar.gz).
+format=$(printf '%s' "${INPUT_FORMAT:-tar.zst}" | tr '[:upper:]' '[:lower:]')
 # Two matrix jobs uploading one name fail with 409: the default is unique.
 name=${INPUT_NAME:-}
 if [ -z "$name" ]; then

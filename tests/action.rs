@@ -520,9 +520,9 @@ fn install_without_cargo_or_with_a_failed_build_says_what_to_do() {
 }
 
 /// Under strict, a problem fails the step after the archive is written (the
-/// upload steps run after a failed step too); true/false inputs are read
-/// without case, as GitHub reads them in action.yml; a re-run gets its own
-/// artifact name; instances may share a line.
+/// upload steps run after a failed step too); true/false inputs and the
+/// format are read without case, as GitHub reads them in action.yml; a
+/// re-run gets its own artifact name; instances may share a line.
 #[test]
 fn strict_problems_keep_the_archive_and_inputs_read_as_github_reads_them() {
     let runner = Runner::new();
@@ -532,7 +532,7 @@ fn strict_problems_keep_the_archive_and_inputs_read_as_github_reads_them() {
         "collect.sh",
         &[
             ("INPUT_CONFIG", config.to_str().unwrap()),
-            ("INPUT_FORMAT", "tar.gz"),
+            ("INPUT_FORMAT", "TAR.GZ"),
             ("INPUT_NAME", "logs"),
             ("INPUT_INCLUDE", "/nonexistent/*.log"),
             ("INPUT_STRICT", "True"),
