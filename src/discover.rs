@@ -409,6 +409,9 @@ fn to_local_path(value: &str) -> PathBuf {
 }
 
 /// Instance names from a command's output, one a line (`make -C bats bats-instances`).
+/// GNU make prints `make: Entering directory '…'` and `make[1]: Leaving
+/// directory '…'` on stdout with `-C` (or in a recursive make): such lines are
+/// make's, not names, and are left out.
 pub fn instances_from(command: &str) -> Result<Vec<String>> {
     let mut shell = Command::new("sh");
     shell.arg("-c").arg(command);
@@ -419,11 +422,34 @@ pub fn instances_from(command: &str) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
     for line in out.lines() {
         let name = line.trim().to_string();
-        if !name.is_empty() && !names.contains(&name) {
+        if !name.is_empty() && !is_make_message(&name) && !names.contains(&name) {
             names.push(name);
         }
     }
     Ok(names)
+}
+
+/// A line make writes about itself: `make: …`, `make[2]: …`, `gmake: …`
+/// (an instance name never holds a `:`).
+fn is_make_message(line: &str) -> bool {
+    let Some(rest) = line
+        .strip_prefix("gmake")
+        .or_else(|| line.strip_prefix("make"))
+    else {
+        return false;
+    };
+    let rest = match rest.strip_prefix('[') {
+        Some(level) => match level.split_once(']') {
+            Some((digits, after))
+                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                after
+            }
+            _ => return false,
+        },
+        None => rest,
+    };
+    rest.starts_with(": ")
 }
 
 #[cfg(all(test, unix))]

@@ -150,6 +150,48 @@ fn instance_names_can_come_from_a_command() {
     assert!(files.keys().any(|p| p.starts_with("a/")) && files.keys().any(|p| p.starts_with("b/")));
 }
 
+/// `make -C bats bats-instances`, the suite's listing, has GNU make print
+/// `make: Entering directory '…'` around the names on stdout (and
+/// `make[1]: …` in a recursive make): those lines are not instances, and no
+/// warning or --strict failure comes of them.
+#[test]
+fn make_directory_lines_are_not_instance_names() {
+    let home = home();
+    // What GNU make 4.3 prints for `make -C bats bats-instances` whose
+    // recipe echoes a and runs `$(MAKE) more`, which echoes b.
+    let listing = home.path().join("listing");
+    fs::write(
+        &listing,
+        "make: Entering directory '/src/bats'\na\n\
+         make[1]: Entering directory '/src/bats'\nb\n\
+         make[1]: Leaving directory '/src/bats'\n\
+         make: Leaving directory '/src/bats'\n",
+    )
+    .unwrap();
+    let out = home.path().join("out");
+    let command = format!("cat '{}'", listing.display());
+    let result = collect(
+        home.path(),
+        &out,
+        &[],
+        &["--instances-from", &command, "--strict"],
+    );
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert!(
+        !stderr(&result).contains("directory"),
+        "{}",
+        stderr(&result)
+    );
+    let manifest = manifest_json(&out.join("manifest.json"));
+    let instances: Vec<&str> = manifest["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(instances, ["a", "b"]);
+}
+
 /// rdd.exe answers with Windows paths and CRLF; wslpath (a stand-in here,
 /// mapping C:\ to a folder) turns them into paths this shell can read.
 #[test]
