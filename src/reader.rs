@@ -231,15 +231,47 @@ pub fn is_damaged_end_message(message: &str) -> bool {
     message.contains(DAMAGED_END)
 }
 
-/// What to do with a zip that holds several archives (GitHub's download of
-/// more than one artifact): unzip it and give logkeep the archives inside.
+/// What to do with an input that holds archives instead of logs: GitHub's
+/// download of several artifacts is a zip of them (unzip it), a folder of
+/// them is read archive by archive, and a tar of them is unpacked first.
+/// Each case gets a command that works on it.
 pub fn unzip_hint(input: &Path) -> String {
-    let folder = input.with_extension("");
-    format!(
-        "if it holds archives, unzip it (`unzip {} -d {}`) and give logkeep the archives inside, one input each",
-        display_path(input),
-        display_path(&folder)
-    )
+    const INSIDE: &str = "give logkeep the archives inside, one input each";
+    let shown = display_path(input);
+    if input.is_dir() {
+        let inside = display_path(&input.join("*"));
+        return format!("if it holds archives, {INSIDE} (`{inside}`)");
+    }
+    let name = input
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let unpacked = |suffix: &str| {
+        let name = input.file_name().unwrap_or_default().to_string_lossy();
+        let stem = &name[..name.len() - suffix.len()];
+        let stem = if stem.is_empty() { "unpacked" } else { stem };
+        display_path(&input.with_file_name(stem))
+    };
+    if name.ends_with(".zip") {
+        format!(
+            "if it holds archives, unzip it (`unzip {shown} -d {}`) and {INSIDE}",
+            unpacked(".zip")
+        )
+    } else {
+        let suffix = [".tar.gz", ".tgz", ".tar.zst", ".tzst", ".tar"]
+            .into_iter()
+            .find(|suffix| name.ends_with(suffix) && name.len() > suffix.len())
+            .unwrap_or("");
+        let folder = if suffix.is_empty() {
+            let name = input.file_name().unwrap_or_default().to_string_lossy();
+            display_path(&input.with_file_name(format!("{name}.d")))
+        } else {
+            unpacked(suffix)
+        };
+        format!(
+            "if it holds archives, unpack it (`mkdir {folder} && tar -xf {shown} -C {folder}`) and {INSIDE}"
+        )
+    }
 }
 
 /// A zip entry's modification time: the Unix extended timestamp when

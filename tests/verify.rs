@@ -507,3 +507,65 @@ fn cat_of_a_whole_file_in_a_cut_archive_exits_0_and_says_the_rest_is_damaged() {
         "{said}"
     );
 }
+
+/// An input that holds archives instead of logs gets a hint that works on
+/// it: a zip is unzipped, a tar is unpacked with tar, and a folder (as
+/// actions/download-artifact leaves it) is given archive by archive. Never
+/// `unzip` on a folder or a tar.
+#[test]
+fn an_input_of_archives_gets_a_hint_that_fits_its_kind() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let folder = w.join("artifacts");
+    fs::create_dir(&folder).unwrap();
+    collect(&tree, &folder.join("a.tar.zst"), &[]);
+    collect(&tree, &folder.join("b.tar.gz"), &[]);
+    let tar = |args: &[&str]| {
+        assert!(
+            Command::new("tar")
+                .args(args)
+                .current_dir(&folder)
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    tar(&["-czf", "../both.tar.gz", "a.tar.zst", "b.tar.gz"]);
+    assert!(
+        Command::new("zip")
+            .args(["-q", "../both.zip", "a.tar.zst", "b.tar.gz"])
+            .current_dir(&folder)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for command in ["verify", "ls"] {
+        let err = common::stderr(&run(logkeep().arg(command).arg(&folder)));
+        assert!(!err.contains("unzip"), "{command} on a folder: {err}");
+        assert!(
+            err.contains("give logkeep the archives inside")
+                && err.contains(&format!("{}/*", folder.display())),
+            "{command} on a folder: {err}"
+        );
+        let err = common::stderr(&run(logkeep().arg(command).arg(w.join("both.tar.gz"))));
+        assert!(!err.contains("unzip"), "{command} on a tar.gz: {err}");
+        assert!(
+            err.contains(&format!(
+                "mkdir {0} && tar -xf {1} -C {0}",
+                w.join("both").display(),
+                w.join("both.tar.gz").display()
+            )),
+            "{command} on a tar.gz: {err}"
+        );
+        let err = common::stderr(&run(logkeep().arg(command).arg(w.join("both.zip"))));
+        assert!(
+            err.contains(&format!(
+                "unzip {} -d {}",
+                w.join("both.zip").display(),
+                w.join("both").display()
+            )),
+            "{command} on a zip: {err}"
+        );
+    }
+}
