@@ -306,6 +306,15 @@ struct ExtractArgs {
 }
 
 /// Print one file of a logkeep output on stdout, without unpacking the rest.
+///
+/// The rest of the archive is read as well, to check the printed file against
+/// the manifest (size and SHA-256), the archive's own checksum, and that no
+/// other entry has the same name. Exit 0 when the file was printed whole and
+/// found right, or could not be checked only because the archive is cut short
+/// or damaged after it (stderr says so); 3 when it differs from the manifest,
+/// its name is stored twice, or it could not be checked in an archive whose
+/// checksum fails; 1 when the output holds no such file, or the file was cut
+/// short or not reached before the damage.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Example:\n  logkeep cat rdd-logs.zip bats-lima-controller/lima-test-stopped/ha.stderr.log | less"
