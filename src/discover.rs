@@ -23,24 +23,37 @@ const DEFAULT_TIMEOUT: u64 = 30;
 
 /// An rdd that does not answer within this time is treated as failed
 /// (`LOGKEEP_RDD_TIMEOUT` seconds, 30 by default). A value that is not a
-/// whole number of seconds is worth one warning, and the default is used.
-fn query_timeout() -> Duration {
-    static TIMEOUT: OnceLock<Duration> = OnceLock::new();
-    *TIMEOUT.get_or_init(|| {
+/// whole number of seconds gets the default, and a warning for the caller
+/// to print (see [`timeout_warning`]).
+fn timeout_setting() -> &'static (Duration, Option<String>) {
+    static TIMEOUT: OnceLock<(Duration, Option<String>)> = OnceLock::new();
+    TIMEOUT.get_or_init(|| {
         let value = std::env::var_os(TIMEOUT_VARIABLE).unwrap_or_default();
         let text = value.to_string_lossy();
-        let seconds = match text.trim() {
-            "" => DEFAULT_TIMEOUT,
-            trimmed => trimmed.parse().unwrap_or_else(|_| {
-                eprintln!(
-                    "warning: {TIMEOUT_VARIABLE}={text:?} is not a whole number of seconds; \
-                     using {DEFAULT_TIMEOUT} s (set it to e.g. {TIMEOUT_VARIABLE}=60)"
-                );
-                DEFAULT_TIMEOUT
-            }),
-        };
-        Duration::from_secs(seconds)
+        match text.trim() {
+            "" => (Duration::from_secs(DEFAULT_TIMEOUT), None),
+            trimmed => match trimmed.parse() {
+                Ok(seconds) => (Duration::from_secs(seconds), None),
+                Err(_) => (
+                    Duration::from_secs(DEFAULT_TIMEOUT),
+                    Some(format!(
+                        "{TIMEOUT_VARIABLE}={text:?} is not a whole number of seconds; \
+                         using {DEFAULT_TIMEOUT} s (set it to e.g. {TIMEOUT_VARIABLE}=60)"
+                    )),
+                ),
+            },
+        }
     })
+}
+
+fn query_timeout() -> Duration {
+    timeout_setting().0
+}
+
+/// What is wrong with `LOGKEEP_RDD_TIMEOUT`, if anything: to say once,
+/// before rdd is asked, unless the run is quiet.
+pub fn timeout_warning() -> Option<&'static str> {
+    timeout_setting().1.as_deref()
 }
 
 /// The instances named, with the folders rdd gives for each. An instance

@@ -541,6 +541,17 @@ fn a_timeout_that_is_not_a_number_is_warned_about_once() {
     );
     assert!(err.contains("warning:") && err.contains("30 s"), "{err}");
     assert!(read_tree(&out).contains_key("b/rdd.stderr.log"));
+
+    // --quiet: no warnings, as its help says.
+    let out = home.path().join("out-quiet");
+    let result = collect(
+        home.path(),
+        &out,
+        &[("LOGKEEP_RDD_TIMEOUT", "abc"), ("FAKE_RDD_NO_JSON", "1")],
+        &["--instance", "a", "--instance", "b", "--quiet"],
+    );
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert_eq!(stderr(&result), "");
 }
 
 /// A command that prints no instance names is named as the cause, not the

@@ -679,3 +679,33 @@ fn url_passwords_with_odd_users_and_secrets_after_colour_codes_are_redacted() {
         "{text}"
     );
 }
+
+/// `--mask-env` of a variable that is unset is worth a warning (nothing is
+/// masked), and `--quiet` keeps it off stderr, as its help says.
+#[test]
+fn an_unset_mask_env_variable_is_warned_about_unless_quiet() {
+    let logs = tempfile::tempdir().unwrap();
+    fs::write(logs.path().join("a.log"), "line\n").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let collect = |quiet: bool| {
+        let mut command = logkeep();
+        command
+            .env_remove("LOGKEEP_TEST_UNSET")
+            .args(["collect", "--format", "dir", "--force"])
+            .args(["--mask-env", "LOGKEEP_TEST_UNSET", "--instance", "s"])
+            .arg("--log-dir")
+            .arg(logs.path())
+            .arg("-o")
+            .arg(work.path().join("out"));
+        if quiet {
+            command.arg("--quiet");
+        }
+        stderr(&run_ok(&mut command))
+    };
+    let err = collect(false);
+    assert!(
+        err.contains("--mask-env LOGKEEP_TEST_UNSET: the variable is unset"),
+        "{err}"
+    );
+    assert_eq!(collect(true), "");
+}

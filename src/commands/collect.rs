@@ -45,7 +45,10 @@ pub struct CollectOptions {
 pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     keep_large_buffers_out_of_the_heap();
     let mut discovery_problems = std::mem::take(&mut options.sources.problems);
-    discovery_problems.extend(discover_instances(&mut options.sources)?);
+    discovery_problems.extend(discover_instances(
+        &mut options.sources,
+        options.report.quiet,
+    )?);
     if let Some(implied) = Format::from_output_name(&options.output)
         && implied != options.format
         && !options.report.quiet
@@ -138,7 +141,7 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     }
     let redactor = options
         .redact
-        .then(|| build_redactor(&options.sources))
+        .then(|| build_redactor(&options.sources, options.report.quiet))
         .transpose()?;
     if let Some(redactor) = &redactor {
         manifest.redaction.enabled = true;
@@ -236,10 +239,13 @@ struct CollectSummary<'a> {
 
 /// Ask rdd for the folders of the instances named (by flags, the config, or
 /// `--instances-from`). An instance whose query fails is a problem, not the end.
-fn discover_instances(sources: &mut Sources) -> Result<Vec<Problem>> {
+fn discover_instances(sources: &mut Sources, quiet: bool) -> Result<Vec<Problem>> {
     let Some(query) = sources.rdd.take() else {
         return Ok(Vec::new());
     };
+    if let Some(warning) = crate::discover::timeout_warning().filter(|_| !quiet) {
+        eprintln!("warning: {warning}");
+    }
     let mut names = query.names;
     let mut empty_listing = None;
     if let Some(command) = &query.instances_from {
@@ -335,8 +341,9 @@ fn same_place(a: &Path, b: &Path) -> bool {
 }
 
 /// The built-in rules, the user's rules, and the values of the environment
-/// variables the user named (an unset or empty one is worth a warning).
-fn build_redactor(sources: &Sources) -> Result<Redactor> {
+/// variables the user named (an unset or empty one is worth a warning,
+/// unless the run is quiet).
+fn build_redactor(sources: &Sources, quiet: bool) -> Result<Redactor> {
     let mut rules = builtin_rules();
     for (name, regex) in &sources.redact_rules {
         rules.push(Rule::new(name, &[], regex).map_err(Error::new)?);
@@ -345,6 +352,7 @@ fn build_redactor(sources: &Sources) -> Result<Redactor> {
     for name in &sources.mask_env {
         match std::env::var(name) {
             Ok(value) if value.len() >= 4 => literals.push(value),
+            _ if quiet => {}
             _ => eprintln!(
                 "warning: --mask-env {name}: the variable is unset or shorter than 4 characters; nothing to mask"
             ),
