@@ -230,6 +230,9 @@ struct CollectArgs {
     manifest_out: Option<PathBuf>,
     #[command(flatten)]
     report: ReportArgs,
+    /// Also print on stderr each file as it is archived and each skip with its reason.
+    #[arg(long, short, conflicts_with = "quiet")]
+    verbose: bool,
 }
 
 /// Check every file of a logkeep output against its manifest (size, SHA-256).
@@ -487,11 +490,8 @@ struct ReportArgs {
     #[arg(long)]
     strict: bool,
     /// Print nothing on stderr but errors (no progress, no warnings).
-    #[arg(long, short, conflicts_with = "verbose")]
-    quiet: bool,
-    /// Also print on stderr each file as it is archived and each skip with its reason (collect).
     #[arg(long, short)]
-    verbose: bool,
+    quiet: bool,
 }
 
 /// Parse the command line. `Err` carries clap's own message and exit code.
@@ -746,7 +746,10 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
         dry_run: args.dry_run,
         force: args.force,
         manifest_out: args.manifest_out,
-        report: args.report.into(),
+        report: crate::commands::Report {
+            verbose: args.verbose,
+            ..args.report.into()
+        },
     })
 }
 
@@ -788,7 +791,7 @@ impl From<ReportArgs> for crate::commands::Report {
             json: args.json,
             strict: args.strict,
             quiet: args.quiet,
-            verbose: args.verbose,
+            verbose: false,
         }
     }
 }

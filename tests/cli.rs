@@ -97,3 +97,15 @@ fn verbose_lists_each_file_and_skip_on_stderr() {
     );
     assert!(common::stderr(&quiet).is_empty());
 }
+
+/// `-v` lists what `collect` archives; `rotate` and `preserve` have nothing
+/// of the kind to list, and used to offer it (doing nothing with it).
+#[test]
+fn only_collect_offers_verbose() {
+    for command in ["rotate", "preserve"] {
+        let help = common::stdout(&run_ok(logkeep().args([command, "--help"])));
+        assert!(!help.contains("--verbose"), "{command}: {help}");
+    }
+    let help = common::stdout(&run_ok(logkeep().args(["collect", "--help"])));
+    assert!(help.contains("-v, --verbose"), "{help}");
+}
