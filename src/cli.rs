@@ -619,7 +619,9 @@ fn into_command(cli: Cli) -> Result<Command> {
                         )));
                     };
                     // Named as logkeep(1)'s SEE ALSO names it.
-                    sub.clone().name(format!("logkeep-{name}"))
+                    sub.clone()
+                        .name(format!("logkeep-{name}"))
+                        .version(env!("CARGO_PKG_VERSION"))
                 }
             };
             let mut out = Vec::new();

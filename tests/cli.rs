@@ -65,6 +65,13 @@ fn the_man_page_lists_the_commands() {
     // Each command's own page, as logkeep(1) refers to it, with its options.
     let collect = stdout(&run_ok(logkeep().args(["man", "collect"])));
     assert!(collect.contains(".TH logkeep-collect 1"), "{collect}");
+    assert!(
+        collect.contains(&format!(
+            "\"logkeep-collect {}\"",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "the page names the version, as logkeep(1) does: {collect}"
+    );
     assert!(collect.contains("max\\-file\\-size"), "{collect}");
     let out = run(logkeep().args(["man", "colect"]));
     assert_eq!(out.status.code(), Some(2));
