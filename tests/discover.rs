@@ -583,3 +583,41 @@ fn an_instances_from_command_that_prints_no_names_says_so() {
     );
     assert!(read_tree(&out).contains_key("a/rdd.stderr.log"));
 }
+
+/// A name that cannot be a folder is never asked of rdd: printed by
+/// `--instances-from`, it is a problem that names the command; given with
+/// `--instance`, an error before anything is written. (It used to be asked
+/// first and refused after, and the problem named only rdd.)
+#[test]
+fn an_invalid_instance_name_is_not_asked_of_rdd() {
+    let home = home();
+    let out = home.path().join("out");
+    // rdd would hang on this name: asked, it would take the timeout.
+    let env = [("FAKE_RDD_HANG", "x:y"), ("LOGKEEP_RDD_TIMEOUT", "1")];
+    let result = collect(
+        home.path(),
+        &out,
+        &env,
+        &["--instances-from", "printf 'a\\nx:y\\n'", "--strict"],
+    );
+    assert_eq!(result.status.code(), Some(3), "{}", stderr(&result));
+    let err = stderr(&result);
+    assert!(
+        err.contains("instance name \"x:y\" must be one plain name")
+            && err.contains("printed by --instances-from `printf 'a\\nx:y\\n'`"),
+        "{err}"
+    );
+    assert!(!err.contains("in time"), "rdd was asked: {err}");
+    assert!(read_tree(&out).contains_key("a/rdd.stderr.log"));
+
+    let out = home.path().join("out-flag");
+    let result = collect(home.path(), &out, &env, &["--instance", "x:y"]);
+    assert_eq!(result.status.code(), Some(1), "{}", stderr(&result));
+    assert!(
+        stderr(&result).contains("must be one plain name"),
+        "{}",
+        stderr(&result)
+    );
+    assert!(!stderr(&result).contains("in time"), "{}", stderr(&result));
+    assert!(!out.exists());
+}

@@ -247,11 +247,16 @@ fn discover_instances(sources: &mut Sources, quiet: bool) -> Result<Vec<Problem>
         eprintln!("warning: {warning}");
     }
     let mut names = query.names;
-    let mut empty_listing = None;
+    // A name that cannot be a folder is never asked of rdd: given by the
+    // user it is an error, listed by a command a problem naming the command.
+    for name in &names {
+        crate::names::check_component("instance", name).map_err(Error::new)?;
+    }
+    let mut problems = Vec::new();
     if let Some(command) = &query.instances_from {
         let listed = instances_from(command)?;
         if listed.is_empty() {
-            empty_listing = Some(Problem::new(
+            problems.push(Problem::new(
                 &query.path,
                 format!(
                     "--instances-from `{command}` printed no instance names; only those given with --instance are collected"
@@ -266,40 +271,52 @@ fn discover_instances(sources: &mut Sources, quiet: bool) -> Result<Vec<Problem>
                 "run the command by hand; it must print one instance name a line (or give --instance NAME)",
             ));
         }
+        let mut invalid = Vec::new();
         for name in listed {
-            if !names.contains(&name) {
+            if let Err(message) = crate::names::check_component("instance", &name) {
+                invalid.push(message);
+            } else if !names.contains(&name) {
                 names.push(name);
             }
         }
+        if names.is_empty()
+            && let Some(first) = invalid.first()
+        {
+            return Err(Error::new(format!(
+                "--instances-from: `{command}` printed no valid instance name: {first}"
+            ))
+            .with_hint("run the command by hand; it must print one instance name a line"));
+        }
+        problems.extend(invalid.into_iter().map(|message| {
+            Problem::new(
+                &query.path,
+                format!("{message}; printed by --instances-from `{command}`; not collected"),
+            )
+        }));
     }
     if names.is_empty() {
         return Err(Error::new("--rdd needs instance names").with_hint(
             "give --instance NAME (repeat it) or --instances-from 'make -C bats bats-instances'",
         ));
     }
-    let (instances, mut problems) = discover(&query.path, &names)?;
-    problems.extend(empty_listing);
+    let (instances, asked) = discover(&query.path, &names)?;
+    problems.extend(asked);
     for instance in instances {
-        let taken = sources.instances.iter().any(|i| i.name == instance.name);
-        let invalid = crate::names::check_component("instance", &instance.name).err();
-        match (taken, invalid) {
-            (_, Some(message)) => problems.push(Problem::new(
-                &query.path,
-                format!("{message}; not collected"),
-            )),
-            (true, None) => problems.push(Problem::new(
+        if sources.instances.iter().any(|i| i.name == instance.name) {
+            problems.push(Problem::new(
                 &query.path,
                 format!("instance {} is listed twice; collected once", instance.name),
-            )),
-            (false, None) if instance.log_dir.is_none() && instance.lima_home.is_none() => problems
-                .push(Problem::new(
-                    &query.path,
-                    format!(
-                        "rdd gave no folders for instance {}; not collected",
-                        instance.name
-                    ),
-                )),
-            (false, None) => sources.instances.push(instance),
+            ));
+        } else if instance.log_dir.is_none() && instance.lima_home.is_none() {
+            problems.push(Problem::new(
+                &query.path,
+                format!(
+                    "rdd gave no folders for instance {}; not collected",
+                    instance.name
+                ),
+            ));
+        } else {
+            sources.instances.push(instance);
         }
     }
     Ok(problems)
