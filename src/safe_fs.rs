@@ -17,6 +17,22 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
             other => return other,
         }
     }
+    // Windows renames without replacing natively. A hard link would not do
+    // there: a log held open without FILE_SHARE_DELETE (any Go program, QEMU)
+    // can be linked but neither it nor the new link can then be removed, which
+    // would leave a stray backup behind every failed rotation.
+    #[cfg(windows)]
+    {
+        windows_move_noreplace(from, to)
+    }
+    #[cfg(not(windows))]
+    {
+        link_then_unlink(from, to)
+    }
+}
+
+#[cfg(not(windows))]
+fn link_then_unlink(from: &Path, to: &Path) -> io::Result<()> {
     // A hard link fails when `to` exists, so it is the portable no-replace rename.
     // Where hard links are not supported, check then rename: racy, but the best left.
     match fs::hard_link(from, to) {
@@ -38,6 +54,23 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
             }
             fs::rename(from, to)
         }
+    }
+}
+
+/// `MoveFileExW` without `MOVEFILE_REPLACE_EXISTING`: fails with
+/// `AlreadyExists` when `to` exists, and with a sharing violation, touching
+/// nothing, when another process holds `from` without FILE_SHARE_DELETE.
+#[cfg(windows)]
+fn windows_move_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    use std::os::windows::ffi::OsStrExt;
+    use windows_sys::Win32::Storage::FileSystem::MoveFileExW;
+    let wide = |p: &Path| -> Vec<u16> { p.as_os_str().encode_wide().chain([0]).collect() };
+    let (from, to) = (wide(from), wide(to));
+    // SAFETY: both are valid NUL-terminated UTF-16 strings that outlive the call.
+    if unsafe { MoveFileExW(from.as_ptr(), to.as_ptr(), 0) } != 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -121,6 +154,34 @@ mod tests {
         rename_noreplace(&a, &b).unwrap();
         assert!(!a.exists());
         assert_eq!(fs::read_to_string(&b).unwrap(), "a");
+    }
+
+    /// A log held open the way Go and QEMU open files on Windows (no
+    /// FILE_SHARE_DELETE) cannot be renamed: the rename fails and leaves
+    /// nothing at the target, so no stray backup is made.
+    #[cfg(windows)]
+    #[test]
+    fn rename_noreplace_of_a_held_file_fails_and_leaves_no_target() {
+        use std::os::windows::fs::OpenOptionsExt;
+        const FILE_SHARE_READ: u32 = 1;
+        const FILE_SHARE_WRITE: u32 = 2;
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            dir.path().join("rdd.stderr.log"),
+            dir.path().join("rdd.stderr.1.log"),
+        );
+        fs::write(&a, "held").unwrap();
+        let held = fs::OpenOptions::new()
+            .append(true)
+            .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE)
+            .open(&a)
+            .unwrap();
+        assert!(rename_noreplace(&a, &b).is_err());
+        assert!(fs::symlink_metadata(&b).is_err(), "no backup left behind");
+        drop(held);
+        rename_noreplace(&a, &b).unwrap();
+        assert_eq!(fs::read_to_string(&b).unwrap(), "held");
+        assert!(fs::symlink_metadata(&a).is_err());
     }
 
     #[cfg(unix)]
