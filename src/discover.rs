@@ -402,10 +402,11 @@ fn kill_group(child: &Child) {
 
 /// A Windows path (`C:\Users\…`) as this shell sees it, through `wslpath -ua`
 /// or `cygpath -u` when one of them is there; other paths as they are.
+/// A Windows build takes it as it is: it opens Windows paths itself, and the
+/// `/c/Users/…` of a Git Bash `cygpath` on its PATH would name nothing.
 fn to_local_path(value: &str) -> PathBuf {
     let value = value.trim_end_matches(['\r', '\n']).trim();
-    let windows = value.len() > 2 && value.as_bytes()[1] == b':' && value.contains('\\');
-    if windows {
+    if needs_conversion(value) {
         for (tool, args) in [("wslpath", ["-ua"]), ("cygpath", ["-u"])] {
             let mut command = Command::new(tool);
             command.args(args).arg(value);
@@ -419,6 +420,11 @@ fn to_local_path(value: &str) -> PathBuf {
         }
     }
     PathBuf::from(value)
+}
+
+/// Whether `value` is a Windows path that this build cannot open as it is.
+fn needs_conversion(value: &str) -> bool {
+    !cfg!(windows) && value.len() > 2 && value.as_bytes()[1] == b':' && value.contains('\\')
 }
 
 /// Instance names from a command's output, one a line (`make -C bats bats-instances`).
@@ -524,5 +530,33 @@ mod tests {
                 && e.contains("LOGKEEP_RDD_TIMEOUT"),
             "{e}"
         );
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    /// rdd.exe prints Windows paths with CRLF. A Windows build opens them as
+    /// they are, even when a `cygpath` (Git Bash) is on its PATH: the
+    /// `/c/Users/…` it would give names nothing for a Windows program.
+    #[cfg(windows)]
+    #[test]
+    fn a_windows_build_keeps_windows_paths_as_they_are() {
+        let path = r"C:\Users\runneradmin\AppData\Local\rancher-desktop-bats-logs";
+        assert!(!needs_conversion(path));
+        assert_eq!(to_local_path(&format!("{path}\r\n")), PathBuf::from(path));
+    }
+
+    #[cfg(not(windows))]
+    #[test]
+    fn elsewhere_only_windows_paths_are_converted() {
+        assert!(needs_conversion(
+            r"C:\Users\runneradmin\AppData\Local\rancher-desktop-bats-logs"
+        ));
+        assert!(!needs_conversion(
+            "/home/runner/.local/state/rancher-desktop-bats"
+        ));
+        assert!(!needs_conversion("C:/Users/runneradmin"));
     }
 }
