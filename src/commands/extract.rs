@@ -72,7 +72,20 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
             "an archive bomb, or very large logs: if you trust it, raise the cap named above",
         )
     };
+    // Names a Linux or macOS collect can write but Windows cannot: refused
+    // only when the entry is to be written, so that `--only` can leave it out.
+    let refuse_on_windows = |name: &str, why: &str| {
+        Error::new(format!(
+            "cannot extract {} on Windows: entry {:?} {why}",
+            display_path(&options.input),
+            display_str(name)
+        ))
+        .with_hint(
+            "leave it out with --only, read it with `logkeep cat`, or extract on Linux or macOS",
+        )
+    };
     let mut seen = BTreeSet::new();
+    let mut seen_folded = BTreeSet::new();
     let mut total = 0u64;
     let mut written = 0usize;
     // Files `--only` matched (the manifest comes along unasked).
@@ -101,6 +114,19 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
             return Ok(());
         }
         asked_for += usize::from(asked);
+        if cfg!(windows) {
+            if let Some(why) = windows_name_problem(name) {
+                return Err(refuse_on_windows(name, why));
+            }
+            // Windows does not tell `A.log` from `a.log`: the second would
+            // fail to be created, or be written into the first.
+            if !seen_folded.insert(name.trim_end_matches('/').to_lowercase()) {
+                return Err(refuse_on_windows(
+                    name,
+                    "differs from another entry only in case, which Windows does not tell apart",
+                ));
+            }
+        }
         let target = temp.path().join(&relative);
         // Not while an interruption removes the folder: that would bring it back.
         let mut out = interrupt::exclusive(|| {
@@ -232,6 +258,38 @@ fn check_name(name: &str) -> std::result::Result<PathBuf, &'static str> {
     Ok(relative)
 }
 
+/// Why Windows cannot create `name` (a relative `/`-separated path) as the
+/// file it names, if it cannot: a `:` opens an alternate data stream (the
+/// data would be hidden in another file), `<>"|?*` are not allowed, a
+/// trailing dot or space is dropped (two names become one), and `CON`,
+/// `NUL`, `COM1`… name devices, even with an extension.
+fn windows_name_problem(name: &str) -> Option<&'static str> {
+    for part in name.trim_end_matches('/').split('/') {
+        if part.contains(['<', '>', ':', '"', '|', '?', '*']) {
+            return Some("has a character Windows does not allow in names (<>:\"|?*)");
+        }
+        if part.ends_with(['.', ' ']) && part != "." && part != ".." {
+            return Some("has a name ending in a dot or a space, which Windows drops");
+        }
+        let stem = part
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(' ');
+        let upper = stem.to_ascii_uppercase();
+        let device = matches!(
+            upper.as_str(),
+            "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+        ) || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+            && upper.len() == 4
+            && upper.as_bytes()[3].is_ascii_digit());
+        if device {
+            return Some("is named like a Windows device (CON, NUL, COM1…)");
+        }
+    }
+    None
+}
+
 /// Used by `--only`: a glob over layout paths.
 pub fn only_glob(pattern: &str) -> Result<globset::GlobMatcher> {
     globset::GlobBuilder::new(pattern)
@@ -239,4 +297,41 @@ pub fn only_glob(pattern: &str) -> Result<globset::GlobMatcher> {
         .build()
         .map(|g| g.compile_matcher())
         .map_err(|e| Error::new(format!("--only {pattern:?} is not a valid glob: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_windows_cannot_create_are_told_apart_from_those_it_can() {
+        for ok in [
+            "manifest.json",
+            "bats-lima-controller/lima-test-stopped/serial.1.log",
+            "inst/test-vm-deleted.2/ha.stderr.log",
+            "inst/name with space.log",
+            "inst/console.log",
+            "inst/com10.log",
+            "inst/naïve.log",
+            "inst/",
+        ] {
+            assert_eq!(windows_name_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "inst/a.log:hidden",
+            "inst:x/a.log",
+            "inst/q?.log",
+            "inst/a|b.log",
+            "inst/b.log.",
+            "inst/c.log ",
+            "inst./a.log",
+            "inst/CON",
+            "inst/nul.log",
+            "inst/com1.log",
+            "LPT9/a.log",
+            "inst/aux .log",
+        ] {
+            assert!(windows_name_problem(bad).is_some(), "{bad}");
+        }
+    }
 }
