@@ -39,8 +39,10 @@ fn is_rotation_number(s: &str) -> bool {
 
 /// A file or folder name as it is written into an archive: valid UTF-8 (zip
 /// needs it, and JSON), with each byte that is not UTF-8, each control
-/// character and each backslash written as `%XX`, so that the name can be
-/// extracted on every OS and checked with `sha256sum -c`.
+/// character, each backslash and each character Windows forbids in names
+/// (`<>:"|?*`) written as `%XX`, so that the name can be extracted on every
+/// OS and checked with `sha256sum -c`. So is a trailing dot or space (which
+/// Windows drops) and the first letter of a device name (`CON`, `NUL.log`).
 /// Returns whether anything had to be escaped.
 pub fn archive_component(name: &OsStr) -> (String, bool) {
     let bytes = name.as_encoded_bytes();
@@ -48,7 +50,7 @@ pub fn archive_component(name: &OsStr) -> (String, bool) {
     let mut escaped = false;
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if c.is_ascii_control() || c == '\\' {
+            if c.is_ascii_control() || matches!(c, '\\' | '<' | '>' | ':' | '"' | '|' | '?' | '*') {
                 out.push_str(&format!("%{:02X}", c as u32));
                 escaped = true;
             } else {
@@ -60,7 +62,34 @@ pub fn archive_component(name: &OsStr) -> (String, bool) {
             escaped = true;
         }
     }
+    if out.ends_with(['.', ' ']) && out != "." && out != ".." {
+        let last = out.pop().expect("ends with a character");
+        out.push_str(&format!("%{:02X}", last as u32));
+        escaped = true;
+    }
+    if is_windows_device(&out) {
+        let first = out.remove(0);
+        out.insert_str(0, &format!("%{:02X}", first as u32));
+        escaped = true;
+    }
     (out, escaped)
+}
+
+/// Whether Windows takes this name for a device (`CON`, `nul.log`,
+/// `COM1.txt`…): the part before the first dot, without trailing spaces.
+pub fn is_windows_device(name: &str) -> bool {
+    let stem = name
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(' ');
+    let upper = stem.to_ascii_uppercase();
+    matches!(
+        upper.as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+    ) || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+        && upper.len() == 4
+        && upper.as_bytes()[3].is_ascii_digit())
 }
 
 /// Names the user gives to instances and archive folders become path
@@ -120,6 +149,24 @@ mod tests {
             archive_component(OsStr::new("a\nb\\c.log")),
             ("a%0Ab%5Cc.log".into(), true)
         );
+        // What Windows cannot create, so that every OS can extract it.
+        for (name, archived) in [
+            ("test-10:00:00.log", "test-10%3A00%3A00.log"),
+            ("a<b>\"c|d?e*.log", "a%3Cb%3E%22c%7Cd%3Fe%2A.log"),
+            ("trailing.", "trailing%2E"),
+            ("space ", "space%20"),
+            ("nul.log", "%6Eul.log"),
+            ("COM1", "%43OM1"),
+        ] {
+            assert_eq!(
+                archive_component(OsStr::new(name)),
+                (archived.into(), true),
+                "{name}"
+            );
+        }
+        for name in ["console.log", "com10.log", "a.b.log", "naïve.log"] {
+            assert_eq!(archive_component(OsStr::new(name)), (name.into(), false));
+        }
         #[cfg(unix)]
         {
             use std::os::unix::ffi::OsStrExt;

@@ -540,12 +540,17 @@ fn odd_names_are_archived_portably_and_printed_escaped() {
     use std::os::unix::ffi::OsStrExt;
     let tree = Tree::new();
     let log_dir = tree.path(Tree::LIMA_LOG_DIR);
-    let names: [&[u8]; 5] = [
+    let names: [&[u8]; 8] = [
         b"with space.log",
         b"new\nline.log",
         b"esc\x1b[31mred.log",
         b"tab\there.log",
         b"latin1-\xe9t\xe9.log",
+        // Names Windows cannot create: a `:` (an alternate data stream
+        // there), other forbidden characters, a device name.
+        b"run-10:00:00.log",
+        b"what?|*.log",
+        b"nul.log",
     ];
     for name in names {
         fs::write(log_dir.join(OsStr::from_bytes(name)), b"odd\n").unwrap();
@@ -601,6 +606,9 @@ print('\n'.join(repr(n) for n in names))
             "'bats-lima-controller/tab%09here.log'",
             "'bats-lima-controller/latin1-%E9t%E9.log'",
             "'bats-lima-controller/empty.log'",
+            "'bats-lima-controller/run-10%3A00%3A00.log'",
+            "'bats-lima-controller/what%3F%7C%2A.log'",
+            "'bats-lima-controller/%6Eul.log'",
         ] {
             assert!(
                 listing.contains(expected),

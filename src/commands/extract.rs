@@ -262,7 +262,8 @@ fn check_name(name: &str) -> std::result::Result<PathBuf, &'static str> {
 /// file it names, if it cannot: a `:` opens an alternate data stream (the
 /// data would be hidden in another file), `<>"|?*` are not allowed, a
 /// trailing dot or space is dropped (two names become one), and `CON`,
-/// `NUL`, `COM1`… name devices, even with an extension.
+/// `NUL`, `COM1`… name devices, even with an extension. logkeep escapes all
+/// of these when it collects; archives from elsewhere may hold them.
 fn windows_name_problem(name: &str) -> Option<&'static str> {
     for part in name.trim_end_matches('/').split('/') {
         if part.contains(['<', '>', ':', '"', '|', '?', '*']) {
@@ -271,19 +272,7 @@ fn windows_name_problem(name: &str) -> Option<&'static str> {
         if part.ends_with(['.', ' ']) && part != "." && part != ".." {
             return Some("has a name ending in a dot or a space, which Windows drops");
         }
-        let stem = part
-            .split('.')
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches(' ');
-        let upper = stem.to_ascii_uppercase();
-        let device = matches!(
-            upper.as_str(),
-            "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
-        ) || ((upper.starts_with("COM") || upper.starts_with("LPT"))
-            && upper.len() == 4
-            && upper.as_bytes()[3].is_ascii_digit());
-        if device {
+        if crate::names::is_windows_device(part) {
             return Some("is named like a Windows device (CON, NUL, COM1…)");
         }
     }
