@@ -900,11 +900,11 @@ fn plan_include(include: &Include, plan: &mut Plan) {
 /// (`.NAME.logkeep-partial`).
 fn is_in_progress_output(name: &OsStr) -> bool {
     let name = name.as_encoded_bytes();
-    let contains = |needle: &[u8]| name.windows(needle.len()).any(|w| w == needle);
+    let mark = crate::output::TEMPORARY_OUTPUT_MARK.as_bytes();
     name.starts_with(b".")
-        && (contains(b".logkeep-tmp-")
-            || name.starts_with(b".logkeep-manifest-")
-            || name.ends_with(b".logkeep-partial"))
+        && (name.windows(mark.len()).any(|w| w == mark)
+            || name.starts_with(crate::output::MANIFEST_COPY_PREFIX.as_bytes())
+            || name.ends_with(crate::preserve::PARTIAL_SUFFIX.as_bytes()))
 }
 
 /// The fixed folder a glob starts from: its components before the first one

@@ -50,7 +50,7 @@ pub fn archive_component(name: &OsStr) -> (String, bool) {
     let mut escaped = false;
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if c.is_ascii_control() || matches!(c, '\\' | '<' | '>' | ':' | '"' | '|' | '?' | '*') {
+            if c.is_ascii_control() || c == '\\' || WINDOWS_FORBIDDEN.contains(&c) {
                 out.push_str(&format!("%{:02X}", c as u32));
                 escaped = true;
             } else {
@@ -74,6 +74,10 @@ pub fn archive_component(name: &OsStr) -> (String, bool) {
     }
     (out, escaped)
 }
+
+/// The characters Windows does not allow in a file name (besides `\\`, `/`
+/// and control characters); `:` would name an alternate data stream.
+pub const WINDOWS_FORBIDDEN: [char; 7] = ['<', '>', ':', '"', '|', '?', '*'];
 
 /// Whether Windows takes this name for a device (`CON`, `nul.log`,
 /// `COM1.txt`…): the part before the first dot, without trailing spaces.

@@ -13,6 +13,12 @@ use crate::interrupt::{self, Remembered};
 use crate::manifest::MANIFEST_NAME;
 use crate::sanitize::display_path;
 
+/// In the name of an output being written (`.NAME.logkeep-tmp-XXXXXX`),
+/// beside where it goes; renamed into place when complete.
+pub const TEMPORARY_OUTPUT_MARK: &str = ".logkeep-tmp-";
+/// How a `--manifest-out` copy being written is named, beside the copy.
+pub const MANIFEST_COPY_PREFIX: &str = ".logkeep-manifest-";
+
 enum Temporary {
     File(TempPath),
     Dir(TempDir),
@@ -40,7 +46,7 @@ impl PendingOutput {
             _ => Path::new("."),
         };
         let prefix = format!(
-            ".{}.logkeep-tmp-",
+            ".{}{TEMPORARY_OUTPUT_MARK}",
             target
                 .file_name()
                 .map(|n| n.to_string_lossy())

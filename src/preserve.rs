@@ -369,15 +369,17 @@ fn copy_verified(src: &Path, to: &Path) -> Result<Copied, Problem> {
     result
 }
 
+/// Ends the name of a preserved log being copied (see [`partial_name`]).
+pub const PARTIAL_SUFFIX: &str = ".logkeep-partial";
+
 /// `dir/serial.log` → `dir/.serial.log.logkeep-partial`: not a `*.log`, so a
 /// copy cut short by a crash is never mistaken for a log. A name too long to
 /// take the affixes (file names are at most 255 bytes) is shortened: the
 /// folder is this run's own, and its files are copied one at a time.
 fn partial_name(to: &Path) -> PathBuf {
-    const SUFFIX: &str = ".logkeep-partial";
     const NAME_MAX: usize = 255;
     let file_name = to.file_name().unwrap_or_default();
-    let room = NAME_MAX - 1 - SUFFIX.len();
+    let room = NAME_MAX - 1 - PARTIAL_SUFFIX.len();
     let mut name = std::ffi::OsString::from(".");
     if file_name.len() <= room {
         name.push(file_name);
@@ -389,7 +391,7 @@ fn partial_name(to: &Path) -> PathBuf {
         }
         name.push(&lossy[..end]);
     }
-    name.push(SUFFIX);
+    name.push(PARTIAL_SUFFIX);
     to.with_file_name(name)
 }
 

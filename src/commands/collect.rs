@@ -332,7 +332,7 @@ fn temporary_manifest_copy(path: &Path) -> Result<(NamedTempFile, Remembered)> {
         .unwrap_or(Path::new("."));
     interrupt::exclusive(|| {
         let temp = tempfile::Builder::new()
-            .prefix(".logkeep-manifest-")
+            .prefix(crate::output::MANIFEST_COPY_PREFIX)
             .tempfile_in(parent)?;
         let on_interrupt = interrupt::remember(temp.path());
         Ok((temp, on_interrupt))

@@ -266,7 +266,7 @@ fn check_name(name: &str) -> std::result::Result<PathBuf, &'static str> {
 /// of these when it collects; archives from elsewhere may hold them.
 fn windows_name_problem(name: &str) -> Option<&'static str> {
     for part in name.trim_end_matches('/').split('/') {
-        if part.contains(['<', '>', ':', '"', '|', '?', '*']) {
+        if part.contains(crate::names::WINDOWS_FORBIDDEN) {
             return Some("has a character Windows does not allow in names (<>:\"|?*)");
         }
         if part.ends_with(['.', ' ']) && part != "." && part != ".." {
