@@ -290,13 +290,17 @@ mod tests {
     fn reads_instances_and_includes_relative_to_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("logkeep.toml");
+        // Absolute on every system (a Windows one has a drive); a TOML
+        // literal string, so that its backslashes stay as they are.
+        let absolute = dir.path().join("elsewhere").join("lima");
         fs::write(
             &file,
-            r#"
+            format!(
+                r#"
 [[instance]]
 name = "a"
 log_dir = "logs/a"
-lima_home = "/abs/lima"
+lima_home = '{}'
 
 [[instance]]
 name = "b"
@@ -306,6 +310,8 @@ lima_home = "b/lima"
 glob = "_diag/*"
 into = "_diag"
 "#,
+                absolute.display()
+            ),
         )
         .unwrap();
         let sources = Sources::from_config_file(&file).unwrap();
@@ -314,10 +320,7 @@ into = "_diag"
             sources.instances[0].log_dir,
             Some(dir.path().join("logs/a"))
         );
-        assert_eq!(
-            sources.instances[0].lima_home,
-            Some(PathBuf::from("/abs/lima"))
-        );
+        assert_eq!(sources.instances[0].lima_home, Some(absolute));
         assert_eq!(sources.instances[1].log_dir, None);
         assert_eq!(sources.includes[0].into, "_diag");
         assert!(sources.includes[0].pattern.ends_with("_diag/*"));
