@@ -9,7 +9,7 @@
 //! ```
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, btree_map};
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, FileType};
 use std::io::{self, Write};
@@ -928,35 +928,60 @@ fn glob_base(pattern: &str) -> PathBuf {
 /// `name~2.log`. Called on sorted files, where such paths are neighbours.
 fn make_paths_unique(plan: &mut Plan) {
     let files = &mut plan.files;
-    let shared = files
+    // Paths that differ only in case are one file where the archive is
+    // likely to be opened (Windows, macOS): they count as the same. A hash
+    // of each case-folded path finds whether any two meet without keeping
+    // the paths (one allocation-free pass; no false "unique").
+    let mut folded = Vec::new();
+    let mut hashes: Vec<u64> = files
         .entries
-        .windows(2)
-        .any(|pair| files.compare_paths(&pair[0], &pair[1]) == Ordering::Equal);
-    if !shared {
+        .iter()
+        .map(|entry| {
+            folded.clear();
+            folded.extend(files.path_bytes(entry).map(|b| b.to_ascii_lowercase()));
+            let mut hasher = std::hash::DefaultHasher::new();
+            std::hash::Hasher::write(&mut hasher, &folded);
+            std::hash::Hasher::finish(&hasher)
+        })
+        .collect();
+    hashes.sort_unstable();
+    if !hashes.windows(2).any(|pair| pair[0] == pair[1]) {
         return;
     }
+    drop(hashes);
     // Rare: rename in planning order, as the first planned keeps its path.
     files.entries.sort_unstable_by_key(|e| e.name);
-    let mut taken = BTreeSet::new();
+    // Each path taken, case-folded, and the path as it was taken.
+    let mut taken: BTreeMap<String, String> = BTreeMap::new();
     for i in 0..files.entries.len() {
         let entry = files.entries[i];
         let path = files.path(&entry, files.name(&entry));
-        if taken.insert(path.clone()) {
-            continue;
-        }
+        let other = match taken.entry(fold_case(&path)) {
+            btree_map::Entry::Vacant(free) => {
+                free.insert(path);
+                continue;
+            }
+            btree_map::Entry::Occupied(other) => other.get().clone(),
+        };
         let (stem, ext) = match path.rsplit_once('.') {
             Some((stem, ext)) if !ext.contains('/') => (stem.to_string(), format!(".{ext}")),
             _ => (path.clone(), String::new()),
         };
         let unique = (2..)
             .map(|n| format!("{stem}~{n}{ext}"))
-            .find(|candidate| !taken.contains(candidate))
+            .find(|candidate| !taken.contains_key(&fold_case(candidate)))
             .expect("an unbounded range finds a free name");
+        let why = match other == path {
+            true => format!("another file already goes to {path}"),
+            false => format!(
+                "another file already goes to {other}, which differs from {path} only in case (one file on Windows and macOS)"
+            ),
+        };
         plan.problems.push(Problem::new(
             &files.planned(&entry, files.name(&entry)).source,
-            format!("another file already goes to {path}; stored as {unique}"),
+            format!("{why}; stored as {unique}"),
         ));
-        taken.insert(unique.clone());
+        taken.insert(fold_case(&unique), unique.clone());
         if entry.extra == NO_EXTRA {
             files.extras.push(Extra::default());
             files.entries[i].extra =
@@ -966,6 +991,12 @@ fn make_paths_unique(plan: &mut Plan) {
         files.extras[extra].path = Some(unique);
     }
     files.sort();
+}
+
+/// A path as a case-insensitive file system sees it (ASCII letters only:
+/// log names seldom hold others, and the hash above folds the same way).
+fn fold_case(path: &str) -> String {
+    path.to_ascii_lowercase()
 }
 
 fn skipped(path: &Path, instance: Option<&Instance>, reason: SkipReason) -> Skipped {
@@ -1091,6 +1122,51 @@ mod tests {
             plan.problems[0]
                 .message
                 .ends_with("stored as i/lima-x/ha.stderr~3.log")
+        );
+        assert_spooling_keeps(&mut plan);
+    }
+
+    /// Windows and macOS do not tell `Serial.log` from `serial.log`, nor a
+    /// folder `VM` from `vm`: extracted there, one file would overwrite the
+    /// other. The second planned is renamed, as for a path taken twice.
+    /// (Only where the tree itself can hold both names.)
+    #[cfg(not(any(windows, target_os = "macos")))]
+    #[test]
+    fn paths_that_differ_only_in_case_are_made_unique() {
+        let root = tempfile::tempdir().unwrap();
+        let log_dir = root.path().join("logs");
+        write(&log_dir.join("Serial.log"));
+        write(&log_dir.join("serial.log"));
+        write(&log_dir.join("VM/ha.stderr.log"));
+        write(&log_dir.join("vm/HA.stderr.log"));
+        write(&log_dir.join("other.log"));
+        let sources = Sources {
+            instances: vec![Instance {
+                name: "i".into(),
+                log_dir: Some(log_dir.clone()),
+                lima_home: None,
+            }],
+            ..Sources::default()
+        };
+        let mut plan = plan(&sources, false);
+        let paths: Vec<String> = plan.files.iter().map(|f| f.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "i/Serial.log",
+                "i/VM/ha.stderr.log",
+                "i/other.log",
+                "i/serial~2.log",
+                "i/vm/HA.stderr~2.log",
+            ]
+        );
+        let messages: Vec<&str> = plan.problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "another file already goes to i/Serial.log, which differs from i/serial.log only in case (one file on Windows and macOS); stored as i/serial~2.log",
+                "another file already goes to i/VM/ha.stderr.log, which differs from i/vm/HA.stderr.log only in case (one file on Windows and macOS); stored as i/vm/HA.stderr~2.log",
+            ]
         );
         assert_spooling_keeps(&mut plan);
     }
