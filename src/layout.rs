@@ -787,7 +787,7 @@ fn plan_include(include: &Include, plan: &mut Plan) {
     // A part that could not be read is a problem of its own: the files
     // there may have matched, so "matched no file" would mislead.
     let mut unread = false;
-    let mut last_folder: Option<(u32, String)> = None;
+    let mut last_folder: Option<(u32, PathBuf)> = None;
     while let Some(result) = walk.next() {
         let entry = match result {
             Ok(entry) => entry,
@@ -859,19 +859,21 @@ fn plan_include(include: &Include, plan: &mut Plan) {
             .collect();
         let (file_name, escaped) = parts.pop().unwrap_or_default();
         let source = path.parent().unwrap_or(&base);
-        let mut folder = include.into.clone();
-        for (part, _) in &parts {
-            folder.push('/');
-            folder.push_str(part);
-        }
-        // Files of one folder come one after another in the walk.
+        // Files of one folder come one after another in the walk. Told
+        // apart by their folder on disk: two (`x:` and `x%3A`) may be
+        // stored under one name, and each file is read from its own.
         let index = match &last_folder {
-            Some((index, path)) if *path == folder => *index,
+            Some((index, folder_source)) if folder_source == source => *index,
             _ => {
+                let mut folder = include.into.clone();
+                for (part, _) in &parts {
+                    folder.push('/');
+                    folder.push_str(part);
+                }
                 let index = plan
                     .files
-                    .add_folder(source, folder.clone(), None, None, |_| Kind::Extra);
-                last_folder = Some((index, folder));
+                    .add_folder(source, folder, None, None, |_| Kind::Extra);
+                last_folder = Some((index, source.to_path_buf()));
                 index
             }
         };

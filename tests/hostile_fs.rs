@@ -952,3 +952,40 @@ fn an_output_inside_an_include_glob_does_not_archive_itself() {
         assert!(on_disk.is_empty(), "{on_disk:?}");
     }
 }
+
+/// Two include folders whose names are stored alike (`x:` is stored as
+/// `x%3A`, next to a real `x%3A`): each file is read from its own folder.
+/// The second folder's files used to be read from the first (one archived
+/// twice, another "vanished").
+#[test]
+fn include_folders_stored_under_one_name_keep_their_own_files() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("logs");
+    for (folder, file, text) in [
+        ("x%3A", "a.log", "percent a\n"),
+        ("x:", "a.log", "colon a\n"),
+        ("x:", "b.log", "colon b\n"),
+    ] {
+        fs::create_dir_all(src.join(folder)).unwrap();
+        fs::write(src.join(folder).join(file), text).unwrap();
+    }
+    let out_dir = work.path().join("out");
+    let glob = format!("{}/**", src.display());
+    let out = run(logkeep()
+        .args(["collect", "--format", "dir", "--include", &glob, "-o"])
+        .arg(&out_dir));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("vanished"), "{}", stderr(&out));
+    let manifest = manifest_json(&out_dir.join("manifest.json"));
+    let files = read_tree(&out_dir);
+    let mut archived = Vec::new();
+    for record in manifest["files"].as_array().unwrap() {
+        let path = record["path"].as_str().unwrap();
+        let text = String::from_utf8(files[path].clone()).unwrap();
+        let source = record["source"].as_str().unwrap();
+        assert_eq!(fs::read_to_string(source).unwrap(), text, "{path}");
+        archived.push(text);
+    }
+    archived.sort();
+    assert_eq!(archived, ["colon a\n", "colon b\n", "percent a\n"]);
+}
