@@ -96,6 +96,36 @@ pub fn is_windows_device(name: &str) -> bool {
         && upper.as_bytes()[3].is_ascii_digit())
 }
 
+/// Why Windows cannot create a file or folder named `part`, if it cannot: a
+/// `:` opens an alternate data stream (the data would be hidden in another
+/// file), `<>"|?*` are not allowed, a trailing dot or space is dropped (two
+/// names become one), and `CON`, `NUL`, `COM1`… name devices, even with an
+/// extension.
+pub fn windows_problem(part: &str) -> Option<&'static str> {
+    if part.contains(WINDOWS_FORBIDDEN) {
+        Some("has a character Windows does not allow in names (<>:\"|?*)")
+    } else if part.ends_with(['.', ' ']) && part != "." && part != ".." {
+        Some("has a name ending in a dot or a space, which Windows drops")
+    } else if is_windows_device(part) {
+        Some("is named like a Windows device (CON, NUL, COM1…)")
+    } else {
+        None
+    }
+}
+
+/// A folder of the archive named as the user gives it (an instance, a part
+/// of an include folder): one plain component that every system can create,
+/// since the archive must extract everywhere.
+pub fn check_folder_name(kind: &str, name: &str) -> Result<(), String> {
+    check_component(kind, name)?;
+    match windows_problem(name) {
+        Some(why) => Err(format!(
+            "{kind} name {name:?} {why}: it names a folder of the archive, which must extract on Windows too"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Names the user gives to instances and archive folders become path
 /// components: keep them to one plain component.
 pub fn check_component(kind: &str, name: &str) -> Result<(), String> {
@@ -141,6 +171,18 @@ mod tests {
         assert_eq!(backup_number("serial.log", "serial"), None);
         assert_eq!(backup_number("serial.x.log", "serial"), None);
         assert_eq!(backup_number("serial.-1.log", "serial"), None);
+    }
+
+    #[test]
+    fn folder_names_must_be_creatable_on_windows() {
+        for ok in ["bats-lima-controller", "_diag", "console", "com10", "a.b"] {
+            assert_eq!(check_folder_name("instance", ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "aux", "NUL", "com1", "a?b", "a*", "x\"y", "a.", "a ", "x:y", "",
+        ] {
+            assert!(check_folder_name("instance", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

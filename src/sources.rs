@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::names::check_component;
+use crate::names::{check_component, check_folder_name};
 use crate::problem::Problem;
 use crate::sanitize::display_path;
 
@@ -195,7 +195,7 @@ impl Sources {
         }
         let mut seen = BTreeSet::new();
         for instance in &self.instances {
-            check_component("instance", &instance.name).map_err(Error::new)?;
+            check_folder_name("instance", &instance.name).map_err(Error::new)?;
             if instance.name == "manifest.json" {
                 return Err(Error::new(
                     "instance name \"manifest.json\" is reserved for the manifest",
@@ -244,7 +244,7 @@ impl Sources {
 fn check_include_folder(into: &str) -> Result<()> {
     if into
         .split('/')
-        .all(|part| check_component("include folder", part).is_ok())
+        .all(|part| check_folder_name("include folder", part).is_ok())
     {
         return Ok(());
     }
@@ -252,7 +252,7 @@ fn check_include_folder(into: &str) -> Result<()> {
         "include folder {into:?} (--include-into, or into in an [[include]]) must be a relative folder: plain names separated by '/', such as _diag or ci/_diag"
     ))
     .with_hint(
-        "no name in it may be empty, '.' or '..', or hold '\\', ':' or control characters (a leading, trailing or doubled '/' makes an empty name)",
+        "no name in it may be empty, '.' or '..', hold '\\', control characters or a character Windows does not allow (<>:\"|?*), end in a dot or a space, or name a Windows device such as nul or con (a leading, trailing or doubled '/' makes an empty name)",
     ))
 }
 

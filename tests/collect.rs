@@ -1200,3 +1200,49 @@ fn an_include_naming_a_folder_says_so_and_suggests_a_glob() {
         files.keys()
     );
 }
+
+/// Instance and include folders are archive folders as they are named: a
+/// name Windows cannot create (`aux`, `a?b`, `logs.`) would make an archive
+/// that cannot be extracted there, so it is refused before anything is
+/// written, as a `:` is.
+#[test]
+fn archive_folder_names_windows_cannot_create_are_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("logs");
+    fs::create_dir(&logs).unwrap();
+    fs::write(logs.join("rdd.stderr.log"), "line\n").unwrap();
+    let archive = work.path().join("a.tar.gz");
+    for instance in ["aux", "a?b", "logs.", "com1"] {
+        let out = run(logkeep()
+            .args(["collect", "--instance", instance, "--log-dir"])
+            .arg(&logs)
+            .arg("-o")
+            .arg(&archive));
+        assert_ne!(out.status.code(), Some(0), "{instance}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("instance name {instance:?}")) && err.contains("Windows"),
+            "{instance}: {err}"
+        );
+        assert!(!archive.exists(), "{instance}");
+    }
+    for into in ["ci/nul", "a|b"] {
+        let out = run(logkeep()
+            .args([
+                "collect",
+                "--include",
+                "_diag/*",
+                "--include-into",
+                into,
+                "-o",
+            ])
+            .arg(&archive));
+        assert_ne!(out.status.code(), Some(0), "{into}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("include folder {into:?}")) && err.contains("Windows"),
+            "{into}: {err}"
+        );
+        assert!(!archive.exists(), "{into}");
+    }
+}

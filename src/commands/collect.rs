@@ -250,7 +250,7 @@ fn discover_instances(sources: &mut Sources, quiet: bool) -> Result<Vec<Problem>
     // A name that cannot be a folder is never asked of rdd: given by the
     // user it is an error, listed by a command a problem naming the command.
     for name in &names {
-        crate::names::check_component("instance", name).map_err(Error::new)?;
+        crate::names::check_folder_name("instance", name).map_err(Error::new)?;
     }
     let mut problems = Vec::new();
     if let Some(command) = &query.instances_from {
@@ -273,7 +273,7 @@ fn discover_instances(sources: &mut Sources, quiet: bool) -> Result<Vec<Problem>
         }
         let mut invalid = Vec::new();
         for name in listed {
-            if let Err(message) = crate::names::check_component("instance", &name) {
+            if let Err(message) = crate::names::check_folder_name("instance", &name) {
                 invalid.push(message);
             } else if !names.contains(&name) {
                 names.push(name);

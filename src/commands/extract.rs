@@ -259,24 +259,13 @@ fn check_name(name: &str) -> std::result::Result<PathBuf, &'static str> {
 }
 
 /// Why Windows cannot create `name` (a relative `/`-separated path) as the
-/// file it names, if it cannot: a `:` opens an alternate data stream (the
-/// data would be hidden in another file), `<>"|?*` are not allowed, a
-/// trailing dot or space is dropped (two names become one), and `CON`,
-/// `NUL`, `COM1`… name devices, even with an extension. logkeep escapes all
-/// of these when it collects; archives from elsewhere may hold them.
+/// file it names, if it cannot (see [`crate::names::windows_problem`]).
+/// logkeep escapes all of these when it collects; archives from elsewhere
+/// may hold them.
 fn windows_name_problem(name: &str) -> Option<&'static str> {
-    for part in name.trim_end_matches('/').split('/') {
-        if part.contains(crate::names::WINDOWS_FORBIDDEN) {
-            return Some("has a character Windows does not allow in names (<>:\"|?*)");
-        }
-        if part.ends_with(['.', ' ']) && part != "." && part != ".." {
-            return Some("has a name ending in a dot or a space, which Windows drops");
-        }
-        if crate::names::is_windows_device(part) {
-            return Some("is named like a Windows device (CON, NUL, COM1…)");
-        }
-    }
-    None
+    name.trim_end_matches('/')
+        .split('/')
+        .find_map(crate::names::windows_problem)
 }
 
 /// Used by `--only`: a glob over layout paths.
