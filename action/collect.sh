@@ -76,7 +76,9 @@ elif ! command -v "$logkeep" >/dev/null 2>&1; then
   reason="no logkeep binary: the action's install step could not find or build one (see its log); put logkeep on PATH, or make cargo available, before this step"
   echo "error: $reason" >&2
 else
-  errors=$(mktemp "$out_dir/.stderr.XXXXXX") || errors=/dev/null
+  # Named as logkeep names its own temporary files, so that an include glob
+  # over the runner's temporary folder leaves it out.
+  errors=$(mktemp "$out_dir/.stderr.logkeep-tmp-XXXXXX") || errors=/dev/null
   # logkeep's stderr goes to the log as it comes, and to a file for the reason.
   { "$logkeep" "${args[@]}" 2>&1 1>&3 3>&- | tee "$errors" >&2; } 3>&1
   status=${PIPESTATUS[0]}

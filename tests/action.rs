@@ -628,3 +628,33 @@ fn the_shell_steps_pass_shellcheck() {
         .current_dir(ROOT));
     assert!(out.status.success(), "{}", stdout(&out));
 }
+
+/// An include glob over the runner's temporary folder reaches the step's
+/// own folder: the file the step keeps logkeep's stderr in while it runs is
+/// not archived (it is gone once the step ends, and still growing meanwhile).
+#[test]
+fn an_include_over_runner_temp_leaves_out_the_steps_own_files() {
+    let runner = Runner::new();
+    fs::write(runner.path("temp/machine-info.txt"), "runner facts\n").unwrap();
+    let include = format!("{}/**", runner.path("temp").display());
+    let out = runner.step(
+        "collect.sh",
+        &[
+            ("INPUT_INCLUDE", &include),
+            ("INPUT_NAME", "own"),
+            ("INPUT_FORMAT", "tar.gz"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(runner.path("temp/logkeep/own.manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let paths: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["extra/machine-info.txt"], "{manifest}");
+}
