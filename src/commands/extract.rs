@@ -120,7 +120,8 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
             }
             // Windows does not tell `A.log` from `a.log`: the second would
             // fail to be created, or be written into the first.
-            if !seen_folded.insert(name.trim_end_matches('/').to_lowercase()) {
+            // The checked path, not the entry's name: `./A.log` is `A.log`.
+            if !seen_folded.insert(relative.to_string_lossy().to_lowercase()) {
                 return Err(refuse_on_windows(
                     name,
                     "differs from another entry only in case, which Windows does not tell apart",
