@@ -1078,22 +1078,27 @@ fn every_path_through_the_packer_keeps_order_bytes_and_checksums() {
     }
 }
 
+/// `collect --include '_diag/*' --include-into INTO -o OUTPUT`.
+fn collect_into(into: &str, output: &Path) -> std::process::Output {
+    run(logkeep()
+        .args([
+            "collect",
+            "--include",
+            "_diag/*",
+            "--include-into",
+            into,
+            "-o",
+        ])
+        .arg(output))
+}
+
 /// Regression: `--include-into /abs` was refused as `include folder name ""`
 /// and `../up` as `".."`: the message named a piece, not what was given.
 #[test]
 fn a_bad_include_folder_is_named_whole_with_what_is_allowed() {
     let work = tempfile::tempdir().unwrap();
     for into in ["/abs", "../up", "ci//diag", "a\\b"] {
-        let out = run(logkeep()
-            .args([
-                "collect",
-                "--include",
-                "_diag/*",
-                "--include-into",
-                into,
-                "-o",
-            ])
-            .arg(work.path().join("a.tar.gz")));
+        let out = collect_into(into, &work.path().join("a.tar.gz"));
         assert_eq!(out.status.code(), Some(2), "{into}");
         let err = stderr(&out);
         assert!(
@@ -1227,16 +1232,7 @@ fn archive_folder_names_windows_cannot_create_are_refused() {
         assert!(!archive.exists(), "{instance}");
     }
     for into in ["ci/nul", "a|b"] {
-        let out = run(logkeep()
-            .args([
-                "collect",
-                "--include",
-                "_diag/*",
-                "--include-into",
-                into,
-                "-o",
-            ])
-            .arg(&archive));
+        let out = collect_into(into, &archive);
         assert_ne!(out.status.code(), Some(0), "{into}");
         let err = stderr(&out);
         assert!(

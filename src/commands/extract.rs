@@ -58,29 +58,36 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         .map(|m| m.len())
         .unwrap_or(0)
         .max(1);
+    let input = display_path(&options.input);
+    // "LEAD: entry NAME WHY", and what to do.
+    let entry_error = |lead: &str, name: &str, why: &str, hint: &str| {
+        Error::new(format!("{lead}: entry {:?} {why}", display_str(name))).with_hint(hint)
+    };
+    let refusing = format!("refusing {input}");
     let refuse = |name: &str, why: &str| {
-        Error::new(format!("refusing {}: entry {:?} {why}", display_path(&options.input), display_str(name)))
-            .with_hint("logkeep writes only plain relative files; this archive was not made by logkeep, or was altered")
+        entry_error(
+            &refusing,
+            name,
+            why,
+            "logkeep writes only plain relative files; this archive was not made by logkeep, or was altered",
+        )
     };
     let too_big = |name: &str, why: String| {
-        Error::new(format!(
-            "refusing {}: entry {:?} {why}",
-            display_path(&options.input),
-            display_str(name)
-        ))
-        .with_hint(
+        entry_error(
+            &refusing,
+            name,
+            &why,
             "an archive bomb, or very large logs: if you trust it, raise the cap named above",
         )
     };
     // Names a Linux or macOS collect can write but Windows cannot: refused
     // only when the entry is to be written, so that `--only` can leave it out.
+    let on_windows = format!("cannot extract {input} on Windows");
     let refuse_on_windows = |name: &str, why: &str| {
-        Error::new(format!(
-            "cannot extract {} on Windows: entry {:?} {why}",
-            display_path(&options.input),
-            display_str(name)
-        ))
-        .with_hint(
+        entry_error(
+            &on_windows,
+            name,
+            why,
             "leave it out with --only, read it with `logkeep cat`, or extract on Linux or macOS",
         )
     };
