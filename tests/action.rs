@@ -322,23 +322,27 @@ fn instances_added_to_a_config_ask_the_configs_rdd() {
             .map(|i| i["name"].as_str().unwrap().to_string())
             .collect()
     };
+    // Instance beta added to the config's, with this rdd input, into NAME.
+    let collect = |rdd: &str, name: &str| {
+        let out = runner.step(
+            "collect.sh",
+            &[
+                ("INPUT_CONFIG", config.to_str().unwrap()),
+                ("INPUT_INSTANCES", "beta"),
+                ("INPUT_RDD", rdd),
+                ("INPUT_NAME", name),
+                ("FAKE_RDD_HOME", home.path().to_str().unwrap()),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            !stdout(&out).contains("collection failed"),
+            "{}",
+            stdout(&out)
+        );
+    };
     // As action.yml passes it when the workflow does not set rdd.
-    let out = runner.step(
-        "collect.sh",
-        &[
-            ("INPUT_CONFIG", config.to_str().unwrap()),
-            ("INPUT_INSTANCES", "beta"),
-            ("INPUT_RDD", ""),
-            ("INPUT_NAME", "config-rdd"),
-            ("FAKE_RDD_HOME", home.path().to_str().unwrap()),
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        !stdout(&out).contains("collection failed"),
-        "{}",
-        stdout(&out)
-    );
+    collect("", "config-rdd");
     assert_eq!(names("config-rdd"), ["alpha", "beta"]);
 
     let elsewhere = tempfile::tempdir().unwrap();
@@ -358,22 +362,7 @@ fn instances_added_to_a_config_ask_the_configs_rdd() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let out = runner.step(
-        "collect.sh",
-        &[
-            ("INPUT_CONFIG", config.to_str().unwrap()),
-            ("INPUT_INSTANCES", "beta"),
-            ("INPUT_RDD", other_rdd.to_str().unwrap()),
-            ("INPUT_NAME", "input-rdd"),
-            ("FAKE_RDD_HOME", home.path().to_str().unwrap()),
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        !stdout(&out).contains("collection failed"),
-        "{}",
-        stdout(&out)
-    );
+    collect(other_rdd.to_str().unwrap(), "input-rdd");
     assert_eq!(names("input-rdd"), ["alpha", "beta"]);
     assert!(asked.exists(), "the rdd input was asked");
 }
