@@ -243,3 +243,60 @@ fn parallel_bats_runs_keep_the_same_results() {
         "the passing and the failing test, in one run's folder"
     );
 }
+
+/// A test retried by bats (`BATS_TEST_RETRIES`) that fails every try: each
+/// try's logs are saved, the last one's too, which is the failure bats reports.
+#[test]
+fn every_failed_try_of_a_retried_test_is_saved() {
+    require_tool("bats", "bats");
+    let tree = Tree::new();
+    let suite = tree.path("retried.bats");
+    fs::write(
+        &suite,
+        format!(
+            r#"load "{}/contrib/bats/logkeep"
+BATS_TEST_RETRIES=2
+teardown() {{ logkeep_teardown; }}
+@test "fails every try" {{
+  mkdir -p "$BATS_CWD/{lima}/retry-vm"
+  echo "try $BATS_TEST_TRY_NUMBER" > "$BATS_CWD/{lima}/retry-vm/serial.log"
+  false
+}}
+"#,
+            ROOT,
+            lima = Tree::LIMA_HOME
+        ),
+    )
+    .unwrap();
+    let out = run(Command::new("bats")
+        .arg("--tap")
+        .arg(&suite)
+        .current_dir(tree.path(""))
+        .env("LOGKEEP", env!("CARGO_BIN_EXE_logkeep"))
+        .env("LOGKEEP_CONFIG", "logkeep.toml")
+        .env("LOGKEEP_BATS_DIR", "saved")
+        .env_remove("LOGKEEP_BATS_ALL")
+        .env_remove("LOGKEEP_BATS_ARCHIVE"));
+    let tap = stdout(&out);
+    assert_eq!(results(&out), ["1..1", "not ok 1 fails every try"], "{tap}");
+    assert!(!tap.contains("could not save"), "{tap}");
+    let file_dir = only_entry(&only_entry(&tree.path("saved")));
+    let mut tries: Vec<String> = fs::read_dir(&file_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    tries.sort();
+    assert_eq!(tries.len(), 3, "one folder per try: {tries:?}");
+    assert!(
+        tries[1].ends_with("-try2") && tries[2].ends_with("-try3"),
+        "{tries:?}"
+    );
+    let last = read_tree(&file_dir.join(&tries[2]));
+    assert_eq!(
+        last.get("bats-lima-controller/retry-vm.3/serial.log")
+            .map(|b| String::from_utf8_lossy(b).into_owned()),
+        Some("try 3\n".to_string()),
+        "{:?}",
+        last.keys().collect::<Vec<_>>()
+    );
+}

@@ -91,6 +91,8 @@ logkeep_teardown() {
   file=$(basename "${BATS_TEST_FILENAME:-unknown}" .bats)
   # The file's name, kept apart from same-named files elsewhere by its full path.
   dest="$(_logkeep_run_dir)/$(_logkeep_folder_name "$file" "${BATS_TEST_FILENAME:-}")/$(_logkeep_folder_name "${BATS_TEST_DESCRIPTION:-${BATS_TEST_NAME:-test}}")"
+  # A test retried (BATS_TEST_RETRIES) keeps each failed try's logs apart.
+  [[ "${BATS_TEST_TRY_NUMBER:-1}" -gt 1 ]] && dest+="-try$BATS_TEST_TRY_NUMBER"
   mkdir -p "$(dirname "$dest")" 2>/dev/null
   if _logkeep collect --quiet --force --preserve --config "$config" --format dir -o "$dest" >/dev/null 2>&1; then
     printf '%s\n' "${BATS_TEST_DESCRIPTION:-}" > "$dest/bats-test.txt" 2>/dev/null
