@@ -300,3 +300,32 @@ teardown() {{ logkeep_teardown; }}
         last.keys().collect::<Vec<_>>()
     );
 }
+
+/// When the logs cannot be saved, the TAP comment says why (here: logkeep
+/// is not where `LOGKEEP` says), and the results stay as they were.
+#[test]
+fn a_hook_that_cannot_save_says_why() {
+    require_tool("bats", "bats");
+    let tree = Tree::new();
+    let out = bats(
+        &tree,
+        "saved",
+        true,
+        &["--tap"],
+        &[("LOGKEEP", "/nonexistent/logkeep")],
+    );
+    let tap = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{tap}");
+    assert!(
+        results(&out)
+            .iter()
+            .any(|l| l.starts_with("not ok 2 a failing test")),
+        "{tap}"
+    );
+    let comment = tap
+        .lines()
+        .find(|l| l.starts_with("# logkeep: could not save"))
+        .unwrap_or_else(|| panic!("{tap}"));
+    assert!(comment.contains("/nonexistent/logkeep"), "{comment}");
+    assert!(!tree.path("saved.tar.zst").exists());
+}

@@ -79,6 +79,12 @@ _logkeep_say() {
   { printf '# logkeep: %s\n' "$*" >&3; } 2>/dev/null || printf '# logkeep: %s\n' "$*" >&2
 }
 
+# What logkeep (or the shell, when it cannot run logkeep) said, on one line.
+_logkeep_why() {
+  local why=${1:-no message (is $LOGKEEP the logkeep binary?)}
+  printf '%s' "${why//$'\n'/ }"
+}
+
 logkeep_teardown() {
   [[ -n "${BATS_TEST_SKIPPED:-}" ]] && return 0
   [[ -n "${BATS_TEST_COMPLETED:-}" && -z "${LOGKEEP_BATS_ALL:-}" ]] && return 0
@@ -86,7 +92,7 @@ logkeep_teardown() {
     _logkeep_say "LOGKEEP_CONFIG is not set; no logs saved"
     return 0
   fi
-  local file dest config
+  local file dest config why
   config=$(_logkeep_abs "$LOGKEEP_CONFIG")
   file=$(basename "${BATS_TEST_FILENAME:-unknown}" .bats)
   # The file's name, kept apart from same-named files elsewhere by its full path.
@@ -94,11 +100,11 @@ logkeep_teardown() {
   # A test retried (BATS_TEST_RETRIES) keeps each failed try's logs apart.
   [[ "${BATS_TEST_TRY_NUMBER:-1}" -gt 1 ]] && dest+="-try$BATS_TEST_TRY_NUMBER"
   mkdir -p "$(dirname "$dest")" 2>/dev/null
-  if _logkeep collect --quiet --force --preserve --config "$config" --format dir -o "$dest" >/dev/null 2>&1; then
+  if why=$(_logkeep collect --quiet --force --preserve --config "$config" --format dir -o "$dest" 2>&1 >/dev/null); then
     printf '%s\n' "${BATS_TEST_DESCRIPTION:-}" > "$dest/bats-test.txt" 2>/dev/null
     _logkeep_say "saved the logs of \"${BATS_TEST_DESCRIPTION:-$BATS_TEST_NAME}\" in $dest"
   else
-    _logkeep_say "could not save the logs of \"${BATS_TEST_DESCRIPTION:-$BATS_TEST_NAME}\""
+    _logkeep_say "could not save the logs of \"${BATS_TEST_DESCRIPTION:-$BATS_TEST_NAME}\": $(_logkeep_why "$why")"
   fi
   return 0
 }
@@ -108,16 +114,16 @@ logkeep_teardown() {
 logkeep_teardown_file() { return 0; }
 
 logkeep_teardown_suite() {
-  local run archive
+  local run archive why
   run=$(_logkeep_run_dir)
   archive=$(_logkeep_abs "${LOGKEEP_BATS_ARCHIVE:-$(_logkeep_dir).tar.zst}")
   # Every test passed (or none could be saved): nothing to pack.
   [[ -n "$(find "$run" -type f -print -quit 2>/dev/null)" ]] || return 0
-  if _logkeep collect --quiet --force --include "$run/**/*" --include-into bats \
-      -o "$archive" >/dev/null 2>&1; then
+  if why=$(_logkeep collect --quiet --force --include "$run/**/*" --include-into bats \
+      -o "$archive" 2>&1 >/dev/null); then
     _logkeep_say "packed the saved logs into $archive"
   else
-    _logkeep_say "could not pack $run"
+    _logkeep_say "could not pack $run: $(_logkeep_why "$why")"
   fi
   return 0
 }
