@@ -329,3 +329,47 @@ fn a_hook_that_cannot_save_says_why() {
     assert!(comment.contains("/nonexistent/logkeep"), "{comment}");
     assert!(!tree.path("saved.tar.zst").exists());
 }
+
+/// bats waits for every process holding its fd 3 (the TAP stream). A process
+/// left running by rdd or by the instances_from command must not get it
+/// through the hook, or the suite hangs until that process ends.
+#[test]
+fn a_process_left_running_by_discovery_does_not_hang_bats() {
+    require_tool("bats", "bats");
+    let tree = Tree::new();
+    let pid_file = tree.path("left-running.pid");
+    fs::write(
+        tree.path("left-running.toml"),
+        format!(
+            "[rdd]\npath = '{}/tests/fake-rdd/rdd'\ninstances_from = 'sleep 60 >/dev/null 2>&1 </dev/null & echo $! > {}; echo bats-lima-controller'\n",
+            ROOT,
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = bats(
+        &tree,
+        "saved",
+        true,
+        &["--tap"],
+        &[
+            ("LOGKEEP_CONFIG", "left-running.toml"),
+            ("FAKE_RDD_HOME", tree.path("home").to_str().unwrap()),
+        ],
+    );
+    let took = started.elapsed();
+    if let Ok(pid) = fs::read_to_string(&pid_file) {
+        let _ = Command::new("kill").arg(pid.trim()).status();
+    }
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("# logkeep: saved the logs of \"a failing test"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "bats waited {took:?} for the process left running"
+    );
+}

@@ -69,9 +69,12 @@ _logkeep_folder_name() {
 }
 
 # The hooks' collections write no GitHub outputs, annotations or job summary:
-# those belong to the workflow's own logkeep step.
+# those belong to the workflow's own logkeep step. Nor do they get bats' fds 3
+# (TAP) and 4 (tracing), both its output pipe: bats waits until every process
+# holding it has exited, so a process rdd or an instances_from command leaves
+# running would hang the suite.
 _logkeep() {
-  env -u GITHUB_ACTIONS -u GITHUB_OUTPUT -u GITHUB_STEP_SUMMARY "$LOGKEEP" "$@"
+  env -u GITHUB_ACTIONS -u GITHUB_OUTPUT -u GITHUB_STEP_SUMMARY "$LOGKEEP" "$@" 3>&- 4>&-
 }
 
 _logkeep_say() {
