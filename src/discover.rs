@@ -149,9 +149,10 @@ fn query(rdd: &Path, instance: &str) -> Result<(Option<PathBuf>, Option<PathBuf>
             map.get(key)
                 .and_then(|v| v.as_str())
                 .filter(|s| !s.is_empty())
-                .map(to_local_path)
+                .map(|s| answered_path(key, s))
+                .transpose()
         };
-        return Ok((get("log_dir"), get("lima_home")));
+        return Ok((get("log_dir")?, get("lima_home")?));
     }
     // An rdd without JSON output: ask for each folder.
     let log_dir = run(rdd, instance, &["svc", "paths", "log_dir"]);
@@ -159,15 +160,33 @@ fn query(rdd: &Path, instance: &str) -> Result<(Option<PathBuf>, Option<PathBuf>
     match (log_dir, lima_home) {
         (Err(e), Err(_)) => Err(json.err().unwrap_or(e)),
         (log_dir, lima_home) => {
-            let path = |r: std::result::Result<String, Failure>| {
+            let path = |key: &str, r: std::result::Result<String, Failure>| {
                 r.ok()
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty())
-                    .map(|s| to_local_path(&s))
+                    .map(|s| answered_path(key, &s))
+                    .transpose()
             };
-            Ok((path(log_dir), path(lima_home)))
+            Ok((path("log_dir", log_dir)?, path("lima_home", lima_home)?))
         }
     }
+}
+
+/// rdd's answer for one folder, as a local path. Anything but one line
+/// naming an absolute path (a banner or a warning on stdout, a relative
+/// name) is not taken: it would be looked for, and preserved into, below
+/// the current folder.
+fn answered_path(key: &str, value: &str) -> Result<PathBuf, Failure> {
+    let path = to_local_path(value);
+    let text = path.to_string_lossy();
+    if !text.contains(['\n', '\r']) && (path.is_absolute() || needs_conversion(&text)) {
+        return Ok(path);
+    }
+    let shown: String = value.trim().chars().take(120).collect();
+    Err(Failure::Failed(format!(
+        "rdd's {key} is not one absolute path: \"{}\"",
+        crate::sanitize::display_str(&shown)
+    )))
 }
 
 /// How a query that ran out of time ends its message.

@@ -621,3 +621,52 @@ fn an_invalid_instance_name_is_not_asked_of_rdd() {
     assert!(!stderr(&result).contains("in time"), "{}", stderr(&result));
     assert!(!out.exists());
 }
+
+/// An rdd that prints something besides the path on stdout (a banner, a
+/// relative name): the answer is not taken as a folder, looked for and
+/// preserved into below the current folder; the instance is a problem that
+/// says what rdd answered, and the others go on.
+#[test]
+fn an_answer_that_is_not_one_absolute_path_is_not_taken() {
+    let home = home();
+    let rdd = home.path().join("chatty-rdd");
+    script(
+        &rdd,
+        &format!(
+            "if [ \"$RDD_INSTANCE\" = b ]; then\n  case \"$*\" in *lima_home*) echo lima ;; *log_dir*) echo state ;; *) echo 'a new rdd is available'; \"{FAKE_RDD}\" \"$@\" ;; esac\nelse\n  exec \"{FAKE_RDD}\" \"$@\"\nfi"
+        ),
+    );
+    // What the relative answers would name, below the current folder.
+    let cwd = home.path().join("cwd");
+    fs::create_dir_all(cwd.join("lima/vm")).unwrap();
+    fs::write(cwd.join("lima/vm/serial.log"), "not b's\n").unwrap();
+    let out = home.path().join("out");
+    let result = run(logkeep()
+        .current_dir(&cwd)
+        .env("FAKE_RDD_HOME", home.path())
+        .args(["collect", "--preserve", "--format", "dir", "--rdd"])
+        .arg(&rdd)
+        .args(["--instance", "a", "--instance", "b", "-o"])
+        .arg(&out));
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert!(
+        stderr(&result).contains("instance b: rdd's log_dir is not one absolute path"),
+        "{}",
+        stderr(&result)
+    );
+    assert!(cwd.join("lima/vm/serial.log").exists(), "left where it was");
+    assert!(
+        !cwd.join("state").exists(),
+        "nothing preserved below the current folder"
+    );
+    let files = read_tree(&out);
+    assert!(
+        files.contains_key("a/rdd.stderr.log"),
+        "the other instance goes on"
+    );
+    assert!(
+        !files.keys().any(|k| k.starts_with("b/")),
+        "{:?}",
+        files.keys()
+    );
+}
