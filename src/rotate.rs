@@ -96,7 +96,15 @@ fn rotate_after(
                 }
                 number = number.checked_add(1).ok_or_else(too_many)?;
             }
-            Err(e) => return Err(Error::io("rotate", &active, &e)),
+            Err(e) => {
+                let error = Error::io("rotate", &active, &e);
+                // The generic hint speaks of an output; rotation renames in place.
+                return Err(match e.kind() {
+                    io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::StorageFull => error
+                        .with_hint("rotation renames the logs in their own folder: run it where that folder's file system is writable and has room"),
+                    _ => error,
+                });
+            }
         }
     };
     if let Some(keep) = keep {

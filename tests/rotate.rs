@@ -264,3 +264,46 @@ fn a_name_that_cannot_be_rotated_does_not_stop_the_others() {
     assert_eq!(report["errors"][0]["name"], "serial");
     assert!(report["errors"][0]["hint"].is_string(), "{report}");
 }
+
+/// A log folder on a read-only file system: exit 1, the log named, a hint
+/// about that folder (not about an output, which rotate has none of), and
+/// every log left as it was.
+#[test]
+fn a_read_only_log_folder_is_an_error_with_a_hint_about_it() {
+    let mount = tempfile::tempdir().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(mount.path())
+        .status()
+        .unwrap();
+    assert!(
+        mounted.success(),
+        "this test mounts a small tmpfs (needs root, as tests have here)"
+    );
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mount.path().to_path_buf());
+    let d = mount.path();
+    fs::write(d.join("serial.log"), "boot 2").unwrap();
+    fs::write(d.join("serial.1.log"), "boot 1").unwrap();
+    let remounted = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(d)
+        .status()
+        .unwrap();
+    assert!(remounted.success());
+    let out = run(logkeep().arg("rotate").arg(d).arg("serial"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Read-only file system") && err.contains("serial.log"),
+        "{err}"
+    );
+    assert!(err.contains("hint:") && !err.contains("output"), "{err}");
+    assert_eq!(names(d), set(&["serial.log", "serial.1.log"]));
+    assert_eq!(fs::read_to_string(d.join("serial.log")).unwrap(), "boot 2");
+}
