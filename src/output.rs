@@ -76,7 +76,7 @@ impl PendingOutput {
             Ok(match format {
                 Format::Dir => {
                     let dir = builder.tempdir_in(parent).map_err(temp_error)?;
-                    let writer = Box::new(DirWriter::new(dir.path().to_path_buf()));
+                    let writer = Box::new(DirWriter::new(dir.path().to_path_buf(), target));
                     (Temporary::Dir(dir), writer)
                 }
                 Format::TarGz => {

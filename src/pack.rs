@@ -1488,7 +1488,7 @@ mod tests {
             redactor: Some(&redactor),
             ..PackOptions::default()
         };
-        let writer = Box::new(DirWriter::new(out.clone()));
+        let writer = Box::new(DirWriter::new(out.clone(), &out));
         pack(&plan.files, options, &mut manifest, writer, &mut |_, _| {}).unwrap();
 
         let records: Vec<FileRecord> = manifest.files.iter().unwrap().map(|r| r.unwrap()).collect();
@@ -1569,7 +1569,7 @@ mod tests {
         };
         let mut manifest = Manifest::new(&sources.instances, info);
         let out = dir.path().join("out");
-        let mut writer = DirWriter::new(out.clone());
+        let mut writer = DirWriter::new(out.clone(), &out);
         let redact = |text: &[u8]| {
             let mut redacted = Vec::new();
             redactor

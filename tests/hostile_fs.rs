@@ -218,7 +218,7 @@ fn files_and_vm_folder_vanishing_after_planning_are_recorded() {
             level: None,
         },
     );
-    let writer = Box::new(DirWriter::new(out.path().to_path_buf()));
+    let writer = Box::new(DirWriter::new(out.path().to_path_buf(), out.path()));
     logkeep::pack::pack(
         &plan.files,
         Default::default(),
@@ -290,7 +290,7 @@ fn log_replaced_by_a_fifo_after_planning_does_not_block() {
             &plan.files,
             Default::default(),
             &mut manifest,
-            Box::new(DirWriter::new(root)),
+            Box::new(DirWriter::new(root.clone(), &root)),
             &mut |_, _| {},
         )
         .unwrap();
@@ -770,20 +770,25 @@ fn disk_full_leaves_no_partial_output_and_says_so() {
         noise(2 << 20),
     )
     .unwrap();
-    let archive = mount.path().join("rdd-logs.tar.gz");
-    let out = run(&mut collect_cmd(tree.config(), &archive));
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(
-        err.contains("No space left") && err.contains("rdd-logs.tar.gz"),
-        "{err}"
-    );
-    assert!(err.contains("hint:"), "{err}");
-    assert_eq!(
-        fs::read_dir(mount.path()).unwrap().count(),
-        0,
-        "no partial or temporary file left"
-    );
+    for (name, format) in [("rdd-logs.tar.gz", "tar.gz"), ("rdd-logs", "dir")] {
+        let archive = mount.path().join(name);
+        let out = run(collect_cmd(tree.config(), &archive).args(["--format", format]));
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        let err = stderr(&out);
+        // The error names the output asked for, not the temporary one
+        // already removed when it is read.
+        assert!(
+            err.contains("No space left") && err.contains(&archive.display().to_string()),
+            "{format}: {err}"
+        );
+        assert!(!err.contains(".logkeep-tmp"), "{format}: {err}");
+        assert!(err.contains("hint:"), "{format}: {err}");
+        assert_eq!(
+            fs::read_dir(mount.path()).unwrap().count(),
+            0,
+            "{format}: no partial or temporary file left"
+        );
+    }
 }
 
 #[test]
