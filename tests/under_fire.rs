@@ -238,7 +238,7 @@ fn a_log_held_open_by_a_writer_is_copied_and_kept() {
     fs::write(&log, "line 1\n").unwrap();
     let mut writer = Command::new("sh")
         .arg("-c")
-        .arg("exec 3>>\"$1\"; echo ready; sleep 60")
+        .arg("exec 3>>\"$1\"; echo ready; exec sleep 60")
         .arg("sh")
         .arg(&log)
         .stdout(Stdio::piped())
