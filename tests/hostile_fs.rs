@@ -8,7 +8,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -745,25 +745,40 @@ fn noise(len: usize) -> Vec<u8> {
 
 // 7. The output side fails --------------------------------------------------------
 
+/// A 256 KiB tmpfs, unmounted when dropped (the folder goes after it).
+struct SmallDisk {
+    mount: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn new() -> SmallDisk {
+        let mount = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(mount.path())
+            .status()
+            .unwrap();
+        assert!(
+            mounted.success(),
+            "this test mounts a small tmpfs (needs root, as tests have here)"
+        );
+        SmallDisk { mount }
+    }
+
+    fn path(&self) -> &Path {
+        self.mount.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.mount.path()).status();
+    }
+}
+
 #[test]
 fn disk_full_leaves_no_partial_output_and_says_so() {
-    let mount = tempfile::tempdir().unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(mount.path())
-        .status()
-        .unwrap();
-    assert!(
-        mounted.success(),
-        "this test mounts a small tmpfs (needs root, as tests have here)"
-    );
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(mount.path().to_path_buf());
+    let mount = SmallDisk::new();
     let tree = Tree::new();
     fs::write(
         tree.path(Tree::LIMA_LOG_DIR).join("noise.log"),
@@ -789,6 +804,36 @@ fn disk_full_leaves_no_partial_output_and_says_so() {
             "{format}: no partial or temporary file left"
         );
     }
+}
+
+/// The archive is in place when the manifest's copy is written: a full disk
+/// there does not fail the run, but it is a problem the summary counts.
+#[test]
+fn a_manifest_copy_on_a_full_disk_is_a_counted_problem() {
+    let disk = SmallDisk::new();
+    let mut filler = File::create(disk.path().join("filler")).unwrap();
+    while filler.write_all(&[0; 4096]).is_ok() {}
+    drop(filler);
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("rdd-logs.tar.gz");
+    let copy = disk.path().join("manifest.json");
+    let out = run(collect_cmd(tree.config(), &archive)
+        .arg("--manifest-out")
+        .arg(&copy));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("No space left") && err.contains(&copy.display().to_string()),
+        "{err}"
+    );
+    assert!(stdout(&out).contains(" 1 problems"), "{}", stdout(&out));
+    assert!(archive.exists());
+    assert!(!copy.exists());
+    let strict = run(collect_cmd(tree.config(), &archive)
+        .args(["--force", "--strict", "--manifest-out"])
+        .arg(&copy));
+    assert_eq!(strict.status.code(), Some(3), "{}", stderr(&strict));
 }
 
 #[test]
