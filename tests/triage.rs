@@ -348,6 +348,28 @@ fn grep_finds_lines_in_every_format_and_inside_githubs_zip() {
 }
 
 /// Two runs of "different jobs": the macOS one has an error the Linux one has not.
+/// A time of day is on the day the logs start, for `grep` as for
+/// `timeline`, even when the file read first starts a day later.
+#[test]
+fn grep_places_a_time_of_day_on_the_day_the_logs_start() {
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("logs");
+    fs::create_dir_all(logs.join("bats")).unwrap();
+    let late = "time=\"2027-01-01T00:00:10Z\" level=info msg=later\n";
+    let early = "time=\"2026-12-31T23:59:58Z\" level=error msg=earlier\n";
+    fs::write(logs.join("bats/a.log"), late).unwrap();
+    fs::write(logs.join("bats/b.log"), early).unwrap();
+    let window = ["--since", "23:59:57", "--until", "23:59:59"];
+    let found = run_ok(logkeep().args(["grep", "msg="]).args(window).arg(&logs));
+    assert_eq!(stdout(&found), format!("bats/b.log:1: {early}"));
+    let merged = run_ok(logkeep().arg("timeline").args(window).arg(&logs));
+    assert!(
+        stdout(&merged).contains("msg=earlier"),
+        "{}",
+        stdout(&merged)
+    );
+}
+
 fn two_jobs(work: &Path) -> (PathBuf, PathBuf) {
     let error = "time=\"2026-06-11T05:10:03Z\" level=error msg=\"vz: cannot release the virtual machine\" vm=test-stopped";
     jobs_where_macos_adds(work, &[error.to_string()])

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::logline::Level;
 use crate::sanitize::display_str;
-use crate::timestamp::Timestamp;
+use crate::timestamp::{TimeArg, Timestamp};
 use crate::triage::{self, Line, LogFile, Visitor, Window};
 
 pub struct GrepOptions {
@@ -198,6 +198,37 @@ impl<W: Write> Visitor for Grep<'_, W> {
     }
 }
 
+/// The first dated line of all the inputs, which places the times of day
+/// given on the command line, as `timeline` does. It takes a pass of its
+/// own: the file read first may start a day after another one.
+#[derive(Default)]
+struct LogsStart(Option<Timestamp>);
+
+impl Visitor for LogsStart {
+    fn line(&mut self, _file: &LogFile, line: &Line<'_>) -> Result<()> {
+        if line.dated {
+            self.0 = self.0.min(line.time).or(line.time);
+        }
+        Ok(())
+    }
+}
+
+fn logs_start(options: &GrepOptions) -> Option<Timestamp> {
+    let window = &options.window;
+    let by_clock = [window.since, window.until]
+        .iter()
+        .any(|bound| matches!(bound, Some(TimeArg::TimeOfDay(_))));
+    if !by_clock {
+        return None;
+    }
+    let mut start = LogsStart::default();
+    for input in &options.inputs {
+        // What cannot be read is said by the search itself.
+        let _ = triage::scan(input, &mut start);
+    }
+    start.0
+}
+
 /// The message of the error a closed stdout (`| head`) gives: not a failure.
 const PIPE_CLOSED: &str = "stdout was closed";
 
@@ -225,7 +256,12 @@ fn build_regex(options: &GrepOptions) -> Result<Regex> {
     })
 }
 
-fn grep<'o, W: Write>(options: &'o GrepOptions, regex: &Regex, out: W) -> Grep<'o, W> {
+fn grep<'o, W: Write>(
+    options: &'o GrepOptions,
+    regex: &Regex,
+    logs_start: Option<Timestamp>,
+    out: W,
+) -> Grep<'o, W> {
     Grep {
         regex: regex.clone(),
         options,
@@ -234,7 +270,7 @@ fn grep<'o, W: Write>(options: &'o GrepOptions, regex: &Regex, out: W) -> Grep<'
         in_file: 0,
         files_matched: 0,
         files_wanted: 0,
-        logs_start: None,
+        logs_start,
         before: VecDeque::new(),
         after_left: 0,
         last_printed: None,
@@ -243,6 +279,7 @@ fn grep<'o, W: Write>(options: &'o GrepOptions, regex: &Regex, out: W) -> Grep<'
 
 pub fn run(options: GrepOptions) -> Result<ExitStatus> {
     let regex = build_regex(&options)?;
+    let logs_start = logs_start(&options);
     let stdout = io::stdout();
     let mut matches = 0;
     let mut files_wanted = 0u64;
@@ -251,7 +288,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
     let mut damaged = false;
     let result = (|| -> Result<()> {
         if let [input] = options.inputs.as_slice() {
-            let mut grep = grep(&options, &regex, BufWriter::new(stdout.lock()));
+            let mut grep = grep(&options, &regex, logs_start, BufWriter::new(stdout.lock()));
             let read = damage::scan(input, &mut grep)?;
             matches += grep.matches;
             files_wanted += grep.files_wanted;
@@ -271,7 +308,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
         for input in &options.inputs {
             let spool = tempfile::tempfile()
                 .map_err(|e| Error::io("create a temporary file for", input, &e))?;
-            let mut grep = grep(&options, &regex, BufWriter::new(spool));
+            let mut grep = grep(&options, &regex, logs_start, BufWriter::new(spool));
             let read = damage::scan(input, &mut grep)?;
             matches += grep.matches;
             files_wanted += grep.files_wanted;
