@@ -347,6 +347,42 @@ fn grep_finds_lines_in_every_format_and_inside_githubs_zip() {
     );
 }
 
+/// Errors before a log's first dated line (a serial console's `[FAILED]`
+/// lines before its first journal line) happened just before that line, as
+/// the timeline shows them: the summary's first error, in its test, and a
+/// log's first error is its first, not its last.
+#[test]
+fn summary_places_errors_before_a_logs_first_dated_line() {
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("logs");
+    fs::create_dir_all(logs.join("bats/vm1")).unwrap();
+    fs::write(
+        logs.join("bats/rdd.stderr.log"),
+        "=== BATS: 2026-06-11T04:58:00+0000 boot vm1 ===\n\
+         time=\"2026-06-11T04:58:30Z\" level=error msg=\"vm1 did not boot\"\n",
+    )
+    .unwrap();
+    fs::write(
+        logs.join("bats/vm1/serial.log"),
+        "[FAILED] Failed to start ssh.service\r\n\
+         [FAILED] Failed to start cloud-final.service\r\n\
+         2026-06-11T04:58:20+0000 lima-vm1 systemd[1]: ssh.service: Failed\r\n",
+    )
+    .unwrap();
+    let out = run_ok(logkeep().args(["summary", "--json"]).arg(&logs));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let input = &summary["inputs"][0];
+    let first = &input["first_error"];
+    assert_eq!(first["path"], "bats/vm1/serial.log");
+    assert_eq!(first["line"], 1);
+    assert_eq!(first["time"], "2026-06-11T04:58:20Z");
+    assert_eq!(first["test"], "boot vm1");
+    let serial = &input["logs_with_errors"][1];
+    assert_eq!(serial["path"], "bats/vm1/serial.log");
+    assert_eq!(serial["first"]["line"], 1);
+    assert_eq!(serial["last"]["line"], 2);
+}
+
 /// Two runs of "different jobs": the macOS one has an error the Linux one has not.
 /// A time of day is on the day the logs start, for `grep` as for
 /// `timeline`, even when the file read first starts a day later.

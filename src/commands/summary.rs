@@ -306,6 +306,9 @@ impl Visitor for Gatherer {
         if line.dated
             && let Some(t) = line.time
         {
+            if self.file.first_time.is_none() {
+                self.place_lines_before_the_first_dated(t);
+            }
             self.file.time(t);
             if let Some(Marker::Test(name)) = &line.info.marker {
                 self.file.tests.insert((t, name.clone()));
@@ -333,11 +336,11 @@ impl Visitor for Gatherer {
             at: line.time,
         };
         // First and last by time (a file's lines are not always in order);
-        // lines without a time only when nothing dated is known.
+        // the lines before its first dated one get that time when it comes.
         let earlier = |known: &Option<LineRef>| {
             known
                 .as_ref()
-                .is_none_or(|k| k.at.is_none() || found.at.is_some_and(|t| Some(t) < k.at))
+                .is_none_or(|k| found.at.is_some_and(|t| k.at.is_none_or(|known| t < known)))
         };
         let later = |known: &Option<LineRef>| {
             known
@@ -370,6 +373,25 @@ impl Visitor for Gatherer {
             stats.last = Some(found);
         }
         Ok(())
+    }
+}
+
+impl Gatherer {
+    /// The error lines before a file's first dated line happened just before
+    /// it, as the timeline places them: a serial log's `[FAILED]` lines
+    /// come before its first journal line.
+    fn place_lines_before_the_first_dated(&mut self, time: Timestamp) {
+        for found in [&mut self.stats.first, &mut self.stats.last]
+            .into_iter()
+            .flatten()
+            .filter(|found| found.at.is_none())
+        {
+            found.at = Some(time);
+            found.time = Some(time.to_string());
+        }
+        for (_, example) in self.file.signatures.values_mut() {
+            example.at = example.at.or(Some(time));
+        }
     }
 }
 
