@@ -94,13 +94,21 @@ fn visit_file(mut file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result
 }
 
 fn visit_dir(root: &Path, dir: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(|e| Error::io("list", dir, &e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
+    let mut entries: Vec<PathBuf> = match fs::read_dir(dir) {
+        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        // A folder inside removed since its parent was listed: nothing of it
+        // to read, and the rest goes on.
+        Err(e) if e.kind() == io::ErrorKind::NotFound && dir != root => return Ok(()),
+        Err(e) => return Err(Error::io("list", dir, &e)),
+    };
     entries.sort();
     for path in entries {
-        let meta = fs::symlink_metadata(&path).map_err(|e| Error::io("inspect", &path, &e))?;
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            // Removed since listed (a folder being cleaned up): gone, not damaged.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("inspect", &path, &e)),
+        };
         let relative = path
             .strip_prefix(root)
             .unwrap_or(&path)
@@ -398,4 +406,32 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
         visit(&info, &mut entry)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file or folder removed while the folder is read (after it was
+    /// listed) is passed over: what comes after it is still read.
+    #[test]
+    fn a_folder_read_goes_on_past_what_was_removed_since_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.log"), "a\n").unwrap();
+        fs::write(dir.path().join("b.log"), "b\n").unwrap();
+        fs::create_dir(dir.path().join("c")).unwrap();
+        fs::write(dir.path().join("c/x.log"), "x\n").unwrap();
+        fs::write(dir.path().join("d.log"), "d\n").unwrap();
+        let mut seen = Vec::new();
+        for_each_entry(dir.path(), &mut |entry, _| {
+            if entry.name == "a.log" {
+                fs::remove_file(dir.path().join("b.log")).unwrap();
+                fs::remove_dir_all(dir.path().join("c")).unwrap();
+            }
+            seen.push(entry.name.to_string());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, ["a.log", "d.log"]);
+    }
 }
