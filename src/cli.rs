@@ -387,8 +387,10 @@ impl WindowArgs {
 /// named by its manifest (GitHub job and runner OS, or host). Lines are read
 /// one at a time, so memory stays small whatever the size of the logs. A
 /// line without a time of its own (a panic's stack, a kernel line) has the
-/// time and level of the dated line before it, for --level/--since/--until.
-/// ANSI colours and CRs are removed before matching.
+/// time and level of the dated line before it, for --level/--since/--until;
+/// with --since/--until, the lines before a file's first dated line take
+/// that line's time, as in the timeline. ANSI colours and CRs are removed
+/// before matching.
 ///
 /// Exit 0 when a line matched, 3 when none did, 1 on error.
 #[derive(Debug, Args)]

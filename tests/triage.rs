@@ -383,7 +383,76 @@ fn summary_places_errors_before_a_logs_first_dated_line() {
     assert_eq!(serial["last"]["line"], 2);
 }
 
-/// Two runs of "different jobs": the macOS one has an error the Linux one has not.
+/// With a time window, `grep` places the lines before a log's first dated
+/// line at its time, as `timeline` does: a serial log's `[FAILED]` lines
+/// are found, with their context, and those of a log with no time at all
+/// are not.
+#[test]
+fn grep_places_lines_before_a_logs_first_dated_line_at_its_time() {
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("logs");
+    fs::create_dir_all(logs.join("bats/vm1")).unwrap();
+    fs::write(
+        logs.join("bats/rdd.stderr.log"),
+        "time=\"2026-06-11T04:58:30Z\" level=error msg=\"vm1 did not boot\"\n",
+    )
+    .unwrap();
+    fs::write(
+        logs.join("bats/vm1/serial.log"),
+        "booting\n\
+         [FAILED] Failed to start ssh.service\n\
+         2026-06-11T04:58:20+0000 lima-vm1 systemd[1]: ssh.service: Failed\n",
+    )
+    .unwrap();
+    fs::write(logs.join("bats/vm1/undated.log"), "[FAILED] no time here\n").unwrap();
+    let found = run_ok(
+        logkeep()
+            .args(["grep", "-B", "1", "FAILED", "--since", "04:58"])
+            .arg(&logs),
+    );
+    assert_eq!(
+        stdout(&found),
+        "bats/vm1/serial.log-1- booting\n\
+         bats/vm1/serial.log:2: [FAILED] Failed to start ssh.service\n"
+    );
+    let json = run_ok(
+        logkeep()
+            .args([
+                "grep", "--json", "--level", "error", "--since", "04:58", ".",
+            ])
+            .arg(&logs),
+    );
+    let lines: Vec<serde_json::Value> = stdout(&json)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let found: Vec<(&str, u64, &str, bool)> = lines
+        .iter()
+        .map(|l| {
+            let path = l["path"].as_str().unwrap();
+            let time = l["time"].as_str().unwrap();
+            (
+                path,
+                l["line"].as_u64().unwrap(),
+                time,
+                l["dated"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        found.contains(&("bats/vm1/serial.log", 2, "2026-06-11T04:58:20Z", false)),
+        "{found:?}"
+    );
+    // Outside the window, the held lines are left out with their dated line.
+    let later = run(logkeep()
+        .args(["grep", "FAILED", "--since", "04:58:25"])
+        .arg(&logs));
+    assert_eq!(
+        (later.status.code(), stdout(&later)),
+        (Some(3), String::new())
+    );
+}
+
 /// A time of day is on the day the logs start, for `grep` as for
 /// `timeline`, even when the file read first starts a day later.
 #[test]
@@ -406,6 +475,7 @@ fn grep_places_a_time_of_day_on_the_day_the_logs_start() {
     );
 }
 
+/// Two runs of "different jobs": the macOS one has an error the Linux one has not.
 fn two_jobs(work: &Path) -> (PathBuf, PathBuf) {
     let error = "time=\"2026-06-11T05:10:03Z\" level=error msg=\"vz: cannot release the virtual machine\" vm=test-stopped";
     jobs_where_macos_adds(work, &[error.to_string()])

@@ -51,6 +51,30 @@ struct Match<'a> {
     cut: bool,
 }
 
+/// What grep needs of a line: its own, or one held until its file's first
+/// dated line gave it a time.
+struct Seen<'t> {
+    number: u64,
+    text: &'t str,
+    level: Option<Level>,
+    time: Option<Timestamp>,
+    dated: bool,
+    cut: bool,
+}
+
+/// A line before its file's first dated line, held while a time window is
+/// given: it happened just before that line, as `timeline` places it.
+struct Held {
+    number: u64,
+    text: String,
+    level: Option<Level>,
+    cut: bool,
+}
+
+/// At most this much text is held per file; past it, the held lines count
+/// as having no time (outside any window), as they did before being held.
+const HELD_BYTES: usize = 1 << 20;
+
 /// A line kept for `-B` context.
 struct Before {
     number: u64,
@@ -73,6 +97,10 @@ struct Grep<'o, W: Write> {
     after_left: usize,
     /// The last line number printed in this file, to put `--` between groups.
     last_printed: Option<u64>,
+    /// The lines before this file's first dated line, while a time window
+    /// is given; `None` once that line came (or the text held grew too big).
+    held: Option<Vec<Held>>,
+    held_bytes: usize,
 }
 
 impl<W: Write> Grep<'_, W> {
@@ -106,6 +134,8 @@ impl<W: Write> Visitor for Grep<'_, W> {
         self.before.clear();
         self.after_left = 0;
         self.last_printed = None;
+        self.held = self.options.window.has_time_bounds().then(Vec::new);
+        self.held_bytes = 0;
         let wanted = self
             .options
             .path
@@ -124,6 +154,74 @@ impl<W: Write> Visitor for Grep<'_, W> {
         if line.dated && self.logs_start.is_none() {
             self.logs_start = line.time;
         }
+        if let Some(held) = &mut self.held {
+            if line.time.is_none() && self.held_bytes < HELD_BYTES {
+                self.held_bytes += line.text.len();
+                held.push(Held {
+                    number: line.number,
+                    text: line.text.to_string(),
+                    level: line.level,
+                    cut: line.cut,
+                });
+                return Ok(());
+            }
+            // The first dated line (or too much held): the lines held go
+            // first, at its time.
+            self.release_held(file, line.time)?;
+        }
+        self.consider(
+            file,
+            Seen {
+                number: line.number,
+                text: line.text,
+                level: line.level,
+                time: line.time,
+                dated: line.dated,
+                cut: line.cut,
+            },
+        )
+    }
+
+    fn end_file(&mut self, file: &LogFile, _binary: bool) -> Result<()> {
+        // A file without any dated line: its lines have no time.
+        self.release_held(file, None)?;
+        if self.in_file == 0 {
+            return Ok(());
+        }
+        self.files_matched += 1;
+        let path = display_str(&file.path);
+        let written = if self.options.files_with_matches {
+            writeln!(self.out, "{path}")
+        } else if self.options.count {
+            writeln!(self.out, "{path}:{}", self.in_file)
+        } else {
+            Ok(())
+        };
+        written.map_err(write_error)
+    }
+}
+
+impl<W: Write> Grep<'_, W> {
+    /// Go through the lines held, at `time`, and hold no more in this file.
+    fn release_held(&mut self, file: &LogFile, time: Option<Timestamp>) -> Result<()> {
+        for held in self.held.take().unwrap_or_default() {
+            self.consider(
+                file,
+                Seen {
+                    number: held.number,
+                    text: &held.text,
+                    level: held.level,
+                    time,
+                    dated: false,
+                    cut: held.cut,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Select or not one line, and print it with its context.
+    fn consider(&mut self, file: &LogFile, line: Seen<'_>) -> Result<()> {
         let window = &self.options.window;
         let selected = window.admits_level(line.level)
             && window.admits_time(line.time, self.logs_start)
@@ -178,22 +276,6 @@ impl<W: Write> Visitor for Grep<'_, W> {
                 .and_then(|()| self.print_line(&file.path, line.number, line.text, line.cut, true))
         };
         self.after_left = options.after;
-        written.map_err(write_error)
-    }
-
-    fn end_file(&mut self, file: &LogFile, _binary: bool) -> Result<()> {
-        if self.in_file == 0 {
-            return Ok(());
-        }
-        self.files_matched += 1;
-        let path = display_str(&file.path);
-        let written = if self.options.files_with_matches {
-            writeln!(self.out, "{path}")
-        } else if self.options.count {
-            writeln!(self.out, "{path}:{}", self.in_file)
-        } else {
-            Ok(())
-        };
         written.map_err(write_error)
     }
 }
@@ -274,6 +356,8 @@ fn grep<'o, W: Write>(
         before: VecDeque::new(),
         after_left: 0,
         last_printed: None,
+        held: None,
+        held_bytes: 0,
     }
 }
 
