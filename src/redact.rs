@@ -63,12 +63,12 @@ pub fn builtin_rules() -> Vec<Rule> {
                 "ecretAccessKey",
                 "ecret-access-key",
             ],
-            r#"(?i)secret[_-]?access[_-]?key["']?\s*[:=]\s*["']?(?P<s>[A-Za-z0-9/+=]{30,})"#,
+            r#"(?i)secret[_-]?access[_-]?key\\?["']?\s*[:=]\s*\\?["']?(?P<s>[A-Za-z0-9/+=]{30,})"#,
         ),
         (
             "authorization",
             &["uthorization", "UTHORIZATION"],
-            r#"(?i)\bauthorization["']?\s*[:=]\s*["']?(?:(?:basic|bearer|token|digest|negotiate)\s+)?(?P<s>[^\s"',;]{6,})"#,
+            r#"(?i)\bauthorization\\?["']?\s*[:=]\s*\\?["']?(?:(?:basic|bearer|token|digest|negotiate)\s+)?(?P<s>[^\s"',;]{5,}[^\s"',;\\])"#,
         ),
         (
             "bearer",
@@ -83,7 +83,7 @@ pub fn builtin_rules() -> Vec<Rule> {
         (
             "kubeconfig",
             &["-key-data", "-certificate-data", "oken:", "OKEN:"],
-            r#"(?i)(?:client-key-data|client-certificate-data|\btoken)["']?\s*:\s*["']?(?P<s>[A-Za-z0-9+/=._-]{8,})"#,
+            r#"(?i)(?:client-key-data|client-certificate-data|\btoken)\\?["']?\s*:\s*\\?["']?(?P<s>[A-Za-z0-9+/=._-]{8,})"#,
         ),
         (
             "url-password",
@@ -103,17 +103,18 @@ pub fn builtin_rules() -> Vec<Rule> {
                 "_KEY=",
                 "_PASS=",
             ],
-            r#"\b[A-Z][A-Z0-9_]*(?:_TOKEN|_SECRET|_PASSWORD|_PASSWD|_KEY|_PASS)=["']?(?P<s>[^\s"'\x1b]+)"#,
+            r#"\b[A-Z][A-Z0-9_]*(?:_TOKEN|_SECRET|_PASSWORD|_PASSWD|_KEY|_PASS)=\\?["']?(?P<s>[^\s"'\x1b]*[^\s"'\x1b\\])"#,
         ),
         (
             "password",
             &[
                 "assword", "ASSWORD", "asswd", "ASSWD", "ecret", "ECRET", "oken=", "OKEN=",
-                "oken\"", "OKEN\"", "pi_key", "PI_KEY", "pikey", "PIKEY", "pi-key",
+                "oken\"", "OKEN\"", "oken\\\"", "OKEN\\\"", "pi_key", "PI_KEY", "pikey", "PIKEY",
+                "pi-key",
             ],
             // `password=x`, `"token":"x"`; `password: x` (YAML, cloud-init)
             // and `--password x` for the names that are never a plain word.
-            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|token|api[_-]?key)(?:"\s*:\s*"|=["']?)|(?:password|passwd|api[_-]?key)["']?\s*:\s*["']?)|--?(?:password|passwd)\s+["']?)(?P<s>[^\s"',;&\x1b]+)"#,
+            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|token|api[_-]?key)(?:\\?"\s*:\s*\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\\?["']?)|--?(?:password|passwd)\s+\\?["']?)(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
         ),
         (
             "private-key",

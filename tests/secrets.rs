@@ -709,3 +709,53 @@ fn an_unset_mask_env_variable_is_warned_about_unless_quiet() {
     );
     assert_eq!(collect(true), "");
 }
+
+/// Collect one log of the given bytes into a folder; the bytes archived.
+fn collect_one_log(name: &str, data: &[u8], extra: &[&str]) -> Vec<u8> {
+    let root = tempfile::tempdir().unwrap();
+    let logs = root.path().join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    fs::write(logs.join(name), data).unwrap();
+    let out_dir = root.path().join("out");
+    run_ok(
+        logkeep()
+            .args(["collect", "--format", "dir", "--instance", "s", "--log-dir"])
+            .arg(&logs)
+            .arg("-o")
+            .arg(&out_dir)
+            .args(extra),
+    );
+    fs::read(out_dir.join("s").join(name)).unwrap_or_default()
+}
+
+/// A JSON log whose message holds JSON or logfmt escaped once more
+/// (`\"password\":\"x\"`, `password=\"x\"`): the key is still found, the
+/// value goes, and the escaping around it stays.
+#[test]
+fn secrets_inside_escaped_json_strings_are_redacted() {
+    let text = collect_one_log(
+        "ha.stderr.log",
+        br#"{"level":"debug","msg":"body {\"user\":\"ci\",\"password\":\"esc-pw-1\"}"}
+{"level":"debug","msg":"login user=ci password=\"esc-pw-2\" ok"}
+{"level":"debug","msg":"env DEPLOY_TOKEN=\"esc-env-3\""}
+{"level":"debug","msg":"headers {\"Authorization\":\"Basic esc-auth-4\"}"}
+{"level":"debug","msg":"kube {\"token\":\"esc-kube-token-5\"}"}
+"#,
+        &[],
+    );
+    let text = String::from_utf8(text).unwrap();
+    for secret in [
+        "esc-pw-1",
+        "esc-pw-2",
+        "esc-env-3",
+        "esc-auth-4",
+        "esc-kube-token-5",
+    ] {
+        assert!(!text.contains(secret), "{secret} survived:\n{text}");
+    }
+    assert!(
+        text.contains(r#"\"password\":\"[REDACTED:password]\"}"#)
+            && text.contains(r#"password=\"[REDACTED:password]\" ok"#),
+        "{text}"
+    );
+}
