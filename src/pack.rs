@@ -640,7 +640,8 @@ fn starts_with_private_key(head: &[u8]) -> bool {
         .next()
         .unwrap_or_default();
     first_line.starts_with(b"-----BEGIN ")
-        && first_line.windows(16).any(|w| w == b"PRIVATE KEY-----")
+        && (memchr::memmem::find(first_line, b"PRIVATE KEY-----").is_some()
+            || memchr::memmem::find(first_line, b"PRIVATE KEY BLOCK-----").is_some())
 }
 
 /// The cheap first pass: does anything in the file look like the start of a

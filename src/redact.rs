@@ -119,7 +119,7 @@ pub fn builtin_rules() -> Vec<Rule> {
         (
             "private-key",
             &["PRIVATE KEY"],
-            r"(?P<s>-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$))",
+            r"(?P<s>-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$))",
         ),
     ];
     rules

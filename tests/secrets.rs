@@ -759,3 +759,31 @@ fn secrets_inside_escaped_json_strings_are_redacted() {
         "{text}"
     );
 }
+
+/// An armoured PGP private key is a private key too: removed whole from a
+/// log, and a file that starts with one is not collected.
+#[test]
+fn pgp_private_key_blocks_are_redacted_and_key_files_left_out() {
+    let body = fake("lQOYBGR", 60);
+    let block = format!(
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\n{body}\n=Ab1c\n-----END PGP PRIVATE KEY BLOCK-----\n"
+    );
+    let log = collect_one_log(
+        "gpg.log",
+        format!("importing\n{block}done\n").as_bytes(),
+        &[],
+    );
+    let log = String::from_utf8(log).unwrap();
+    assert!(!log.contains(&body), "{log}");
+    assert_eq!(log.lines().count(), 8, "{log}");
+    assert!(
+        log.starts_with("importing\n[REDACTED:private-key]\n") && log.ends_with("done\n"),
+        "{log}"
+    );
+    let key_file = collect_one_log("signing.log", block.as_bytes(), &[]);
+    assert!(
+        key_file.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&key_file)
+    );
+}
