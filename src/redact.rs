@@ -25,6 +25,8 @@ pub struct Rule {
     pub name: String,
     triggers: Vec<String>,
     regex: Regex,
+    /// The secret is the value of a key: see [`whole_value`].
+    keyed_value: bool,
 }
 
 impl Rule {
@@ -34,6 +36,7 @@ impl Rule {
             name: name.to_string(),
             triggers: triggers.iter().map(|t| t.to_string()).collect(),
             regex,
+            keyed_value: false,
         })
     }
 }
@@ -126,7 +129,9 @@ pub fn builtin_rules() -> Vec<Rule> {
         .iter()
         .map(|(name, triggers, pattern)| {
             let pattern = pattern.replace(r"\b", WORD_EDGE);
-            Rule::new(name, triggers, &pattern).expect("built-in rules compile")
+            let mut rule = Rule::new(name, triggers, &pattern).expect("built-in rules compile");
+            rule.keyed_value = matches!(*name, "authorization" | "env-secret" | "password");
+            rule
         })
         .collect()
 }
@@ -245,11 +250,11 @@ impl Redactor {
                 let mut cut = pending.len() - OVERLAP;
                 if let Some(crossing) = found.iter().find(|s| s.start < cut && s.end > cut) {
                     // A match that runs to the piece's end may go on beyond
-                    // it: leave it whole for the next piece.
-                    cut = if crossing.end < pending.len() || crossing.start == 0 {
+                    // it: leave it whole, with its key, for the next piece.
+                    cut = if crossing.end < pending.len() || crossing.key == 0 {
                         crossing.end
                     } else {
-                        crossing.start
+                        crossing.key
                     };
                 }
                 let before: Vec<Secret> = found.into_iter().filter(|s| s.end <= cut).collect();
@@ -357,9 +362,15 @@ impl Redactor {
                     .or_else(|| caps.get(0))
                     .filter(|m| !m.is_empty())
                 {
+                    let key = caps.get(0).map_or(m.start(), |whole| whole.start());
+                    let end = match rule.keyed_value {
+                        true => whole_value(text, key, m.start(), m.end(), &rule.name),
+                        false => m.end(),
+                    };
                     found.push(Secret {
                         start: m.start(),
-                        end: m.end(),
+                        end,
+                        key,
                         rule: rule.name.clone(),
                     });
                 }
@@ -372,6 +383,7 @@ impl Redactor {
                     found.push(Secret {
                         start: at,
                         end: at + value.len(),
+                        key: at,
                         rule: LITERAL_RULE.to_string(),
                     });
                     from = at + value.len();
@@ -379,6 +391,34 @@ impl Redactor {
             }
         }
         merge(found)
+    }
+}
+
+/// Where the value a rule matched at `start..end` of `text` really ends
+/// (the match began at `key`). A rule's value stops at a blank or a quote,
+/// which leaves most of a quoted passphrase (`PASSWORD="correct horse"`):
+/// a value right after a quote runs to the quote that closes it (an escaped
+/// one, `\"`, after an escaped opening one), or to the line's end if none
+/// does. An `*_TOKEN`-style variable that starts its line (`env` prints `NAME=a b`, with no
+/// quotes) runs to the line's end.
+fn whole_value(text: &[u8], key: usize, start: usize, end: usize, rule: &str) -> usize {
+    let line_end = text.len();
+    match start.checked_sub(1).map(|i| text[i]) {
+        Some(quote @ (b'"' | b'\'')) => {
+            let escaped = start >= 2 && text[start - 2] == b'\\';
+            let mut from = start;
+            while let Some(i) = memchr::memchr(quote, &text[from..]).map(|i| from + i) {
+                let backslash = i > 0 && text[i - 1] == b'\\';
+                match (escaped, backslash) {
+                    (true, true) => return (i - 1).max(end),
+                    (false, false) => return i.max(end),
+                    _ => from = i + 1,
+                }
+            }
+            line_end
+        }
+        _ if rule == "env-secret" && text[..key].trim_ascii().is_empty() => line_end,
+        _ => end,
     }
 }
 
@@ -390,6 +430,8 @@ const PRIVATE_KEY_RULE: &str = "private-key";
 struct Secret {
     start: usize,
     end: usize,
+    /// Where the match began: the key whose value this is, if any.
+    key: usize,
     rule: String,
 }
 
@@ -428,6 +470,7 @@ fn merge(mut found: Vec<Secret>) -> Vec<Secret> {
         match merged.last_mut() {
             Some(last) if secret.start < last.end => {
                 last.end = last.end.max(secret.end);
+                last.key = last.key.min(secret.key);
                 if secret.rule == PRIVATE_KEY_RULE {
                     last.rule = secret.rule;
                 }

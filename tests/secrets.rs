@@ -787,3 +787,39 @@ fn pgp_private_key_blocks_are_redacted_and_key_files_left_out() {
         String::from_utf8_lossy(&key_file)
     );
 }
+
+/// A quoted value runs to its closing quote, blanks and all, and a secret
+/// variable that starts its line (as `env` prints it) to the line's end.
+#[test]
+fn quoted_passphrases_and_env_dump_values_go_whole() {
+    let text = collect_one_log(
+        "support-bundle.log",
+        b"export DB_PASSWORD=\"correct horse battery\"\n\
+          password='multi word pass' user=ci\n\
+          {\"password\": \"json spaced pw\", \"user\": \"ci\"}\n\
+          {\"msg\":\"body {\\\"password\\\":\\\"esc spaced pw\\\",\\\"user\\\":\\\"ci\\\"}\"}\n\
+          REGISTRY_PASSWORD=env dump words\n\
+          password prompt shown\n",
+        &[],
+    );
+    let text = String::from_utf8(text).unwrap();
+    for word in [
+        "horse",
+        "battery",
+        "word pass",
+        "spaced",
+        "dump",
+        "words",
+        "ghijk",
+    ] {
+        assert!(!text.contains(word), "{word} survived:\n{text}");
+    }
+    assert!(
+        text.contains("export DB_PASSWORD=\"[REDACTED:env-secret]\"\n")
+            && text.contains("password='[REDACTED:password]' user=ci\n")
+            && text.contains("\"[REDACTED:password]\", \"user\": \"ci\"}\n")
+            && text.contains("\\\"[REDACTED:password]\\\",\\\"user\\\"")
+            && text.contains("password prompt shown\n"),
+        "{text}"
+    );
+}
