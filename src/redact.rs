@@ -243,12 +243,12 @@ impl Redactor {
             if ready == 0 && pending.len() >= MAX_LINE {
                 // A line this long is redacted in pieces. Each piece is
                 // searched whole, but only written up to OVERLAP bytes
-                // before its end (or past a secret that crosses that point):
+                // before its end (or past a secret whose key or value crosses that point):
                 // the rest is searched again with what follows, so no
                 // secret shorter than OVERLAP is ever split.
                 let found = self.find_secrets(&pending);
                 let mut cut = pending.len() - OVERLAP;
-                if let Some(crossing) = found.iter().find(|s| s.start < cut && s.end > cut) {
+                if let Some(crossing) = found.iter().find(|s| s.key < cut && s.end > cut) {
                     // A match that runs to the piece's end may go on beyond
                     // it: leave it whole, with its key, for the next piece.
                     cut = if crossing.end < pending.len() || crossing.key == 0 {

@@ -823,3 +823,18 @@ fn quoted_passphrases_and_env_dump_values_go_whole() {
         "{text}"
     );
 }
+
+/// A very long line is redacted in pieces; a key at the end of one piece
+/// and its value at the start of the next are still seen together.
+#[test]
+fn a_key_and_its_value_on_either_side_of_a_long_line_cut_are_caught() {
+    let key = " password=";
+    let mut data = vec![b'x'; (1 << 20) - 64 * 1024 - key.len()];
+    data.extend_from_slice(format!("{key}split-value-7 ").as_bytes());
+    data.extend(std::iter::repeat_n(b'y', 2 << 20));
+    data.push(b'\n');
+    let text = collect_one_log("long.log", &data, &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("split-value-7"));
+    assert!(text.contains(" password=[REDACTED:password] y"));
+}
