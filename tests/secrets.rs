@@ -838,3 +838,34 @@ fn a_key_and_its_value_on_either_side_of_a_long_line_cut_are_caught() {
     assert!(!text.contains("split-value-7"));
     assert!(text.contains(" password=[REDACTED:password] y"));
 }
+
+/// A masked value is also found as a JSON string or a URL prints it.
+#[test]
+fn masked_values_are_found_json_escaped_and_percent_encoded() {
+    let value = r#"p@ss/w"rd\1"#;
+    let log = "plain p@ss/w\"rd\\1\n\
+               json {\"pw\":\"p@ss/w\\\"rd\\\\1\"}\n\
+               url https://registry/login?pw=p%40ss%2Fw%22rd%5C1&x=1\n\
+               lower p%40ss%2fw%22rd%5c1\n";
+    let root = tempfile::tempdir().unwrap();
+    let logs = root.path().join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    fs::write(logs.join("a.log"), log).unwrap();
+    let out_dir = root.path().join("out");
+    run_ok(
+        logkeep()
+            .env("LOGKEEP_TEST_ODD_PW", value)
+            .args(["collect", "--format", "dir", "--instance", "s", "--log-dir"])
+            .arg(&logs)
+            .args(["--mask-env", "LOGKEEP_TEST_ODD_PW", "-o"])
+            .arg(&out_dir),
+    );
+    let text = fs::read_to_string(out_dir.join("s/a.log")).unwrap();
+    assert_eq!(
+        text,
+        "plain [REDACTED:literal]\n\
+         json {\"pw\":\"[REDACTED:literal]\"}\n\
+         url https://registry/login?pw=[REDACTED:literal]&x=1\n\
+         lower [REDACTED:literal]\n"
+    );
+}

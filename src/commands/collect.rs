@@ -370,7 +370,7 @@ fn build_redactor(sources: &Sources, quiet: bool) -> Result<Redactor> {
     let mut literals = Vec::new();
     for name in &sources.mask_env {
         match std::env::var(name) {
-            Ok(value) if value.len() >= 4 => literals.push(value),
+            Ok(value) if value.len() >= 4 => literals.extend(encoded_forms(value)),
             _ if quiet => {}
             _ => eprintln!(
                 "warning: --mask-env {name}: the variable is unset or shorter than 4 characters; nothing to mask"
@@ -378,6 +378,31 @@ fn build_redactor(sources: &Sources, quiet: bool) -> Result<Redactor> {
         }
     }
     Ok(Redactor::new(rules, literals))
+}
+
+/// A value to mask as logs may print it: as it is, inside a JSON string
+/// (`"` and `\\` escaped), and percent-encoded in a URL or form (as a
+/// password with `@`, `:` or `/` must be).
+fn encoded_forms(value: String) -> Vec<String> {
+    let json = serde_json::to_string(&value).unwrap_or_default();
+    let json = json[1..json.len() - 1].to_string();
+    let percent = |upper: bool| {
+        let mut encoded = String::new();
+        for b in value.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    encoded.push(b as char)
+                }
+                _ if upper => encoded.push_str(&format!("%{b:02X}")),
+                _ => encoded.push_str(&format!("%{b:02x}")),
+            }
+        }
+        encoded
+    };
+    let mut forms = vec![percent(true), percent(false), json, value];
+    forms.sort();
+    forms.dedup();
+    forms
 }
 
 /// Preserve the VM logs of every instance that has both folders.
