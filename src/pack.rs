@@ -322,7 +322,11 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
         cut: options
             .max_file_size
             .filter(|&cap| size > cap)
-            .map(|cap| cut_at_line_ends(&file, size, cap)),
+            .map(|cap| cut_at_line_ends(&file, size, cap))
+            .map(|cut| match options.redactor {
+                Some(redactor) => keep_secrets_whole(&file, size, cut, redactor),
+                None => cut,
+            }),
     };
     let key_file = || {
         let mut skipped = Skipped::new(
@@ -401,13 +405,7 @@ const LINE_END_SEARCH: u64 = 16 * 1024;
 fn cut_at_line_ends(file: &File, size: u64, cap: u64) -> CutPoints {
     let head = cap / 2;
     let tail = cap - head;
-    let read_at = |start: u64, len: u64| -> Option<Vec<u8>> {
-        let mut file = file;
-        let mut bytes = vec![0; usize::try_from(len).ok()?];
-        file.seek(SeekFrom::Start(start)).ok()?;
-        file.read_exact(&mut bytes).ok()?;
-        Some(bytes)
-    };
+    let read_at = |start: u64, len: u64| read_range(file, start, len);
     // The head ends after the last line end in its last bytes.
     let back = LINE_END_SEARCH.min(head);
     let line_end = read_at(head - back, back).and_then(|bytes| memchr::memrchr(b'\n', &bytes));
@@ -424,6 +422,98 @@ fn cut_at_line_ends(file: &File, size: u64, cap: u64) -> CutPoints {
         head,
         tail,
         head_ends_line,
+    }
+}
+
+/// `len` bytes of `file` from `start`, if it still has them.
+fn read_range(mut file: &File, start: u64, len: u64) -> Option<Vec<u8>> {
+    let mut bytes = vec![0; usize::try_from(len).ok()?];
+    file.seek(SeekFrom::Start(start)).ok()?;
+    file.read_exact(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// How far around a cut point secrets are looked for.
+const CUT_SECRET_SEARCH: u64 = 64 * 1024;
+
+/// Move the cut points of `cut_at_line_ends` so that no secret the redactor
+/// sees around them is split, as a piece of one is too short for any rule
+/// to know it: a head that ends inside a line ends before a secret that
+/// crosses its end (its key included), a tail that starts inside a line
+/// starts after one that crosses its start, and a tail that starts inside a
+/// private key block starts after the block's end.
+fn keep_secrets_whole(file: &File, size: u64, cut: CutPoints, redactor: &Redactor) -> CutPoints {
+    let mut head = cut.head;
+    if !cut.head_ends_line {
+        head = out_of_secrets(file, size, head, redactor, |(key, _)| key);
+    }
+    let mut start = size - cut.tail;
+    start = out_of_secrets(file, size, start, redactor, |(_, end)| end);
+    start = past_open_private_key(file, size, start);
+    CutPoints {
+        head,
+        tail: size - start.max(head),
+        head_ends_line: cut.head_ends_line,
+    }
+}
+
+/// The point nearest `at` (taken `to` the start or the end of a secret that
+/// crosses it) that lies between secrets on its line.
+fn out_of_secrets(
+    file: &File,
+    size: u64,
+    mut at: u64,
+    redactor: &Redactor,
+    to: impl Fn((usize, usize)) -> usize,
+) -> u64 {
+    let from = at.saturating_sub(CUT_SECRET_SEARCH);
+    let Some(bytes) = read_range(file, from, (at + CUT_SECRET_SEARCH).min(size) - from) else {
+        return at;
+    };
+    let cut = (at - from) as usize;
+    // The line the point is on (or as much of it as was read).
+    let line_start = memchr::memrchr(b'\n', &bytes[..cut]).map_or(0, |i| i + 1);
+    if line_start == cut {
+        return at; // at a line's start: no secret on a line crosses it
+    }
+    let line_end = memchr::memchr(b'\n', &bytes[cut..]).map_or(bytes.len(), |i| cut + i);
+    let spans = redactor.secret_spans(&bytes[line_start..line_end]);
+    let mut point = cut - line_start;
+    // Spans do not overlap: moving out of one cannot land in another, but
+    // a secret that starts right where another ends is checked too.
+    while let Some(&span) = spans.iter().find(|(s, e)| *s < point && point < *e) {
+        point = to(span);
+    }
+    at = from + (line_start + point) as u64;
+    at
+}
+
+/// Where a tail starting at `start` inside a private key block (its BEGIN
+/// line before `start`, its END line not) must start instead: after the
+/// END line, when it is near.
+fn past_open_private_key(file: &File, size: u64, start: u64) -> u64 {
+    let from = start.saturating_sub(CUT_SECRET_SEARCH);
+    let Some(bytes) = read_range(file, from, (start + CUT_SECRET_SEARCH).min(size) - from) else {
+        return start;
+    };
+    let cut = (start - from) as usize;
+    let (before, after) = bytes.split_at(cut);
+    let Some(begin) = memchr::memmem::rfind(before, b"-----BEGIN ") else {
+        return start;
+    };
+    let begin_line = &before[begin..];
+    let begin_line = &begin_line[..memchr::memchr(b'\n', begin_line).unwrap_or(begin_line.len())];
+    let is_key = memchr::memmem::find(begin_line, b"PRIVATE KEY").is_some();
+    if !is_key || memchr::memmem::find(&before[begin..], b"-----END ").is_some() {
+        return start;
+    }
+    match memchr::memmem::find(after, b"-----END ") {
+        Some(end) => {
+            let line_end =
+                memchr::memchr(b'\n', &after[end..]).map_or(after.len(), |i| end + i + 1);
+            start + line_end as u64
+        }
+        None => start,
     }
 }
 

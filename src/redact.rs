@@ -339,6 +339,16 @@ impl Redactor {
         out.write_all(ending)
     }
 
+    /// Where each secret on the line `text` lies, its key included: what a
+    /// cut through the line must not split (a piece of a secret is too short
+    /// for any rule to know it).
+    pub fn secret_spans(&self, text: &[u8]) -> Vec<(usize, usize)> {
+        self.find_secrets(text)
+            .into_iter()
+            .map(|s| (s.key.min(s.start), s.end))
+            .collect()
+    }
+
     /// Every secret on `text`, found on the original bytes by every rule that
     /// applies (so one rule's marker never hides another's match), merged
     /// where they overlap, in order.

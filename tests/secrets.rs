@@ -869,3 +869,56 @@ fn masked_values_are_found_json_escaped_and_percent_encoded() {
          lower [REDACTED:literal]\n"
     );
 }
+
+/// `--max-file-size` keeps a log's head and tail. A cut inside a line (no
+/// line end near it) must not split a secret into pieces too short for any
+/// rule, nor start the tail inside a private key block: the head ends before
+/// such a secret, the tail starts after it.
+#[test]
+fn a_max_file_size_cut_never_keeps_a_piece_of_a_secret() {
+    let token = fake("ghp_", 36);
+    let cap = 200_000;
+    // A token across the head's end, another across the tail's start.
+    let mut data = vec![b'q'; 99_980];
+    data.extend_from_slice(format!(" {token} ").as_bytes());
+    data.extend(std::iter::repeat_n(b'q', 400_000));
+    let secret_at = data.len();
+    data.extend_from_slice(format!(" password={token} ").as_bytes());
+    // The tail, the last half of the cap, starts in the token's middle.
+    let tail_start = secret_at + " password=".len() + token.len() / 2;
+    data.resize(tail_start + cap / 2 - 1, b'r');
+    data.push(b'\n');
+    let text = collect_one_log("long.log", &data, &["--max-file-size", "200000"]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains("cut here"), "the log is cut");
+    for piece in [&token[..12], &token[token.len() - 12..]] {
+        assert!(
+            !text.contains(piece),
+            "a piece of the token is kept: {piece}"
+        );
+    }
+    // A private key whose BEGIN line is in the part left out.
+    let mut lines = String::new();
+    for i in 0..3000 {
+        lines.push_str(&format!("line {i:05} of the boot\n"));
+    }
+    lines.push_str("-----BEGIN OPENSSH PRIVATE KEY-----\n");
+    for _ in 0..40 {
+        lines.push_str("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n");
+    }
+    lines.push_str("-----END OPENSSH PRIVATE KEY-----\n");
+    lines.push_str("the last line\n");
+    // The tail (half of the cap) starts among the key's lines.
+    let cap = 2 * (1400 + 34);
+    let text = collect_one_log(
+        "key.log",
+        lines.as_bytes(),
+        &["--max-file-size", &cap.to_string()],
+    );
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        text.contains("cut here") && text.ends_with("the last line\n"),
+        "{text}"
+    );
+    assert!(!text.contains("b3BlbnNzaC1rZXkt"), "{text}");
+}
