@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::{
-    Tree, collect_cmd, logkeep, manifest_json, python, read_tree, run, run_ok, signal_when, stderr,
-    stdout, validate_manifest,
+    SmallDisk, Tree, collect_cmd, logkeep, manifest_json, python, read_tree, run, run_ok,
+    signal_when, stderr, stdout, validate_manifest,
 };
 
 /// Fail instead of hanging: run `f` on a thread and wait at most `secs`.
@@ -744,37 +744,6 @@ fn noise(len: usize) -> Vec<u8> {
 }
 
 // 7. The output side fails --------------------------------------------------------
-
-/// A 256 KiB tmpfs, unmounted when dropped (the folder goes after it).
-struct SmallDisk {
-    mount: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn new() -> SmallDisk {
-        let mount = tempfile::tempdir().unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-            .arg(mount.path())
-            .status()
-            .unwrap();
-        assert!(
-            mounted.success(),
-            "this test mounts a small tmpfs (needs root, as tests have here)"
-        );
-        SmallDisk { mount }
-    }
-
-    fn path(&self) -> &Path {
-        self.mount.path()
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.mount.path()).status();
-    }
-}
 
 #[test]
 fn disk_full_leaves_no_partial_output_and_says_so() {

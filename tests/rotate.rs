@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{logkeep, run, run_ok, stderr, stdout};
+use common::{SmallDisk, logkeep, run, run_ok, stderr, stdout};
 
 fn names(dir: &Path) -> BTreeSet<String> {
     fs::read_dir(dir)
@@ -270,23 +270,7 @@ fn a_name_that_cannot_be_rotated_does_not_stop_the_others() {
 /// every log left as it was.
 #[test]
 fn a_read_only_log_folder_is_an_error_with_a_hint_about_it() {
-    let mount = tempfile::tempdir().unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(mount.path())
-        .status()
-        .unwrap();
-    assert!(
-        mounted.success(),
-        "this test mounts a small tmpfs (needs root, as tests have here)"
-    );
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(mount.path().to_path_buf());
+    let mount = SmallDisk::new();
     let d = mount.path();
     fs::write(d.join("serial.log"), "boot 2").unwrap();
     fs::write(d.join("serial.1.log"), "boot 1").unwrap();

@@ -272,3 +272,34 @@ pub fn signal_when(
         .unwrap();
     (status.code(), err)
 }
+
+/// A 256 KiB tmpfs, unmounted when dropped (the folder goes after it).
+pub struct SmallDisk {
+    mount: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    pub fn new() -> SmallDisk {
+        let mount = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(mount.path())
+            .status()
+            .unwrap();
+        assert!(
+            mounted.success(),
+            "this test mounts a small tmpfs (needs root, as tests have here)"
+        );
+        SmallDisk { mount }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.mount.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.mount.path()).status();
+    }
+}
