@@ -405,17 +405,17 @@ const LINE_END_SEARCH: u64 = 16 * 1024;
 fn cut_at_line_ends(file: &File, size: u64, cap: u64) -> CutPoints {
     let head = cap / 2;
     let tail = cap - head;
-    let read_at = |start: u64, len: u64| read_range(file, start, len);
     // The head ends after the last line end in its last bytes.
     let back = LINE_END_SEARCH.min(head);
-    let line_end = read_at(head - back, back).and_then(|bytes| memchr::memrchr(b'\n', &bytes));
+    let line_end =
+        read_range(file, head - back, back).and_then(|bytes| memchr::memrchr(b'\n', &bytes));
     let head_ends_line = line_end.is_some();
     let head = line_end.map_or(head, |i| head - back + i as u64 + 1);
     // The tail starts after the first line end from the byte before it
     // (one there already starts it at a line).
     let start = size - tail;
     let forward = LINE_END_SEARCH.min(tail);
-    let tail = read_at(start - 1, forward)
+    let tail = read_range(file, start - 1, forward)
         .and_then(|bytes| memchr::memchr(b'\n', &bytes))
         .map_or(tail, |i| tail - i as u64);
     CutPoints {
@@ -462,7 +462,7 @@ fn keep_secrets_whole(file: &File, size: u64, cut: CutPoints, redactor: &Redacto
 fn out_of_secrets(
     file: &File,
     size: u64,
-    mut at: u64,
+    at: u64,
     redactor: &Redactor,
     to: impl Fn((usize, usize)) -> usize,
 ) -> u64 {
@@ -484,8 +484,7 @@ fn out_of_secrets(
     while let Some(&span) = spans.iter().find(|(s, e)| *s < point && point < *e) {
         point = to(span);
     }
-    at = from + (line_start + point) as u64;
-    at
+    from + (line_start + point) as u64
 }
 
 /// Where a tail starting at `start` inside a private key block (its BEGIN
