@@ -413,9 +413,28 @@ impl Redactor {
 /// quotes) runs to the line's end.
 fn whole_value(text: &[u8], key: usize, start: usize, end: usize, rule: &str) -> usize {
     let line_end = text.len();
-    match start.checked_sub(1).map(|i| text[i]) {
-        Some(quote @ (b'"' | b'\'')) => {
-            let escaped = start >= 2 && text[start - 2] == b'\\';
+    // The quote the value is in: right before it, or right after the key's
+    // `:` or `=` when a scheme comes first (`Authorization: "Basic a b"`).
+    let opening = match start.checked_sub(1).map(|i| text[i]) {
+        Some(quote @ (b'"' | b'\'')) => Some((quote, start - 1)),
+        _ => text[key..start]
+            .iter()
+            .position(|&b| b == b':' || b == b'=')
+            .map(|sep| key + sep + 1)
+            .map(|after| {
+                after
+                    + text[after..start]
+                        .iter()
+                        .take_while(|b| b.is_ascii_whitespace())
+                        .count()
+            })
+            .map(|at| at + usize::from(text[at] == b'\\'))
+            .filter(|&at| at < start && matches!(text[at], b'"' | b'\''))
+            .map(|at| (text[at], at)),
+    };
+    match opening {
+        Some((quote, at)) => {
+            let escaped = at >= 1 && text[at - 1] == b'\\';
             let mut from = start;
             while let Some(i) = memchr::memchr(quote, &text[from..]).map(|i| from + i) {
                 let backslash = i > 0 && text[i - 1] == b'\\';

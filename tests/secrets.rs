@@ -922,3 +922,18 @@ fn a_max_file_size_cut_never_keeps_a_piece_of_a_secret() {
     );
     assert!(!text.contains("b3BlbnNzaC1rZXkt"), "{text}");
 }
+
+/// A quoted value with a scheme first goes whole to its closing quote, as
+/// a quoted value does: only the scheme stays.
+#[test]
+fn a_quoted_authorization_value_after_its_scheme_goes_whole() {
+    let log = "curl -H 'Authorization: \"Basic c2VjcmV0 second-half\"' https://x\n\
+               {\"headers\":{\"Authorization\":\"Bearer tok-one tok-two\"},\"next\":\"kept\"}\n";
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    for secret in ["c2VjcmV0", "second-half", "tok-one", "tok-two"] {
+        assert!(!text.contains(secret), "{secret} kept: {text}");
+    }
+    assert!(text.contains("Basic [REDACTED:authorization]\"'"), "{text}");
+    assert!(text.contains("\"next\":\"kept\""), "{text}");
+}
