@@ -113,11 +113,12 @@ pub fn builtin_rules() -> Vec<Rule> {
             &[
                 "assword", "ASSWORD", "asswd", "ASSWD", "ecret", "ECRET", "oken=", "OKEN=",
                 "oken\"", "OKEN\"", "oken\\\"", "OKEN\\\"", "pi_key", "PI_KEY", "pikey", "PIKEY",
-                "pi-key",
+                "pi-key", "sshpass", "mysql",
             ],
             // `password=x`, `"token":"x"`; `password: x` (YAML, cloud-init)
-            // and `--password x` for the names that are never a plain word.
-            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|token|api[_-]?key)(?:\\?"\s*:\s*\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\\?["']?)|--?(?:password|passwd)\s+\\?["']?)(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
+            // and `--password x` for the names that are never a plain word;
+            // `sshpass -p x` and `mysql … -px` (`-P` is mysql's port).
+            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|token|api[_-]?key)(?:\\?"\s*:\s*\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\\?["']?)|--?(?:password|passwd)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
         ),
         (
             "private-key",

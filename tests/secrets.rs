@@ -937,3 +937,23 @@ fn a_quoted_authorization_value_after_its_scheme_goes_whole() {
     assert!(text.contains("Basic [REDACTED:authorization]\"'"), "{text}");
     assert!(text.contains("\"next\":\"kept\""), "{text}");
 }
+
+/// Passwords given on the command lines CI scripts print: `sshpass -p`, and
+/// mysql's `-pPASSWORD` (not its `-P` port, nor a `-p` that prompts).
+#[test]
+fn sshpass_and_mysql_command_line_passwords_are_redacted() {
+    let log = "+ sshpass -p 'hunter2-ssh' ssh root@vm true\n\
+               + sshpass -phunter3 scp a b\n\
+               + mysql -h db -P 3306 -uroot -phunter4-db app\n\
+               + mysqldump -u root -p app\n";
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    for secret in ["hunter2-ssh", "hunter3", "hunter4-db"] {
+        assert!(!text.contains(secret), "{secret} kept: {text}");
+    }
+    assert!(
+        text.contains("-P 3306 -uroot -p[REDACTED:password] app"),
+        "{text}"
+    );
+    assert!(text.contains("mysqldump -u root -p app"), "{text}");
+}
