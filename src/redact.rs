@@ -51,7 +51,10 @@ pub fn builtin_rules() -> Vec<Rule> {
         (
             "github-token",
             &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
-            r"(?P<s>\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255}))",
+            // No word edge before: a token may follow a percent-escape
+            // (`%2Fghp_…`) or be glued to other text; its prefix and length
+            // are telling enough.
+            r"(?P<s>(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255}))",
         ),
         (
             "aws-access-key-id",

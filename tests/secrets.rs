@@ -957,3 +957,18 @@ fn sshpass_and_mysql_command_line_passwords_are_redacted() {
     );
     assert!(text.contains("mysqldump -u root -p app"), "{text}");
 }
+
+/// A GitHub token right after a percent-escape or other letters (a URL's
+/// encoded path, text glued together) is a token all the same.
+#[test]
+fn a_github_token_glued_to_what_comes_before_is_redacted() {
+    let token = fake("ghp_", 36);
+    let log = format!("GET /repos%2F{token}/x\nprefix{token} suffix\n");
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains(&token[4..]), "{text}");
+    assert_eq!(
+        text,
+        "GET /repos%2F[REDACTED:github-token]/x\nprefix[REDACTED:github-token] suffix\n"
+    );
+}
