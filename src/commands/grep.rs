@@ -91,6 +91,8 @@ struct Grep<'o, W: Write> {
     in_file: u64,
     files_matched: u64,
     files_wanted: u64,
+    /// The first dated line of all the inputs, found by `logs_start` when a
+    /// time of day needs a day.
     logs_start: Option<Timestamp>,
     before: VecDeque<Before>,
     /// Lines of `-A` context still to print.
@@ -151,9 +153,6 @@ impl<W: Write> Visitor for Grep<'_, W> {
     }
 
     fn line(&mut self, file: &LogFile, line: &Line<'_>) -> Result<()> {
-        if line.dated && self.logs_start.is_none() {
-            self.logs_start = line.time;
-        }
         if let Some(held) = &mut self.held {
             if line.time.is_none() && self.held_bytes < HELD_BYTES {
                 self.held_bytes += line.text.len();
