@@ -443,13 +443,21 @@ const CUT_SECRET_SEARCH: u64 = 64 * 1024;
 /// starts after one that crosses its start, and a tail that starts inside a
 /// private key block starts after the block's end.
 fn keep_secrets_whole(file: &File, size: u64, cut: CutPoints, redactor: &Redactor) -> CutPoints {
-    let mut head = cut.head;
-    if !cut.head_ends_line {
-        head = out_of_secrets(file, size, head, redactor, |(key, _)| key);
-    }
-    let mut start = size - cut.tail;
-    start = out_of_secrets(file, size, start, redactor, |(_, end)| end);
-    start = past_open_private_key(file, size, start);
+    // A head that ends a line splits no secret on a line.
+    let head = match cut.head_ends_line {
+        true => cut.head,
+        false => CutWindow::around(file, size, cut.head).map_or(cut.head, |window| {
+            window.out_of_secrets(cut.head, redactor, |(key, _)| key)
+        }),
+    };
+    let start = size - cut.tail;
+    let start = match CutWindow::around(file, size, start) {
+        Some(window) => {
+            let start = window.out_of_secrets(start, redactor, |(_, end)| end);
+            window.past_open_private_key(start)
+        }
+        None => start,
+    };
     CutPoints {
         head,
         tail: size - start.max(head),
@@ -457,62 +465,69 @@ fn keep_secrets_whole(file: &File, size: u64, cut: CutPoints, redactor: &Redacto
     }
 }
 
-/// The point nearest `at` (taken `to` the start or the end of a secret that
-/// crosses it) that lies between secrets on its line.
-fn out_of_secrets(
-    file: &File,
-    size: u64,
-    at: u64,
-    redactor: &Redactor,
-    to: impl Fn((usize, usize)) -> usize,
-) -> u64 {
-    let from = at.saturating_sub(CUT_SECRET_SEARCH);
-    let Some(bytes) = read_range(file, from, (at + CUT_SECRET_SEARCH).min(size) - from) else {
-        return at;
-    };
-    let cut = (at - from) as usize;
-    // The line the point is on (or as much of it as was read).
-    let line_start = memchr::memrchr(b'\n', &bytes[..cut]).map_or(0, |i| i + 1);
-    if line_start == cut {
-        return at; // at a line's start: no secret on a line crosses it
-    }
-    let line_end = memchr::memchr(b'\n', &bytes[cut..]).map_or(bytes.len(), |i| cut + i);
-    let spans = redactor.secret_spans(&bytes[line_start..line_end]);
-    let mut point = cut - line_start;
-    // Spans do not overlap: moving out of one cannot land in another, but
-    // a secret that starts right where another ends is checked too.
-    while let Some(&span) = spans.iter().find(|(s, e)| *s < point && point < *e) {
-        point = to(span);
-    }
-    from + (line_start + point) as u64
+/// The bytes around a cut point, read once for all that is checked there.
+struct CutWindow {
+    /// Where `bytes` start in the file.
+    from: u64,
+    bytes: Vec<u8>,
 }
 
-/// Where a tail starting at `start` inside a private key block (its BEGIN
-/// line before `start`, its END line not) must start instead: after the
-/// END line, when it is near.
-fn past_open_private_key(file: &File, size: u64, start: u64) -> u64 {
-    let from = start.saturating_sub(CUT_SECRET_SEARCH);
-    let Some(bytes) = read_range(file, from, (start + CUT_SECRET_SEARCH).min(size) - from) else {
-        return start;
-    };
-    let cut = (start - from) as usize;
-    let (before, after) = bytes.split_at(cut);
-    let Some(begin) = memchr::memmem::rfind(before, b"-----BEGIN ") else {
-        return start;
-    };
-    let begin_line = &before[begin..];
-    let begin_line = &begin_line[..memchr::memchr(b'\n', begin_line).unwrap_or(begin_line.len())];
-    let is_key = memchr::memmem::find(begin_line, b"PRIVATE KEY").is_some();
-    if !is_key || memchr::memmem::find(&before[begin..], b"-----END ").is_some() {
-        return start;
+impl CutWindow {
+    fn around(file: &File, size: u64, at: u64) -> Option<CutWindow> {
+        let from = at.saturating_sub(CUT_SECRET_SEARCH);
+        let bytes = read_range(file, from, (at + CUT_SECRET_SEARCH).min(size) - from)?;
+        Some(CutWindow { from, bytes })
     }
-    match memchr::memmem::find(after, b"-----END ") {
-        Some(end) => {
-            let line_end =
-                memchr::memchr(b'\n', &after[end..]).map_or(after.len(), |i| end + i + 1);
-            start + line_end as u64
+
+    /// The point nearest `at` (taken `to` the start or the end of a secret
+    /// that crosses it) that lies between secrets on its line.
+    fn out_of_secrets(
+        &self,
+        at: u64,
+        redactor: &Redactor,
+        to: impl Fn((usize, usize)) -> usize,
+    ) -> u64 {
+        let bytes = &self.bytes;
+        let cut = (at - self.from) as usize;
+        // The line the point is on (or as much of it as was read).
+        let line_start = memchr::memrchr(b'\n', &bytes[..cut]).map_or(0, |i| i + 1);
+        if line_start == cut {
+            return at; // at a line's start: no secret on a line crosses it
         }
-        None => start,
+        let line_end = memchr::memchr(b'\n', &bytes[cut..]).map_or(bytes.len(), |i| cut + i);
+        let spans = redactor.secret_spans(&bytes[line_start..line_end]);
+        let mut point = cut - line_start;
+        // Spans do not overlap: moving out of one cannot land in another,
+        // but a secret that starts right where another ends is checked too.
+        while let Some(&span) = spans.iter().find(|(s, e)| *s < point && point < *e) {
+            point = to(span);
+        }
+        self.from + (line_start + point) as u64
+    }
+
+    /// Where a tail starting at `start` inside a private key block (its
+    /// BEGIN line before `start`, its END line not) must start instead:
+    /// after the END line, when it is near.
+    fn past_open_private_key(&self, start: u64) -> u64 {
+        let (before, after) = self.bytes.split_at((start - self.from) as usize);
+        let Some(begin) = memchr::memmem::rfind(before, b"-----BEGIN ") else {
+            return start;
+        };
+        let begin_line = &before[begin..];
+        let begin_line =
+            &begin_line[..memchr::memchr(b'\n', begin_line).unwrap_or(begin_line.len())];
+        let is_key = memchr::memmem::find(begin_line, b"PRIVATE KEY").is_some();
+        if !is_key || memchr::memmem::find(&before[begin..], b"-----END ").is_some() {
+            return start;
+        }
+        match memchr::memmem::find(after, b"-----END ") {
+            Some(end) => {
+                let line_end =
+                    memchr::memchr(b'\n', &after[end..]).map_or(after.len(), |i| end + i + 1);
+                start + line_end as u64
+            }
+            None => start,
+        }
     }
 }
 
