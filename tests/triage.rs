@@ -347,28 +347,38 @@ fn grep_finds_lines_in_every_format_and_inside_githubs_zip() {
     );
 }
 
+/// A folder of logs as an output folder holds them (`logs/`, in a scratch
+/// folder kept alive by the returned guard): each path with its text.
+fn logs_folder(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("logs");
+    for (path, text) in files {
+        let path = logs.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    (work, logs)
+}
+
 /// Errors before a log's first dated line (a serial console's `[FAILED]`
 /// lines before its first journal line) happened just before that line, as
 /// the timeline shows them: the summary's first error, in its test, and a
 /// log's first error is its first, not its last.
 #[test]
 fn summary_places_errors_before_a_logs_first_dated_line() {
-    let work = tempfile::tempdir().unwrap();
-    let logs = work.path().join("logs");
-    fs::create_dir_all(logs.join("bats/vm1")).unwrap();
-    fs::write(
-        logs.join("bats/rdd.stderr.log"),
-        "=== BATS: 2026-06-11T04:58:00+0000 boot vm1 ===\n\
-         time=\"2026-06-11T04:58:30Z\" level=error msg=\"vm1 did not boot\"\n",
-    )
-    .unwrap();
-    fs::write(
-        logs.join("bats/vm1/serial.log"),
-        "[FAILED] Failed to start ssh.service\r\n\
-         [FAILED] Failed to start cloud-final.service\r\n\
-         2026-06-11T04:58:20+0000 lima-vm1 systemd[1]: ssh.service: Failed\r\n",
-    )
-    .unwrap();
+    let (_work, logs) = logs_folder(&[
+        (
+            "bats/rdd.stderr.log",
+            "=== BATS: 2026-06-11T04:58:00+0000 boot vm1 ===\n\
+             time=\"2026-06-11T04:58:30Z\" level=error msg=\"vm1 did not boot\"\n",
+        ),
+        (
+            "bats/vm1/serial.log",
+            "[FAILED] Failed to start ssh.service\r\n\
+             [FAILED] Failed to start cloud-final.service\r\n\
+             2026-06-11T04:58:20+0000 lima-vm1 systemd[1]: ssh.service: Failed\r\n",
+        ),
+    ]);
     let out = run_ok(logkeep().args(["summary", "--json"]).arg(&logs));
     let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let input = &summary["inputs"][0];
@@ -389,22 +399,19 @@ fn summary_places_errors_before_a_logs_first_dated_line() {
 /// are not.
 #[test]
 fn grep_places_lines_before_a_logs_first_dated_line_at_its_time() {
-    let work = tempfile::tempdir().unwrap();
-    let logs = work.path().join("logs");
-    fs::create_dir_all(logs.join("bats/vm1")).unwrap();
-    fs::write(
-        logs.join("bats/rdd.stderr.log"),
-        "time=\"2026-06-11T04:58:30Z\" level=error msg=\"vm1 did not boot\"\n",
-    )
-    .unwrap();
-    fs::write(
-        logs.join("bats/vm1/serial.log"),
-        "booting\n\
-         [FAILED] Failed to start ssh.service\n\
-         2026-06-11T04:58:20+0000 lima-vm1 systemd[1]: ssh.service: Failed\n",
-    )
-    .unwrap();
-    fs::write(logs.join("bats/vm1/undated.log"), "[FAILED] no time here\n").unwrap();
+    let (_work, logs) = logs_folder(&[
+        (
+            "bats/rdd.stderr.log",
+            "time=\"2026-06-11T04:58:30Z\" level=error msg=\"vm1 did not boot\"\n",
+        ),
+        (
+            "bats/vm1/serial.log",
+            "booting\n\
+             [FAILED] Failed to start ssh.service\n\
+             2026-06-11T04:58:20+0000 lima-vm1 systemd[1]: ssh.service: Failed\n",
+        ),
+        ("bats/vm1/undated.log", "[FAILED] no time here\n"),
+    ]);
     let found = run_ok(
         logkeep()
             .args(["grep", "-B", "1", "FAILED", "--since", "04:58"])
@@ -422,10 +429,7 @@ fn grep_places_lines_before_a_logs_first_dated_line_at_its_time() {
             ])
             .arg(&logs),
     );
-    let lines: Vec<serde_json::Value> = stdout(&json)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&stdout(&json));
     let found: Vec<(&str, u64, &str, bool)> = lines
         .iter()
         .map(|l| {
@@ -457,13 +461,9 @@ fn grep_places_lines_before_a_logs_first_dated_line_at_its_time() {
 /// `timeline`, even when the file read first starts a day later.
 #[test]
 fn grep_places_a_time_of_day_on_the_day_the_logs_start() {
-    let work = tempfile::tempdir().unwrap();
-    let logs = work.path().join("logs");
-    fs::create_dir_all(logs.join("bats")).unwrap();
     let late = "time=\"2027-01-01T00:00:10Z\" level=info msg=later\n";
     let early = "time=\"2026-12-31T23:59:58Z\" level=error msg=earlier\n";
-    fs::write(logs.join("bats/a.log"), late).unwrap();
-    fs::write(logs.join("bats/b.log"), early).unwrap();
+    let (_work, logs) = logs_folder(&[("bats/a.log", late), ("bats/b.log", early)]);
     let window = ["--since", "23:59:57", "--until", "23:59:59"];
     let found = run_ok(logkeep().args(["grep", "msg="]).args(window).arg(&logs));
     assert_eq!(stdout(&found), format!("bats/b.log:1: {early}"));
