@@ -712,13 +712,18 @@ fn an_unset_mask_env_variable_is_warned_about_unless_quiet() {
 
 /// Collect one log of the given bytes into a folder; the bytes archived.
 fn collect_one_log(name: &str, data: &[u8], extra: &[&str]) -> Vec<u8> {
+    collect_one_log_by(logkeep(), name, data, extra)
+}
+
+/// `collect_one_log`, run by `command` (logkeep with its environment set).
+fn collect_one_log_by(mut command: Command, name: &str, data: &[u8], extra: &[&str]) -> Vec<u8> {
     let root = tempfile::tempdir().unwrap();
     let logs = root.path().join("logs");
     fs::create_dir_all(&logs).unwrap();
     fs::write(logs.join(name), data).unwrap();
     let out_dir = root.path().join("out");
     run_ok(
-        logkeep()
+        command
             .args(["collect", "--format", "dir", "--instance", "s", "--log-dir"])
             .arg(&logs)
             .arg("-o")
@@ -847,20 +852,15 @@ fn masked_values_are_found_json_escaped_and_percent_encoded() {
                json {\"pw\":\"p@ss/w\\\"rd\\\\1\"}\n\
                url https://registry/login?pw=p%40ss%2Fw%22rd%5C1&x=1\n\
                lower p%40ss%2fw%22rd%5c1\n";
-    let root = tempfile::tempdir().unwrap();
-    let logs = root.path().join("logs");
-    fs::create_dir_all(&logs).unwrap();
-    fs::write(logs.join("a.log"), log).unwrap();
-    let out_dir = root.path().join("out");
-    run_ok(
-        logkeep()
-            .env("LOGKEEP_TEST_ODD_PW", value)
-            .args(["collect", "--format", "dir", "--instance", "s", "--log-dir"])
-            .arg(&logs)
-            .args(["--mask-env", "LOGKEEP_TEST_ODD_PW", "-o"])
-            .arg(&out_dir),
+    let mut command = logkeep();
+    command.env("LOGKEEP_TEST_ODD_PW", value);
+    let text = collect_one_log_by(
+        command,
+        "a.log",
+        log.as_bytes(),
+        &["--mask-env", "LOGKEEP_TEST_ODD_PW"],
     );
-    let text = fs::read_to_string(out_dir.join("s/a.log")).unwrap();
+    let text = String::from_utf8(text).unwrap();
     assert_eq!(
         text,
         "plain [REDACTED:literal]\n\
