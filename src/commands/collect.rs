@@ -184,11 +184,11 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
             persisted.map(drop).map_err(|e| e.error)
         });
         if let Err(e) = written {
-            // Counted too, so that the summary line and --strict see it.
             manifest
                 .problems
                 .push(Problem::io(path, "write manifest copy", &e));
-            manifest.totals.problems += 1;
+            // Recounted, so that the summary line and --strict see it.
+            manifest.finish_totals();
         }
     }
     if options.github {
