@@ -196,13 +196,10 @@ fn last_error_lines(path: &Path, redactor: Option<&Redactor>) -> Vec<String> {
         .split(|&b| b == b'\n')
         .filter(|line| is_error_line(line))
         .map(|line| {
-            let mut redacted = Vec::new();
-            match redactor {
-                Some(r) => {
-                    let _ = r.redact_stream(&mut &line[..], &mut redacted);
-                }
-                None => redacted.extend_from_slice(line),
-            }
+            let redacted = match redactor {
+                Some(r) => r.redact_bytes(line).0,
+                None => line.to_vec(),
+            };
             let text = String::from_utf8_lossy(&redacted)
                 .trim_end_matches('\r')
                 .to_string();

@@ -704,13 +704,7 @@ fn read_in_memory(reader: &mut SnapshotReader<&File>) -> Vec<u8> {
 /// redaction is off): the entry's bytes and what was replaced.
 fn redact_in_memory(data: Vec<u8>, redactor: Option<&Redactor>) -> (Vec<u8>, Counts) {
     match redactor.filter(|r| r.may_match(&data)) {
-        Some(redactor) => {
-            let mut redacted = Vec::with_capacity(data.len());
-            let counts = redactor
-                .redact_stream(&mut &data[..], &mut redacted)
-                .unwrap_or_default();
-            (redacted, counts)
-        }
+        Some(redactor) => redactor.redact_bytes(&data),
         None => (data, Counts::new()),
     }
 }
@@ -1675,13 +1669,7 @@ mod tests {
         let mut manifest = Manifest::new(&sources.instances, info);
         let out = dir.path().join("out");
         let mut writer = DirWriter::new(out.clone(), &out);
-        let redact = |text: &[u8]| {
-            let mut redacted = Vec::new();
-            redactor
-                .redact_stream(&mut &text[..], &mut redacted)
-                .unwrap();
-            redacted
-        };
+        let redact = |text: &[u8]| redactor.redact_bytes(text).0;
         for ((name, before, then), planned) in files.iter().zip(plan.files.iter()) {
             let prepared = prepare(&planned, options);
             assert!(

@@ -18,6 +18,8 @@ use serde::Serialize;
 const MAX_LINE: usize = 1 << 20;
 /// …that overlap by this much: the longest secret that cannot be split.
 const OVERLAP: usize = 64 * 1024;
+/// A stream is read this much at a time.
+const READ_BUFFER: usize = 256 * 1024;
 
 /// One rule: a name for the marker, the literals that must be on a line for
 /// it to apply, and a regex whose group `s` (or the whole match) is the secret.
@@ -230,9 +232,34 @@ impl Redactor {
         input: &mut dyn Read,
         output: &mut dyn Write,
     ) -> io::Result<Counts> {
+        self.redact_with_buffers(input, output, READ_BUFFER)
+    }
+
+    /// `data` redacted, and the counts per rule. For what is already in
+    /// memory: its buffers are sized to `data`, not to a stream. (With many
+    /// small logs, mapping and unmapping a stream's buffers for each one
+    /// cost more than redacting it.)
+    pub fn redact_bytes(&self, data: &[u8]) -> (Vec<u8>, Counts) {
+        let mut redacted = Vec::with_capacity(data.len());
+        let counts = self
+            .redact_with_buffers(
+                &mut &data[..],
+                &mut redacted,
+                data.len().clamp(1, READ_BUFFER),
+            )
+            .expect("reading and writing memory cannot fail");
+        (redacted, counts)
+    }
+
+    fn redact_with_buffers(
+        &self,
+        input: &mut dyn Read,
+        output: &mut dyn Write,
+        read_size: usize,
+    ) -> io::Result<Counts> {
         let mut counts = Counts::new();
-        let mut pending: Vec<u8> = Vec::with_capacity(512 * 1024);
-        let mut buf = vec![0u8; 256 * 1024];
+        let mut pending: Vec<u8> = Vec::with_capacity(2 * read_size);
+        let mut buf = vec![0u8; read_size];
         let mut in_pem = false;
         loop {
             let n = match input.read(&mut buf) {
@@ -589,5 +616,43 @@ mod tests {
             .collect();
         assert_eq!(patterns, ["oken=", "eyJ", "ECRET", "://", "OKEN=", "ecret"]);
         assert_eq!(owner, [Some(0), Some(1), Some(2), None, Some(0), Some(2)]);
+    }
+
+    /// Reads a slice a few bytes at a time, as a pipe or a slow disk may.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.0.len()).min(4093);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn what_is_in_memory_is_redacted_as_a_stream_of_it_would_be() {
+        let redactor = Redactor::new(builtin_rules(), vec!["hunter2-literal".into()]);
+        let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+        let mut long_line = "x".repeat(MAX_LINE - 20);
+        long_line.push_str(" password=across-the-piece-boundary tail\n");
+        let inputs = [
+            String::new(),
+            "no secret at all\n".to_string(),
+            "token=ghp_0123456789abcdefghijABCDEFGHIJ012345 and hunter2-literal".to_string(),
+            format!("before\n{key}after password=x1\r\n"),
+            long_line,
+        ];
+        for input in inputs {
+            let mut streamed = Vec::new();
+            let counts = redactor
+                .redact_stream(&mut Trickle(input.as_bytes()), &mut streamed)
+                .unwrap();
+            assert_eq!(redactor.redact_bytes(input.as_bytes()), (streamed, counts));
+        }
+        // The cases above do redact something.
+        let (redacted, counts) = redactor.redact_bytes(format!("{key}password=x1\n").as_bytes());
+        assert!(!String::from_utf8_lossy(&redacted).contains("b3BlbnNzaC1rZXktdjEAAAAA"));
+        assert!(counts.len() >= 2, "{counts:?}");
     }
 }
