@@ -85,9 +85,22 @@ pub struct PlannedFile {
     pub log: Option<String>,
     /// N of a `NAME.N.log` backup (1 is the oldest).
     pub rotation: Option<u64>,
-    /// The size when planned; what is archived is measured when read.
-    #[serde(rename = "size")]
-    pub planned_size: u64,
+    /// The size when planned, if planning measured it (see [`Sizes`]);
+    /// what is archived is measured when read.
+    #[serde(rename = "size", skip_serializing_if = "Option::is_none")]
+    pub planned_size: Option<u64>,
+}
+
+/// Whether planning measures each file's size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sizes {
+    /// A `stat` per file: a plan shown to the user says what it would write.
+    #[default]
+    Measured,
+    /// Listing only, by the type the folder listing gives: packing measures
+    /// each file as it goes, so that with thousands of small logs the
+    /// reading starts at once rather than after a `stat` of each.
+    Deferred,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -128,6 +141,8 @@ pub struct PlannedFiles {
     extras: Vec<Extra>,
     /// Once `spool`ed, the entries and names are in a temporary file.
     spooled: Option<Spooled>,
+    /// `Sizes::Deferred`: the entries' sizes are not known (they are 0).
+    sizes: Sizes,
 }
 
 /// The entries and their names in a temporary file, in archive path order:
@@ -160,6 +175,7 @@ struct Entry {
     name_len: u32,
     /// An index in `extras`, or `NO_EXTRA`.
     extra: u32,
+    /// 0 when planning did not measure it (`Sizes::Deferred`).
     size: u64,
 }
 
@@ -186,21 +202,10 @@ impl PlannedFiles {
     /// ends the iteration early; `spool_error` then says so. Several
     /// iterations may go on at once, each at its own pace.
     pub fn iter(&self) -> Box<dyn Iterator<Item = PlannedFile> + Send + '_> {
-        self.iter_larger_than(None)
-    }
-
-    /// Those of the files planned larger than `floor` bytes, in order; the
-    /// others are passed over without being made into `PlannedFile`s.
-    pub fn iter_larger_than(
-        &self,
-        floor: Option<u64>,
-    ) -> Box<dyn Iterator<Item = PlannedFile> + Send + '_> {
-        let wanted = move |entry: &Entry| floor.is_none_or(|floor| entry.size > floor);
         match &self.spooled {
             None => Box::new(
                 self.entries
                     .iter()
-                    .filter(move |entry| wanted(entry))
                     .map(|entry| self.planned(entry, self.name(entry))),
             ),
             Some(spooled) => {
@@ -211,28 +216,24 @@ impl PlannedFiles {
                 let mut name = Vec::new();
                 let mut count = 0;
                 Box::new(std::iter::from_fn(move || {
-                    loop {
-                        // A spool that ends early has lost files: an error too.
-                        let read = match read_spooled(&mut reader, &mut name) {
-                            Ok(None) if count != spooled.len => Err(io::Error::new(
-                                io::ErrorKind::UnexpectedEof,
-                                format!("{count} of {} entries", spooled.len),
-                            )),
-                            read => read,
-                        };
-                        match read {
-                            Ok(Some(entry)) => {
-                                count += 1;
-                                if wanted(&entry) {
-                                    let name = String::from_utf8_lossy(&name);
-                                    return Some(self.planned(&entry, &name));
-                                }
-                            }
-                            Ok(None) => return None,
-                            Err(e) => {
-                                spooled.failed(e);
-                                return None;
-                            }
+                    // A spool that ends early has lost files: an error too.
+                    let read = match read_spooled(&mut reader, &mut name) {
+                        Ok(None) if count != spooled.len => Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            format!("{count} of {} entries", spooled.len),
+                        )),
+                        read => read,
+                    };
+                    match read {
+                        Ok(Some(entry)) => {
+                            count += 1;
+                            let name = String::from_utf8_lossy(&name);
+                            Some(self.planned(&entry, &name))
+                        }
+                        Ok(None) => None,
+                        Err(e) => {
+                            spooled.failed(e);
+                            None
                         }
                     }
                 }))
@@ -240,11 +241,13 @@ impl PlannedFiles {
         }
     }
 
-    pub fn total_planned_bytes(&self) -> u64 {
-        match &self.spooled {
+    /// `None` when planning did not measure the files.
+    pub fn total_planned_bytes(&self) -> Option<u64> {
+        let total = match &self.spooled {
             Some(spooled) => spooled.total_bytes,
             None => self.entries.iter().map(|e| e.size).sum(),
-        }
+        };
+        (self.sizes == Sizes::Measured).then_some(total)
     }
 
     /// Move the entries and their names to a temporary file, once planning
@@ -267,7 +270,7 @@ impl PlannedFiles {
         self.spooled = Some(Spooled {
             file,
             len: self.entries.len(),
-            total_bytes: self.total_planned_bytes(),
+            total_bytes: self.entries.iter().map(|e| e.size).sum(),
             error: std::sync::Mutex::new(None),
         });
         self.entries = Vec::new();
@@ -358,7 +361,7 @@ impl PlannedFiles {
             kind: (folder.kind)(parsed.map_or("", |(log, _)| log)),
             log: parsed.map(|(log, _)| log.to_string()),
             rotation: parsed.and_then(|(_, n)| n),
-            planned_size: entry.size,
+            planned_size: (self.sizes == Sizes::Measured).then_some(entry.size),
         }
     }
 
@@ -476,18 +479,30 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn total_planned_bytes(&self) -> u64 {
+    /// `None` when planning did not measure the files.
+    pub fn total_planned_bytes(&self) -> Option<u64> {
         self.files.total_planned_bytes()
+    }
+
+    fn measures_sizes(&self) -> bool {
+        self.files.sizes == Sizes::Measured
     }
 }
 
-/// Plan what `sources` collect. `allow_secret_files` is the loud override
-/// that lets key files, kubeconfigs and Lima's `_config` through include globs.
+/// Plan what `sources` collect, measuring each file. `allow_secret_files` is
+/// the loud override that lets key files, kubeconfigs and Lima's `_config`
+/// through include globs.
 pub fn plan(sources: &Sources, allow_secret_files: bool) -> Plan {
+    plan_with(sources, allow_secret_files, Sizes::Measured)
+}
+
+/// Plan, measuring the files or not.
+pub fn plan_with(sources: &Sources, allow_secret_files: bool, sizes: Sizes) -> Plan {
     let mut plan = Plan {
         deny_secrets: !allow_secret_files,
         ..Plan::default()
     };
+    plan.files.sizes = sizes;
     for instance in &sources.instances {
         if let Some(log_dir) = &instance.log_dir
             && exists(log_dir, instance, "log dir", &mut plan)
@@ -559,18 +574,24 @@ fn list(dir: &Path, instance: &Instance, plan: &mut Plan) -> Vec<Listed> {
         };
         let path = entry.path();
         // Never follow a link while planning: like `symlink_metadata`, the
-        // entry's own metadata does not. On Linux it is a `stat` relative to
-        // the open folder (no lookup of the whole path); on Windows it comes
-        // with the listing, so its size may lag behind a file being written
-        // (the size that counts is taken when the file is opened).
-        match entry.metadata() {
-            Ok(meta) => listed.push({
+        // entry's own metadata and type do not. On Linux the metadata is a
+        // `stat` relative to the open folder (no lookup of the whole path),
+        // and the type comes with the listing on most file systems; on
+        // Windows both come with the listing, so the size may lag behind a
+        // file being written (the size that counts is taken when the file
+        // is opened).
+        let inspected = match plan.measures_sizes() {
+            true => entry.metadata().map(|m| (m.file_type(), m.len())),
+            false => entry.file_type().map(|t| (t, 0)),
+        };
+        match inspected {
+            Ok((file_type, size)) => listed.push({
                 let (name, escaped) = archive_component(&entry.file_name());
                 Listed {
                     name,
                     escaped,
-                    file_type: meta.file_type(),
-                    size: meta.len(),
+                    file_type,
+                    size,
                     path,
                 }
             }),
@@ -848,7 +869,10 @@ fn plan_include(include: &Include, plan: &mut Plan) {
             plan.skipped.push(skipped(&path, None, reason));
             continue;
         }
-        let size = entry.metadata().map_or(0, |m| m.len());
+        let size = match plan.measures_sizes() {
+            true => entry.metadata().map_or(0, |m| m.len()),
+            false => 0,
+        };
         let relative = path.strip_prefix(&base).unwrap_or(&path);
         let mut parts: Vec<(String, bool)> = relative
             .components()
@@ -1232,7 +1256,7 @@ mod tests {
                 .iter()
                 .all(|f| f.kind == Kind::Extra && f.instance.is_none())
         );
-        assert_eq!(plan.total_planned_bytes(), 12);
+        assert_eq!(plan.total_planned_bytes(), Some(12));
         assert_spooling_keeps(&mut plan);
     }
 

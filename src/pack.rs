@@ -40,7 +40,8 @@ pub struct PackOptions<'a> {
 /// only a failure of the output itself is an error.
 ///
 /// Three stages overlap: a scanner thread goes through the plan ahead of
-/// everything else and opens the large files, scanning each for secrets
+/// everything else, measuring each file (unless planning did), and opens
+/// the large files, scanning each for secrets
 /// (hashing it in the same read) unless redaction is off, and counting the
 /// redacted size of one that may hold a secret; a reader thread
 /// opens the small files and reads them whole (redacted and hashed), taking
@@ -181,8 +182,8 @@ const SCAN_QUEUE: Held = Held {
     bytes: 256 << 20,
 };
 
-/// The scanner takes the files planned larger than this, or none when every
-/// file is cut to no more than `IN_MEMORY` (all are read whole then).
+/// The scanner takes the files larger than this, or none when every file is
+/// cut to no more than `IN_MEMORY` (all are read whole then).
 fn scanner_floor(options: PackOptions<'_>) -> Option<u64> {
     match options.max_file_size {
         Some(cap) if cap <= IN_MEMORY => None,
@@ -190,15 +191,10 @@ fn scanner_floor(options: PackOptions<'_>) -> Option<u64> {
     }
 }
 
-/// Is this one of the files the scanner takes? (The reader asks this of
-/// every file, the scanner goes through exactly those: both in plan order.)
-fn for_scanner(planned: &PlannedFile, floor: Option<u64>) -> bool {
-    streamed(planned.planned_size, floor)
-}
-
 /// Is a file of this size streamed (scanned first, unless redaction is off)
-/// rather than read whole? Asked of the planned size to route a file to the
-/// scanner, and of its size when opened to choose how to read it.
+/// rather than read whole? Asked by the scanner of the size it measures (or
+/// planning did), to take the file or leave it to the reader, and of its
+/// size when opened to choose how to read it.
 fn streamed(size: u64, floor: Option<u64>) -> bool {
     floor.is_some_and(|floor| size > floor)
 }
@@ -211,14 +207,52 @@ struct Prescanned {
     prepared: Option<Prepared>,
 }
 
-/// Prepare, in plan order, the files planned larger than `floor`.
+/// What the scanner says of the files, in plan order, one after another.
+enum Ahead {
+    /// It leaves the next this many files to the reader.
+    Left(usize),
+    /// It took the next file (boxed: the runs are the many small messages).
+    Taken(Box<Prescanned>),
+}
+
+/// The files left to the reader are told in runs of at most this many:
+/// one hand-over for each small file would cost more than reading it, and
+/// the reader waits for the first run only while the scanner measures it.
+const LEFT_RUN: usize = 64;
+
+/// Go through the files in plan order, measuring each (unless planning did),
+/// and prepare those larger than `floor`.
 fn scanner(
     files: &PlannedFiles,
     floor: u64,
     options: PackOptions<'_>,
-    scans: budget_queue::Sender<Prescanned>,
+    scans: budget_queue::Sender<Ahead>,
 ) {
-    for planned in files.iter_larger_than(Some(floor)) {
+    let mut left = 0;
+    for planned in files.iter() {
+        // A file that cannot be measured, or is not what it was, is the
+        // reader's to open and report.
+        let size = planned.planned_size.or_else(|| {
+            std::fs::symlink_metadata(&planned.source)
+                .ok()
+                .map(|m| m.len())
+        });
+        if !size.is_some_and(|size| streamed(size, Some(floor))) {
+            left += 1;
+            if left == LEFT_RUN {
+                if scans.send(Ahead::Left(left), Held::default()).is_err() {
+                    return; // the reader stopped
+                }
+                left = 0;
+            }
+            continue;
+        }
+        if left > 0 {
+            if scans.send(Ahead::Left(left), Held::default()).is_err() {
+                return;
+            }
+            left = 0;
+        }
         let (prepared, holds) = match prepare(&planned, options) {
             Prepared::InMemory { .. } => (None, Held::default()),
             prepared @ Prepared::Stream { opened, .. } => {
@@ -234,9 +268,15 @@ fn scanner(
             source: planned.source,
             prepared,
         };
-        if scans.send(prescanned, holds).is_err() {
-            return; // the reader stopped
+        if scans
+            .send(Ahead::Taken(Box::new(prescanned)), holds)
+            .is_err()
+        {
+            return;
         }
+    }
+    if left > 0 {
+        let _ = scans.send(Ahead::Left(left), Held::default());
     }
 }
 
@@ -244,20 +284,31 @@ fn prepare_all(
     files: &PlannedFiles,
     options: PackOptions<'_>,
     floor: Option<u64>,
-    scanned: budget_queue::Receiver<Prescanned>,
+    scanned: budget_queue::Receiver<Ahead>,
     batches: budget_queue::Sender<Vec<(PlannedFile, Prepared)>>,
 ) {
     let mut batch = Vec::new();
     let mut bytes = 0;
+    // Files the scanner left to this thread and that are still to come.
+    let mut left = 0;
+    // Without a scanner, or once it stopped early (its read of the spooled
+    // plan failed), every file is read here.
+    let mut scanner_ended = floor.is_none();
     for planned in files.iter() {
-        let from_scanner = match for_scanner(&planned, floor) {
-            true => scanned.recv().and_then(|mut taken| {
-                let Prescanned { source, prepared } = taken.take();
-                debug_assert_eq!(source, planned.source, "the scanner is out of step");
-                prepared.filter(|_| source == planned.source)
-            }),
-            false => None,
-        };
+        let mut from_scanner = None;
+        if left > 0 {
+            left -= 1;
+        } else if !scanner_ended {
+            match scanned.recv().map(|mut ahead| ahead.take()) {
+                None => scanner_ended = true,
+                Some(Ahead::Left(n)) => left = n - 1,
+                Some(Ahead::Taken(taken)) => {
+                    let Prescanned { source, prepared } = *taken;
+                    debug_assert_eq!(source, planned.source, "the scanner is out of step");
+                    from_scanner = prepared.filter(|_| source == planned.source);
+                }
+            }
+        }
         // Read here: small files, large ones that shrank, and (never lose a
         // file) any the scanner did not hand over.
         let prepared = from_scanner.unwrap_or_else(|| prepare(&planned, options));

@@ -1008,3 +1008,49 @@ fn include_folders_stored_under_one_name_keep_their_own_files() {
     archived.sort();
     assert_eq!(archived, ["colon a\n", "colon b\n", "percent a\n"]);
 }
+
+/// `collect` plans without a `stat` per file (packing measures each one): that
+/// plan must hold the same files, archive paths and skips as one that
+/// measures, whatever the log tree holds.
+#[test]
+fn a_plan_that_defers_sizes_finds_what_a_measuring_plan_does() {
+    use logkeep::layout::{Sizes, plan_with};
+    use logkeep::sources::Sources;
+
+    let tree = Tree::new();
+    let logs = tree.path(Tree::LIMA_LOG_DIR);
+    let vm = tree.path(Tree::LIMA_HOME).join("test-stopped");
+    assert!(
+        Command::new("mkfifo")
+            .arg(logs.join("fifo.log"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _socket = UnixListener::bind(vm.join("serial.sock.log")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", logs.join("link.log")).unwrap();
+    fs::create_dir_all(logs.join("old-vm/nested")).unwrap();
+    fs::write(logs.join("old-vm/nested/deep.log"), "deep\n").unwrap();
+    fs::write(logs.join("old-vm/ha.stderr.log"), "x".repeat(3 << 20)).unwrap();
+    fs::write(logs.join("notes.txt"), "not a log\n").unwrap();
+
+    let sources = Sources::from_config_file(&tree.config()).unwrap();
+    let measured = plan_with(&sources, false, Sizes::Measured);
+    let deferred = plan_with(&sources, false, Sizes::Deferred);
+    let files = |plan: &logkeep::layout::Plan| {
+        plan.files
+            .iter()
+            .map(|f| format!("{} {} {:?}", f.path, f.source.display(), f.kind))
+            .collect::<Vec<_>>()
+    };
+    assert!(files(&measured).len() > 10, "{:?}", files(&measured));
+    assert_eq!(files(&deferred), files(&measured));
+    assert_eq!(deferred.skipped, measured.skipped);
+    assert!(measured.skipped.len() >= 5, "{:?}", measured.skipped);
+    assert_eq!(deferred.problems.len(), measured.problems.len());
+    // Only the measuring plan knows sizes.
+    assert!(measured.files.iter().all(|f| f.planned_size.is_some()));
+    assert!(measured.total_planned_bytes().unwrap() > 3 << 20);
+    assert!(deferred.files.iter().all(|f| f.planned_size.is_none()));
+    assert_eq!(deferred.total_planned_bytes(), None);
+}

@@ -1,8 +1,10 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use serde::Serialize;
 use tempfile::NamedTempFile;
 
@@ -12,7 +14,7 @@ use crate::discover::{discover, instances_from};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::interrupt::{self, Remembered};
-use crate::layout::{Plan, plan};
+use crate::layout::{Plan, Sizes, plan, plan_with};
 use crate::manifest::{ArchiveInfo, Manifest};
 use crate::output::PendingOutput;
 use crate::pack::{PackOptions, pack};
@@ -109,7 +111,12 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
             &mut problems,
         );
     }
-    let mut plan = plan(&options.sources, options.allow_secret_files);
+    // Packing measures the files as it goes (see `Sizes::Deferred`).
+    let mut plan = plan_with(
+        &options.sources,
+        options.allow_secret_files,
+        Sizes::Deferred,
+    );
     problems.extend(plan.problems.iter().cloned());
     // The planned files wait in a temporary file while they are packed, so
     // memory stays the same whatever their number. Should that fail, they
@@ -128,7 +135,7 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     manifest.problems = problems;
     manifest.preserved = preserved;
 
-    let bar = progress_bar(plan.total_planned_bytes(), options.report.quiet);
+    let (bar, written) = progress_bar(plan.files.len() as u64, options.report.quiet);
     let verbose = options.report.verbose;
     if verbose {
         for skipped in &plan.skipped {
@@ -158,7 +165,8 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
         &mut manifest,
         writer,
         &mut |file, bytes| {
-            bar.inc(bytes);
+            written.fetch_add(bytes, Ordering::Relaxed);
+            bar.inc(1);
             if verbose {
                 bar.suspend(|| {
                     eprintln!(
@@ -482,7 +490,7 @@ fn write_plan(plan: &Plan, options: &CollectOptions, out: &mut impl Write) -> io
         out,
         "{} files, {} bytes would be written to {} ({}); {} skipped",
         plan.files.len(),
-        plan.total_planned_bytes(),
+        plan.total_planned_bytes().unwrap_or_default(),
         display_path(&options.output),
         options.format,
         plan.skipped.len()
@@ -497,20 +505,31 @@ fn skip_reason_name(reason: crate::layout::SkipReason) -> String {
         .unwrap_or_else(|| "skipped".to_string())
 }
 
-fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
+/// A bar of the files written, which also shows the bytes they added and
+/// the rate (read from the counter returned, when the bar is drawn).
+/// Counted in files: the bytes to come are known only as each file is read.
+/// No time left is shown: the files' sizes differ too much for one.
+fn progress_bar(files: u64, quiet: bool) -> (ProgressBar, Arc<AtomicU64>) {
     // indicatif draws only when stderr is a terminal.
     let target = if quiet {
         ProgressDrawTarget::hidden()
     } else {
         ProgressDrawTarget::stderr()
     };
-    let bar = ProgressBar::with_draw_target(Some(total), target);
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-    {
-        bar.set_style(style);
+    let bar = ProgressBar::with_draw_target(Some(files), target);
+    let written = Arc::new(AtomicU64::new(0));
+    let shown = written.clone();
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} files, {written}") {
+        bar.set_style(style.with_key(
+            "written",
+            move |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let bytes = shown.load(Ordering::Relaxed);
+                let rate = bytes as f64 / state.elapsed().as_secs_f64().max(0.001);
+                let _ = write!(out, "{} ({}/s)", HumanBytes(bytes), HumanBytes(rate as u64));
+            },
+        ));
     }
-    bar
+    (bar, written)
 }
 
 /// glibc serves allocations of 128 KiB and more with their own mappings, and
