@@ -18,7 +18,7 @@ use crate::layout::{PlannedFile, PlannedFiles, SkipReason, Skipped};
 use crate::manifest::{Cut, FileRecord, MANIFEST_NAME, Manifest, rfc3339};
 use crate::problem::Problem;
 use crate::redact::{Counts, Redactor};
-use crate::safe_fs::open_regular_with_metadata;
+use crate::safe_fs::{Measurer, open_regular_with_metadata};
 use crate::sanitize::display_path;
 
 /// Called after each file with the bytes it added, for progress display.
@@ -229,14 +229,13 @@ fn scanner(
     scans: budget_queue::Sender<Ahead>,
 ) {
     let mut left = 0;
+    let mut measurer = Measurer::default();
     for planned in files.iter() {
         // A file that cannot be measured, or is not what it was, is the
         // reader's to open and report.
-        let size = planned.planned_size.or_else(|| {
-            std::fs::symlink_metadata(&planned.source)
-                .ok()
-                .map(|m| m.len())
-        });
+        let size = planned
+            .planned_size
+            .or_else(|| measurer.size(&planned.source));
         if !size.is_some_and(|size| streamed(size, Some(floor))) {
             left += 1;
             if left == LEFT_RUN {

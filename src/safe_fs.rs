@@ -124,6 +124,41 @@ pub fn open_regular_with_metadata(path: &Path) -> io::Result<(File, fs::Metadata
     Ok((file, metadata))
 }
 
+/// Measures files one after another, most of them in the folder of the one
+/// before, without following a final symbolic link. On Unix each is a `stat`
+/// relative to its open folder: a lookup of its whole path would cost as
+/// much again with thousands of small logs.
+#[derive(Default)]
+pub struct Measurer {
+    #[cfg(unix)]
+    folder: Option<(std::path::PathBuf, std::os::fd::OwnedFd)>,
+}
+
+impl Measurer {
+    /// The file's size, or `None` if it cannot be measured.
+    pub fn size(&mut self, path: &Path) -> Option<u64> {
+        #[cfg(unix)]
+        if let (Some(folder), Some(name)) = (path.parent(), path.file_name()) {
+            use rustix::fs::{AtFlags, Mode, OFlags};
+            if self.folder.as_ref().is_none_or(|(open, _)| open != folder) {
+                #[cfg(target_os = "linux")]
+                let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                #[cfg(not(target_os = "linux"))]
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                self.folder = rustix::fs::open(folder, flags, Mode::empty())
+                    .ok()
+                    .map(|fd| (folder.to_path_buf(), fd));
+            }
+            if let Some((_, fd)) = &self.folder {
+                return rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .ok()
+                    .and_then(|stat| u64::try_from(stat.st_size).ok());
+            }
+        }
+        fs::symlink_metadata(path).ok().map(|m| m.len())
+    }
+}
+
 /// Create one folder, private to the user (mode 0700 on Unix), failing with
 /// `AlreadyExists` if it is there: mkdir is atomic, so two callers never share it.
 pub fn create_private_dir(path: &Path) -> io::Result<()> {
@@ -154,6 +189,32 @@ mod tests {
         rename_noreplace(&a, &b).unwrap();
         assert!(!a.exists());
         assert_eq!(fs::read_to_string(&b).unwrap(), "a");
+    }
+
+    #[test]
+    fn a_measurer_measures_each_file_in_its_own_folder_and_follows_no_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::create_dir_all(&a).unwrap();
+        fs::create_dir_all(&b).unwrap();
+        fs::write(a.join("x.log"), "12345").unwrap();
+        fs::write(a.join("y.log"), "123").unwrap();
+        fs::write(b.join("x.log"), "1").unwrap();
+        let mut measurer = Measurer::default();
+        assert_eq!(measurer.size(&a.join("x.log")), Some(5));
+        assert_eq!(measurer.size(&a.join("y.log")), Some(3));
+        // Same name, another folder: not the open folder's file.
+        assert_eq!(measurer.size(&b.join("x.log")), Some(1));
+        assert_eq!(measurer.size(&a.join("x.log")), Some(5));
+        assert_eq!(measurer.size(&a.join("gone.log")), None);
+        assert_eq!(measurer.size(&dir.path().join("none/x.log")), None);
+        #[cfg(unix)]
+        {
+            let target = a.join("x.log");
+            std::os::unix::fs::symlink(&target, b.join("link.log")).unwrap();
+            let link_size = target.as_os_str().len() as u64;
+            assert_eq!(measurer.size(&b.join("link.log")), Some(link_size));
+        }
     }
 
     /// A log held open the way Go and QEMU open files on Windows (no
