@@ -49,7 +49,7 @@ pub fn builtin_rules() -> Vec<Rule> {
     // Triggers are case-sensitive literals without their first letter where
     // case varies ("assword" for password, Password, …): that keeps the
     // scan on the fast, vectorised literal search.
-    let rules: [(&str, &[&str], &str); 11] = [
+    let rules: [(&str, &[&str], &str); 12] = [
         (
             "github-token",
             &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
@@ -102,6 +102,13 @@ pub fn builtin_rules() -> Vec<Rule> {
             r#"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:'"]*:(?P<s>[^/\s'"]+)@"#,
         ),
         (
+            "docker-auth",
+            &["auth\"", "auth\\\""],
+            // Docker's `"auth"` (base64 of user:password), in a config or
+            // `DOCKER_AUTH_CONFIG`, also as escaped JSON; `"oauth"` is not it.
+            r#"(?:^|[^A-Za-z0-9_])\\?"auth\\?"\s*:\s*\\?"(?P<s>[^"\\\s]+)"#,
+        ),
+        (
             "env-secret",
             &[
                 "_TOKEN=",
@@ -123,7 +130,7 @@ pub fn builtin_rules() -> Vec<Rule> {
             // `password=x`, `"token":"x"`; `password: x` (YAML, cloud-init)
             // and `--password x` for the names that are never a plain word;
             // `sshpass -p x` and `mysql … -px` (`-P` is mysql's port).
-            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|token|api[_-]?key)(?:\\?"\s*:\s*\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\\?["']?)|--?(?:password|passwd)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
+            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\\?["']?)|--?(?:password|passwd)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
         ),
         (
             "private-key",

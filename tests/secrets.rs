@@ -972,3 +972,46 @@ fn a_github_token_glued_to_what_comes_before_is_redacted() {
         "GET /repos%2F[REDACTED:github-token]/x\nprefix[REDACTED:github-token] suffix\n"
     );
 }
+
+/// Registry credentials as Docker keeps them (`~/.docker/config.json`,
+/// `DOCKER_AUTH_CONFIG`): `auth` is base64 of user:password, and an
+/// `identitytoken` or `registrytoken` is a token. Logs print them when a
+/// script dumps the config or the environment, plain or as escaped JSON.
+#[test]
+fn docker_registry_credentials_are_redacted() {
+    let log = concat!(
+        r#"{"auths":{"registry.example.com":{"auth":"Y2k6aHVudGVyMi1yZWc=","identitytoken":"idtok-hunter3"}}}"#,
+        "\n",
+        r#"DOCKER_AUTH_CONFIG={"auths": {"ghcr.io": { "auth" : "Y2k6aHVudGVyNC1naGNy" }}}"#,
+        "\n",
+        r#"{"level":"debug","msg":"config {\"auths\":{\"x\":{\"auth\":\"aHVudGVyNS1lc2M=\",\"registrytoken\":\"regtok-hunter6\"}}}"}"#,
+        "\n",
+        r#"{"oauth":"not-a-credential","auth":"","basic_auth":true}"#,
+        "\n",
+    );
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    for secret in [
+        "Y2k6aHVudGVyMi1yZWc=",
+        "idtok-hunter3",
+        "Y2k6aHVudGVyNC1naGNy",
+        "aHVudGVyNS1lc2M=",
+        "regtok-hunter6",
+    ] {
+        assert!(!text.contains(secret), "{secret} kept: {text}");
+    }
+    assert!(
+        text.contains(r#"{"auth":"[REDACTED:docker-auth]","identitytoken":"[REDACTED:password]"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"\"auth\":\"[REDACTED:docker-auth]\",\"registrytoken\":\"[REDACTED:password]\""#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("{\"oauth\":\"not-a-credential\",\"auth\":\"\",\"basic_auth\":true}\n"),
+        "{text}"
+    );
+}
