@@ -143,9 +143,73 @@ pub fn check_component(kind: &str, name: &str) -> Result<(), String> {
     }
 }
 
+/// Paths compared as people number files: a run of digits by its value, so
+/// that `rdd.stderr.9.log` comes before `rdd.stderr.10.log` (backups are
+/// numbered from the oldest) and both before the live `rdd.stderr.log`.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let digits = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        let (Some(&x), Some(&y)) = (a.first(), b.first()) else {
+            return a.len().cmp(&b.len());
+        };
+        if x.is_ascii_digit() && y.is_ascii_digit() {
+            let (da, db) = (digits(a), digits(b));
+            let value = |run: &[u8]| {
+                let zeros = run.iter().take_while(|&&c| c == b'0').count();
+                run[zeros..].to_vec()
+            };
+            let (va, vb) = (value(&a[..da]), value(&b[..db]));
+            // The longer number is the larger; then digit by digit; then
+            // fewer leading zeros first, so that unequal names never tie.
+            let order = va.len().cmp(&vb.len()).then(va.cmp(&vb)).then(da.cmp(&db));
+            if order.is_ne() {
+                return order;
+            }
+            (a, b) = (&a[da..], &b[db..]);
+        } else if x != y {
+            return x.cmp(&y);
+        } else {
+            (a, b) = (&a[1..], &b[1..]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn natural_order_compares_numbers_by_value() {
+        let mut names = vec![
+            "rdd.stderr.log",
+            "rdd.stderr.10.log",
+            "rdd.stderr.9.log",
+            "rdd.stderr.09.log",
+            "rdd.stderr.1.log",
+            "ha.stderr.log",
+            "vm-2/serial.log",
+            "vm-10/serial.log",
+            "rdd.stderr.100000000000000000000000.log",
+        ];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            [
+                "ha.stderr.log",
+                "rdd.stderr.1.log",
+                "rdd.stderr.9.log",
+                "rdd.stderr.09.log",
+                "rdd.stderr.10.log",
+                "rdd.stderr.100000000000000000000000.log",
+                "rdd.stderr.log",
+                "vm-2/serial.log",
+                "vm-10/serial.log",
+            ]
+        );
+        assert!(natural_cmp("a1", "a1").is_eq());
+        assert!(natural_cmp("a", "a1").is_lt());
+    }
 
     #[test]
     fn parses_active_and_rotated_logs() {

@@ -1214,3 +1214,31 @@ fn summary_says_a_compared_job_was_not_read_whole() {
     );
     validate_json("summary.schema.json", &[report]);
 }
+
+/// Lines of one second in rotated backups of one log (`.1` is the oldest)
+/// and the live log: the older file's lines come first, so `.9` before
+/// `.10`, and the backups before the live log, as the lines were written.
+#[test]
+fn timeline_orders_backups_of_equal_time_by_their_number() {
+    let line = |n: &str| format!("time=\"2026-06-11T04:58:30Z\" level=info msg=\"{n}\"\n");
+    let (_work, logs) = logs_folder(&[
+        ("bats/rdd.stderr.log", &line("live")),
+        ("bats/rdd.stderr.10.log", &line("ten")),
+        ("bats/rdd.stderr.9.log", &line("nine")),
+        ("bats/rdd.stderr.2.log", &line("two")),
+    ]);
+    let out = run_ok(logkeep().args(["timeline", "--json"]).arg(&logs));
+    let paths: Vec<String> = json_lines(&stdout(&out))
+        .iter()
+        .map(|l| l["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "bats/rdd.stderr.2.log",
+            "bats/rdd.stderr.9.log",
+            "bats/rdd.stderr.10.log",
+            "bats/rdd.stderr.log"
+        ]
+    );
+}

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::logline::{Level, Marker};
 use crate::merge::{Record, RunSpool};
+use crate::names::natural_cmp;
 use crate::sanitize::display_str;
 use crate::timestamp::Timestamp;
 use crate::triage::{self, Line, LogFile, Place, Visitor, Window};
@@ -279,10 +280,13 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
     } = collector;
 
     // At equal times: runs in the order given, files by path (whatever
-    // order the archive stored them in), a file's lines in their order.
+    // order the archive stored them in; numbers by value, so backups from
+    // the oldest), a file's lines in their order.
     let mut by_path: Vec<usize> = (0..files.len()).collect();
-    by_path
-        .sort_by(|&a, &b| (files[a].input, &files[a].path).cmp(&(files[b].input, &files[b].path)));
+    by_path.sort_by(|&a, &b| {
+        (files[a].input.cmp(&files[b].input))
+            .then_with(|| natural_cmp(&files[a].path, &files[b].path))
+    });
     let mut rank = vec![0u32; files.len()];
     for (position, &file) in by_path.iter().enumerate() {
         rank[file] = position as u32;
