@@ -125,12 +125,14 @@ pub fn builtin_rules() -> Vec<Rule> {
             &[
                 "assword", "ASSWORD", "asswd", "ASSWD", "ecret", "ECRET", "oken=", "OKEN=",
                 "oken\"", "OKEN\"", "oken\\\"", "OKEN\\\"", "pi_key", "PI_KEY", "pikey", "PIKEY",
-                "pi-key", "sshpass", "mysql",
+                "pi-key", "sshpass", "mysql", "oken:", "piKey",
             ],
             // `password=x`, `"token":"x"`; `password: x` (YAML, cloud-init)
             // and `--password x` for the names that are never a plain word;
+            // a camelCase key ending in one (`accessToken`, `dbPassword`:
+            // never a plain word either) in any of those forms;
             // `sshpass -p x` and `mysql … -px` (`-P` is mysql's port).
-            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\\?["']?)|--?(?:password|passwd)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
+            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\\?["']?)|(?-i:[a-z0-9](?:Password|Passwd|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\\?["']?)|--?(?:password|passwd)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
         ),
         (
             "private-key",

@@ -1015,3 +1015,37 @@ fn docker_registry_credentials_are_redacted() {
         "{text}"
     );
 }
+
+/// camelCase keys, as JSON APIs and JavaScript or Go configs print them
+/// (`accessToken`, `dbPassword`, `clientSecret`), hold secrets as their
+/// snake_case forms do; a key that only mentions one is left alone.
+#[test]
+fn camel_case_secret_keys_are_redacted() {
+    let log = concat!(
+        r#"{"accessToken":"tok-hunter1","refreshToken":"tok-hunter2","idToken":"tok-hunter3"}"#,
+        "\n",
+        r#"{"dbPassword":"pw-hunter4","clientSecret":"cs-hunter5","myApiKey":"key-hunter6"}"#,
+        "\n",
+        "config: authToken: tok-hunter7 sessionSecret=cs-hunter8 adminPasswd='pw hunter9'\n",
+        r#"{\"bearerToken\":\"tok-hunter10\"}"#,
+        "\n",
+        "Tokens: 5 tokenizer: bpe; the refreshToken expired\n",
+    );
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(
+        text.contains(
+            r#"{"accessToken":"[REDACTED:password]","refreshToken":"[REDACTED:password]""#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("config: authToken: [REDACTED:password] sessionSecret=[REDACTED:password] adminPasswd='[REDACTED:password]'"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("Tokens: 5 tokenizer: bpe; the refreshToken expired\n"),
+        "{text}"
+    );
+}
