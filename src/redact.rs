@@ -103,7 +103,9 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "docker-auth",
-            &["auth\"", "auth\\\""],
+            // Not `auth"`: its first bytes, which the literal search
+            // keys on, made that search 30% slower on JSON logs.
+            &["uth\"", "uth\\\""],
             // Docker's `"auth"` (base64 of user:password), in a config or
             // `DOCKER_AUTH_CONFIG`, also as escaped JSON; `"oauth"` is not it.
             r#"(?:^|[^A-Za-z0-9_])\\?"auth\\?"\s*:\s*\\?"(?P<s>[^"\\\s]+)"#,
