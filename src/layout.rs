@@ -243,11 +243,18 @@ impl PlannedFiles {
 
     /// `None` when planning did not measure the files.
     pub fn total_planned_bytes(&self) -> Option<u64> {
-        let total = match &self.spooled {
+        self.measured().then(|| match &self.spooled {
             Some(spooled) => spooled.total_bytes,
-            None => self.entries.iter().map(|e| e.size).sum(),
-        };
-        (self.sizes == Sizes::Measured).then_some(total)
+            None => self.entries_bytes(),
+        })
+    }
+
+    fn measured(&self) -> bool {
+        self.sizes == Sizes::Measured
+    }
+
+    fn entries_bytes(&self) -> u64 {
+        self.entries.iter().map(|e| e.size).sum()
     }
 
     /// Move the entries and their names to a temporary file, once planning
@@ -270,7 +277,7 @@ impl PlannedFiles {
         self.spooled = Some(Spooled {
             file,
             len: self.entries.len(),
-            total_bytes: self.entries.iter().map(|e| e.size).sum(),
+            total_bytes: self.entries_bytes(),
             error: std::sync::Mutex::new(None),
         });
         self.entries = Vec::new();
@@ -361,7 +368,7 @@ impl PlannedFiles {
             kind: (folder.kind)(parsed.map_or("", |(log, _)| log)),
             log: parsed.map(|(log, _)| log.to_string()),
             rotation: parsed.and_then(|(_, n)| n),
-            planned_size: (self.sizes == Sizes::Measured).then_some(entry.size),
+            planned_size: self.measured().then_some(entry.size),
         }
     }
 
@@ -485,7 +492,7 @@ impl Plan {
     }
 
     fn measures_sizes(&self) -> bool {
-        self.files.sizes == Sizes::Measured
+        self.files.measured()
     }
 }
 
