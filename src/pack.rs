@@ -229,6 +229,13 @@ fn scanner(
     scans: budget_queue::Sender<Ahead>,
 ) {
     let mut left = 0;
+    // Tell the reader of the files left to it since it was last told;
+    // `false` once the reader has stopped.
+    let tell_left = |left: &mut usize| {
+        let told = *left == 0 || scans.send(Ahead::Left(*left), Held::default()).is_ok();
+        *left = 0;
+        told
+    };
     let mut measurer = Measurer::default();
     for planned in files.iter() {
         // A file that cannot be measured, or is not what it was, is the
@@ -238,19 +245,13 @@ fn scanner(
             .or_else(|| measurer.size(&planned.source));
         if !size.is_some_and(|size| streamed(size, Some(floor))) {
             left += 1;
-            if left == LEFT_RUN {
-                if scans.send(Ahead::Left(left), Held::default()).is_err() {
-                    return; // the reader stopped
-                }
-                left = 0;
+            if left == LEFT_RUN && !tell_left(&mut left) {
+                return;
             }
             continue;
         }
-        if left > 0 {
-            if scans.send(Ahead::Left(left), Held::default()).is_err() {
-                return;
-            }
-            left = 0;
+        if !tell_left(&mut left) {
+            return;
         }
         let (prepared, holds) = match prepare(&planned, options) {
             Prepared::InMemory { .. } => (None, Held::default()),
@@ -271,12 +272,10 @@ fn scanner(
             .send(Ahead::Taken(Box::new(prescanned)), holds)
             .is_err()
         {
-            return;
+            return; // the reader stopped
         }
     }
-    if left > 0 {
-        let _ = scans.send(Ahead::Left(left), Held::default());
-    }
+    tell_left(&mut left);
 }
 
 fn prepare_all(
