@@ -2,7 +2,8 @@
 //! not only by their count: from the scanner to the reader, open files and
 //! the bytes scanned that the writer has yet to read again; from the reader
 //! to the writer, batches and the bytes they hold in memory. What an item
-//! holds counts until the receiver is done with it. One item that holds
+//! holds counts until the receiver is done with it, and at most
+//! `MAX_QUEUED` items wait, however little they hold. One item that holds
 //! more than the limit alone still passes when the queue is empty, so the
 //! sender never waits forever.
 
@@ -38,6 +39,11 @@ impl Held {
         self.items <= limit.items && self.bytes <= limit.bytes
     }
 }
+
+/// However little they hold, at most this many items wait in a queue: a
+/// sender of items that hold nothing (the scanner's runs of files left to
+/// the reader) goes only so far ahead of its receiver.
+pub const MAX_QUEUED: usize = 64;
 
 struct State<T> {
     queue: VecDeque<(T, Held)>,
@@ -86,13 +92,14 @@ pub struct Sender<T> {
 }
 
 impl<T> Sender<T> {
-    /// Queue an item once there is room for what it holds. `Err` gives it
-    /// back if the receiver is gone.
+    /// Queue an item once there is room for what it holds, and fewer than
+    /// `MAX_QUEUED` wait. `Err` gives it back if the receiver is gone.
     pub fn send(&self, item: T, holds: Held) -> Result<(), T> {
         let mut state = self.shared.lock();
         while !state.receiver_gone
-            && state.held != Held::default()
-            && !state.held.add(holds).within(self.shared.limit)
+            && (state.queue.len() >= MAX_QUEUED
+                || (state.held != Held::default()
+                    && !state.held.add(holds).within(self.shared.limit)))
         {
             state = self
                 .shared
@@ -128,6 +135,8 @@ impl<T> Receiver<T> {
         let mut state = self.shared.lock();
         loop {
             if let Some((item, holds)) = state.queue.pop_front() {
+                // A sender may wait for fewer items queued.
+                self.shared.changed.notify_all();
                 return Some(Delivered {
                     item: Some(item),
                     holds,
@@ -143,6 +152,14 @@ impl<T> Receiver<T> {
                 .wait(state)
                 .unwrap_or_else(|e| e.into_inner());
         }
+    }
+}
+
+#[cfg(test)]
+impl<T> Receiver<T> {
+    /// How many items wait in the queue.
+    pub fn queued(&self) -> usize {
+        self.shared.lock().queue.len()
     }
 }
 
@@ -241,6 +258,22 @@ mod tests {
         drop(tx);
         assert_eq!(rx.recv().unwrap().take(), 2);
         assert!(rx.recv().is_none());
+    }
+
+    #[test]
+    fn items_that_hold_nothing_wait_once_max_queued_are_queued() {
+        let (tx, rx) = queue(LIMIT);
+        for i in 0..MAX_QUEUED {
+            tx.send(i, Held::default()).unwrap();
+        }
+        std::thread::scope(|s| {
+            let sender = s.spawn(move || tx.send(MAX_QUEUED, Held::default()));
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!sender.is_finished(), "{MAX_QUEUED} items already wait");
+            assert_eq!(rx.recv().unwrap().take(), 0);
+            sender.join().unwrap().unwrap();
+        });
+        assert_eq!(rx.queued(), MAX_QUEUED);
     }
 
     #[test]

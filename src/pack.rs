@@ -1802,4 +1802,55 @@ mod tests {
             }
         }
     }
+
+    /// The scanner tells the reader of the small files in runs, which hold
+    /// nothing: it still goes only a bounded way ahead of the reader, so
+    /// that what waits in the queue does not grow with the number of files.
+    #[test]
+    fn the_scanner_goes_a_bounded_way_ahead_of_the_reader() {
+        use crate::layout::{Sizes, plan_with};
+
+        let dir = tempfile::tempdir().unwrap();
+        let files = LEFT_RUN * (budget_queue::MAX_QUEUED + 20);
+        for i in 0..files {
+            std::fs::write(dir.path().join(format!("{i:05}.log")), "a line\n").unwrap();
+        }
+        let sources = Sources {
+            instances: vec![Instance {
+                name: "ci".into(),
+                log_dir: Some(dir.path().to_path_buf()),
+                lima_home: None,
+            }],
+            ..Sources::default()
+        };
+        let mut plan = plan_with(&sources, false, Sizes::Deferred);
+        plan.files.spool().unwrap();
+        let (scans, scanned) = budget_queue::queue(SCAN_QUEUE);
+        std::thread::scope(|scope| {
+            let files = &plan.files;
+            let running = scope.spawn(move || {
+                scanner(files, IN_MEMORY, PackOptions::default(), scans);
+            });
+            let start = std::time::Instant::now();
+            while !running.is_finished() && scanned.queued() < budget_queue::MAX_QUEUED {
+                assert!(start.elapsed().as_secs() < 60, "the scanner is stuck");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let queued = scanned.queued();
+            assert!(
+                queued <= budget_queue::MAX_QUEUED && !running.is_finished(),
+                "{queued} runs queued for a reader that took none"
+            );
+            // Taken, they still tell of every file, once.
+            let mut told = 0;
+            while let Some(mut ahead) = scanned.recv() {
+                match ahead.take() {
+                    Ahead::Left(n) => told += n,
+                    Ahead::Taken(_) => told += 1,
+                }
+            }
+            assert_eq!(told, files.len());
+        });
+    }
 }
