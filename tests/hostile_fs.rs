@@ -1054,3 +1054,156 @@ fn a_plan_that_defers_sizes_finds_what_a_measuring_plan_does() {
     assert!(deferred.files.iter().all(|f| f.planned_size.is_none()));
     assert_eq!(deferred.total_planned_bytes(), None);
 }
+
+/// Packing a plan that deferred the sizes measures each file itself, when
+/// the scanner gets to it: files that grew past the streaming threshold or
+/// shrank below it since planning, vanished, were replaced by a FIFO, a
+/// link or a socket, or whose folder was removed and made again, are each
+/// archived as they are, or skipped and reported, in plan order, whichever
+/// thread took them; the small files around them come in runs longer than
+/// the scanner's.
+#[test]
+fn a_deferred_plan_is_packed_as_the_files_are_when_packed() {
+    use logkeep::archive::DirWriter;
+    use logkeep::layout::{Sizes, plan_with};
+    use logkeep::manifest::{ArchiveInfo, Manifest};
+    use logkeep::pack::PackOptions;
+    use logkeep::redact::{Redactor, builtin_rules};
+    use logkeep::sources::{Instance, Sources};
+
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("logs");
+    let vm = logs.join("vm");
+    fs::create_dir_all(&vm).unwrap();
+    let big = 3 << 20;
+    let content = |name: &str, len: usize| -> Vec<u8> {
+        format!("{name}: a line of the log\n")
+            .bytes()
+            .cycle()
+            .take(len)
+            .collect()
+    };
+    let name = |i: usize| format!("l{i:03}.log");
+    let write = |dir: &Path, name: &str, len: usize| {
+        fs::write(dir.join(name), content(name, len)).unwrap();
+    };
+    for i in 0..200 {
+        let len = if [20, 70, 130].contains(&i) {
+            big
+        } else {
+            100 + i
+        };
+        write(&logs, &name(i), len);
+    }
+    write(&vm, "serial.log", 10);
+    write(&vm, "ha.stderr.log", big);
+    let sources = Sources {
+        instances: vec![Instance {
+            name: "ci".into(),
+            log_dir: Some(logs.clone()),
+            lima_home: None,
+        }],
+        ..Sources::default()
+    };
+    let mut plan = plan_with(&sources, false, Sizes::Deferred);
+    plan.files.spool().unwrap();
+    assert_eq!(plan.files.len(), 202);
+
+    write(&logs, &name(20), 10); // shrank
+    write(&logs, &name(30), big); // grew
+    fs::remove_file(logs.join(name(70))).unwrap();
+    fs::remove_file(logs.join(name(80))).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(logs.join(name(80)))
+            .status()
+            .unwrap()
+            .success()
+    );
+    fs::remove_file(logs.join(name(90))).unwrap();
+    std::os::unix::fs::symlink(logs.join(name(130)), logs.join(name(90))).unwrap();
+    fs::remove_file(logs.join(name(100))).unwrap();
+    let _socket = UnixListener::bind(logs.join(name(100))).unwrap();
+    fs::remove_dir_all(&vm).unwrap();
+    fs::create_dir(&vm).unwrap();
+    write(&vm, "serial.log", big);
+    write(&vm, "ha.stderr.log", 10);
+    let gone = [name(70), name(80), name(90), name(100)];
+
+    let redactor = Redactor::new(builtin_rules(), Vec::new());
+    let runs = [
+        ("redacted", Some(&redactor), None),
+        ("plain", None, None),
+        ("cut", Some(&redactor), Some(2 << 20)),
+    ];
+    for (run, redactor, max_file_size) in runs {
+        let out = work.path().join(run);
+        let mut manifest = Manifest::new(
+            &sources.instances,
+            ArchiveInfo {
+                format: "dir".into(),
+                level: None,
+            },
+        );
+        let options = PackOptions {
+            redactor,
+            max_file_size,
+            exclude_private_keys: true,
+        };
+        let (files, writer) = (&plan.files, Box::new(DirWriter::new(out.clone(), &out)));
+        // A FIFO is there: fail rather than hang.
+        std::thread::scope(|scope| {
+            let packing = scope.spawn(|| {
+                logkeep::pack::pack(files, options, &mut manifest, writer, &mut |_, _| {})
+            });
+            let start = std::time::Instant::now();
+            while !packing.is_finished() {
+                assert!(start.elapsed() < Duration::from_secs(60), "{run}: hangs");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            packing.join().unwrap().unwrap();
+        });
+
+        let planned: Vec<String> = plan.files.iter().map(|f| f.path).collect();
+        let records: Vec<_> = manifest.files.iter().unwrap().map(|r| r.unwrap()).collect();
+        let archived: Vec<&str> = records.iter().map(|r| r.path.as_str()).collect();
+        let expected: Vec<&str> = planned
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !gone.iter().any(|g| p.ends_with(g.as_str())))
+            .collect();
+        assert_eq!(archived, expected, "{run}: not every file, in plan order");
+        for record in &records {
+            let bytes = fs::read(out.join(&record.path)).unwrap();
+            let now = fs::read(&record.source).unwrap();
+            assert_eq!(record.size, bytes.len() as u64, "{run}: {}", record.path);
+            match max_file_size {
+                Some(cap) if now.len() as u64 > cap => {
+                    assert!(record.cut.is_some(), "{run}: {} not cut", record.path);
+                    assert!(
+                        now.starts_with(&bytes[..cap as usize / 4]),
+                        "{run}: {}",
+                        record.path
+                    );
+                }
+                _ => assert!(bytes == now, "{run}: {} not as it is", record.path),
+            }
+        }
+        for gone in &gone {
+            assert!(
+                manifest
+                    .skipped
+                    .iter()
+                    .any(|s| s.source.ends_with(gone.as_str())),
+                "{run}: {gone} not recorded as skipped"
+            );
+            assert!(
+                manifest
+                    .problems
+                    .iter()
+                    .any(|p| p.path.ends_with(gone.as_str())),
+                "{run}: {gone} not reported"
+            );
+        }
+    }
+}
