@@ -143,8 +143,10 @@ impl Measurer {
             if self.folder.as_ref().is_none_or(|(open, _)| open != folder) {
                 #[cfg(target_os = "linux")]
                 let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                // Not blocking should the folder have become a FIFO since
+                // it was listed.
                 #[cfg(not(target_os = "linux"))]
-                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NONBLOCK;
                 self.folder = rustix::fs::open(folder, flags, Mode::empty())
                     .ok()
                     .map(|fd| (folder.to_path_buf(), fd));
