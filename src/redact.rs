@@ -76,7 +76,9 @@ pub fn builtin_rules() -> Vec<Rule> {
         (
             "authorization",
             &["uthorization", "UTHORIZATION"],
-            r#"(?i)\bauthorization\\?["']?\s*[:=]\s*\\?["']?(?:(?:basic|bearer|token|digest|negotiate)\s+)?(?P<s>[^\s"',;]{5,}[^\s"',;\\])"#,
+            // Also as Go prints a header (`Authorization:[Basic x]`) and as
+            // JSON holds one (`"Authorization": ["Basic x"]`).
+            r#"(?i)\bauthorization\\?["']?\s*[:=]\s*\[?\\?["']?(?:(?:basic|bearer|token|digest|negotiate)\s+)?(?P<s>[^\s"',;]{5,}[^\s"',;\\\]])"#,
         ),
         (
             "bearer",
@@ -127,14 +129,15 @@ pub fn builtin_rules() -> Vec<Rule> {
             &[
                 "assword", "ASSWORD", "asswd", "ASSWD", "ecret", "ECRET", "oken=", "OKEN=",
                 "oken\"", "OKEN\"", "oken\\\"", "OKEN\\\"", "pi_key", "PI_KEY", "pikey", "PIKEY",
-                "pi-key", "sshpass", "mysql", "oken:", "piKey",
+                "pi-key", "pi-Key", "PI-KEY", "sshpass", "mysql", "oken:", "piKey",
             ],
-            // `password=x`, `"token":"x"`; `password: x` (YAML, cloud-init)
+            // `password=x`, `"token":"x"` (or `["x"]`, a Go or JSON header's
+            // values); `password: x` (YAML, cloud-init)
             // and `--password x` for the names that are never a plain word;
             // a camelCase key ending in one (`accessToken`, `dbPassword`:
             // never a plain word either) in any of those forms;
             // `sshpass -p x` and `mysql … -px` (`-P` is mysql's port).
-            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\\?["']?)|(?-i:[a-z0-9](?:Password|Passwd|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\\?["']?)|--?(?:password|passwd)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
+            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|(?-i:[a-z0-9](?:Password|Passwd|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
         ),
         (
             "private-key",
@@ -470,7 +473,9 @@ fn whole_value(text: &[u8], key: usize, start: usize, end: usize, rule: &str) ->
                         .take_while(|b| b.is_ascii_whitespace())
                         .count()
             })
-            .map(|at| at + usize::from(text[at] == b'\\'))
+            // A header's values in brackets: `["Basic a b"]`.
+            .map(|at| at + usize::from(at < start && text[at] == b'['))
+            .map(|at| at + usize::from(at < start && text[at] == b'\\'))
             .filter(|&at| at < start && matches!(text[at], b'"' | b'\''))
             .map(|at| (text[at], at)),
     };

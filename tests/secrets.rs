@@ -1049,3 +1049,44 @@ fn camel_case_secret_keys_are_redacted() {
         "{text}"
     );
 }
+
+/// Request headers as Go prints an `http.Header` (`map[Authorization:[…]]`)
+/// or JSON holds it (`"X-Api-Key": ["…"]`), and an `X-Api-Key:` header as
+/// `curl -v` shows it: the value in brackets goes, not just the bracket.
+#[test]
+fn header_values_in_go_maps_json_arrays_and_api_key_headers_are_redacted() {
+    let log = concat!(
+        "map[Accept:[*/*] Authorization:[Basic aHVudGVyMTpwdw==] User-Agent:[Go-http-client/1.1]]\n",
+        r#"{"Authorization": ["Basic aHVudGVyMjpwdw=="], "X-Api-Key": ["hunter3-key"]}"#,
+        "\n",
+        "> X-Api-Key: hunter4-key\n",
+        "map[X-Api-Key:[hunter5-key]]\n",
+    );
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    for secret in [
+        "aHVudGVyMTpwdw",
+        "aHVudGVyMjpwdw",
+        "hunter3",
+        "hunter4",
+        "hunter5",
+    ] {
+        assert!(!text.contains(secret), "{secret} kept: {text}");
+    }
+    assert!(
+        text.contains(
+            "Authorization:[Basic [REDACTED:authorization]] User-Agent:[Go-http-client/1.1]]"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"["Basic [REDACTED:authorization]"], "X-Api-Key": ["[REDACTED:password]"]}"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("> X-Api-Key: [REDACTED:password]\n"),
+        "{text}"
+    );
+}
