@@ -49,7 +49,7 @@ pub fn builtin_rules() -> Vec<Rule> {
     // Triggers are case-sensitive literals without their first letter where
     // case varies ("assword" for password, Password, …): that keeps the
     // scan on the fast, vectorised literal search.
-    let rules: [(&str, &[&str], &str); 12] = [
+    let rules: [(&str, &[&str], &str); 14] = [
         (
             "github-token",
             &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
@@ -111,6 +111,21 @@ pub fn builtin_rules() -> Vec<Rule> {
             // Docker's `"auth"` (base64 of user:password), in a config or
             // `DOCKER_AUTH_CONFIG`, also as escaped JSON; `"oauth"` is not it.
             r#"(?:^|[^A-Za-z0-9_])\\?"auth\\?"\s*:\s*\\?"(?P<s>[^"\\\s]+)"#,
+        ),
+        (
+            "cookie",
+            &["ookie", "OOKIE"],
+            // A `Cookie:` header's values (its first name stays), also as Go
+            // prints a header and in JSON, and what curl's cookie engine
+            // reports (`* Added cookie sid="x" for domain …`). Not after a
+            // `-`: a `Set-Cookie:` keeps its attributes.
+            r#"(?i)(?:(?:^|[^A-Za-z0-9_-])cookie\\?["']?\s*:\s*\[?\\?["']?[^\s"';=\]\\]+=|(?-i:(?:Added|Replaced) cookie )[^\s"';=]+=")(?P<s>[^\s"';\]\\]+(?:;\s*[^\s"';\]\\]+)*)"#,
+        ),
+        (
+            "set-cookie",
+            &["ookie", "OOKIE"],
+            // The value a `Set-Cookie:` sets; its attributes stay.
+            r#"(?i)\bset-cookie\\?["']?\s*:\s*\[?\\?["']?[^\s"';=\]\\]+=(?P<s>[^\s"';\]\\]+)"#,
         ),
         (
             "env-secret",

@@ -1090,3 +1090,39 @@ fn header_values_in_go_maps_json_arrays_and_api_key_headers_are_redacted() {
         "{text}"
     );
 }
+
+/// Cookies, as `curl -v` and Go's request dumps print them: the values of
+/// a `Cookie:` header (its first name stays), the value a `Set-Cookie:` sets
+/// (its attributes stay), and the value curl's cookie engine reports.
+#[test]
+fn cookie_headers_are_redacted() {
+    let log = concat!(
+        "> Cookie: __Host-session=hunter1-sess; theme=hunter2-theme\n",
+        "< Set-Cookie: user_session=hunter3-sess; path=/; secure; HttpOnly; SameSite=Lax\n",
+        "map[Cookie:[session=hunter4-sess]]\n",
+        r#"{"headers":{"cookie":"sid=hunter5-sess","accept":"*/*"}}"#,
+        "\n",
+        "* Added cookie sid=\"hunter6-sess\" for domain example.com, path /, expire 0\n",
+        "the cookie jar is empty; cookies: 0\n",
+    );
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(
+        text.contains("> Cookie: __Host-session=[REDACTED:cookie]\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("< Set-Cookie: user_session=[REDACTED:set-cookie]; path=/; secure; HttpOnly; SameSite=Lax\n"),
+        "{text}"
+    );
+    assert!(text.contains(r#""accept":"*/*""#), "{text}");
+    assert!(
+        text.contains("* Added cookie sid=\"[REDACTED:cookie]\" for domain example.com"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("the cookie jar is empty; cookies: 0\n"),
+        "{text}"
+    );
+}
