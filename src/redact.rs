@@ -49,7 +49,7 @@ pub fn builtin_rules() -> Vec<Rule> {
     // Triggers are case-sensitive literals without their first letter where
     // case varies ("assword" for password, Password, …): that keeps the
     // scan on the fast, vectorised literal search.
-    let rules: [(&str, &[&str], &str); 14] = [
+    let rules: [(&str, &[&str], &str); 18] = [
         (
             "github-token",
             &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
@@ -58,6 +58,30 @@ pub fn builtin_rules() -> Vec<Rule> {
             // are telling enough.
             r"(?P<s>(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255}))",
         ),
+        (
+            "gitlab-token",
+            &["glpat-", "gldt-", "glrt-", "glptt-", "glcbt-"],
+            // Personal, deploy, runner, pipeline trigger and CI job tokens.
+            r"(?P<s>gl(?:pat|dt|rt|ptt|cbt)-[A-Za-z0-9_.-]{20,255})",
+        ),
+        (
+            "slack-token",
+            &[
+                "xoxa-",
+                "xoxb-",
+                "xoxe",
+                "xoxo-",
+                "xoxp-",
+                "xoxr-",
+                "xoxs-",
+                "hooks.slack.com/",
+            ],
+            // Bot, user, app and refresh tokens (the whole match), and the
+            // secret path of an incoming webhook.
+            r"hooks\.slack\.com/services/(?P<s>T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+)|xox(?:[abeoprs]|e\.xox[bp])-[A-Za-z0-9-]{10,255}",
+        ),
+        ("google-api-key", &["AIza"], r"(?P<s>AIza[A-Za-z0-9_-]{35})"),
+        ("npm-token", &["npm_"], r"(?P<s>npm_[A-Za-z0-9]{36})"),
         (
             "aws-access-key-id",
             &["AKIA", "ASIA"],

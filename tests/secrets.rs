@@ -1126,3 +1126,45 @@ fn cookie_headers_are_redacted() {
         "{text}"
     );
 }
+
+/// Tokens whose prefix tells what they are, wherever they stand: GitLab
+/// (`glpat-`), Slack (`xoxb-`, `xoxp-`…), Google API keys (`AIza`) and npm
+/// (`npm_`), and the secret path of a Slack webhook.
+#[test]
+fn gitlab_slack_google_and_npm_tokens_are_redacted() {
+    let glpat = fake("glpat-", 20);
+    let slack = format!("xox{}-123456789012-{}", "b", fake("", 24));
+    let google = fake("AIza", 35);
+    let npm = fake("npm_", 36);
+    let webhook = fake("", 24);
+    let log = format!(
+        "git clone https://gitlab.com/o/r.git with {glpat}\n\
+         curl -d token={slack} https://slack.com/api/chat.postMessage\n\
+         url https://maps.googleapis.com/maps/api/geocode/json?key={google}&address=x\n\
+         //registry.npmjs.org/ {npm}\n\
+         POST https://hooks.slack.com/services/T0123ABCD/B0123ABCD/{webhook}\n\
+         npm notice package: logkeep@1.0.0\n"
+    );
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    for secret in [&glpat, &slack, &google, &npm, &webhook] {
+        assert!(!text.contains(&secret[6..]), "{secret} kept: {text}");
+    }
+    assert!(text.contains("with [REDACTED:gitlab-token]\n"), "{text}");
+    assert!(
+        text.contains("?key=[REDACTED:google-api-key]&address=x"),
+        "{text}"
+    );
+    assert!(
+        text.contains("//registry.npmjs.org/ [REDACTED:npm-token]\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("https://hooks.slack.com/services/[REDACTED:slack-token]\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("npm notice package: logkeep@1.0.0\n"),
+        "{text}"
+    );
+}
