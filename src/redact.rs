@@ -49,7 +49,7 @@ pub fn builtin_rules() -> Vec<Rule> {
     // Triggers are case-sensitive literals without their first letter where
     // case varies ("assword" for password, Password, …): that keeps the
     // scan on the fast, vectorised literal search.
-    let rules: [(&str, &[&str], &str); 18] = [
+    let rules: [(&str, &[&str], &str); 20] = [
         (
             "github-token",
             &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
@@ -96,6 +96,26 @@ pub fn builtin_rules() -> Vec<Rule> {
                 "ecret-access-key",
             ],
             r#"(?i)secret[_-]?access[_-]?key\\?["']?\s*[:=]\s*\\?["']?(?P<s>[A-Za-z0-9/+=]{30,})"#,
+        ),
+        (
+            "azure-key",
+            &["ntKey=", "dAccessKey="],
+            // Storage and Service Bus connection strings.
+            r#"\b(?:AccountKey|SharedAccessKey)=(?P<s>[^\s;"'&]+)"#,
+        ),
+        (
+            "url-signature",
+            &[
+                "&sig=",
+                "?sig=",
+                "-Signature=",
+                "-signature=",
+                "&Signature=",
+                "?Signature=",
+            ],
+            // A signed URL's signature, which grants access on its own: Azure
+            // SAS (`sig=`), S3 and GCS presigned URLs, CloudFront.
+            r#"[?&](?:sig|(?i:x-(?:amz|goog)-signature)|Signature)=(?P<s>[^\s&"'#<>]+)"#,
         ),
         (
             "authorization",

@@ -1168,3 +1168,30 @@ fn gitlab_slack_google_and_npm_tokens_are_redacted() {
         "{text}"
     );
 }
+
+/// Azure storage and Service Bus keys in connection strings, and the
+/// signature of a signed URL (Azure SAS `sig=`, S3 and GCS presigned URLs):
+/// each grants access on its own.
+#[test]
+fn azure_keys_and_url_signatures_are_redacted() {
+    let log = "DefaultEndpointsProtocol=https;AccountName=ci;AccountKey=hunter1+key/abc==;EndpointSuffix=core.windows.net\n\
+               Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=hunter2key=\n\
+               GET https://acct.blob.core.windows.net/c/b?sv=2020-08-04&se=2026-01-01&sr=b&sp=r&sig=hunter3sig%2Bx%3D HTTP/1.1\n\
+               PUT https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=hunter4sig&X-Amz-SignedHeaders=host\n\
+               GET https://storage.googleapis.com/b/o?X-Goog-Signature=hunter5sig&X-Goog-Date=1\n";
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(
+        text.contains(";AccountKey=[REDACTED:azure-key];EndpointSuffix=core.windows.net\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("&sp=r&sig=[REDACTED:url-signature] HTTP/1.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("&X-Amz-Signature=[REDACTED:url-signature]&X-Amz-SignedHeaders=host"),
+        "{text}"
+    );
+}
