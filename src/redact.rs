@@ -188,15 +188,19 @@ pub fn builtin_rules() -> Vec<Rule> {
             &[
                 "assword", "ASSWORD", "asswd", "ASSWD", "ecret", "ECRET", "oken=", "OKEN=",
                 "oken\"", "OKEN\"", "oken\\\"", "OKEN\\\"", "pi_key", "PI_KEY", "pikey", "PIKEY",
-                "pi-key", "pi-Key", "PI-KEY", "sshpass", "mysql", "oken:", "piKey",
+                "pi-key", "pi-Key", "PI-KEY", "sshpass", "mysql", "oken:", "piKey", " -p",
+                "-keygen", " -u", "--user", "-creds", "-token ",
             ],
             // `password=x`, `"token":"x"` (or `["x"]`, a Go or JSON header's
             // values); `password: x` (YAML, cloud-init)
             // and `--password x` for the names that are never a plain word;
             // a camelCase key ending in one (`accessToken`, `dbPassword`:
             // never a plain word either) in any of those forms;
-            // `sshpass -p x` and `mysql … -px` (`-P` is mysql's port).
-            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|(?-i:[a-z0-9](?:Password|Passwd|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
+            // `sshpass -p x` and `mysql … -px` (`-P` is mysql's port);
+            // `docker login … -p x` (any `login`: registries, az, oc),
+            // `ssh-keygen … -N x`, `curl -u user:x`, skopeo's
+            // `--creds user:x` and `--token x` (also `--auth-token x`).
+            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|(?-i:[a-z0-9](?:Password|Passwd|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bssh-keygen\s(?:[^\n]*?\s)?-[NP]\s*["']?|\bcurl\s(?:[^\n]*?\s)?(?:-u\s*|--user[\s=]\s*)["']?[^\s:"']*:|\s--(?:[a-z]+-)?creds[\s=]\s*["']?[^\s:"']*:|\s--(?:[a-z]+-)*token\s+["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
         ),
         (
             "private-key",
