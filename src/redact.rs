@@ -48,7 +48,10 @@ impl Rule {
 pub fn builtin_rules() -> Vec<Rule> {
     // Triggers are case-sensitive literals without their first letter where
     // case varies ("assword" for password, Password, …): that keeps the
-    // scan on the fast, vectorised literal search.
+    // scan on the fast, vectorised literal search. That search (Teddy, in
+    // `aho-corasick`) takes at most 64 literals, the user's included; past
+    // that the scan takes about a third longer. Rules share literals where
+    // they can ("oken" for every form of token).
     let rules: [(&str, &[&str], &str); 20] = [
         (
             "github-token",
@@ -60,22 +63,13 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "gitlab-token",
-            &["glpat-", "gldt-", "glrt-", "glptt-", "glcbt-"],
-            // Personal, deploy, runner, pipeline trigger and CI job tokens.
-            r"(?P<s>gl(?:pat|dt|rt|ptt|cbt)-[A-Za-z0-9_.-]{20,255})",
+            &["glp", "gldt-"],
+            // Personal, pipeline trigger and deploy tokens.
+            r"(?P<s>gl(?:pat|ptt|dt)-[A-Za-z0-9_.-]{20,255})",
         ),
         (
             "slack-token",
-            &[
-                "xoxa-",
-                "xoxb-",
-                "xoxe",
-                "xoxo-",
-                "xoxp-",
-                "xoxr-",
-                "xoxs-",
-                "hooks.slack.com/",
-            ],
+            &["xox", "hooks.slack.com/"],
             // Bot, user, app and refresh tokens (the whole match), and the
             // secret path of an incoming webhook.
             r"hooks\.slack\.com/services/(?P<s>T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+)|xox(?:[abeoprs]|e\.xox[bp])-[A-Za-z0-9-]{10,255}",
@@ -89,12 +83,8 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "aws-secret-access-key",
-            &[
-                "ecret_access_key",
-                "ECRET_ACCESS_KEY",
-                "ecretAccessKey",
-                "ecret-access-key",
-            ],
+            // The password rule's: a literal the two share is one pattern.
+            &["ecret", "ECRET"],
             r#"(?i)secret[_-]?access[_-]?key\\?["']?\s*[:=]\s*\\?["']?(?P<s>[A-Za-z0-9/+=]{30,})"#,
         ),
         (
@@ -105,17 +95,10 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "url-signature",
-            &[
-                "&sig=",
-                "?sig=",
-                "-Signature=",
-                "-signature=",
-                "&Signature=",
-                "?Signature=",
-            ],
+            &["&sig=", "?sig=", "-Signature="],
             // A signed URL's signature, which grants access on its own: Azure
-            // SAS (`sig=`), S3 and GCS presigned URLs, CloudFront.
-            r#"[?&](?:sig|(?i:x-(?:amz|goog)-signature)|Signature)=(?P<s>[^\s&"'#<>]+)"#,
+            // SAS (`sig=`), S3 and GCS presigned URLs.
+            r#"[?&](?:sig|X-(?:Amz|Goog)-Signature)=(?P<s>[^\s&"'#<>]+)"#,
         ),
         (
             "authorization",
@@ -136,7 +119,7 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "kubeconfig",
-            &["-key-data", "-certificate-data", "oken:", "OKEN:"],
+            &["-key-data", "-certificate-data", "oken", "OKEN"],
             r#"(?i)(?:client-key-data|client-certificate-data|\btoken)\\?["']?\s*:\s*\\?["']?(?P<s>[A-Za-z0-9+/=._-]{8,})"#,
         ),
         (
@@ -158,7 +141,7 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "cookie",
-            &["ookie", "OOKIE"],
+            &["ookie"],
             // A `Cookie:` header's values (its first name stays), also as Go
             // prints a header and in JSON, and what curl's cookie engine
             // reports (`* Added cookie sid="x" for domain …`). Not after a
@@ -167,29 +150,20 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "set-cookie",
-            &["ookie", "OOKIE"],
+            &["ookie"],
             // The value a `Set-Cookie:` sets; its attributes stay.
             r#"(?i)\bset-cookie\\?["']?\s*:\s*\[?\\?["']?[^\s"';=\]\\]+=(?P<s>[^\s"';\]\\]+)"#,
         ),
         (
             "env-secret",
-            &[
-                "_TOKEN=",
-                "_SECRET=",
-                "_PASSWORD=",
-                "_PASSWD=",
-                "_KEY=",
-                "_PASS=",
-            ],
+            &["OKEN", "ECRET", "_PASS", "_KEY="],
             r#"\b[A-Z][A-Z0-9_]*(?:_TOKEN|_SECRET|_PASSWORD|_PASSWD|_KEY|_PASS)=\\?["']?(?P<s>[^\s"'\x1b]*[^\s"'\x1b\\])"#,
         ),
         (
             "password",
             &[
-                "assword", "ASSWORD", "asswd", "ASSWD", "ecret", "ECRET", "oken=", "OKEN=",
-                "oken\"", "OKEN\"", "oken\\\"", "OKEN\\\"", "pi_key", "PI_KEY", "pikey", "PIKEY",
-                "pi-key", "pi-Key", "PI-KEY", "sshpass", "mysql", "oken:", "piKey", " -p",
-                "-keygen", " -u", "--user", "-creds", "-token ",
+                "assw", "ASSW", "ecret", "ECRET", "oken", "OKEN", "pi_key", "PI_KEY", "pikey",
+                "PIKEY", "pi-key", "pi-Key", "piKey", "sshpass", "mysql", " -p", " -u",
             ],
             // `password=x`, `"token":"x"` (or `["x"]`, a Go or JSON header's
             // values); `password: x` (YAML, cloud-init)
@@ -198,9 +172,8 @@ pub fn builtin_rules() -> Vec<Rule> {
             // never a plain word either) in any of those forms;
             // `sshpass -p x` and `mysql … -px` (`-P` is mysql's port);
             // `docker login … -p x` (any `login`: registries, az, oc),
-            // `ssh-keygen … -N x`, `curl -u user:x`, skopeo's
-            // `--creds user:x` and `--token x` (also `--auth-token x`).
-            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|(?-i:[a-z0-9](?:Password|Passwd|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bssh-keygen\s(?:[^\n]*?\s)?-[NP]\s*["']?|\bcurl\s(?:[^\n]*?\s)?(?:-u\s*|--user[\s=]\s*)["']?[^\s:"']*:|\s--(?:[a-z]+-)?creds[\s=]\s*["']?[^\s:"']*:|\s--(?:[a-z]+-)*token\s+["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
+            // `curl -u user:x` and `--token x` (also `--auth-token x`).
+            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|(?-i:[a-z0-9](?:Password|Passwd|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bcurl\s(?:[^\n]*?\s)?-u\s*["']?[^\s:"']*:|\s--(?:[a-z]+-)*token\s+["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
         ),
         (
             "private-key",
@@ -232,8 +205,11 @@ pub struct Redactor {
     triggers: AhoCorasick,
     /// Finds every trigger on one line: which rules it needs.
     on_line: AhoCorasick,
-    /// For each pattern of `triggers`: the rule it belongs to, or `None` for a literal.
-    owner: Vec<Option<usize>>,
+    /// For each pattern of `triggers`: the rules it belongs to, and `None`
+    /// if it is a literal. A literal that several rules share is one
+    /// pattern: past 64 patterns, the vectorised search gives way to a
+    /// slower one.
+    owner: Vec<Vec<Option<usize>>>,
     /// Rules without literals (the user's): they run on every line.
     untriggered: Vec<usize>,
 }
@@ -246,24 +222,12 @@ pub const LITERAL_RULE: &str = "literal";
 
 impl Redactor {
     pub fn new(rules: Vec<Rule>, literals: Vec<String>) -> Redactor {
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        let mut owner = Vec::new();
-        for (i, rule) in rules.iter().enumerate() {
-            for trigger in &rule.triggers {
-                patterns.push(trigger.as_bytes().to_vec());
-                owner.push(Some(i));
-            }
-        }
         let literals: Vec<Vec<u8>> = literals
             .into_iter()
             .filter(|l| l.len() >= 4)
             .map(String::into_bytes)
             .collect();
-        for literal in &literals {
-            patterns.push(literal.clone());
-            owner.push(None);
-        }
-        let (patterns, owner) = spread_over_buckets(patterns, owner);
+        let (patterns, owner) = literal_patterns(&rules, &literals);
         let triggers = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostFirst)
             .build(&patterns)
@@ -467,9 +431,11 @@ impl Redactor {
         }
         let mut literal = false;
         for found in self.on_line.find_overlapping_iter(text) {
-            match self.owner[found.pattern().as_usize()] {
-                Some(rule) => needed[rule] = true,
-                None => literal = true,
+            for who in &self.owner[found.pattern().as_usize()] {
+                match who {
+                    Some(rule) => needed[*rule] = true,
+                    None => literal = true,
+                }
             }
         }
         let mut found: Vec<Secret> = Vec::new();
@@ -574,30 +540,85 @@ struct Secret {
     rule: String,
 }
 
+/// The literal search's patterns, in the order it gets them, and for each
+/// the rules it belongs to (`None`: a literal). A literal that several
+/// rules share is one pattern.
+fn literal_patterns(
+    rules: &[Rule],
+    literals: &[Vec<u8>],
+) -> (Vec<Vec<u8>>, Vec<Vec<Option<usize>>>) {
+    let mut patterns: Vec<Vec<u8>> = Vec::new();
+    let mut owner: Vec<Vec<Option<usize>>> = Vec::new();
+    let mut add =
+        |pattern: &[u8], who: Option<usize>| match patterns.iter().position(|p| p == pattern) {
+            Some(at) => owner[at].push(who),
+            None => {
+                patterns.push(pattern.to_vec());
+                owner.push(vec![who]);
+            }
+        };
+    for (i, rule) in rules.iter().enumerate() {
+        for trigger in &rule.triggers {
+            add(trigger.as_bytes(), Some(i));
+        }
+    }
+    for literal in literals {
+        add(literal, None);
+    }
+    spread_over_buckets(patterns, owner)
+}
+
 /// Order the literal search's patterns (keeping `owner` in step) so that
-/// its vectorised search, Teddy in `aho-corasick`, spreads them evenly over
-/// its 16 buckets; a bucket's every false candidate costs a check. Teddy
-/// puts patterns whose first three bytes agree in their low four bits
-/// (`assword` and `ASSWORD`) in one bucket, and each other pattern in the
-/// bucket its index picks. In rule order, the variants in between leave
-/// buckets empty and stack up to three prefixes in others: one pattern per
-/// prefix first, the variants after, gives each prefix a bucket of its own
-/// where there are enough. Measured on the benchmark's logs, package
-/// manager logs, source code, documents and strace output: the search runs
-/// 1.1 to 2.5 times as fast.
-/// Matches are the same: order only picks which of two patterns starting at
-/// the same byte is reported, and only positions are used.
-fn spread_over_buckets(
-    patterns: Vec<Vec<u8>>,
-    owner: Vec<Option<usize>>,
-) -> (Vec<Vec<u8>>, Vec<Option<usize>>) {
+/// its vectorised search, Teddy in `aho-corasick`, puts alike patterns in
+/// one bucket; a bucket's every false candidate costs a check. Teddy keys a
+/// pattern on its first three bytes: a position is a candidate for a bucket
+/// when each of its bytes has a low four bits and a high four bits that
+/// some pattern of the bucket has there. Patterns whose first three bytes
+/// agree in their low four bits (`assword` and `ASSWORD`) share a bucket;
+/// each other pattern goes to the bucket its index picks, 15 minus the
+/// index modulo 16. Mixing unlike patterns in a bucket (`ghs_` and ` -p`)
+/// makes it take common text (` ms`) for a candidate: each added rule
+/// could slow the search several times over. So the patterns are sorted by
+/// the high, then the low four bits of their first bytes (lowercase with
+/// lowercase, `gh…` with `gh…`), cut into 16 runs of neighbours, and
+/// ordered so that each run lands in a bucket of its own; the variants
+/// come after. Matches are the same: order only picks which of two
+/// patterns starting at the same byte is reported, and only positions are
+/// used.
+fn spread_over_buckets<T>(patterns: Vec<Vec<u8>>, owner: Vec<T>) -> (Vec<Vec<u8>>, Vec<T>) {
+    const BUCKETS: usize = 16;
     let low_nibbles = |p: &[u8]| p.iter().take(3).map(|b| b & 0x0f).collect::<Vec<u8>>();
     let mut seen = std::collections::HashSet::new();
-    let (first, variants): (Vec<_>, Vec<_>) = patterns
+    let (mut first, variants): (Vec<_>, Vec<_>) = patterns
         .into_iter()
         .zip(owner)
         .partition(|(p, _)| seen.insert(low_nibbles(p)));
-    first.into_iter().chain(variants).unzip()
+    first.sort_by_key(|(p, _)| {
+        let head = &p[..p.len().min(3)];
+        let high = head.iter().map(|b| b >> 4);
+        high.chain(head.iter().map(|b| b & 0x0f))
+            .collect::<Vec<u8>>()
+    });
+    // Runs of neighbours, the longer ones first, lengths at most one apart.
+    let total = first.len();
+    let runs = total.min(BUCKETS);
+    let mut grouped: Vec<std::collections::VecDeque<(Vec<u8>, T)>> = Vec::new();
+    let mut rest = first.into_iter();
+    for run in 0..runs {
+        let len = total / runs + usize::from(run < total % runs);
+        grouped.push(rest.by_ref().take(len).collect());
+    }
+    // Pattern i of a run goes to index 16 * i + the run's number, in bucket
+    // 15 minus the run's number.
+    let mut ordered = Vec::new();
+    while grouped.iter().any(|run| !run.is_empty()) {
+        for run in &mut grouped {
+            if let Some(pattern) = run.pop_front() {
+                ordered.push(pattern);
+            }
+        }
+    }
+    ordered.into_iter().chain(variants).unzip()
 }
 
 /// Overlapping or touching matches become one; its marker names the most
@@ -682,7 +703,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_pattern_per_prefix_comes_first_and_each_keeps_its_owner() {
+    fn alike_patterns_come_first_side_by_side_and_each_keeps_its_owner() {
         let patterns: Vec<Vec<u8>> = ["oken=", "OKEN=", "eyJ", "ECRET", "ecret", "://"]
             .iter()
             .map(|p| p.as_bytes().to_vec())
@@ -693,8 +714,38 @@ mod tests {
             .iter()
             .map(|p| std::str::from_utf8(p).unwrap())
             .collect();
-        assert_eq!(patterns, ["oken=", "eyJ", "ECRET", "://", "OKEN=", "ecret"]);
-        assert_eq!(owner, [Some(0), Some(1), Some(2), None, Some(0), Some(2)]);
+        assert_eq!(patterns, ["://", "ECRET", "oken=", "eyJ", "OKEN=", "ecret"]);
+        assert_eq!(owner, [None, Some(2), Some(0), Some(1), Some(0), Some(2)]);
+    }
+
+    /// The bucket Teddy gives each pattern, as it does: by the pattern's
+    /// low four bits, else by its index.
+    fn teddy_buckets(patterns: &[Vec<u8>]) -> Vec<usize> {
+        let mut by_nibbles = std::collections::HashMap::new();
+        let mut buckets = Vec::new();
+        for (i, p) in patterns.iter().enumerate() {
+            let nibbles: Vec<u8> = p.iter().take(3).map(|b| b & 0x0f).collect();
+            buckets.push(*by_nibbles.entry(nibbles).or_insert(15 - i % 16));
+        }
+        buckets
+    }
+
+    #[test]
+    fn alike_builtin_triggers_share_a_bucket_and_unlike_ones_do_not() {
+        let (patterns, _) = literal_patterns(&builtin_rules(), &[]);
+        let buckets = teddy_buckets(&patterns);
+        let bucket = |p: &str| buckets[patterns.iter().position(|q| q == p.as_bytes()).unwrap()];
+        assert_eq!(bucket("ghr_"), bucket("ghs_"));
+        assert_eq!(bucket(" -p"), bucket(" -u"));
+        assert_ne!(bucket("ghs_"), bucket(" -p"));
+    }
+
+    #[test]
+    fn builtin_triggers_leave_room_for_the_users_literals() {
+        let (patterns, _) = literal_patterns(&builtin_rules(), &[]);
+        // The vectorised literal search takes at most 64 patterns: at
+        // least 12 are left for the user's literals (`--mask-env`).
+        assert!(patterns.len() <= 52, "{}", patterns.len());
     }
 
     /// Reads a slice a few bytes at a time, as a pipe or a slow disk may.
