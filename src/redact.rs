@@ -165,15 +165,19 @@ pub fn builtin_rules() -> Vec<Rule> {
                 "assw", "ASSW", "ecret", "ECRET", "oken", "OKEN", "pi_key", "PI_KEY", "pikey",
                 "PIKEY", "pi-key", "pi-Key", "piKey", "sshpass", "mysql", " -p", " -u",
             ],
-            // `password=x`, `"token":"x"` (or `["x"]`, a Go or JSON header's
-            // values); `password: x` (YAML, cloud-init)
-            // and `--password x` for the names that are never a plain word;
+            // `password=x`, `token = x` starting a line (INI, TOML; not
+            // an assignment in code), `"token":"x"` (or
+            // `["x"]`, a Go or JSON header's values); `password: x` (YAML,
+            // cloud-init) for the names that are never a plain word, and
+            // `GITHUB_TOKEN: x`, `client_secret: x` for compound ones;
+            // PostgreSQL's `PGPASSWORD=x`;
+            // `--password x`;
             // a camelCase key ending in one (`accessToken`, `dbPassword`:
             // never a plain word either) in any of those forms;
             // `sshpass -p x` and `mysql … -px` (`-P` is mysql's port);
             // `docker login … -p x` (any `login`: registries, az, oc),
             // `curl -u user:x` and `--token x` (also `--auth-token x`).
-            r#"(?i)(?:(?:\b|_)(?:(?:password|passwd|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|(?-i:[a-z0-9](?:Password|Passwd|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bcurl\s(?:[^\n]*?\s)?-u\s*["']?[^\s:"']*:|\s--(?:[a-z]+-)*token\s+["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
+            r#"(?i)(?:(?:\b|_)(?:(?:(?:pg)?password|passwd|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|secret|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bcurl\s(?:[^\n]*?\s)?-u\s*["']?[^\s:"']*:|\s--(?:[a-z]+-)*token\s+["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
         ),
         (
             "private-key",

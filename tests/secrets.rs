@@ -1222,3 +1222,31 @@ fn command_line_credentials_are_redacted() {
         "{text}"
     );
 }
+
+/// Config files dumped into a log: INI and TOML `key = value` (AWS
+/// credentials, `.pypirc`, Cargo's credentials), `PGPASSWORD`, and YAML
+/// keys ending in `_token` or `_secret`.
+#[test]
+fn config_file_and_environment_forms_are_redacted() {
+    let log = "[default]\n\
+               aws_session_token = hunter1-session\n\
+               password = hunter2-pw\n\
+               token = \"hunter3-cargo\"\n\
+               + PGPASSWORD=hunter5-pg psql -h db\n\
+               env:\n  GITHUB_TOKEN: hunter7-gh\n  client_secret: hunter8-cs\n\
+               if password == \"\" {\n\
+               token_type: bearer\n";
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(
+        text.contains("aws_session_token = [REDACTED:password]\n")
+            && text.contains("token = \"[REDACTED:password]\"\n")
+            && text.contains("  GITHUB_TOKEN: [REDACTED:password]\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("if password == \"\" {\ntoken_type: bearer\n"),
+        "{text}"
+    );
+}
