@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    Tree, collect_cmd, logkeep, manifest_json, python, read_tree, require_python_module,
+    Tree, collect_cmd, logkeep, manifest_json, mkfifo, python, read_tree, require_python_module,
     require_tool, run, run_ok, stderr, stdout, validate_manifest,
 };
 
@@ -36,13 +36,7 @@ impl LiveTree {
         sockets.push(UnixListener::bind(app.join("serial.sock")).unwrap());
         // A socket and a FIFO named like logs: opening either naively would hang or connect.
         sockets.push(UnixListener::bind(app.join("console.log")).unwrap());
-        assert!(
-            Command::new("mkfifo")
-                .arg(vm.join("serialp.log"))
-                .status()
-                .unwrap()
-                .success()
-        );
+        mkfifo(&vm.join("serialp.log"));
         // Disk images: huge and sparse.
         fs::File::create(vm.join("disk"))
             .unwrap()

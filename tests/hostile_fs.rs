@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::{
-    SmallDisk, Tree, collect_cmd, logkeep, manifest_json, python, read_tree, run, run_ok,
+    SmallDisk, Tree, collect_cmd, logkeep, manifest_json, mkfifo, python, read_tree, run, run_ok,
     signal_when, stderr, stdout, validate_manifest,
 };
 
@@ -268,13 +268,7 @@ fn log_replaced_by_a_fifo_after_planning_does_not_block() {
     let plan = logkeep::layout::plan(&sources, false);
     let victim = tree.path(Tree::LIMA_LOG_DIR).join("lima-init.log");
     fs::remove_file(&victim).unwrap();
-    assert!(
-        Command::new("mkfifo")
-            .arg(&victim)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&victim);
 
     let out = tempfile::tempdir().unwrap();
     let root = out.path().to_path_buf();
@@ -309,13 +303,7 @@ fn log_replaced_by_a_fifo_after_planning_does_not_block() {
 fn fifo_without_writer_and_listening_socket_are_skipped_promptly() {
     let tree = Tree::new();
     let vm = tree.path(Tree::LIMA_HOME).join("test-stopped");
-    assert!(
-        Command::new("mkfifo")
-            .arg(vm.join("serialp.log"))
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&vm.join("serialp.log"));
     let listener = UnixListener::bind(vm.join("serial.sock")).unwrap();
     let _listener2 = UnixListener::bind(vm.join("ha.stdout.9.log")).unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -1020,13 +1008,7 @@ fn a_plan_that_defers_sizes_finds_what_a_measuring_plan_does() {
     let tree = Tree::new();
     let logs = tree.path(Tree::LIMA_LOG_DIR);
     let vm = tree.path(Tree::LIMA_HOME).join("test-stopped");
-    assert!(
-        Command::new("mkfifo")
-            .arg(logs.join("fifo.log"))
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&logs.join("fifo.log"));
     let _socket = UnixListener::bind(vm.join("serial.sock.log")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", logs.join("link.log")).unwrap();
     fs::create_dir_all(logs.join("old-vm/nested")).unwrap();
@@ -1113,13 +1095,7 @@ fn a_deferred_plan_is_packed_as_the_files_are_when_packed() {
     write(&logs, &name(30), big); // grew
     fs::remove_file(logs.join(name(70))).unwrap();
     fs::remove_file(logs.join(name(80))).unwrap();
-    assert!(
-        Command::new("mkfifo")
-            .arg(logs.join(name(80)))
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&logs.join(name(80)));
     fs::remove_file(logs.join(name(90))).unwrap();
     std::os::unix::fs::symlink(logs.join(name(130)), logs.join(name(90))).unwrap();
     fs::remove_file(logs.join(name(100))).unwrap();

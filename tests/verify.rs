@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Tree, logkeep, run, run_ok, stdout, validate_json};
+use common::{Tree, logkeep, mkfifo, run, run_ok, stdout, validate_json};
 
 fn collect(tree: &Tree, out: &Path, extra: &[&str]) {
     run_ok(
@@ -96,13 +96,7 @@ fn changed_missing_and_unlisted_files_are_named_and_exit_3() {
     fs::remove_file(folder.join("_diag/typeperf.tsv")).unwrap();
     fs::write(folder.join("smuggled.log"), "x\n").unwrap();
     std::os::unix::fs::symlink("/etc/passwd", folder.join("link.log")).unwrap();
-    assert!(
-        Command::new("mkfifo")
-            .arg(folder.join("fifo.log"))
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&folder.join("fifo.log"));
     let out = run(logkeep().args(["verify", "--json"]).arg(&folder));
     assert_eq!(out.status.code(), Some(3));
     let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -66,6 +66,12 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Make a FIFO at `path` (what a serial console or a pipe leaves in a log folder).
+pub fn mkfifo(path: &Path) {
+    let made = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
 /// Fail with what to do when a tool the test needs is missing.
 pub fn require_tool(tool: &str, package: &str) {
     let found = Command::new("sh")
