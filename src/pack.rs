@@ -1418,6 +1418,11 @@ mod tests {
     /// The plan of one instance, "ci", whose logs are in `logs`, spooled as
     /// `collect` spools it.
     fn plan_of(logs: &Path) -> (Sources, Plan) {
+        plan_with_sizes(logs, crate::layout::Sizes::Measured)
+    }
+
+    /// `plan_of`, measuring the files or not.
+    fn plan_with_sizes(logs: &Path, sizes: crate::layout::Sizes) -> (Sources, Plan) {
         let sources = Sources {
             instances: vec![Instance {
                 name: "ci".into(),
@@ -1426,7 +1431,7 @@ mod tests {
             }],
             ..Sources::default()
         };
-        let mut plan = crate::layout::plan(&sources, false);
+        let mut plan = crate::layout::plan_with(&sources, false, sizes);
         plan.files.spool().unwrap();
         (sources, plan)
     }
@@ -1808,23 +1813,12 @@ mod tests {
     /// that what waits in the queue does not grow with the number of files.
     #[test]
     fn the_scanner_goes_a_bounded_way_ahead_of_the_reader() {
-        use crate::layout::{Sizes, plan_with};
-
         let dir = tempfile::tempdir().unwrap();
         let files = LEFT_RUN * (budget_queue::MAX_QUEUED + 20);
         for i in 0..files {
             std::fs::write(dir.path().join(format!("{i:05}.log")), "a line\n").unwrap();
         }
-        let sources = Sources {
-            instances: vec![Instance {
-                name: "ci".into(),
-                log_dir: Some(dir.path().to_path_buf()),
-                lima_home: None,
-            }],
-            ..Sources::default()
-        };
-        let mut plan = plan_with(&sources, false, Sizes::Deferred);
-        plan.files.spool().unwrap();
+        let (_, plan) = plan_with_sizes(dir.path(), crate::layout::Sizes::Deferred);
         let (scans, scanned) = budget_queue::queue(SCAN_QUEUE);
         std::thread::scope(|scope| {
             let files = &plan.files;
