@@ -14,6 +14,7 @@ pub mod exit_codes;
 pub mod github;
 pub mod interrupt;
 pub mod layout;
+pub mod literal_buckets;
 pub mod logline;
 pub mod manifest;
 pub mod merge;

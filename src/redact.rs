@@ -569,60 +569,7 @@ fn literal_patterns(
     for literal in literals {
         add(literal, None);
     }
-    spread_over_buckets(patterns, owner)
-}
-
-/// Order the literal search's patterns (keeping `owner` in step) so that
-/// its vectorised search, Teddy in `aho-corasick`, puts alike patterns in
-/// one bucket; a bucket's every false candidate costs a check. Teddy keys a
-/// pattern on its first three bytes: a position is a candidate for a bucket
-/// when each of its bytes has a low four bits and a high four bits that
-/// some pattern of the bucket has there. Patterns whose first three bytes
-/// agree in their low four bits (`assword` and `ASSWORD`) share a bucket;
-/// each other pattern goes to the bucket its index picks, 15 minus the
-/// index modulo 16. Mixing unlike patterns in a bucket (`ghs_` and ` -p`)
-/// makes it take common text (` ms`) for a candidate: each added rule
-/// could slow the search several times over. So the patterns are sorted by
-/// the high, then the low four bits of their first bytes (lowercase with
-/// lowercase, `gh…` with `gh…`), cut into 16 runs of neighbours, and
-/// ordered so that each run lands in a bucket of its own; the variants
-/// come after. Matches are the same: order only picks which of two
-/// patterns starting at the same byte is reported, and only positions are
-/// used.
-fn spread_over_buckets<T>(patterns: Vec<Vec<u8>>, owner: Vec<T>) -> (Vec<Vec<u8>>, Vec<T>) {
-    const BUCKETS: usize = 16;
-    let low_nibbles = |p: &[u8]| p.iter().take(3).map(|b| b & 0x0f).collect::<Vec<u8>>();
-    let mut seen = std::collections::HashSet::new();
-    let (mut first, variants): (Vec<_>, Vec<_>) = patterns
-        .into_iter()
-        .zip(owner)
-        .partition(|(p, _)| seen.insert(low_nibbles(p)));
-    first.sort_by_key(|(p, _)| {
-        let head = &p[..p.len().min(3)];
-        let high = head.iter().map(|b| b >> 4);
-        high.chain(head.iter().map(|b| b & 0x0f))
-            .collect::<Vec<u8>>()
-    });
-    // Runs of neighbours, the longer ones first, lengths at most one apart.
-    let total = first.len();
-    let runs = total.min(BUCKETS);
-    let mut grouped: Vec<std::collections::VecDeque<(Vec<u8>, T)>> = Vec::new();
-    let mut rest = first.into_iter();
-    for run in 0..runs {
-        let len = total / runs + usize::from(run < total % runs);
-        grouped.push(rest.by_ref().take(len).collect());
-    }
-    // Pattern i of a run goes to index 16 * i + the run's number, in bucket
-    // 15 minus the run's number.
-    let mut ordered = Vec::new();
-    while grouped.iter().any(|run| !run.is_empty()) {
-        for run in &mut grouped {
-            if let Some(pattern) = run.pop_front() {
-                ordered.push(pattern);
-            }
-        }
-    }
-    ordered.into_iter().chain(variants).unzip()
+    crate::literal_buckets::order_for_buckets(patterns, owner)
 }
 
 /// Overlapping or touching matches become one; its marker names the most
@@ -707,41 +654,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn alike_patterns_come_first_side_by_side_and_each_keeps_its_owner() {
-        let patterns: Vec<Vec<u8>> = ["oken=", "OKEN=", "eyJ", "ECRET", "ecret", "://"]
-            .iter()
-            .map(|p| p.as_bytes().to_vec())
-            .collect();
-        let owner = vec![Some(0), Some(0), Some(1), Some(2), Some(2), None];
-        let (patterns, owner) = spread_over_buckets(patterns, owner);
-        let patterns: Vec<&str> = patterns
-            .iter()
-            .map(|p| std::str::from_utf8(p).unwrap())
-            .collect();
-        assert_eq!(patterns, ["://", "ECRET", "oken=", "eyJ", "OKEN=", "ecret"]);
-        assert_eq!(owner, [None, Some(2), Some(0), Some(1), Some(0), Some(2)]);
-    }
-
-    /// The bucket Teddy gives each pattern, as it does: by the pattern's
-    /// low four bits, else by its index.
-    fn teddy_buckets(patterns: &[Vec<u8>]) -> Vec<usize> {
-        let mut by_nibbles = std::collections::HashMap::new();
-        let mut buckets = Vec::new();
-        for (i, p) in patterns.iter().enumerate() {
-            let nibbles: Vec<u8> = p.iter().take(3).map(|b| b & 0x0f).collect();
-            buckets.push(*by_nibbles.entry(nibbles).or_insert(15 - i % 16));
-        }
-        buckets
-    }
-
-    #[test]
     fn alike_builtin_triggers_share_a_bucket_and_unlike_ones_do_not() {
         let (patterns, _) = literal_patterns(&builtin_rules(), &[]);
-        let buckets = teddy_buckets(&patterns);
+        let buckets = crate::literal_buckets::tests::teddy_buckets(&patterns);
         let bucket = |p: &str| buckets[patterns.iter().position(|q| q == p.as_bytes()).unwrap()];
         assert_eq!(bucket("ghr_"), bucket("ghs_"));
         assert_eq!(bucket(" -p"), bucket(" -u"));
         assert_ne!(bucket("ghs_"), bucket(" -p"));
+    }
+
+    /// Every log position the literal search checks costs time. On the
+    /// fixture logs, the built-in triggers in the order given take 4 times
+    /// as many checks as in the order made for Teddy's buckets: 0.0155
+    /// against 0.0037 per byte. (Cut into 16 runs of the sorted triggers,
+    /// the order before, they took 0.0062.)
+    #[test]
+    fn the_literal_search_checks_few_positions_of_ordinary_logs() {
+        use crate::literal_buckets::tests::candidates_per_byte;
+        let mut logs = Vec::new();
+        let mut folders =
+            vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|e| e == "log") {
+                    logs.extend(std::fs::read(path).unwrap());
+                }
+            }
+        }
+        assert!(logs.len() > 50_000, "{}", logs.len());
+        let rules = builtin_rules();
+        let (ordered, _) = literal_patterns(&rules, &[]);
+        let mut given: Vec<Vec<u8>> = Vec::new();
+        for trigger in rules.iter().flat_map(|r| &r.triggers) {
+            if !given.contains(&trigger.as_bytes().to_vec()) {
+                given.push(trigger.as_bytes().to_vec());
+            }
+        }
+        let (ordered, given) = (
+            candidates_per_byte(&ordered, &logs),
+            candidates_per_byte(&given, &logs),
+        );
+        assert!(
+            ordered < 0.004,
+            "{ordered} checks per byte (in the order given: {given})"
+        );
     }
 
     #[test]
