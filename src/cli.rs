@@ -688,7 +688,7 @@ fn collect_options(args: CollectArgs) -> Result<CollectOptions> {
         let Some((name, regex)) = rule.split_once('=') else {
             return Err(
                 Error::new(format!("--redact {rule:?} needs the form NAME=REGEX"))
-                    .with_hint("for example --redact 'vault-token=hvs\\.[A-Za-z0-9]{20,}'"),
+                    .with_hint("for example --redact 'acme-token=acme_[A-Za-z0-9]{20,}'"),
             );
         };
         sources

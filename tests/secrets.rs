@@ -491,7 +491,7 @@ fn user_rules_and_masked_environment_values() {
     plant(root.path());
     fs::write(
         root.path().join("logs/custom.log"),
-        "vault says hvs.ABCDEFGHIJKLMNOPQRSTUV and the deploy key is correct-horse-battery\n",
+        "the ticket bot says acme_ABCDEFGHIJKLMNOPQRSTUV and the deploy key is correct-horse-battery\n",
     )
     .unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -509,7 +509,7 @@ fn user_rules_and_masked_environment_values() {
         .arg(root.path().join("logs"))
         .args([
             "--redact",
-            r"vault-token=hvs\.[A-Za-z0-9]{20,}",
+            r"acme-token=acme_[A-Za-z0-9]{20,}",
             "--mask-env",
             "LOGKEEP_TEST_DEPLOY_KEY",
             "-o",
@@ -519,7 +519,7 @@ fn user_rules_and_masked_environment_values() {
     let text = fs::read_to_string(out_dir.join("sec/custom.log")).unwrap();
     assert_eq!(
         text,
-        "vault says [REDACTED:vault-token] and the deploy key is [REDACTED:literal]\n"
+        "the ticket bot says [REDACTED:acme-token] and the deploy key is [REDACTED:literal]\n"
     );
 
     let bad = run(logkeep()
@@ -1247,6 +1247,46 @@ fn config_file_and_environment_forms_are_redacted() {
     );
     assert!(
         text.ends_with("if password == \"\" {\ntoken_type: bearer\n"),
+        "{text}"
+    );
+}
+
+/// Secrets CI jobs print that had no rule: a Vault token as `vault login`
+/// shows it, MySQL's password variable, GPG passphrases in each form, Rails'
+/// `SECRET_KEY_BASE` and a Java property's password. Words that only look
+/// alike stay.
+#[test]
+fn vault_mysql_passphrase_rails_and_java_property_secrets_are_redacted() {
+    let vault = format!("hvs.{}", "CAESIhunter1x".repeat(8));
+    let batch = format!("hvb.{}", "AAAAAQhunter0".repeat(8));
+    let log = format!(
+        "token                {vault}\n\
+         batch token: {batch}\n\
+         + export MYSQL_PWD=hunter2-my\n\
+         GPG_PASSPHRASE=hunter3-gpg\n\
+         + gpg --batch --passphrase hunter4-gpg --pinentry-mode loopback -d x.gpg\n\
+         passphrase: hunter5-yaml\n\
+         {{\"keyPassphrase\":\"hunter6-json\"}}\n\
+         SECRET_KEY_BASE=hunter7-rails\n\
+         + mvn -B deploy -Dpassword=hunter8-mvn -Dusername=ci\n\
+         PWD=/home/runner/work OLDPWD=/home/runner\n\
+         gpg --passphrase-fd 0 --batch; classpath: /opt/lib; hvs.short\n"
+    );
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(
+        text.starts_with("token                [REDACTED:vault-token]\nbatch token: [REDACTED:")
+            && text.contains("+ export MYSQL_PWD=[REDACTED:env-secret]\n")
+            && text.contains("--passphrase [REDACTED:password] --pinentry-mode")
+            && text.contains("-Dpassword=[REDACTED:password] -Dusername=ci\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "PWD=/home/runner/work OLDPWD=/home/runner\n\
+             gpg --passphrase-fd 0 --batch; classpath: /opt/lib; hvs.short\n"
+        ),
         "{text}"
     );
 }
