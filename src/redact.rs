@@ -171,7 +171,7 @@ pub fn builtin_rules() -> Vec<Rule> {
             "password",
             &[
                 "assw", "ASSW", "ecret", "ECRET", "oken", "OKEN", "pi_key", "PI_KEY", "pikey",
-                "PIKEY", "pi-key", "pi-Key", "piKey", "sshpass", "mysql", " -p", " -u", "assph",
+                "PIKEY", "pi-key", "pi-Key", "piKey", "sshpass", "mysql", " -p", "curl", "assph",
             ],
             // `password=x`, `token = x` starting a line (INI, TOML; not
             // an assignment in code), `"token":"x"` (or
@@ -184,10 +184,11 @@ pub fn builtin_rules() -> Vec<Rule> {
             // never a plain word either) in any of those forms;
             // `sshpass -p x` and `mysql … -px` (`-P` is mysql's port);
             // `docker login … -p x` (any `login`: registries, az, oc),
-            // `curl -u user:x` and `--token x` (also `--auth-token x`).
+            // `curl -u user:x` (`--user`) and `--token x` (also
+            // `--auth-token x`).
             // A `passphrase` is a password in each form, and so is a Java
             // property's (`-Dpassword=x`).
-            r#"(?i)(?:(?:\b|_|(?-i:-D))(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd|passphrase)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bcurl\s(?:[^\n]*?\s)?-u\s*["']?[^\s:"']*:|\s--(?:[a-z]+-)*token\s+["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
+            r#"(?i)(?:(?:\b|_|(?-i:-D))(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd|passphrase)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bcurl\s(?:[^\n]*?\s)?(?:-u\s*|--user(?:=|\s+))["']?[^\s:"']*:|\s--(?:[a-z]+-)*token\s+["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
         ),
         (
             "private-key",
@@ -669,13 +670,13 @@ mod tests {
         let buckets = crate::literal_buckets::tests::teddy_buckets(&patterns);
         let bucket = |p: &str| buckets[patterns.iter().position(|q| q == p.as_bytes()).unwrap()];
         assert_eq!(bucket("ghr_"), bucket("ghs_"));
-        assert_eq!(bucket(" -p"), bucket(" -u"));
+        assert_eq!(bucket("pi_key"), bucket("pikey"));
         assert_ne!(bucket("ghs_"), bucket(" -p"));
     }
 
     /// Every log position the literal search checks costs time. On the
-    /// fixture logs, the built-in triggers in rule order take 0.036 checks
-    /// per byte, in the order made for Teddy's buckets 0.0037. (Cut into 16
+    /// fixture logs, the built-in triggers in rule order take 0.034 checks
+    /// per byte, in the order made for Teddy's buckets 0.0044. (Cut into 16
     /// runs of the sorted triggers, the order before, the 50 triggers of
     /// then took 0.0062.)
     #[test]
@@ -708,7 +709,7 @@ mod tests {
             candidates_per_byte(&given, &logs),
         );
         assert!(
-            ordered < 0.004,
+            ordered < 0.005,
             "{ordered} checks per byte (in the order given: {given})"
         );
     }

@@ -1205,6 +1205,8 @@ fn command_line_credentials_are_redacted() {
                + az login --service-principal -u app -p hunter3-pw --tenant t\n\
                + curl -fsSL -u ci:hunter4-pw https://example.com/x\n\
                + curl -u 'ci:hunter5-pw' https://example.com/x\n\
+               + curl --fail --user ci:hunter6-pw --user-agent ci/1 https://example.com/x\n\
+               + curl --user=ci:hunter8-pw https://example.com/x\n\
                + kubectl --token hunter7-token get pods\n\
                + docker run -u 1000:1000 -p 8080:80 img\n\
                + mkdir -p /tmp/logs\n";
@@ -1214,7 +1216,8 @@ fn command_line_credentials_are_redacted() {
     assert!(
         text.contains("+ docker login -u ci -p [REDACTED:password] ghcr.io\n")
             && text.contains("-u ci:[REDACTED:password] https://example.com/x\n")
-            && text.contains("--token [REDACTED:password] get pods\n"),
+            && text.contains("--token [REDACTED:password] get pods\n")
+            && text.contains("--user ci:[REDACTED:password] --user-agent ci/1 https"),
         "{text}"
     );
     assert!(
