@@ -344,4 +344,22 @@ pub(crate) mod tests {
             assert!((1..=3).contains(&held), "bucket {b} holds {held}");
         }
     }
+
+    #[test]
+    fn any_number_of_patterns_comes_back_whole() {
+        let alike: Vec<Vec<u8>> = (0..40u8).map(|i| vec![b'a', b'b', b'c', i]).collect();
+        let many: Vec<Vec<u8>> = (0..100u32)
+            .map(|i| format!("k{i:03}=").into_bytes())
+            .collect();
+        for given in [vec![], bytes(&["only"]), alike, many] {
+            let owner: Vec<usize> = (0..given.len()).collect();
+            let (patterns, owner) = order_for_buckets(given.clone(), owner);
+            assert_eq!(patterns.len(), given.len());
+            let mut seen = vec![false; given.len()];
+            for (p, &o) in patterns.iter().zip(&owner) {
+                assert_eq!(p, &given[o]);
+                assert!(!std::mem::replace(&mut seen[o], true), "{o} twice");
+            }
+        }
+    }
 }
