@@ -9,28 +9,53 @@
 //! `g-s` and the like, which logs are full of. Teddy picks the buckets
 //! itself: patterns whose first three bytes agree in their low four bits
 //! (`assw` and `ASSW`) share one; any other pattern goes to the bucket its
-//! index picks, 15 minus the index modulo 16. The order is the only say we
-//! have. Matches are the same in any order: it only picks which of two
+//! index picks, 15 minus the index modulo 16 (with 8 buckets, 7 minus the
+//! index modulo 8). The order is the only say we have. Matches are the same in any order: it only picks which of two
 //! patterns starting at one byte is reported, and only positions are used.
 
 use std::collections::HashMap;
 
-/// Teddy's buckets (its "fat" variant, which it uses past 32 patterns).
-const BUCKETS: usize = 16;
 /// The bytes of a pattern that Teddy keys on.
 const KEY_LEN: usize = 3;
+/// Past this many patterns, `aho-corasick` does not use Teddy.
+const TEDDY_MAX: usize = 64;
+
+/// How many buckets Teddy has for this many patterns here: 16 (its "fat"
+/// variant) with AVX2 and more than 32 patterns, else 8 (on ARM, such as
+/// Apple's, and on x86 without AVX2).
+pub fn teddy_buckets_for(patterns: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if patterns > 32 && std::arch::is_x86_feature_detected!("avx2") {
+        return 16;
+    }
+    let _ = patterns;
+    8
+}
 
 /// `patterns` (with `owner`, in step) in an order that has Teddy put them
 /// in buckets that take the least of ordinary log text for candidates.
 ///
 /// Patterns that Teddy will bucket together anyway (alike low four bits)
 /// go as one. Those groups are clustered, cheapest merge first, into at
-/// most 16 buckets of the sizes their indices allow, by how much text each
+/// most 16 (or 8) buckets of the sizes their indices allow, by how much text each
 /// bucket would take ([`Cluster`]); then each cluster is given the
 /// indices of one bucket, the pattern that sets a group's bucket before
 /// the others of its group.
 pub fn order_for_buckets<T>(patterns: Vec<Vec<u8>>, owner: Vec<T>) -> (Vec<Vec<u8>>, Vec<T>) {
+    let buckets = teddy_buckets_for(patterns.len());
+    order_in_buckets(patterns, owner, buckets)
+}
+
+/// [`order_for_buckets`] for a Teddy of `buckets` buckets.
+pub fn order_in_buckets<T>(
+    patterns: Vec<Vec<u8>>,
+    owner: Vec<T>,
+    buckets: usize,
+) -> (Vec<Vec<u8>>, Vec<T>) {
     let n = patterns.len();
+    if n > TEDDY_MAX {
+        return (patterns, owner);
+    }
     // Groups of patterns with the same low four bits, in first-seen order.
     let mut group_of_key: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
@@ -41,18 +66,18 @@ pub fn order_for_buckets<T>(patterns: Vec<Vec<u8>>, owner: Vec<T>) -> (Vec<Vec<u
         });
         groups[at].push(i);
     }
-    // Bucket b gets the first patterns of new groups at indices
-    // 15 - b, 31 - b, …: its capacity, in groups, is how many of those are
+    // Bucket b gets the first patterns of new groups at indices 15 - b,
+    // 31 - b, … (with 16 buckets): its capacity, in groups, is how many of those are
     // below n.
-    let capacity = |slot_class: usize| n / BUCKETS + usize::from(slot_class < n % BUCKETS);
-    let mut capacities: Vec<usize> = (0..BUCKETS).map(capacity).collect();
+    let capacity = |slot_class: usize| n / buckets + usize::from(slot_class < n % buckets);
+    let mut capacities: Vec<usize> = (0..buckets).map(capacity).collect();
     capacities.sort_unstable_by(|a, b| b.cmp(a));
     // Clusters of groups, merged while there are more than buckets: each
     // time the two whose merge adds the least to the text taken, among
     // those whose sizes can still end in the buckets (none larger than the
     // largest capacity, and no more of that size than buckets have it;
     // capacities differ by one at most).
-    let (most, least) = (capacities[0], capacities[BUCKETS - 1]);
+    let (most, least) = (capacities[0], capacities[buckets - 1]);
     let roomy = capacities.iter().filter(|&&c| c > least).count();
     let mut clusters: Vec<Option<Cluster>> = groups
         .iter()
@@ -74,7 +99,7 @@ pub fn order_for_buckets<T>(patterns: Vec<Vec<u8>>, owner: Vec<T>) -> (Vec<Vec<u
         }
     }
     let mut left = count;
-    while left > BUCKETS {
+    while left > buckets {
         let size = |c: &Option<Cluster>| c.as_ref().map(|c| c.groups.len());
         let large = clusters
             .iter()
@@ -118,13 +143,13 @@ pub fn order_for_buckets<T>(patterns: Vec<Vec<u8>>, owner: Vec<T>) -> (Vec<Vec<u
 
     // The largest clusters to the buckets with the most indices.
     clusters.sort_by_key(|c| std::cmp::Reverse(c.len()));
-    let mut slot_classes: Vec<usize> = (0..BUCKETS).collect();
+    let mut slot_classes: Vec<usize> = (0..buckets).collect();
     slot_classes.sort_by_key(|&c| std::cmp::Reverse(capacity(c)));
     let mut slots: Vec<Option<usize>> = vec![None; n];
     let mut placed_at = vec![0; n];
     for (cluster, &class) in clusters.iter().zip(&slot_classes) {
         for (k, &g) in cluster.iter().enumerate() {
-            let slot = class + BUCKETS * k;
+            let slot = class + buckets * k;
             slots[slot] = Some(groups[g][0]);
             placed_at[groups[g][0]] = slot;
         }
@@ -248,7 +273,7 @@ pub(crate) mod tests {
 
     /// The bucket Teddy gives each pattern, as it does: by the pattern's
     /// low four bits, else by its index.
-    pub(crate) fn teddy_buckets(patterns: &[Vec<u8>]) -> Vec<usize> {
+    pub(crate) fn teddy_buckets(patterns: &[Vec<u8>], buckets: usize) -> Vec<usize> {
         let mut by_nibbles = HashMap::new();
         patterns
             .iter()
@@ -256,15 +281,15 @@ pub(crate) mod tests {
             .map(|(i, p)| {
                 *by_nibbles
                     .entry(low_nibbles(p))
-                    .or_insert(BUCKETS - 1 - i % BUCKETS)
+                    .or_insert(buckets - 1 - i % buckets)
             })
             .collect()
     }
 
     /// Positions of `text` that Teddy would check, per byte of text, with
     /// `patterns` in this order: each bucket that takes a position is one.
-    pub(crate) fn candidates_per_byte(patterns: &[Vec<u8>], text: &[u8]) -> f64 {
-        let buckets = teddy_buckets(patterns);
+    pub(crate) fn candidates_per_byte(patterns: &[Vec<u8>], text: &[u8], buckets: usize) -> f64 {
+        let buckets = teddy_buckets(patterns, buckets);
         let mut low = [[0u16; 16]; KEY_LEN];
         let mut high = [[0u16; 16]; KEY_LEN];
         for (p, bucket) in patterns.iter().zip(buckets) {
@@ -307,7 +332,7 @@ pub(crate) mod tests {
         expected.sort();
         assert_eq!(sorted, expected);
         // Fewer patterns than buckets: each group has a bucket of its own.
-        let buckets = teddy_buckets(&patterns);
+        let buckets = teddy_buckets(&patterns, teddy_buckets_for(patterns.len()));
         let bucket = |p: &str| buckets[patterns.iter().position(|q| q == p.as_bytes()).unwrap()];
         assert_eq!(bucket("oken="), bucket("OKEN="));
         assert_eq!(bucket("ECRET"), bucket("ecret"));
@@ -321,27 +346,30 @@ pub(crate) mod tests {
 
     #[test]
     fn with_more_patterns_than_buckets_alike_ones_are_put_together() {
-        // 40 patterns for 16 buckets of 2 or 3: the `gh…` ones and the
-        // ` -…` ones each fit one bucket, and are given mixed up among
-        // others.
-        let mut given = bytes(&["ghp_", " -p", "ghs_", " -u", " -x", "ghr_"]);
-        given.extend((0..34u8).map(|i| vec![b'A' + i % 15, b'0' + i / 15, b'q', b'=']));
-        let (patterns, _) = order_for_buckets(given, vec![(); 40]);
-        let buckets = teddy_buckets(&patterns);
-        let bucket = |p: &str| buckets[patterns.iter().position(|q| q == p.as_bytes()).unwrap()];
-        let families: [&[&str]; 2] = [&["ghp_", "ghs_", "ghr_"], &[" -p", " -u", " -x"]];
-        for family in families {
-            assert!(
-                family.iter().all(|p| bucket(p) == bucket(family[0])),
-                "{family:?} split"
-            );
-        }
-        assert_ne!(bucket("ghp_"), bucket(" -p"));
-        // Each bucket has its share: none is left empty, none holds more
-        // than 40 / 16 rounded up.
-        for b in 0..BUCKETS {
-            let held = buckets.iter().filter(|&&x| x == b).count();
-            assert!((1..=3).contains(&held), "bucket {b} holds {held}");
+        // 40 patterns for 16 buckets of 2 or 3, and 24 for 8 of 3: the
+        // `gh…` ones and the ` -…` ones each fit one bucket, and are given
+        // mixed up among others.
+        for (count, others) in [(16, 34u8), (8, 18)] {
+            let mut given = bytes(&["ghp_", " -p", "ghs_", " -u", " -x", "ghr_"]);
+            given.extend((0..others).map(|i| vec![b'A' + i % 15, b'0' + i / 15, b'q', b'=']));
+            let total = given.len();
+            let (patterns, _) = order_in_buckets(given, vec![(); total], count);
+            let buckets = teddy_buckets(&patterns, count);
+            let bucket =
+                |p: &str| buckets[patterns.iter().position(|q| q == p.as_bytes()).unwrap()];
+            let families: [&[&str]; 2] = [&["ghp_", "ghs_", "ghr_"], &[" -p", " -u", " -x"]];
+            for family in families {
+                let split = family.iter().any(|p| bucket(p) != bucket(family[0]));
+                assert!(!split, "{family:?} split in {count} buckets");
+            }
+            assert_ne!(bucket("ghp_"), bucket(" -p"));
+            // Each bucket has its share: none is left empty, none holds
+            // more than its share rounded up.
+            for b in 0..count {
+                let held = buckets.iter().filter(|&&x| x == b).count();
+                let most = total.div_ceil(count);
+                assert!((1..=most).contains(&held), "bucket {b} holds {held}");
+            }
         }
     }
 
