@@ -52,7 +52,7 @@ pub fn builtin_rules() -> Vec<Rule> {
     // `aho-corasick`) takes at most 64 literals, the user's included; past
     // that the scan takes about a third longer. Rules share literals where
     // they can ("oken" for every form of token).
-    let rules: [(&str, &[&str], &str); 21] = [
+    let rules: [(&str, &[&str], &str); 22] = [
         (
             "github-token",
             &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
@@ -80,8 +80,9 @@ pub fn builtin_rules() -> Vec<Rule> {
             "vault-token",
             &["hvs.", "hvb."],
             // HashiCorp Vault's service and batch tokens, as `vault login`
-            // and `vault token create` print them.
-            r"(?P<s>\bhv[sb]\.[A-Za-z0-9_-]{24,})",
+            // and `vault token create` print them; not a Java package
+            // (`com.acme.hvs.LongClassName`).
+            r"(?:^|[^A-Za-z0-9_.])(?P<s>hv[sb]\.[A-Za-z0-9_-]{24,})",
         ),
         (
             "aws-access-key-id",
@@ -163,15 +164,18 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "env-secret",
-            // Also `MYSQL_PWD`, `GPG_PASSPHRASE` and Rails' `SECRET_KEY_BASE`.
+            // Also `GPG_PASSPHRASE`, Rails' `SECRET_KEY_BASE`, and
+            // `MYSQL_PWD` and `DB_PWD` (not any `*_PWD`: `HOST_PWD=/home/…`
+            // is a folder).
             &["OKEN", "ECRET", "_PASS", "_KEY=", "_PWD="],
-            r#"\b[A-Z][A-Z0-9_]*(?:_TOKEN|_SECRET|_PASSWORD|_PASSWD|_PASSPHRASE|_PWD|_KEY|_KEY_BASE|_PASS)=\\?["']?(?P<s>[^\s"'\x1b]*[^\s"'\x1b\\])"#,
+            r#"\b(?:[A-Z][A-Z0-9_]*(?:_TOKEN|_SECRET|_PASSWORD|_PASSWD|_PASSPHRASE|_KEY|_KEY_BASE|_PASS)|(?:[A-Z][A-Z0-9_]*_)?(?:MYSQL|DB)_PWD)=\\?["']?(?P<s>[^\s"'\x1b]*[^\s"'\x1b\\])"#,
         ),
         (
             "password",
             &[
                 "assw", "ASSW", "ecret", "ECRET", "oken", "OKEN", "pi_key", "PI_KEY", "pikey",
                 "PIKEY", "pi-key", "pi-Key", "piKey", "sshpass", "mysql", " -p", "curl", "assph",
+                "ASSPH",
             ],
             // `password=x`, `token = x` starting a line (INI, TOML; not
             // an assignment in code), `"token":"x"` (or
@@ -184,11 +188,18 @@ pub fn builtin_rules() -> Vec<Rule> {
             // never a plain word either) in any of those forms;
             // `sshpass -p x` and `mysql … -px` (`-P` is mysql's port);
             // `docker login … -p x` (any `login`: registries, az, oc),
-            // `curl -u user:x` (`--user`) and `--token x` (also
-            // `--auth-token x`).
+            // `curl -u user:x` (`--user`; a proxy's `-U`, `--proxy-user`)
+            // and `--token x` (also `--auth-token x`).
             // A `passphrase` is a password in each form, and so is a Java
             // property's (`-Dpassword=x`).
-            r#"(?i)(?:(?:\b|_|(?-i:-D))(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd|passphrase)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bcurl\s(?:[^\n]*?\s)?(?:-u\s*|--user(?:=|\s+))["']?[^\s:"']*:|\s--(?:[a-z]+-)*token\s+["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
+            r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd|passphrase)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bcurl\s(?:[^\n|;&]*?\s)?(?:-[uU]\s*|--(?:proxy-)?user(?:=|\s+))["']?[^\s:"']*:|\s--(?:[a-z]+-)*token\s+["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
+        ),
+        (
+            "curl-user",
+            &["curl"],
+            // `curl -u TOKEN:`: with no password, the user is the secret
+            // (CircleCI's and Stripe's APIs take a token so).
+            r#"\bcurl\s(?:[^\n|;&]*?\s)?(?:-[uU]\s*|--(?:proxy-)?user(?:=|\s+))["']?(?P<s>[^\s:"']+):(?:["'\s]|$)"#,
         ),
         (
             "private-key",
@@ -725,8 +736,8 @@ mod tests {
     fn builtin_triggers_leave_room_for_the_users_literals() {
         let (patterns, _) = literal_patterns(&builtin_rules(), &[]);
         // The vectorised literal search takes at most 64 patterns: at
-        // least 10 are left for the user's literals (`--mask-env`).
-        assert!(patterns.len() <= 54, "{}", patterns.len());
+        // least 9 are left for the user's literals (`--mask-env`).
+        assert!(patterns.len() <= 55, "{}", patterns.len());
     }
 
     /// Reads a slice a few bytes at a time, as a pipe or a slow disk may.

@@ -1293,3 +1293,38 @@ fn vault_mysql_passphrase_rails_and_java_property_secrets_are_redacted() {
         "{text}"
     );
 }
+
+/// More of the same families: uppercase passphrases, a token given as
+/// curl's user with an empty password, and proxy passwords.
+#[test]
+fn uppercase_passphrases_curl_token_users_and_proxy_passwords_are_redacted() {
+    let log = "PASSPHRASE=hunter1-bare\n\
+               export PASSPHRASE=\"hunter2-export\"\n\
+               {\"PASSPHRASE\": \"hunter3-json\"}\n\
+               + curl --user hunter4circletoken: https://circleci.com/api/v1.1/me\n\
+               + curl -u \"hunter5stripe:\" https://api.stripe.com/v1/charges\n\
+               + curl -U proxyuser:hunter6-proxy https://example.com\n\
+               + curl --proxy-user proxyuser:hunter7-proxy https://example.com\n";
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(
+        text.contains("+ curl --user [REDACTED:curl-user]: https://circleci.com")
+            && text.contains("--proxy-user proxyuser:[REDACTED:password] https"),
+        "{text}"
+    );
+}
+
+/// Lines that only look like the new forms keep every byte: a folder kept
+/// in a `*_PWD` variable, CMake options, the next command after a curl,
+/// and a Java package named `hvs`.
+#[test]
+fn folders_cmake_options_later_commands_and_java_packages_are_left_alone() {
+    let log = "+ HOST_PWD=/home/runner/work/repo/repo ORIG_PWD=/builds/g/p\n\
+               + cmake -DSECRET=ON -DTOKEN=ignored -Dtoken=none ..\n\
+               + curl -fsSL https://get.docker.com | sh && docker run --rm --user 1000:1000 img\n\
+               + curl -s https://x; podman run --user 0:0 img; docker exec -u root:root c true\n\
+               \tat com.acme.hvs.HighVoltageSwitchgearController.start(Main.java:12)\n";
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    assert_eq!(String::from_utf8_lossy(&text), log);
+}
