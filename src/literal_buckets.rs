@@ -10,8 +10,9 @@
 //! itself: patterns whose first three bytes agree in their low four bits
 //! (`assw` and `ASSW`) share one; any other pattern goes to the bucket its
 //! index picks, 15 minus the index modulo 16 (with 8 buckets, 7 minus the
-//! index modulo 8). The order is the only say we have. Matches are the same in any order: it only picks which of two
-//! patterns starting at one byte is reported, and only positions are used.
+//! index modulo 8). The order is the only say we have. Matches are the
+//! same in any order: it only picks which of two patterns starting at one
+//! byte is reported, and only positions are used.
 
 use std::collections::HashMap;
 
@@ -34,26 +35,22 @@ pub fn teddy_buckets_for(patterns: usize) -> usize {
 
 /// `patterns` (with `owner`, in step) in an order that has Teddy put them
 /// in buckets that take the least of ordinary log text for candidates.
-///
-/// Patterns that Teddy will bucket together anyway (alike low four bits)
-/// go as one. Those groups are clustered, cheapest merge first, into at
-/// most 16 (or 8) buckets of the sizes their indices allow, by how much text each
-/// bucket would take ([`Cluster`]); then each cluster is given the
-/// indices of one bucket, the pattern that sets a group's bucket before
-/// the others of its group.
 pub fn order_for_buckets<T>(patterns: Vec<Vec<u8>>, owner: Vec<T>) -> (Vec<Vec<u8>>, Vec<T>) {
     let buckets = teddy_buckets_for(patterns.len());
     order_in_buckets(patterns, owner, buckets)
 }
 
-/// [`order_for_buckets`] for a Teddy of `buckets` buckets.
+/// [`order_for_buckets`] for a Teddy of `buckets` buckets. Patterns that
+/// Teddy buckets together anyway (alike low four bits) go as one group;
+/// the groups are clustered into the buckets ([`cluster`]), and each
+/// cluster is given the indices of one bucket ([`indices`]). Where that
+/// cannot be done, the order given is kept.
 pub fn order_in_buckets<T>(
     patterns: Vec<Vec<u8>>,
     owner: Vec<T>,
     buckets: usize,
 ) -> (Vec<Vec<u8>>, Vec<T>) {
-    let n = patterns.len();
-    if n > TEDDY_MAX {
+    if patterns.len() > TEDDY_MAX {
         return (patterns, owner);
     }
     // Groups of patterns with the same low four bits, in first-seen order.
@@ -66,17 +63,35 @@ pub fn order_in_buckets<T>(
         });
         groups[at].push(i);
     }
-    // Bucket b gets the first patterns of new groups at indices 15 - b,
-    // 31 - b, … (with 16 buckets): its capacity, in groups, is how many of those are
-    // below n.
-    let capacity = |slot_class: usize| n / buckets + usize::from(slot_class < n % buckets);
-    let mut capacities: Vec<usize> = (0..buckets).map(capacity).collect();
+    let Some(order) = cluster(&patterns, &groups, buckets)
+        .and_then(|clusters| indices(&groups, &clusters, patterns.len(), buckets))
+    else {
+        return (patterns, owner);
+    };
+    let mut taken: Vec<Option<(Vec<u8>, T)>> = patterns.into_iter().zip(owner).map(Some).collect();
+    order
+        .into_iter()
+        .map(|i| taken[i].take().expect("each pattern once"))
+        .unzip()
+}
+
+/// How many groups bucket `class` can take: Teddy gives the first pattern
+/// of a new group the bucket of its index, and bucket `buckets - 1 - class`
+/// has the indices `class`, `class + buckets`, … below `n`.
+fn capacity(class: usize, n: usize, buckets: usize) -> usize {
+    n / buckets + usize::from(class < n % buckets)
+}
+
+/// The groups (of `patterns`) clustered into at most `buckets` clusters
+/// that the buckets' capacities can hold: each time, the two clusters whose
+/// merge adds the least to the text taken ([`Cluster`]), among those whose
+/// sizes can still end in the buckets (none larger than the largest
+/// capacity, and no more of that size than buckets have it; capacities
+/// differ by one at most).
+fn cluster(patterns: &[Vec<u8>], groups: &[Vec<usize>], buckets: usize) -> Option<Vec<Vec<usize>>> {
+    let n = patterns.len();
+    let mut capacities: Vec<usize> = (0..buckets).map(|c| capacity(c, n, buckets)).collect();
     capacities.sort_unstable_by(|a, b| b.cmp(a));
-    // Clusters of groups, merged while there are more than buckets: each
-    // time the two whose merge adds the least to the text taken, among
-    // those whose sizes can still end in the buckets (none larger than the
-    // largest capacity, and no more of that size than buckets have it;
-    // capacities differ by one at most).
     let (most, least) = (capacities[0], capacities[buckets - 1]);
     let roomy = capacities.iter().filter(|&&c| c > least).count();
     let mut clusters: Vec<Option<Cluster>> = groups
@@ -91,98 +106,91 @@ pub fn order_in_buckets<T>(
         .collect();
     // What merging a and b (a < b) adds, kept as clusters merge.
     let count = clusters.len();
-    let mut added = vec![vec![0.0; count]; count];
     let adding = |a: &Cluster, b: &Cluster| a.taken_with(b) - a.taken - b.taken;
+    let mut added = vec![vec![0.0; count]; count];
     for a in 0..count {
         for b in a + 1..count {
-            added[a][b] = adding(clusters[a].as_ref().unwrap(), clusters[b].as_ref().unwrap());
+            added[a][b] = adding(clusters[a].as_ref()?, clusters[b].as_ref()?);
         }
     }
-    let mut left = count;
-    while left > buckets {
-        let size = |c: &Option<Cluster>| c.as_ref().map(|c| c.groups.len());
+    let size = |c: &Option<Cluster>| c.as_ref().map(|c| c.groups.len());
+    for _ in buckets..count {
         let large = clusters
             .iter()
             .filter_map(size)
             .filter(|&s| s > least)
             .count();
         let mut best: Option<(f64, usize, usize)> = None;
-        for a in 0..count {
-            let Some(sa) = size(&clusters[a]) else {
-                continue;
-            };
-            for b in a + 1..count {
-                let Some(sb) = size(&clusters[b]) else {
-                    continue;
-                };
+        for (a, sa) in clusters
+            .iter()
+            .enumerate()
+            .filter_map(|(a, c)| Some((a, size(c)?)))
+        {
+            for (b, sb) in clusters
+                .iter()
+                .enumerate()
+                .skip(a + 1)
+                .filter_map(|(b, c)| Some((b, size(c)?)))
+            {
                 let large_after = large - usize::from(sa > least) - usize::from(sb > least)
                     + usize::from(sa + sb > least);
-                if sa + sb > most || large_after > roomy {
-                    continue;
-                }
-                if best.is_none_or(|(fewest, _, _)| added[a][b] < fewest) {
+                let fits = sa + sb <= most && large_after <= roomy;
+                if fits && best.is_none_or(|(fewest, _, _)| added[a][b] < fewest) {
                     best = Some((added[a][b], a, b));
                 }
             }
         }
-        let Some((_, a, b)) = best else {
-            return (patterns, owner); // no merge left that fits: keep the order given
-        };
-        let taken = clusters[b].take().expect("a cluster left");
-        let merged = clusters[a].as_ref().expect("a cluster left").merged(&taken);
+        let (_, a, b) = best?; // no merge left that fits
+        let gone = clusters[b].take()?;
+        let merged = clusters[a].as_ref()?.merged(&gone);
         for (other, cluster) in clusters.iter().enumerate() {
             if let Some(c) = cluster.as_ref().filter(|_| other != a) {
-                let (low, high) = (a.min(other), a.max(other));
-                added[low][high] = adding(&merged, c);
+                added[a.min(other)][a.max(other)] = adding(&merged, c);
             }
         }
         clusters[a] = Some(merged);
-        left -= 1;
     }
-    let mut clusters: Vec<Vec<usize>> = clusters.into_iter().flatten().map(|c| c.groups).collect();
+    Some(clusters.into_iter().flatten().map(|c| c.groups).collect())
+}
 
-    // The largest clusters to the buckets with the most indices.
+/// The order of the patterns that has Teddy make `clusters` its buckets:
+/// the largest clusters get the buckets with the most indices, the first
+/// pattern of each group one of its bucket's indices, and the rest of each
+/// group the indices left, each after its group's first (which sets the
+/// bucket). `None` if some would have to come before.
+fn indices(
+    groups: &[Vec<usize>],
+    clusters: &[Vec<usize>],
+    n: usize,
+    buckets: usize,
+) -> Option<Vec<usize>> {
+    let mut clusters: Vec<&Vec<usize>> = clusters.iter().collect();
     clusters.sort_by_key(|c| std::cmp::Reverse(c.len()));
-    let mut slot_classes: Vec<usize> = (0..buckets).collect();
-    slot_classes.sort_by_key(|&c| std::cmp::Reverse(capacity(c)));
+    let mut classes: Vec<usize> = (0..buckets).collect();
+    classes.sort_by_key(|&c| std::cmp::Reverse(capacity(c, n, buckets)));
     let mut slots: Vec<Option<usize>> = vec![None; n];
-    let mut placed_at = vec![0; n];
-    for (cluster, &class) in clusters.iter().zip(&slot_classes) {
+    // Per pattern: the index of its group's first.
+    let mut first_at = vec![0; n];
+    for (cluster, &class) in clusters.iter().zip(&classes) {
         for (k, &g) in cluster.iter().enumerate() {
             let slot = class + buckets * k;
             slots[slot] = Some(groups[g][0]);
-            placed_at[groups[g][0]] = slot;
+            for &i in &groups[g] {
+                first_at[i] = slot;
+            }
         }
     }
-    // The rest of each group fills the free indices, each after its group's
-    // first (which sets the bucket), earliest first.
     let mut rest: Vec<usize> = groups.iter().flat_map(|g| g[1..].iter().copied()).collect();
-    let first_of = |i: usize| groups[group_of_key[&low_nibbles(&patterns[i])]][0];
-    rest.sort_by_key(|&i| placed_at[first_of(i)]);
+    rest.sort_by_key(|&i| first_at[i]);
     let mut rest = rest.into_iter();
-    let mut in_order = true;
-    for (slot, held) in slots.iter_mut().enumerate() {
-        if held.is_none() {
-            let next = rest.next().expect("as many free indices as patterns left");
-            in_order &= placed_at[first_of(next)] < slot;
-            *held = Some(next);
-        }
-    }
-    if !in_order {
-        // A group's other pattern would come before its first and move the
-        // group to its own index's bucket: keep the given order rather than
-        // a worse one than intended. (The built-in rules' order is tested.)
-        return (patterns, owner);
-    }
-    let mut taken: Vec<Option<(Vec<u8>, T)>> = patterns.into_iter().zip(owner).map(Some).collect();
     slots
         .into_iter()
-        .map(|i| {
-            taken[i.expect("every index filled")]
-                .take()
-                .expect("each pattern once")
+        .enumerate()
+        .map(|(slot, held)| match held {
+            Some(first) => Some(first),
+            None => rest.next().filter(|&i| first_at[i] < slot),
         })
-        .unzip()
+        .collect()
 }
 
 /// The low four bits of the bytes Teddy keys on: patterns that agree in
