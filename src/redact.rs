@@ -567,9 +567,19 @@ struct Secret {
 }
 
 /// The literal search's patterns, in the order it gets them, and for each
-/// the rules it belongs to (`None`: a literal). A literal that several
-/// rules share is one pattern.
+/// the rules it belongs to (`None`: a literal).
 fn literal_patterns(
+    rules: &[Rule],
+    literals: &[Vec<u8>],
+) -> (Vec<Vec<u8>>, Vec<Vec<Option<usize>>>) {
+    let (patterns, owner) = distinct_patterns(rules, literals);
+    crate::literal_buckets::order_for_buckets(patterns, owner)
+}
+
+/// The rules' triggers and the literals, in rule order, each with the rules
+/// it belongs to (`None`: a literal). A literal that several rules share is
+/// one pattern.
+fn distinct_patterns(
     rules: &[Rule],
     literals: &[Vec<u8>],
 ) -> (Vec<Vec<u8>>, Vec<Vec<Option<usize>>>) {
@@ -591,7 +601,7 @@ fn literal_patterns(
     for literal in literals {
         add(literal, None);
     }
-    crate::literal_buckets::order_for_buckets(patterns, owner)
+    (patterns, owner)
 }
 
 /// Overlapping or touching matches become one; its marker names the most
@@ -709,13 +719,7 @@ mod tests {
             }
         }
         assert!(logs.len() > 50_000, "{}", logs.len());
-        let rules = builtin_rules();
-        let mut given: Vec<Vec<u8>> = Vec::new();
-        for trigger in rules.iter().flat_map(|r| &r.triggers) {
-            if !given.contains(&trigger.as_bytes().to_vec()) {
-                given.push(trigger.as_bytes().to_vec());
-            }
-        }
+        let (given, _) = distinct_patterns(&builtin_rules(), &[]);
         // Teddy has 16 buckets with AVX2, 8 on ARM (Apple's) and older x86.
         for (count, most) in [(16, 0.005), (8, 0.012)] {
             let (ordered, _) = crate::literal_buckets::order_in_buckets(
