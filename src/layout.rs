@@ -490,10 +490,6 @@ impl Plan {
     pub fn total_planned_bytes(&self) -> Option<u64> {
         self.files.total_planned_bytes()
     }
-
-    fn measures_sizes(&self) -> bool {
-        self.files.measured()
-    }
 }
 
 /// Plan what `sources` collect, measuring each file. `allow_secret_files` is
@@ -587,7 +583,7 @@ fn list(dir: &Path, instance: &Instance, plan: &mut Plan) -> Vec<Listed> {
         // Windows both come with the listing, so the size may lag behind a
         // file being written (the size that counts is taken when the file
         // is opened).
-        let inspected = match plan.measures_sizes() {
+        let inspected = match plan.files.measured() {
             true => entry.metadata().map(|m| (m.file_type(), m.len())),
             false => entry.file_type().map(|t| (t, 0)),
         };
@@ -876,7 +872,7 @@ fn plan_include(include: &Include, plan: &mut Plan) {
             plan.skipped.push(skipped(&path, None, reason));
             continue;
         }
-        let size = match plan.measures_sizes() {
+        let size = match plan.files.measured() {
             true => entry.metadata().map_or(0, |m| m.len()),
             false => 0,
         };

@@ -155,14 +155,15 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         };
         if x.is_ascii_digit() && y.is_ascii_digit() {
             let (da, db) = (digits(a), digits(b));
-            let value = |run: &[u8]| {
+            // A number's digits without its leading zeros.
+            fn value(run: &[u8]) -> &[u8] {
                 let zeros = run.iter().take_while(|&&c| c == b'0').count();
-                run[zeros..].to_vec()
-            };
+                &run[zeros..]
+            }
             let (va, vb) = (value(&a[..da]), value(&b[..db]));
             // The longer number is the larger; then digit by digit; then
             // fewer leading zeros first, so that unequal names never tie.
-            let order = va.len().cmp(&vb.len()).then(va.cmp(&vb)).then(da.cmp(&db));
+            let order = va.len().cmp(&vb.len()).then(va.cmp(vb)).then(da.cmp(&db));
             if order.is_ne() {
                 return order;
             }
