@@ -81,18 +81,15 @@ pub fn pack(
         .with_hint("check that the temporary folder (TMPDIR) is on a working disk with space"));
     }
     manifest.finish_totals();
-    // Spooled to a temporary file: with many files the JSON text is large,
-    // and memory stays the same whatever the number of files.
-    let mut json = tempfile::tempfile().map_err(spool_error)?;
-    manifest.write_json(&mut json).map_err(spool_error)?;
-    let size = json.seek(SeekFrom::End(0)).map_err(spool_error)?;
-    json.seek(SeekFrom::Start(0)).map_err(spool_error)?;
+    // Streamed from the records' spool: with many files the JSON text is
+    // large, and memory stays the same whatever the number of files.
+    let mut json = manifest.json().map_err(spool_error)?;
     let entry = EntryMeta {
         path: MANIFEST_NAME,
-        size,
+        size: json.len,
         mtime: Some(SystemTime::now()),
     };
-    writer.add_file(&entry, &mut json)?;
+    writer.add_file(&entry, &mut json.reader)?;
     writer.finish()
 }
 
