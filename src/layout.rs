@@ -1035,20 +1035,25 @@ fn skipped(path: &Path, instance: Option<&Instance>, reason: SkipReason) -> Skip
 /// Files that hold secrets by their name: never collected, whatever glob
 /// names them, unless the user passes the loudly named override.
 pub fn secret_by_name(file_name: &str) -> Option<&'static str> {
-    let lower = file_name.to_ascii_lowercase();
-    if lower.starts_with("id_") && !lower.ends_with(".pub") {
+    // Compared without a lowercase copy: this runs for every file planned.
+    let name = file_name.as_bytes();
+    let starts = |prefix: &str| {
+        name.len() >= prefix.len() && name[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    let ends = |suffix: &str| {
+        name.len() >= suffix.len()
+            && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    let any = |names: &[&str]| names.iter().any(|n| file_name.eq_ignore_ascii_case(n));
+    if starts("id_") && !ends(".pub") {
         Some("an SSH private key by its name (id_*)")
-    } else if lower.ends_with(".key") {
+    } else if ends(".key") {
         Some("a private key by its name (*.key)")
-    } else if matches!(
-        lower.as_str(),
-        "kube.config" | "k3s.yaml" | "k3s.yml" | "kubeconfig"
-    ) || lower.ends_with(".kubeconfig")
-    {
+    } else if any(&["kube.config", "k3s.yaml", "k3s.yml", "kubeconfig"]) || ends(".kubeconfig") {
         Some("a kubeconfig (cluster credentials)")
-    } else if lower == "vncpassword" {
+    } else if any(&["vncpassword"]) {
         Some("the VM's VNC password")
-    } else if matches!(lower.as_str(), "config.yaml" | "config.yml" | "config.json") {
+    } else if any(&["config.yaml", "config.yml", "config.json"]) {
         Some("a service configuration (may hold credentials)")
     } else {
         None
@@ -1058,6 +1063,28 @@ pub fn secret_by_name(file_name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_known_by_name_in_any_case() {
+        for (name, denied) in [
+            ("id_rsa", true),
+            ("ID_ED25519", true),
+            ("id_rsa.pub", false),
+            ("id_rsa.PUB", false),
+            ("tls.KEY", true),
+            ("key", false),
+            ("KubeConfig", true),
+            ("admin.kubeconfig", true),
+            ("k3s.YAML", true),
+            ("VNCPassword", true),
+            ("Config.Json", true),
+            ("config.yaml.log", false),
+            ("serial.log", false),
+            ("id", false),
+        ] {
+            assert_eq!(secret_by_name(name).is_some(), denied, "{name}");
+        }
+    }
 
     #[test]
     fn glob_base_stops_at_the_first_wildcard() {

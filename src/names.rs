@@ -46,6 +46,10 @@ fn is_rotation_number(s: &str) -> bool {
 /// Returns whether anything had to be escaped.
 pub fn archive_component(name: &OsStr) -> (String, bool) {
     let bytes = name.as_encoded_bytes();
+    // Most names need no escape: one check, one copy.
+    if let Some(plain) = name.to_str().filter(|n| !needs_escape(n)) {
+        return (plain.to_owned(), false);
+    }
     let mut out = String::with_capacity(bytes.len());
     let mut escaped = false;
     for chunk in bytes.utf8_chunks() {
@@ -75,6 +79,14 @@ pub fn archive_component(name: &OsStr) -> (String, bool) {
     (out, escaped)
 }
 
+/// Whether `archive_component` changes this name.
+fn needs_escape(name: &str) -> bool {
+    name.chars()
+        .any(|c| c.is_ascii_control() || c == '\\' || WINDOWS_FORBIDDEN.contains(&c))
+        || (name.ends_with(['.', ' ']) && name != "." && name != "..")
+        || is_windows_device(name)
+}
+
 /// The characters Windows does not allow in a file name (besides `\\`, `/`
 /// and control characters); `:` would name an alternate data stream.
 pub const WINDOWS_FORBIDDEN: [char; 7] = ['<', '>', ':', '"', '|', '?', '*'];
@@ -87,13 +99,18 @@ pub fn is_windows_device(name: &str) -> bool {
         .next()
         .unwrap_or_default()
         .trim_end_matches(' ');
-    let upper = stem.to_ascii_uppercase();
-    matches!(
-        upper.as_str(),
-        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
-    ) || ((upper.starts_with("COM") || upper.starts_with("LPT"))
-        && upper.len() == 4
-        && upper.as_bytes()[3].is_ascii_digit())
+    // Compared without an uppercase copy: this runs for every file listed.
+    let is = |device: &str| stem.eq_ignore_ascii_case(device);
+    let numbered = |prefix: &str| {
+        stem.len() == 4
+            && stem.as_bytes()[..3].eq_ignore_ascii_case(prefix.as_bytes())
+            && stem.as_bytes()[3].is_ascii_digit()
+    };
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+        .into_iter()
+        .any(is)
+        || numbered("COM")
+        || numbered("LPT")
 }
 
 /// Why Windows cannot create a file or folder named `part`, if it cannot: a
@@ -275,7 +292,18 @@ mod tests {
                 "{name}"
             );
         }
-        for name in ["console.log", "com10.log", "a.b.log", "naïve.log"] {
+        for name in ["Con", "nUl .txt", "conin$.log", "Lpt9", "aux"] {
+            assert!(archive_component(OsStr::new(name)).1, "{name}");
+        }
+        for name in [
+            "console.log",
+            "com10.log",
+            "a.b.log",
+            "naïve.log",
+            "COMX",
+            "LPT",
+            "nulls",
+        ] {
             assert_eq!(archive_component(OsStr::new(name)), (name.into(), false));
         }
         #[cfg(unix)]
