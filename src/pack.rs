@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use crate::archive::{ArchiveWriter, EntryMeta};
+use crate::archive::{ArchiveWriter, EntryMeta, PAGE};
 use crate::budget_queue::{self, Held};
 use crate::error::{Error, Result, io_reason};
 use crate::layout::{PlannedFile, PlannedFiles, SkipReason, Skipped};
@@ -799,8 +799,12 @@ fn scan_for_secrets(redactor: &Redactor, snapshot: SnapshotReader<&File>) -> Opt
         static SCAN_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     SCAN_BUFFER.with_borrow_mut(|buf| {
-        buf.resize(SCAN_READ, 0);
-        scan_with(redactor, snapshot, buf)
+        // Each read lands on a page (see `ReadBuffer`), after room for the
+        // tail kept from the read before.
+        let room = redactor.overlap().next_multiple_of(PAGE).max(PAGE);
+        buf.resize(room + SCAN_READ + PAGE, 0);
+        let start = room + buf[room..].as_ptr().align_offset(PAGE);
+        scan_with(redactor, snapshot, buf, start)
     })
 }
 
@@ -808,28 +812,31 @@ fn scan_for_secrets(redactor: &Redactor, snapshot: SnapshotReader<&File>) -> Opt
 /// guard, which the scan computes as it goes.
 const SCAN_READ: usize = GUARD_BLOCK;
 
+/// Reads go to `buf[start..]`, `SCAN_READ` at a time; the tail of what was
+/// read before is kept just ahead of `start` (there is room for it).
 fn scan_with(
     redactor: &Redactor,
     mut snapshot: SnapshotReader<&File>,
     buf: &mut [u8],
+    start: usize,
 ) -> Option<Scanned> {
     snapshot.hasher = None;
     let overlap = redactor.overlap();
     let mut kept = 0;
     let mut seen = BlockChecksums::default();
     loop {
-        let n = match snapshot.read(&mut buf[kept..]) {
+        let n = match snapshot.read(&mut buf[start..start + SCAN_READ]) {
             Ok(0) | Err(_) => return Some(seen.finish()),
             Ok(n) => n,
         };
-        let end = kept + n;
-        if redactor.may_match(&buf[..end]) {
+        let end = start + n;
+        if redactor.may_match(&buf[start - kept..end]) {
             return None;
         }
-        seen.update(&buf[kept..end]);
+        seen.update(&buf[start..end]);
         // Keep the tail so that a trigger split between reads is still seen.
-        let keep = overlap.min(end);
-        buf.copy_within(end - keep..end, 0);
+        let keep = overlap.min(kept + n);
+        buf.copy_within(end - keep..end, start - keep);
         kept = keep;
     }
 }

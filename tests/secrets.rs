@@ -544,8 +544,15 @@ fn a_secret_split_across_read_buffers_is_still_caught() {
     let logs = root.path().join("logs");
     fs::create_dir_all(&logs).unwrap();
     let token = fake("ghp_", 36);
-    // Put the token across the 256 KiB read boundary, then across 1 MiB.
-    for (name, at) in [("a.log", 256 * 1024 - 10), ("b.log", (1 << 20) - 17)] {
+    // Put the token across the 256 KiB read boundary, then across 1 MiB;
+    // in c.log its trigger `ghp_` itself is split by the scan's first 1 MiB
+    // read (the scan must keep the tail of each read for the next).
+    let logs_at = [
+        ("a.log", 256 * 1024 - 10),
+        ("b.log", (1 << 20) - 17),
+        ("c.log", (1 << 20) - 3),
+    ];
+    for (name, at) in logs_at {
         let mut data = vec![b'x'; at];
         data.extend_from_slice(format!(" {token} tail\n").as_bytes());
         fs::write(logs.join(name), data).unwrap();
@@ -559,7 +566,7 @@ fn a_secret_split_across_read_buffers_is_still_caught() {
             .arg("-o")
             .arg(&out_dir),
     );
-    for name in ["a.log", "b.log"] {
+    for (name, _) in logs_at {
         let text = fs::read_to_string(out_dir.join("s").join(name)).unwrap();
         assert!(!text.contains(&token), "{name}");
         assert!(text.ends_with(" [REDACTED:github-token] tail\n"), "{name}");

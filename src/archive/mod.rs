@@ -90,6 +90,45 @@ impl FromStr for Format {
 /// block is read straight into the writer's buffer.
 pub const READ_SIZE: usize = parallel::BLOCK_SIZE;
 
+/// A buffer of `READ_SIZE` bytes that starts on a page: the kernel copies a
+/// file's data into it faster than into what `malloc` gives for a buffer
+/// this large (a mapping 16 bytes past a page's start). On 1 GiB to
+/// tar.zst, the kernel's copy went from 6.4-6.8% to 5.3-5.6% of the samples.
+pub struct ReadBuffer {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+/// What read buffers are aligned to.
+pub const PAGE: usize = 4096;
+
+impl ReadBuffer {
+    pub fn new() -> ReadBuffer {
+        let bytes = vec![0; READ_SIZE + PAGE];
+        let start = bytes.as_ptr().align_offset(PAGE);
+        ReadBuffer { bytes, start }
+    }
+}
+
+impl Default for ReadBuffer {
+    fn default() -> Self {
+        ReadBuffer::new()
+    }
+}
+
+impl std::ops::Deref for ReadBuffer {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[self.start..self.start + READ_SIZE]
+    }
+}
+
+impl std::ops::DerefMut for ReadBuffer {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes[self.start..self.start + READ_SIZE]
+    }
+}
+
 /// What a writer needs to know of a file besides its bytes.
 #[derive(Debug, Clone)]
 pub struct EntryMeta<'a> {

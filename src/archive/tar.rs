@@ -10,7 +10,7 @@ use zstd::stream::raw::CParameter;
 
 use super::parallel::{BLOCK_SIZE, BlockFormat, Piece, Pipeline};
 use super::writeback::Writeback;
-use super::{ArchiveWriter, EntryMeta, READ_SIZE};
+use super::{ArchiveWriter, EntryMeta, ReadBuffer};
 use crate::error::{Error, Result};
 
 /// The compressed stream a tar is written into.
@@ -106,7 +106,7 @@ impl Write for ParallelGzip {
 pub struct TarWriter {
     builder: tar::Builder<Compressor>,
     /// Entries' data passes through here, `READ_SIZE` at a time.
-    buffer: Vec<u8>,
+    buffer: ReadBuffer,
     /// The output as the user named it, for error messages.
     output: PathBuf,
 }
@@ -175,7 +175,7 @@ impl TarWriter {
         builder.follow_symlinks(false);
         TarWriter {
             builder,
-            buffer: vec![0; READ_SIZE],
+            buffer: ReadBuffer::new(),
             output: output.to_path_buf(),
         }
     }
@@ -274,6 +274,7 @@ impl ArchiveWriter for TarWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::archive::READ_SIZE;
 
     fn zstd_writer(dir: &Path) -> (Box<dyn ArchiveWriter>, PathBuf) {
         let out = dir.join("out.tar.zst");
