@@ -184,8 +184,7 @@ impl Manifest {
 
     /// Write the manifest as pretty JSON with a final newline.
     pub fn write_json(&mut self, mut out: impl Write) -> io::Result<()> {
-        let mut json = self.json()?;
-        io::copy(&mut json.reader, &mut out)?;
+        io::copy(&mut self.json()?, &mut out)?;
         out.flush()
     }
 
@@ -196,39 +195,129 @@ impl Manifest {
     /// parse each record again (20,000 files: 6.6 MB of JSON, written at the
     /// end of a run while the other cores wait).
     pub fn json(&mut self) -> io::Result<ManifestJson<'_>> {
+        // In memory unless large (thousands of files skipped): memory stays
+        // the same whatever their number.
+        let mut text = FieldFinder {
+            out: tempfile::SpooledTempFile::new(TEXT_IN_MEMORY),
+            written: 0,
+            tail: Vec::new(),
+            found: None,
+        };
         let records = std::mem::take(&mut self.files);
-        let text = serde_json::to_vec_pretty(&*self);
+        let serialized = serde_json::to_writer_pretty(io::BufWriter::new(&mut text), &*self);
         self.files = records;
-        let mut text = text?;
-        text.push(b'\n');
-        // A top-level key at the start of a line: JSON strings hold no raw
-        // newline, so this is the field itself, never text inside a value.
-        const EMPTY: &[u8] = b"\n  \"files\": []";
+        serialized?;
+        text.write_all(b"\n")?;
         let at = text
-            .windows(EMPTY.len())
-            .position(|w| w == EMPTY)
-            .map(|at| at + EMPTY.len() - b"[]".len())
-            .ok_or_else(|| io::Error::other("the manifest has no files field"))?;
-        let tail = text.split_off(at + b"[]".len());
-        text.truncate(at);
+            .found
+            .ok_or_else(|| io::Error::other("the manifest has no files field"))?
+            + EMPTY_FILES.len() as u64
+            - EMPTY_ARRAY.len() as u64;
+        let mut text_file = text.out;
+        text_file.seek(SeekFrom::Start(0))?;
         let records = self.files.json()?;
         Ok(ManifestJson {
-            len: (text.len() + tail.len()) as u64 + records.len,
-            reader: io::Cursor::new(text)
-                .chain(records)
-                .chain(io::Cursor::new(tail)),
+            len: text.written - EMPTY_ARRAY.len() as u64 + records.len,
+            text: text_file,
+            at,
+            read: 0,
+            records,
+            part: Part::BeforeRecords,
         })
     }
 }
 
-/// The manifest's JSON text: `len` bytes, which `reader` yields.
-pub struct ManifestJson<'m> {
-    pub len: u64,
-    pub reader: io::Chain<io::Chain<Text, RecordsJson<'m>>, Text>,
+/// The text of a manifest without its records stays in memory up to this.
+const TEXT_IN_MEMORY: usize = 1 << 20;
+
+/// The records' field as a manifest with no records prints it: a key at the
+/// top level starts a line, and JSON strings hold no raw newline, so this is
+/// the field itself, never text inside a value.
+const EMPTY_FILES: &[u8] = b"\n  \"files\": []";
+const EMPTY_ARRAY: &[u8] = b"[]";
+
+/// Writes through to `out`, and notes where `EMPTY_FILES` first starts.
+struct FieldFinder<W> {
+    out: W,
+    written: u64,
+    /// The last bytes written, shorter than `EMPTY_FILES`: the field may be
+    /// split between writes.
+    tail: Vec<u8>,
+    found: Option<u64>,
 }
 
-/// Manifest text made in memory: all but the records.
-type Text = io::Cursor<Vec<u8>>;
+impl<W: Write> Write for FieldFinder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        if self.found.is_none() {
+            // Looked for in this write joined to the end of the ones before.
+            let start = self.written - self.tail.len() as u64;
+            self.tail.extend_from_slice(&buf[..n]);
+            if let Some(i) = memchr::memmem::find(&self.tail, EMPTY_FILES) {
+                self.found = Some(start + i as u64);
+            }
+            let excess = self.tail.len().saturating_sub(EMPTY_FILES.len() - 1);
+            self.tail.drain(..excess);
+        }
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The manifest's JSON text: `len` bytes, read from its text without records
+/// up to where their array goes, then the records, then the rest.
+pub struct ManifestJson<'m> {
+    pub len: u64,
+    text: tempfile::SpooledTempFile,
+    /// Where the empty array of records is in `text`.
+    at: u64,
+    /// How much of `text` was read before the records.
+    read: u64,
+    records: RecordsJson<'m>,
+    part: Part,
+}
+
+enum Part {
+    BeforeRecords,
+    Records,
+    AfterRecords,
+}
+
+impl Read for ManifestJson<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.part {
+                Part::BeforeRecords => {
+                    let left = usize::try_from(self.at - self.read).unwrap_or(usize::MAX);
+                    if left == 0 {
+                        self.part = Part::Records;
+                        continue;
+                    }
+                    let want = out.len().min(left);
+                    let n = self.text.read(&mut out[..want])?;
+                    if n == 0 && !out.is_empty() {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                    self.read += n as u64;
+                    return Ok(n);
+                }
+                Part::Records => match self.records.read(out)? {
+                    0 if !out.is_empty() => {
+                        self.text
+                            .seek(SeekFrom::Start(self.at + EMPTY_ARRAY.len() as u64))?;
+                        self.part = Part::AfterRecords;
+                    }
+                    n => return Ok(n),
+                },
+                Part::AfterRecords => return self.text.read(out),
+            }
+        }
+    }
+}
 
 /// The records' JSON array as the pretty printer lays it out at the
 /// manifest's top level: a spooled line each, indented, with commas between.
@@ -521,8 +610,7 @@ mod tests {
     }
 
     /// Read in pieces of `piece` bytes, as a writer with a small buffer would.
-    fn read_in_pieces(json: ManifestJson<'_>, piece: usize) -> Vec<u8> {
-        let mut reader = json.reader;
+    fn read_in_pieces(mut reader: ManifestJson<'_>, piece: usize) -> Vec<u8> {
         let (mut text, mut buf) = (Vec::new(), vec![0; piece]);
         loop {
             match reader.read(&mut buf).unwrap() {
@@ -567,6 +655,53 @@ mod tests {
             manifest.files.push(&record(9)).unwrap();
             assert_eq!(manifest.files.iter().unwrap().count(), count as usize + 1);
         }
+    }
+
+    #[test]
+    fn the_records_field_is_found_however_the_text_is_split_into_writes() {
+        let text = b"{\n  \"x\": \"  \\\"files\\\": []\",\n  \"files\": [],\n  \"files\": []\n}";
+        let expected = text
+            .windows(EMPTY_FILES.len())
+            .position(|w| w == EMPTY_FILES);
+        for piece in 1..text.len() {
+            let mut finder = FieldFinder {
+                out: Vec::new(),
+                written: 0,
+                tail: Vec::new(),
+                found: None,
+            };
+            for chunk in text.chunks(piece) {
+                finder.write_all(chunk).unwrap();
+            }
+            assert_eq!(
+                finder.found,
+                expected.map(|at| at as u64),
+                "pieces of {piece}"
+            );
+            assert_eq!(finder.out, text);
+        }
+    }
+
+    #[test]
+    fn a_manifest_too_large_for_memory_streams_the_same() {
+        let archive = ArchiveInfo {
+            format: "zip".into(),
+            level: None,
+        };
+        let mut manifest = Manifest::new(&[], archive);
+        manifest.files.push(&record(1)).unwrap();
+        // Twice `TEXT_IN_MEMORY` of skipped files, after the records.
+        let skipped = Skipped::new(
+            std::path::Path::new(&"s".repeat(200)),
+            None,
+            crate::layout::SkipReason::NotALog,
+        );
+        manifest.skipped = vec![skipped; 2 * TEXT_IN_MEMORY / 200];
+        manifest.finish_totals();
+        let expected = pretty(&manifest);
+        let json = manifest.json().unwrap();
+        assert_eq!(json.len, expected.len() as u64);
+        assert!(read_in_pieces(json, 1 << 16) == expected);
     }
 
     #[test]

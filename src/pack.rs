@@ -89,7 +89,7 @@ pub fn pack(
         size: json.len,
         mtime: Some(SystemTime::now()),
     };
-    writer.add_file(&entry, &mut json.reader)?;
+    writer.add_file(&entry, &mut json)?;
     writer.finish()
 }
 
