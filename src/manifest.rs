@@ -188,26 +188,16 @@ impl Manifest {
         out.flush()
     }
 
-    /// The manifest as pretty JSON with a final newline, read in one pass
-    /// without a copy: the text around `files` is serialized with no records
-    /// in it, and the records go between, from their spool as they are. The
-    /// same text as `serde_json::to_writer_pretty`, whose `RawValue` would
-    /// parse each record again (20,000 files: 6.6 MB of JSON, written at the
-    /// end of a run while the other cores wait).
+    /// The manifest as pretty JSON with a final newline, read in one pass:
+    /// the text around `files` is serialized with no records in it, and the
+    /// records go between, from their spool as they are. The same text as
+    /// `serde_json::to_writer_pretty`, whose `RawValue` would parse each
+    /// record again (20,000 files: 6.6 MB of JSON, written at the end of a
+    /// run while the other cores wait).
     pub fn json(&mut self) -> io::Result<ManifestJson<'_>> {
         // In memory unless large (thousands of files skipped): memory stays
         // the same whatever their number.
-        let mut text = FieldFinder {
-            out: tempfile::SpooledTempFile::new(TEXT_IN_MEMORY),
-            written: 0,
-            tail: Vec::new(),
-            found: None,
-        };
-        let records = std::mem::take(&mut self.files);
-        let serialized = serde_json::to_writer_pretty(io::BufWriter::new(&mut text), &*self);
-        self.files = records;
-        serialized?;
-        text.write_all(b"\n")?;
+        let text = self.text_without_records(tempfile::SpooledTempFile::new(TEXT_IN_MEMORY))?;
         let at = text
             .found
             .ok_or_else(|| io::Error::other("the manifest has no files field"))?
@@ -224,6 +214,24 @@ impl Manifest {
             records,
             part: Part::BeforeRecords,
         })
+    }
+
+    /// The manifest with an empty `files`, pretty, with a final newline,
+    /// written to `out`; every write error is returned (a cut text would
+    /// be a manifest that does not parse).
+    fn text_without_records<W: Write>(&mut self, out: W) -> io::Result<FieldFinder<W>> {
+        let mut text = io::BufWriter::new(FieldFinder {
+            out,
+            written: 0,
+            tail: Vec::new(),
+            found: None,
+        });
+        let records = std::mem::take(&mut self.files);
+        let serialized = serde_json::to_writer_pretty(&mut text, &*self);
+        self.files = records;
+        serialized?;
+        text.write_all(b"\n")?;
+        text.into_inner().map_err(|e| e.into_error())
     }
 }
 
@@ -680,6 +688,51 @@ mod tests {
             );
             assert_eq!(finder.out, text);
         }
+    }
+
+    /// Takes `room` bytes, then fails: a full disk.
+    struct FillsUp {
+        room: usize,
+    }
+
+    impl Write for FillsUp {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            match self.room {
+                0 => Err(io::Error::new(io::ErrorKind::StorageFull, "full")),
+                room => {
+                    let n = buf.len().min(room);
+                    self.room -= n;
+                    Ok(n)
+                }
+            }
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_of_the_manifest_text_is_an_error_even_the_last() {
+        let archive = ArchiveInfo {
+            format: "zip".into(),
+            level: None,
+        };
+        let mut manifest = Manifest::new(&[], archive);
+        manifest.finish_totals();
+        let whole = pretty(&manifest).len();
+        // Failing at the end, past the last full buffer, or anywhere before.
+        for room in [whole - 1, whole - 2, whole / 2, 10, 0] {
+            assert!(
+                manifest.text_without_records(FillsUp { room }).is_err(),
+                "{room} of {whole} bytes written"
+            );
+        }
+        assert!(
+            manifest
+                .text_without_records(FillsUp { room: whole })
+                .is_ok()
+        );
     }
 
     #[test]
