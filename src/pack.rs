@@ -803,7 +803,7 @@ fn scan_for_secrets(redactor: &Redactor, snapshot: SnapshotReader<&File>) -> Opt
         // tail kept from the read before.
         let room = redactor.overlap().next_multiple_of(PAGE).max(PAGE);
         buf.resize(room + SCAN_READ + PAGE, 0);
-        let start = room + buf[room..].as_ptr().align_offset(PAGE);
+        let start = room + crate::archive::to_page(&buf[room..]);
         scan_with(redactor, snapshot, buf, start)
     })
 }

@@ -105,9 +105,17 @@ pub const PAGE: usize = 4096;
 impl ReadBuffer {
     pub fn new() -> ReadBuffer {
         let bytes = vec![0; READ_SIZE + PAGE];
-        let start = bytes.as_ptr().align_offset(PAGE);
+        let start = to_page(&bytes);
         ReadBuffer { bytes, start }
     }
+}
+
+/// How far into `bytes` the next page starts, within a page (0 should the
+/// platform not say: the buffer is then only slower).
+pub fn to_page(bytes: &[u8]) -> usize {
+    Some(bytes.as_ptr().align_offset(PAGE))
+        .filter(|&offset| offset < PAGE)
+        .unwrap_or(0)
 }
 
 impl Default for ReadBuffer {
