@@ -610,6 +610,15 @@ mod tests {
         );
     }
 
+    /// A manifest of no instances and no files yet.
+    fn manifest() -> Manifest {
+        let archive = ArchiveInfo {
+            format: "tar.zst".into(),
+            level: Some(3),
+        };
+        Manifest::new(&[], archive)
+    }
+
     /// What `Manifest::json` must yield, byte for byte.
     fn pretty(manifest: &Manifest) -> Vec<u8> {
         let mut text = serde_json::to_vec_pretty(manifest).unwrap();
@@ -631,11 +640,7 @@ mod tests {
     #[test]
     fn the_streamed_manifest_is_the_pretty_printed_one_and_as_long_as_announced() {
         for count in [0, 1, 2, 5] {
-            let archive = ArchiveInfo {
-                format: "tar.zst".into(),
-                level: Some(3),
-            };
-            let mut manifest = Manifest::new(&[], archive);
+            let mut manifest = manifest();
             for n in 0..count {
                 manifest.files.push(&record(n)).unwrap();
             }
@@ -714,11 +719,7 @@ mod tests {
 
     #[test]
     fn a_failed_write_of_the_manifest_text_is_an_error_even_the_last() {
-        let archive = ArchiveInfo {
-            format: "zip".into(),
-            level: None,
-        };
-        let mut manifest = Manifest::new(&[], archive);
+        let mut manifest = manifest();
         manifest.finish_totals();
         let whole = pretty(&manifest).len();
         // Failing at the end, past the last full buffer, or anywhere before.
@@ -737,11 +738,7 @@ mod tests {
 
     #[test]
     fn a_manifest_too_large_for_memory_streams_the_same() {
-        let archive = ArchiveInfo {
-            format: "zip".into(),
-            level: None,
-        };
-        let mut manifest = Manifest::new(&[], archive);
+        let mut manifest = manifest();
         manifest.files.push(&record(1)).unwrap();
         // Twice `TEXT_IN_MEMORY` of skipped files, after the records.
         let skipped = Skipped::new(

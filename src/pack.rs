@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use crate::archive::{ArchiveWriter, EntryMeta, PAGE};
+use crate::archive::{ArchiveWriter, EntryMeta, PAGE, to_page};
 use crate::budget_queue::{self, Held};
 use crate::error::{Error, Result, io_reason};
 use crate::layout::{PlannedFile, PlannedFiles, SkipReason, Skipped};
@@ -803,7 +803,7 @@ fn scan_for_secrets(redactor: &Redactor, snapshot: SnapshotReader<&File>) -> Opt
         // tail kept from the read before.
         let room = redactor.overlap().next_multiple_of(PAGE).max(PAGE);
         buf.resize(room + SCAN_READ + PAGE, 0);
-        let start = room + crate::archive::to_page(&buf[room..]);
+        let start = room + to_page(&buf[room..]);
         scan_with(redactor, snapshot, buf, start)
     })
 }

@@ -110,14 +110,6 @@ impl ReadBuffer {
     }
 }
 
-/// How far into `bytes` the next page starts, within a page (0 should the
-/// platform not say: the buffer is then only slower).
-pub fn to_page(bytes: &[u8]) -> usize {
-    Some(bytes.as_ptr().align_offset(PAGE))
-        .filter(|&offset| offset < PAGE)
-        .unwrap_or(0)
-}
-
 impl Default for ReadBuffer {
     fn default() -> Self {
         ReadBuffer::new()
@@ -135,6 +127,14 @@ impl std::ops::DerefMut for ReadBuffer {
     fn deref_mut(&mut self) -> &mut [u8] {
         &mut self.bytes[self.start..self.start + READ_SIZE]
     }
+}
+
+/// How far into `bytes` the next page starts, within a page (0 should the
+/// platform not say: the buffer is then only slower).
+pub fn to_page(bytes: &[u8]) -> usize {
+    Some(bytes.as_ptr().align_offset(PAGE))
+        .filter(|&offset| offset < PAGE)
+        .unwrap_or(0)
 }
 
 /// What a writer needs to know of a file besides its bytes.
