@@ -65,6 +65,15 @@ impl Rule {
     }
 }
 
+/// curl's option that gives a user (and password): `-u`, `--user`, and a
+/// proxy's `-U`, `--proxy-user`, before the next command. Both the password
+/// and the curl-user rule start from it.
+macro_rules! curl_user_option {
+    () => {
+        r#"\bcurl\s(?:[^\n|;&]*?\s)?(?:-[uU]\s*|--(?:proxy-)?user(?:=|\s+))["']?"#
+    };
+}
+
 /// The built-in rules. Each pattern keeps the key or scheme and replaces
 /// only the value, so a reader still sees what was there.
 pub fn builtin_rules() -> Vec<Rule> {
@@ -214,14 +223,18 @@ pub fn builtin_rules() -> Vec<Rule> {
             // and `--token x` (also `--auth-token x`).
             // A `passphrase` is a password in each form, and so is a Java
             // property's (`-Dpassword=x`).
-            r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd|passphrase)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bcurl\s(?:[^\n|;&]*?\s)?(?:-[uU]\s*|--(?:proxy-)?user(?:=|\s+))["']?[^\s:"']*:|\s--(?:[a-z]+-)*token\s+["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#,
+            concat!(
+                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd|passphrase)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|"#,
+                curl_user_option!(),
+                r#"[^\s:"']*:|\s--(?:[a-z]+-)*token\s+["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#
+            ),
         ),
         (
             "curl-user",
             &["curl"],
             // `curl -u TOKEN:`: with no password, the user is the secret
             // (CircleCI's and Stripe's APIs take a token so).
-            r#"\bcurl\s(?:[^\n|;&]*?\s)?(?:-[uU]\s*|--(?:proxy-)?user(?:=|\s+))["']?(?P<s>[^\s:"']+):(?:["'\s]|$)"#,
+            concat!(curl_user_option!(), r#"(?P<s>[^\s:"']+):(?:["'\s]|$)"#),
         ),
         (
             "private-key",
