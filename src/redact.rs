@@ -134,9 +134,9 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "url-signature",
-            &["&sig=", "?sig=", "-Signature="],
+            &["sig=", "-Signature="],
             // A signed URL's signature, which grants access on its own: Azure
-            // SAS (`sig=`), S3 and GCS presigned URLs.
+            // SAS (`?sig=`, `&sig=`: one literal), S3 and GCS presigned URLs.
             r#"[?&](?:sig|X-(?:Amz|Goog)-Signature)=(?P<s>[^\s&"'#<>]+)"#,
         ),
         (
@@ -205,8 +205,11 @@ pub fn builtin_rules() -> Vec<Rule> {
             "password",
             &[
                 "assw", "ASSW", "ecret", "ECRET", "oken", "OKEN", "pi_key", "PI_KEY", "pikey",
-                "PIKEY", "pi-key", "pi-Key", "piKey", "sshpass", "mysql", " -p", "curl", "assph",
-                "ASSPH",
+                "PIKEY", "pi-key", "pi-Key", "piKey", "mysql", " -p", "curl", "assph", "ASSPH",
+                // Mixed case, as connection strings and Go's struct dumps
+                // write keys: `PassWord`, `passWord`, `APIKey`. (`sshpass -p`
+                // is found by ` -p`, as `login … -p` is.)
+                "assW", "PIKey",
             ],
             // `password=x`, `token = x` starting a line (INI, TOML; not
             // an assignment in code), `"token":"x"` (or

@@ -1335,3 +1335,23 @@ fn folders_cmake_options_later_commands_and_java_packages_are_left_alone() {
     let text = collect_one_log("a.log", log.as_bytes(), &[]);
     assert_eq!(String::from_utf8_lossy(&text), log);
 }
+
+/// Keys written in mixed case, as connection strings and Go's struct dumps
+/// do (`PassWord=`, `APIKey:`), are found: the quick search for where to
+/// look closer keys on a few fixed spellings of each word.
+#[test]
+fn mixed_case_password_and_api_keys_are_redacted() {
+    let log = "Server=db;User Id=sa;PassWord=hunter1-conn;Encrypt=true\n\
+               passWord: hunter2-yaml\n\
+               {\"PassWord\": \"hunter3-json\"}\n\
+               + deploy --APIKey=hunter4-api\n\
+               config: {Host:db APIKey:hunter5-go Port:5432}\n";
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(
+        text.contains("User Id=sa;PassWord=[REDACTED:password];Encrypt=true\n")
+            && text.contains("{Host:db APIKey:[REDACTED:password] Port:5432}"),
+        "{text}"
+    );
+}
