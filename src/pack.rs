@@ -84,13 +84,51 @@ pub fn pack(
     // Streamed from the records' spool: with many files the JSON text is
     // large, and memory stays the same whatever the number of files.
     let mut json = manifest.json().map_err(spool_error)?;
+    let len = json.len;
+    add_manifest(writer.as_mut(), &mut json, len)?;
+    writer.finish()
+}
+
+/// Add the manifest's text, `len` bytes read from `json`. The writers take
+/// any error of their input for one of the output; the text is read back
+/// from a temporary file, and a failure there is told as what it is.
+fn add_manifest(writer: &mut dyn ArchiveWriter, json: &mut dyn Read, len: u64) -> Result<()> {
     let entry = EntryMeta {
         path: MANIFEST_NAME,
-        size: json.len,
+        size: len,
         mtime: Some(SystemTime::now()),
     };
-    writer.add_file(&entry, &mut json)?;
-    writer.finish()
+    let mut json = KeepReadError {
+        inner: json,
+        error: None,
+    };
+    writer
+        .add_file(&entry, &mut json)
+        .map_err(|written| match json.error.take() {
+            Some(e) => Error::new(format!(
+                "cannot read the manifest back from a temporary file: {}",
+                io_reason(&e)
+            ))
+            .with_hint("check that the temporary folder (TMPDIR) is on a working disk"),
+            None => written,
+        })
+}
+
+/// A reader that keeps the first error of the one it wraps (its caller is
+/// given a copy).
+struct KeepReadError<'a> {
+    inner: &'a mut dyn Read,
+    error: Option<io::Error>,
+}
+
+impl Read for KeepReadError<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if e.kind() != io::ErrorKind::Interrupted && self.error.is_none() {
+                self.error = Some(io::Error::new(e.kind(), e.to_string()));
+            }
+        })
+    }
 }
 
 fn spool_error(e: io::Error) -> Error {
@@ -1438,6 +1476,38 @@ mod tests {
         let mut plan = crate::layout::plan_with(&sources, false, sizes);
         plan.files.spool().unwrap();
         (sources, plan)
+    }
+
+    /// Yields that many bytes, then fails as a broken disk would.
+    struct FailsAfter(usize);
+
+    impl Read for FailsAfter {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.min(buf.len()) {
+                0 => Err(io::Error::other("disk gone")),
+                n => {
+                    buf[..n].fill(b' ');
+                    self.0 -= n;
+                    Ok(n)
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_manifest_that_cannot_be_read_back_is_not_told_as_an_output_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.tar.zst");
+        let file = File::create(&out).unwrap();
+        let mut writer = crate::archive::TarWriter::zstd(file, 3, &out).unwrap();
+        let e = add_manifest(&mut writer, &mut FailsAfter(100), 1000).unwrap_err();
+        assert_eq!(
+            e.message,
+            "cannot read the manifest back from a temporary file: disk gone"
+        );
+        assert!(e.hint.unwrap().contains("TMPDIR"));
+        // Read whole, it goes in.
+        add_manifest(&mut writer, &mut FailsAfter(1000), 1000).unwrap();
     }
 
     fn read_all(mut reader: SnapshotReader<Cursor<&[u8]>>) -> (Vec<u8>, u64) {
