@@ -66,6 +66,12 @@ pub trait Visitor {
     fn end_file(&mut self, _file: &LogFile, _binary: bool) -> Result<()> {
         Ok(())
     }
+    /// Instead of `end_file`, when the file at `path` could be read only up
+    /// to damage (see `commands::damage::scan`): its lines seen so far are
+    /// all there will be.
+    fn cut_short(&mut self, _path: &str) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// What a scan learnt about its input besides the lines.

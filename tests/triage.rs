@@ -1165,6 +1165,73 @@ fn a_flipped_bit_is_caught_by_the_streams_checksum_in_every_command() {
     }
 }
 
+/// `grep -c` counts, and `-l` names, a file that damage cuts short by its
+/// lines before the damage, as a search without them shows those lines.
+#[test]
+fn counts_and_names_of_a_file_cut_short_are_those_of_its_lines_before_the_damage() {
+    use std::io::Write;
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("big/log");
+    fs::create_dir_all(&logs).unwrap();
+    // Lines that do not compress much, so that the damage falls inside the
+    // log's data rather than before or after it.
+    let mut out = std::io::BufWriter::new(fs::File::create(logs.join("svc.log")).unwrap());
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..100_000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        writeln!(
+            out,
+            "time=\"2026-06-11T05:00:00Z\" level=info msg=\"{seed:x}\""
+        )
+        .unwrap();
+    }
+    drop(out);
+    for name in ["big.tar.gz", "big.tar.zst", "big.zip"] {
+        let whole = work.path().join(name);
+        run_ok(
+            logkeep()
+                .args(["collect", "-q", "--instance", "big", "--log-dir"])
+                .arg(&logs)
+                .arg("--lima-home")
+                .arg(work.path().join("none"))
+                .arg("-o")
+                .arg(&whole),
+        );
+        let damaged = work.path().join(format!("damaged-{name}"));
+        if name.ends_with(".zip") {
+            // A zip cut short loses its directory: damage inside instead.
+            flip_bit(&whole, &damaged);
+        } else {
+            let bytes = fs::read(&whole).unwrap();
+            fs::write(&damaged, &bytes[..bytes.len() / 2]).unwrap();
+        }
+        let grep = |args: &[&str]| {
+            let out = run(logkeep()
+                .arg("grep")
+                .args(args)
+                .arg("level=info")
+                .arg(&damaged));
+            assert_eq!(
+                out.status.code(),
+                Some(3),
+                "{name} {args:?}: {}",
+                stderr(&out)
+            );
+            stdout(&out)
+        };
+        let shown = grep(&[]).lines().count();
+        // A zip's entry may be read to its end before its checksum fails.
+        assert!(
+            shown > 1000 && shown <= 100_000,
+            "{name}: {shown} lines shown"
+        );
+        assert_eq!(grep(&["-c"]), format!("big/svc.log:{shown}\n"), "{name}");
+        assert_eq!(grep(&["-l"]), "big/svc.log\n", "{name}");
+    }
+}
+
 #[test]
 fn a_zip_of_several_archives_says_to_unzip_it() {
     let work = tempfile::tempdir().unwrap();

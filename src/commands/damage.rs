@@ -118,6 +118,7 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Tolerant, Error> 
             }
             Err(error) => match guard.current.take() {
                 Some((index, path)) => {
+                    guard.inner.cut_short(&path)?;
                     let why = reason(input, &path, &error);
                     let stop = if stream {
                         Some(format!("reading stopped at {path} ({why})"))

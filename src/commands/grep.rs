@@ -166,10 +166,10 @@ impl<W: Write> Visitor for Grep<'_, W> {
             }
             // The first dated line (or too much held): the lines held go
             // first, at its time.
-            self.release_held(file, line.time)?;
+            self.release_held(&file.path, line.time)?;
         }
         self.consider(
-            file,
+            &file.path,
             Seen {
                 number: line.number,
                 text: line.text,
@@ -183,12 +183,26 @@ impl<W: Write> Visitor for Grep<'_, W> {
 
     fn end_file(&mut self, file: &LogFile, _binary: bool) -> Result<()> {
         // A file without any dated line: its lines have no time.
-        self.release_held(file, None)?;
+        self.release_held(&file.path, None)?;
+        self.file_done(&file.path)
+    }
+
+    /// What was read before the damage is what `-c` counts and `-l` names,
+    /// as a search without them shows those lines.
+    fn cut_short(&mut self, path: &str) -> Result<()> {
+        self.release_held(path, None)?;
+        self.file_done(path)
+    }
+}
+
+impl<W: Write> Grep<'_, W> {
+    /// A file's count (`-c`) or name (`-l`), once its lines are through.
+    fn file_done(&mut self, path: &str) -> Result<()> {
         if self.in_file == 0 {
             return Ok(());
         }
         self.files_matched += 1;
-        let path = display_str(&file.path);
+        let path = display_str(path);
         let written = if self.options.files_with_matches {
             writeln!(self.out, "{path}")
         } else if self.options.count {
@@ -202,10 +216,10 @@ impl<W: Write> Visitor for Grep<'_, W> {
 
 impl<W: Write> Grep<'_, W> {
     /// Go through the lines held, at `time`, and hold no more in this file.
-    fn release_held(&mut self, file: &LogFile, time: Option<Timestamp>) -> Result<()> {
+    fn release_held(&mut self, path: &str, time: Option<Timestamp>) -> Result<()> {
         for held in self.held.take().unwrap_or_default() {
             self.consider(
-                file,
+                path,
                 Seen {
                     number: held.number,
                     text: &held.text,
@@ -220,7 +234,7 @@ impl<W: Write> Grep<'_, W> {
     }
 
     /// Select or not one line, and print it with its context.
-    fn consider(&mut self, file: &LogFile, line: Seen<'_>) -> Result<()> {
+    fn consider(&mut self, path: &str, line: Seen<'_>) -> Result<()> {
         let window = &self.options.window;
         let selected = window.admits_level(line.level)
             && window.admits_time(line.time, self.logs_start)
@@ -234,7 +248,7 @@ impl<W: Write> Grep<'_, W> {
             if self.after_left > 0 {
                 self.after_left -= 1;
                 return self
-                    .print_line(&file.path, line.number, line.text, line.cut, false)
+                    .print_line(path, line.number, line.text, line.cut, false)
                     .map_err(write_error);
             }
             if options.before > 0 {
@@ -256,7 +270,7 @@ impl<W: Write> Grep<'_, W> {
         }
         let written = if options.json {
             let record = Match {
-                path: &file.path,
+                path,
                 line: line.number,
                 time: line.time.map(|t| t.to_string()),
                 dated: line.dated,
@@ -271,8 +285,8 @@ impl<W: Write> Grep<'_, W> {
             let before: Vec<Before> = self.before.drain(..).collect();
             before
                 .iter()
-                .try_for_each(|b| self.print_line(&file.path, b.number, &b.text, b.cut, false))
-                .and_then(|()| self.print_line(&file.path, line.number, line.text, line.cut, true))
+                .try_for_each(|b| self.print_line(path, b.number, &b.text, b.cut, false))
+                .and_then(|()| self.print_line(path, line.number, line.text, line.cut, true))
         };
         self.after_left = options.after;
         written.map_err(write_error)
