@@ -507,15 +507,39 @@ pub fn plan_with(sources: &Sources, allow_secret_files: bool, sizes: Sizes) -> P
     };
     plan.files.sizes = sizes;
     for instance in &sources.instances {
+        let files = plan.files.len();
+        let mut looked_in: Vec<&Path> = Vec::new();
         if let Some(log_dir) = &instance.log_dir
             && exists(log_dir, instance, "log dir", &mut plan)
         {
             plan_log_dir(instance, log_dir, &mut plan);
+            looked_in.push(log_dir);
         }
         if let Some(lima_home) = &instance.lima_home
             && exists(lima_home, instance, "Lima home", &mut plan)
         {
             plan_lima_home(instance, lima_home, &mut plan);
+            looked_in.push(lima_home);
+        }
+        // Folders that hold no log at all are what a wrong path looks like
+        // too (`--log-dir /etc`): an archive of nothing must not pass for a
+        // collection.
+        looked_in.dedup();
+        if plan.files.len() == files
+            && let Some((first, others)) = looked_in.split_first()
+        {
+            let nor: String = others
+                .iter()
+                .map(|d| format!(" nor in {}", display_path(d)))
+                .collect();
+            plan.problems.push(Problem::new(
+                first,
+                format!(
+                    "instance {} has no log here{nor}; nothing collected from it \
+                     (is this its folder? `logkeep collect --dry-run` lists what is skipped and why)",
+                    instance.name
+                ),
+            ));
         }
     }
     for include in &sources.includes {

@@ -865,6 +865,49 @@ fn missing_folders_and_empty_globs_are_warned_about_and_fail_strict() {
     );
 }
 
+/// A folder that is there but holds no log (a wrong path such as `/etc`,
+/// or an instance's folders left empty) makes an archive of nothing: said,
+/// and a failure with `--strict`, as a missing folder is.
+#[test]
+fn an_instance_whose_folders_hold_no_log_is_warned_about_and_fails_strict() {
+    let work = tempfile::tempdir().unwrap();
+    let not_logs = work.path().join("etc");
+    fs::create_dir_all(not_logs.join("ssh")).unwrap();
+    fs::write(not_logs.join("hosts"), "127.0.0.1 localhost\n").unwrap();
+    let empty = work.path().join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let out = run(logkeep()
+        .args(["collect", "--instance", "x", "--log-dir"])
+        .arg(&not_logs)
+        .arg("--lima-home")
+        .arg(&empty)
+        .arg("--strict")
+        .arg("-o")
+        .arg(work.path().join("a.tar.gz")));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "warning: {}: instance x has no log here nor in {}; nothing collected from it",
+            not_logs.display(),
+            empty.display()
+        )),
+        "{err}"
+    );
+    // One folder with a log is enough: nothing to say.
+    fs::write(empty.join("ha.stderr.log"), "up\n").unwrap();
+    let out = run(logkeep()
+        .args(["collect", "--instance", "x", "--log-dir"])
+        .arg(&not_logs)
+        .arg("--lima-home")
+        .arg(work.path())
+        .arg("--strict")
+        .arg("--force")
+        .arg("-o")
+        .arg(work.path().join("a.tar.gz")));
+    assert!(!stderr(&out).contains("has no log"), "{}", stderr(&out));
+}
+
 #[test]
 fn nothing_moves_when_the_output_would_be_refused() {
     let tree = Tree::new();
