@@ -578,10 +578,12 @@ fn into_command(cli: Cli) -> Result<Command> {
         CommandArgs::Grep(args) => Command::Grep(crate::commands::GrepOptions {
             path: args.window.path_glob()?,
             window: args.window.window(),
-            pattern: args.pattern,
+            regex: crate::commands::pattern_regex(
+                &args.pattern,
+                args.fixed_strings,
+                args.ignore_case,
+            )?,
             inputs: args.inputs,
-            ignore_case: args.ignore_case,
-            fixed_strings: args.fixed_strings,
             invert: args.invert_match,
             count: args.count,
             files_with_matches: args.files_with_matches,

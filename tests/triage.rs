@@ -326,13 +326,14 @@ fn grep_finds_lines_in_every_format_and_inside_githubs_zip() {
         "{}",
         stdout(&window)
     );
-    // No match: exit 3. A bad pattern: exit 1 with what to do.
+    // No match: exit 3. A bad pattern is a wrong command line, as a bad
+    // --redact regex is: exit 2, with what to do.
     let none = run(logkeep()
         .args(["grep", "no such text anywhere"])
         .arg(&input));
     assert_eq!(none.status.code(), Some(3));
     let bad = run(logkeep().args(["grep", "("]).arg(&input));
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("not a valid pattern") && stderr(&bad).contains("-F"));
     // A closed pipe is not an error.
     let head = run(Command::new("sh").arg("-c").arg(format!(

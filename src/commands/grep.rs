@@ -17,10 +17,9 @@ use crate::timestamp::{TimeArg, Timestamp};
 use crate::triage::{self, Line, LogFile, Visitor, Window};
 
 pub struct GrepOptions {
-    pub pattern: String,
+    /// The pattern, compiled with `-i` and `-F` (see [`pattern_regex`]).
+    pub regex: Regex,
     pub inputs: Vec<PathBuf>,
-    pub ignore_case: bool,
-    pub fixed_strings: bool,
     /// Select the lines that do not match.
     pub invert: bool,
     /// Print each file's number of selected lines instead of the lines.
@@ -334,18 +333,20 @@ fn write_error(e: io::Error) -> Error {
     Error::new(format!("cannot write the matches: {e}"))
 }
 
-fn build_regex(options: &GrepOptions) -> Result<Regex> {
-    RegexBuilder::new(&if options.fixed_strings {
-        regex::escape(&options.pattern)
+/// The search's regex. A wrong pattern is a wrong command line, found
+/// before any input is read.
+pub fn pattern_regex(pattern: &str, fixed_strings: bool, ignore_case: bool) -> Result<Regex> {
+    RegexBuilder::new(&if fixed_strings {
+        regex::escape(pattern)
     } else {
-        options.pattern.clone()
+        pattern.to_string()
     })
-    .case_insensitive(options.ignore_case)
+    .case_insensitive(ignore_case)
     // Bounded: a pattern cannot make the search take the memory.
     .size_limit(64 << 20)
     .build()
     .map_err(|e| {
-        Error::new(format!("{:?} is not a valid pattern: {e}", options.pattern)).with_hint(
+        Error::new(format!("{pattern:?} is not a valid pattern: {e}")).with_hint(
             "the syntax is Rust's regex crate (like grep -E); -F searches for the text as it is",
         )
     })
@@ -375,7 +376,7 @@ fn grep<'o, W: Write>(
 }
 
 pub fn run(options: GrepOptions) -> Result<ExitStatus> {
-    let regex = build_regex(&options)?;
+    let regex = options.regex.clone();
     let logs_start = logs_start(&options);
     let stdout = io::stdout();
     let mut matches = 0;

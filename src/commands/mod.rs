@@ -15,7 +15,7 @@ mod verify;
 pub use browse::{CatOptions, LsOptions};
 pub use collect::CollectOptions;
 pub use extract::{ExtractOptions, only_glob};
-pub use grep::GrepOptions;
+pub use grep::{GrepOptions, pattern_regex};
 pub use preserve::PreserveOptions;
 pub use rotate::RotateOptions;
 pub use summary::SummaryOptions;
