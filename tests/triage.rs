@@ -1075,6 +1075,17 @@ fn one_damaged_input_does_not_wipe_out_the_others_or_what_was_read_of_it() {
     let alone = run(logkeep().args(["grep", "x"]).arg(&nothing));
     assert_eq!(alone.status.code(), Some(1));
     says_damaged(&stderr(&alone), "trunc.tar.zst");
+    // extract says so too, and leaves nothing.
+    for damaged in [&cut, &nothing] {
+        let to = work.path().join("extracted");
+        let out = run(logkeep().arg("extract").arg(damaged).arg("--to").arg(&to));
+        assert_eq!(out.status.code(), Some(1));
+        says_damaged(
+            &stderr(&out),
+            &damaged.file_name().unwrap().to_string_lossy(),
+        );
+        assert!(!to.exists());
+    }
 }
 
 /// Flip one bit of `from` a third of the way in.

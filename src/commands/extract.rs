@@ -8,14 +8,15 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
+use super::damage;
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::interrupt;
 use crate::manifest::MANIFEST_NAME;
-use crate::reader::{EntryKind, for_each_entry};
+use crate::reader::{Entry, EntryKind, for_each_entry};
 use crate::sanitize::{display_path, display_str};
 use crate::triage::warn_glob_matched_nothing;
 
@@ -97,7 +98,11 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
     let mut written = 0usize;
     // Files `--only` matched (the manifest comes along unasked).
     let mut asked_for = 0usize;
-    for_each_entry(&options.input, &mut |entry, data| {
+    // What the archive's own reading fails with says it looks damaged, as
+    // in every other command; this side's failures (refusals, the disk
+    // written to) are told as they are.
+    let mut failed_here = false;
+    let mut each = |entry: &Entry<'_>, data: &mut dyn Read| -> Result<()> {
         let (name, kind) = (entry.name, entry.kind);
         match kind {
             EntryKind::File => {}
@@ -147,9 +152,12 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         let mut entry_bytes = 0u64;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
-            let n = data
-                .read(&mut buf)
-                .map_err(|e| Error::io(&format!("read {name} in"), &options.input, &e))?;
+            let n = data.read(&mut buf).map_err(|e| {
+                damage::unreadable_archive(
+                    &options.input,
+                    Error::io(&format!("read {name} in"), &options.input, &e),
+                )
+            })?;
             if n == 0 {
                 break;
             }
@@ -187,6 +195,13 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         }
         written += 1;
         Ok(())
+    };
+    for_each_entry(&options.input, &mut |entry, data| {
+        each(entry, data).inspect_err(|_| failed_here = true)
+    })
+    .map_err(|e| match failed_here {
+        true => e,
+        false => damage::unreadable_archive(&options.input, e),
     })?;
     interrupt::exclusive(|| {
         let kept = temp.keep();
