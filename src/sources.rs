@@ -216,6 +216,10 @@ impl Sources {
             }
         }
         for include in &self.includes {
+            if include.pattern.trim().is_empty() {
+                return Err(Error::new("an include glob is empty")
+                    .with_hint("give the files to add, such as --include 'ci/**/*.log'"));
+            }
             check_include_folder(&include.into)?;
             if include.into == crate::manifest::MANIFEST_NAME {
                 return Err(Error::new(

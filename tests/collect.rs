@@ -595,8 +595,26 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
         "{text}"
     );
     assert!(text.contains("(socket)"), "{text}");
+    assert!(!text.contains("note: "), "{text}");
     assert!(!archive.exists());
     assert_eq!(fs::read_dir(work.path()).unwrap().count(), 0);
+    // What the real run would refuse is said.
+    let missing = work.path().join("missing");
+    let out = run_ok(
+        logkeep()
+            .args(["collect", "--dry-run", "--config"])
+            .arg(live.tree.config())
+            .arg("-o")
+            .arg(missing.join("rdd-logs.zip")),
+    );
+    assert!(
+        stdout(&out).contains(&format!(
+            "note: {} is not a folder; the real run would fail",
+            missing.display()
+        )),
+        "{}",
+        stdout(&out)
+    );
 
     let out = run_ok(
         logkeep()
@@ -984,6 +1002,13 @@ fn bad_names_and_stdout_output_are_usage_errors() {
         .args(["-o", "-", "--format", "tar.gz"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("standard output"), "{}", stderr(&out));
+    let out = run(logkeep().args(["collect", "--include", "", "-o", "x.tar.gz"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("an include glob is empty"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Every way a file goes through the packer, many files deep so that they

@@ -486,6 +486,17 @@ fn write_plan(plan: &Plan, options: &CollectOptions, out: &mut impl Write) -> io
             display_path(&options.output)
         )?;
     }
+    let folder = match options.output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        writeln!(
+            out,
+            "note: {} is not a folder; the real run would fail (the output's folder must exist)",
+            display_path(folder)
+        )?;
+    }
     writeln!(
         out,
         "{} files, {} bytes would be written to {} ({}); {} skipped",
