@@ -279,21 +279,40 @@ impl Window {
     }
 }
 
-/// Say that `--path` matched no file, and what the paths look like: a
-/// filter that silently matches nothing reads as "no problem there".
-pub fn warn_no_file_matched(glob: &globset::GlobMatcher) {
-    warn_glob_matched_nothing("--path", glob.glob().glob(), "'*/ha.stderr*'", "");
+/// Say that `--path` matched no file, and what the paths look like (from
+/// `sample`, a path of the input): a filter that silently matches nothing
+/// reads as "no problem there".
+pub fn warn_no_file_matched(glob: &globset::GlobMatcher, sample: Option<&str>) {
+    // `*` crosses `/` in `--path`: any folder, then the file's name.
+    let example = sample.map(|path| {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let stem = name.strip_suffix(".log").unwrap_or(name);
+        format!("'*/{stem}*'")
+    });
+    warn_glob_matched_nothing("--path", glob.glob().glob(), sample, example, "");
 }
 
 /// The warning of [`warn_no_file_matched`] for any option that takes a glob
-/// of layout paths: `example` is a glob of that option's syntax, `more` says
-/// what came of it.
-pub fn warn_glob_matched_nothing(option: &str, pattern: &str, example: &str, more: &str) {
+/// of layout paths: `sample` is a path of the input, `example` a glob of
+/// that option's syntax that matches it, `more` says what came of it.
+pub fn warn_glob_matched_nothing(
+    option: &str,
+    pattern: &str,
+    sample: Option<&str>,
+    example: Option<String>,
+    more: &str,
+) {
     use std::io::Write;
+    let paths = match (sample, example) {
+        (Some(sample), Some(example)) => format!(
+            "; paths are as `logkeep ls` shows them, such as {}: try {example}",
+            crate::sanitize::display_str(sample)
+        ),
+        _ => ": the input holds no file".to_string(),
+    };
     let _ = writeln!(
         std::io::stderr(),
-        "warning: no file matched {option} {pattern:?}; paths are as `logkeep ls` shows them \
-         (bats-lima-controller/lima-test-stopped/ha.stderr.log): try {example}{more}"
+        "warning: no file matched {option} {pattern:?}{paths}{more}"
     );
 }
 

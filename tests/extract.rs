@@ -190,6 +190,20 @@ fn an_only_glob_that_matches_nothing_is_said_and_exits_3() {
         stderr(&out)
     );
     assert!(stderr(&out).contains("holds only its manifest.json"));
+    // The glob it offers, taken from the archive's own paths, finds files.
+    let said = stderr(&out);
+    let example = said
+        .split_once(": try '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(glob, _)| glob.to_string())
+        .unwrap_or_else(|| panic!("{said}"));
+    let offered = run(logkeep()
+        .arg("extract")
+        .arg(&archive)
+        .arg("--to")
+        .arg(work.path().join("ex3-offered"))
+        .args(["--only", &example]));
+    assert!(offered.status.success(), "{example}: {}", stderr(&offered));
     assert!(
         common::stdout(&out).starts_with("extracted 1 file ("),
         "{}",

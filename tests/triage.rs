@@ -778,11 +778,20 @@ fn grep_counts_lists_inverts_and_shows_context_like_grep() {
         .args(["grep", "x", "--path", "ha.stderr.log"])
         .arg(folder));
     assert_eq!(nothing.status.code(), Some(3));
-    assert!(
-        stderr(&nothing).contains("no file matched --path"),
-        "{}",
-        stderr(&nothing)
-    );
+    let said = stderr(&nothing);
+    assert!(said.contains("no file matched --path"), "{said}");
+    // Its example is a path of the input, and the glob it offers finds it.
+    let example = said
+        .split_once("such as bats-a/")
+        .and_then(|(_, rest)| rest.split_once(": try '"))
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(glob, _)| glob.to_string())
+        .unwrap_or_else(|| panic!("{said}"));
+    let found = run(logkeep()
+        .args(["grep", "-l", ".", "--path", &example])
+        .arg(folder));
+    assert!(found.status.success(), "{example}: {}", stderr(&found));
+    assert!(!stdout(&found).is_empty(), "{example}");
 }
 
 #[test]

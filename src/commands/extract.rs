@@ -98,6 +98,8 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
     let mut written = 0usize;
     // Files `--only` matched (the manifest comes along unasked).
     let mut asked_for = 0usize;
+    // A file's path, for the example of a `--only` that matched nothing.
+    let mut sample: Option<String> = None;
     // What the archive's own reading fails with says it looks damaged, as
     // in every other command; this side's failures (refusals, the disk
     // written to) are told as they are.
@@ -115,6 +117,9 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         let relative = check_name(name).map_err(|why| refuse(name, why))?;
         if !seen.insert(relative.clone()) {
             return Err(refuse(name, "appears twice"));
+        }
+        if sample.is_none() && relative != Path::new(MANIFEST_NAME) {
+            sample = Some(name.to_string());
         }
         // The manifest always comes along: it is the index of what was
         // extracted, and `verify`, `summary` and `timeline` need it.
@@ -228,10 +233,16 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         } else {
             "only its manifest.json"
         };
+        // `*` stops at `/` in `--only`: a folder's files are `DIR/**`.
+        let example = sample.as_deref().map(|path| {
+            let folder = path.split('/').next().unwrap_or(path);
+            format!("'{folder}/**' (`*` stops at `/`, `**` crosses it)")
+        });
         warn_glob_matched_nothing(
             "--only",
             glob.glob().glob(),
-            "'bats-lima-controller/**' (`*` stops at `/`, `**` crosses it)",
+            sample.as_deref(),
+            example,
             &format!(
                 "; {} holds {left}: remove it before extracting again",
                 display_path(&options.to)

@@ -90,6 +90,9 @@ struct Grep<'o, W: Write> {
     in_file: u64,
     files_matched: u64,
     files_wanted: u64,
+    /// The first file's path, for the example of a `--path` that matched
+    /// nothing.
+    first_path: Option<String>,
     /// The first dated line of all the inputs, found by `logs_start` when a
     /// time of day needs a day.
     logs_start: Option<Timestamp>,
@@ -143,6 +146,9 @@ impl<W: Write> Visitor for Grep<'_, W> {
             .as_ref()
             .is_none_or(|glob| glob.is_match(&file.path));
         self.files_wanted += u64::from(wanted);
+        if self.first_path.is_none() {
+            self.first_path = Some(file.path.clone());
+        }
         wanted
     }
 
@@ -366,6 +372,7 @@ fn grep<'o, W: Write>(
         in_file: 0,
         files_matched: 0,
         files_wanted: 0,
+        first_path: None,
         logs_start,
         before: VecDeque::new(),
         after_left: 0,
@@ -381,6 +388,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
     let stdout = io::stdout();
     let mut matches = 0;
     let mut files_wanted = 0u64;
+    let mut sample: Option<String> = None;
     // Some input was damaged or could not be read at all: the search is
     // not whole.
     let mut damaged = false;
@@ -390,6 +398,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
             let read = damage::scan(input, &mut grep)?;
             matches += grep.matches;
             files_wanted += grep.files_wanted;
+            sample = sample.take().or(grep.first_path.take());
             grep.out.flush().map_err(write_error)?;
             if read.stopped.is_none() {
                 read.scanned.warn_if_odd(input);
@@ -410,6 +419,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
             let read = damage::scan(input, &mut grep)?;
             matches += grep.matches;
             files_wanted += grep.files_wanted;
+            sample = sample.take().or(grep.first_path.take());
             if read.stopped.is_none() {
                 read.scanned.warn_if_odd(input);
             }
@@ -459,7 +469,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
     if let Some(glob) = &options.path
         && files_wanted == 0
     {
-        crate::triage::warn_no_file_matched(glob);
+        crate::triage::warn_no_file_matched(glob, sample.as_deref());
     }
     Ok(if matches > 0 && !damaged {
         ExitStatus::Success
