@@ -31,6 +31,7 @@ pub mod sanitize;
 pub mod sources;
 pub mod timestamp;
 pub mod triage;
+pub mod zip_recovery;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -362,7 +362,11 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
         Error::new(format!("cannot read zip {}: {e}", display_path(path)))
     };
     let copy = file.try_clone().map_err(|e| Error::io("read", path, &e))?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_error)?;
+    let mut zip = match zip::ZipArchive::new(BufReader::new(file)) {
+        Ok(zip) => zip,
+        // Without its central directory (cut short), what the front holds.
+        Err(_) => return visit_zip_front(copy, path, visit),
+    };
     check_zip_names(copy, &zip, path)?;
     let names: Vec<String> = (0..zip.len())
         .filter_map(|i| {
@@ -406,6 +410,41 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
         visit(&info, &mut entry)?;
     }
     Ok(())
+}
+
+/// Whether the zip open in `file` has no central directory that can be
+/// read: it is then read from its front (see `visit_zip_front`).
+pub fn zip_lacks_directory(file: File) -> bool {
+    zip::ZipArchive::new(BufReader::new(file)).is_err()
+}
+
+/// The entries at the front of a zip without its central directory (see
+/// `zip_recovery`). GitHub's download of a single archive is a zip holding
+/// that archive: what could be unpacked of it is read as that archive.
+fn visit_zip_front(mut file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
+    file.rewind().map_err(|e| Error::io("read", path, &e))?;
+    let mut inner: Option<(String, File)> = None;
+    let mut first = true;
+    let front = crate::zip_recovery::visit_local_entries(file, path, &mut |entry, data| {
+        let wrapped = first
+            && [".tar.gz", ".tgz", ".tar.zst", ".tzst", ".zip"]
+                .iter()
+                .any(|ext| entry.name.ends_with(ext));
+        first = false;
+        if !wrapped {
+            return visit(entry, data);
+        }
+        let mut spool = tempfile::tempfile().map_err(|e| Error::io("unwrap", path, &e))?;
+        // As much as can be unpacked: the archive inside says where it ends.
+        let _ = io::copy(data, &mut spool);
+        spool.rewind().map_err(|e| Error::io("unwrap", path, &e))?;
+        inner = Some((entry.name.to_string(), spool));
+        Ok(())
+    });
+    match inner {
+        Some((name, spool)) => visit_file(spool, &path.join(name), visit).and(front),
+        None => front,
+    }
 }
 
 #[cfg(test)]

@@ -1253,6 +1253,115 @@ fn counts_and_names_of_a_file_cut_short_are_those_of_its_lines_before_the_damage
     }
 }
 
+/// A zip cut short has lost its central directory, at its end; the entries
+/// before the cut are read from the front: logkeep's own zip, and GitHub's
+/// zip of one archive (a streamed zip, with data descriptors, as GitHub's
+/// is) whose archive inside is read up to the cut. A zip that lost only its
+/// directory loses no file.
+#[test]
+fn a_zip_cut_short_shows_what_comes_before_the_cut() {
+    let work = tempfile::tempdir().unwrap();
+    let tree = Tree::new();
+    let zip = work.path().join("a.zip");
+    collect_job(&tree, &zip, "zipped", "Linux");
+    let lines = |input: &Path| {
+        let out = run(logkeep().args(["grep", "-c", "."]).arg(input));
+        let total: u64 = stdout(&out)
+            .lines()
+            .map(|l| l.rsplit(':').next().unwrap().parse::<u64>().unwrap())
+            .sum();
+        (out, total)
+    };
+    let (whole, all_lines) = lines(&zip);
+    assert!(
+        whole.status.success() && all_lines > 100,
+        "{}",
+        stderr(&whole)
+    );
+
+    // Only the directory lost: every file is there, the damage said.
+    let bytes = fs::read(&zip).unwrap();
+    let no_directory = work.path().join("no-directory.zip");
+    fs::write(&no_directory, &bytes[..bytes.len() - 200]).unwrap();
+    let (out, read) = lines(&no_directory);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(read, all_lines);
+    assert!(
+        stderr(&out).contains("every entry before it was read"),
+        "{}",
+        stderr(&out)
+    );
+    let verify = run(logkeep().arg("verify").arg(&no_directory));
+    assert!(
+        stdout(&verify).contains("files match the manifest"),
+        "{}",
+        stdout(&verify)
+    );
+
+    // Cut in half: the files before the cut, and the lines of the one cut.
+    let half = work.path().join("half.zip");
+    fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
+    let (out, read) = lines(&half);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(read > 0 && read < all_lines, "{read} of {all_lines}");
+    says_damaged(&stderr(&out), "half.zip");
+    for command in ["summary", "timeline"] {
+        let out = run(logkeep().arg(command).arg(&half));
+        assert_eq!(out.status.code(), Some(3), "{command}: {}", stderr(&out));
+        assert!(!stdout(&out).is_empty(), "{command}");
+    }
+
+    // GitHub's zip of one archive, streamed as GitHub's archiver does. The
+    // logs inside take many zstd blocks, so that a cut leaves some whole.
+    let logs = work.path().join("r4/log");
+    fs::create_dir_all(&logs).unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for n in 0..4 {
+        let text: String = (0..30_000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                format!("time=\"2026-06-11T05:00:00Z\" level=info msg=\"{seed:x}\"\n")
+            })
+            .collect();
+        fs::write(logs.join(format!("svc{n}.log")), text).unwrap();
+    }
+    let zst = work.path().join("r4.tar.zst");
+    run_ok(
+        logkeep()
+            .args(["collect", "-q", "--instance", "r4", "--log-dir"])
+            .arg(&logs)
+            .arg("--lima-home")
+            .arg(work.path().join("none"))
+            .arg("-o")
+            .arg(&zst),
+    );
+    let wrapped = work.path().join("rdd-logs-linux.zip");
+    ok(Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sys, zipfile\n\
+             with zipfile.ZipFile(sys.stdout.buffer, 'w', zipfile.ZIP_DEFLATED) as z:\n\
+             \x20   z.write({:?}, 'rdd-logs.tar.zst')",
+            zst.display().to_string()
+        ))
+        .stdout(fs::File::create(&wrapped).unwrap()));
+    let (whole, wrapped_lines) = lines(&wrapped);
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    assert_eq!(wrapped_lines, 120_000);
+    let bytes = fs::read(&wrapped).unwrap();
+    let cut = work.path().join("cut-download.zip");
+    fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let (out, read) = lines(&cut);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        read >= 30_000 && read < wrapped_lines,
+        "{read} of {wrapped_lines}"
+    );
+    says_damaged(&stderr(&out), "cut-download.zip");
+}
+
 #[test]
 fn a_zip_of_several_archives_says_to_unzip_it() {
     let work = tempfile::tempdir().unwrap();

@@ -31,13 +31,22 @@ pub struct Unreadable {
     pub reason: String,
 }
 
-/// Whether `input` is a single compressed stream (tar.gz, tar.zst), which
-/// cannot be read past damaged data.
+/// Whether `input` is read as a single stream, which cannot be read past
+/// damaged data: a tar.gz, a tar.zst, or a zip without its central
+/// directory (cut short), read from its front entry by entry.
 pub fn is_stream(input: &Path) -> bool {
     let mut magic = [0u8; 4];
-    File::open(input)
-        .and_then(|mut file| file.read_exact(&mut magic))
-        .is_ok_and(|()| magic[..2] == [0x1f, 0x8b] || magic == [0x28, 0xb5, 0x2f, 0xfd])
+    let Ok(mut file) = File::open(input) else {
+        return false;
+    };
+    if file.read_exact(&mut magic).is_err() {
+        return false;
+    }
+    match magic {
+        [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd] => true,
+        [b'P', b'K', ..] => crate::reader::zip_lacks_directory(file),
+        _ => false,
+    }
 }
 
 /// The error of an archive that cannot be read (as a whole, or far enough to
