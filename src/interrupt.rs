@@ -26,6 +26,10 @@ static TEMPORARY: Mutex<Vec<Temporary>> = Mutex::new(Vec::new());
 #[cfg(unix)]
 static GROUPS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
+/// Whether this run has ever had a temporary to remove: a command that only
+/// reads has no output to speak of when interrupted.
+static WRITES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Held while a temporary is created or put in place (see [`exclusive`]), and
 /// by the signal thread from before it removes anything until the exit.
 static CREATING: Mutex<()> = Mutex::new(());
@@ -65,7 +69,12 @@ fn clean_up_and_exit(name: &str, code: i32) -> ! {
     // would bring it back).
     let _no_more = hold_creation();
     let removed = remove_all();
-    eprintln!("logkeep: {name}; removed {removed} temporary file(s); the output was not written");
+    match WRITES.load(std::sync::atomic::Ordering::SeqCst) {
+        true => eprintln!(
+            "logkeep: {name}; removed {removed} temporary file(s); the output was not written"
+        ),
+        false => eprintln!("logkeep: {name}"),
+    }
     std::process::exit(code);
 }
 
@@ -114,6 +123,7 @@ pub fn remember_prefix(dir: &Path, prefix: &str) -> Remembered {
 }
 
 fn register(temporary: Temporary) -> Remembered {
+    WRITES.store(true, std::sync::atomic::Ordering::SeqCst);
     if let Ok(mut list) = TEMPORARY.lock() {
         list.push(temporary.clone());
     }

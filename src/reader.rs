@@ -60,6 +60,16 @@ pub fn for_each_entry(path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
     if meta.is_dir() {
         return visit_dir(path, path, visit);
     }
+    if !meta.is_file() {
+        return Err(Error::new(format!(
+            "{} is a pipe or a device, not a file",
+            display_path(path)
+        ))
+        .with_hint(
+            "save the archive to a file first: logkeep reads an archive at its end too \
+             (a zip's directory, a stream's checksum), which a pipe cannot give",
+        ));
+    }
     let file = File::open(path).map_err(|e| Error::io("open", path, &e))?;
     visit_file(file, path, visit)
 }

@@ -36,6 +36,10 @@ pub struct Unreadable {
 /// directory (cut short), read from its front entry by entry.
 pub fn is_stream(input: &Path) -> bool {
     let mut magic = [0u8; 4];
+    // Not a pipe: opening one waits for a writer (reading refuses it).
+    if !input.is_file() {
+        return false;
+    }
     let Ok(mut file) = File::open(input) else {
         return false;
     };
