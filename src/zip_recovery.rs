@@ -60,8 +60,10 @@ pub fn visit_local_entries(file: File, path: &Path, visit: &mut VisitEntry<'_>) 
             display_path(path)
         ))
     };
+    // The next record's signature, when reading a data descriptor read it.
+    let mut next: Option<u32> = None;
     loop {
-        let signature = match read_u32(&mut input) {
+        let signature = match next.take().map_or_else(|| read_u32(&mut input), Ok) {
             Ok(signature) => signature,
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 return Err(stopped(
@@ -157,22 +159,26 @@ pub fn visit_local_entries(file: File, path: &Path, visit: &mut VisitEntry<'_>) 
             ))
         })?;
         let (crc, len) = (checked.crc.finalize(), checked.len);
+        let compressed = match &data {
+            EntryData::Deflated(d) => d.total_in(),
+            EntryData::Stored(_) => len,
+        };
         drop(data);
-        let (want_crc, want_len) = match descriptor {
-            true => read_descriptor(&mut input, header.zip64).map_err(|e| {
-                stopped(
-                    &format!("the data descriptor of {} {e}", display_str(&name)),
-                    &last,
-                )
-            })?,
-            false => (header.crc, header.size),
+        let sizes_match = match descriptor {
+            true => {
+                let found =
+                    read_descriptor(&mut input, header.zip64, compressed, len).map_err(|e| {
+                        stopped(
+                            &format!("the data descriptor of {} {e}", display_str(&name)),
+                            &last,
+                        )
+                    })?;
+                next = found.next;
+                found.crc == crc && found.sizes_match
+            }
+            false => header.crc == crc && header.size == len && header.compressed == compressed,
         };
-        // A 4-byte size holds the length modulo 2^32.
-        let len_matches = match header.zip64 || !descriptor {
-            true => len == want_len,
-            false => len & 0xffff_ffff == want_len,
-        };
-        if crc != want_crc || !len_matches {
+        if !sizes_match {
             return Err(Error::new(format!(
                 "cannot read {} in {}: its checksum fails (it is altered)",
                 display_str(&name),
@@ -257,8 +263,27 @@ fn read_local_header(input: &mut impl Read) -> std::result::Result<(LocalHeader,
     Ok((header, String::from_utf8_lossy(&name).into_owned()))
 }
 
-/// The checksum and size of a data descriptor (its signature is optional).
-fn read_descriptor(input: &mut impl Read, zip64: bool) -> std::result::Result<(u32, u64), String> {
+/// What a data descriptor says, checked against what was read.
+struct Descriptor {
+    crc: u32,
+    /// Its compressed and uncompressed sizes are those read.
+    sizes_match: bool,
+    /// The next record's signature, read to tell the descriptor's form.
+    next: Option<u32>,
+}
+
+/// Read the data descriptor after an entry of `compressed` bytes that
+/// unpacked to `len`. Its signature is optional, and its sizes take 4 bytes,
+/// or 8 with Zip64: with a Zip64 field in the local header, and also without
+/// one when an entry streamed past 4 GiB, as most streaming writers do. The
+/// form is the one whose sizes are those read and after which the next
+/// record starts (or the file ends).
+fn read_descriptor(
+    input: &mut impl Read,
+    zip64: bool,
+    compressed: u64,
+    len: u64,
+) -> std::result::Result<Descriptor, String> {
     let cut = |e: io::Error| match e.kind() {
         io::ErrorKind::UnexpectedEof => "is cut short".to_string(),
         _ => crate::error::io_reason(&e),
@@ -268,17 +293,49 @@ fn read_descriptor(input: &mut impl Read, zip64: bool) -> std::result::Result<(u
         DATA_DESCRIPTOR => read_u32(input).map_err(cut)?,
         crc => crc,
     };
-    let size = match zip64 {
-        true => {
-            read_u64(input).map_err(cut)?;
-            read_u64(input).map_err(cut)?
+    let wide = read_u64(input).map_err(cut)?;
+    let low = |v: u64| v & 0xffff_ffff;
+    let small_fits = !zip64
+        && low(wide) == low(compressed)
+        && wide >> 32 == low(len)
+        && compressed < 0xffff_ffff
+        && len < 0xffff_ffff;
+    if small_fits {
+        // 4-byte sizes, unless what follows is not a record and the 8-byte
+        // form fits too (an empty entry: both read alike up to here).
+        match read_u32(input) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Ok(Descriptor {
+                    crc,
+                    sizes_match: true,
+                    next: None,
+                });
+            }
+            Err(e) => return Err(cut(e)),
+            Ok(next) if next == LOCAL_HEADER || DIRECTORY_STARTS.contains(&next) => {
+                return Ok(Descriptor {
+                    crc,
+                    sizes_match: true,
+                    next: Some(next),
+                });
+            }
+            Ok(size_low) => {
+                let size_high = u64::from(read_u32(input).map_err(cut)?);
+                let size = u64::from(size_low) | size_high << 32;
+                return Ok(Descriptor {
+                    crc,
+                    sizes_match: wide == compressed && size == len,
+                    next: None,
+                });
+            }
         }
-        false => {
-            read_u32(input).map_err(cut)?;
-            u64::from(read_u32(input).map_err(cut)?)
-        }
-    };
-    Ok((crc, size))
+    }
+    let size = read_u64(input).map_err(cut)?;
+    Ok(Descriptor {
+        crc,
+        sizes_match: wide == compressed && size == len,
+        next: None,
+    })
 }
 
 /// The DOS date and time of a local header, read as UTC.
@@ -388,14 +445,139 @@ mod tests {
         (seen, result)
     }
 
-    const STORED: zip::CompressionMethod = zip::CompressionMethod::Stored;
-    const DEFLATED: zip::CompressionMethod = zip::CompressionMethod::Deflated;
+    /// How a hand-made entry ends.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Ending {
+        /// Sizes and checksum in the local header.
+        Header,
+        /// A descriptor with its signature and 4-byte sizes.
+        Signed,
+        /// A descriptor without its signature.
+        Unsigned,
+        /// A descriptor with 8-byte sizes, after a Zip64 field.
+        Zip64,
+        /// A descriptor with 8-byte sizes and no Zip64 field (as streaming
+        /// writers do past 4 GiB).
+        Wide,
+    }
+
+    /// One local entry, written by hand as zip writers do.
+    fn entry(name: &str, data: &[u8], deflate: bool, ending: Ending) -> Vec<u8> {
+        let body = match deflate {
+            true => {
+                let mut encoder =
+                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+                encoder.write_all(data).unwrap();
+                encoder.finish().unwrap()
+            }
+            false => data.to_vec(),
+        };
+        let crc = crc32fast::hash(data);
+        let in_header = ending == Ending::Header;
+        let extra: Vec<u8> = match ending {
+            Ending::Zip64 => [&1u16.to_le_bytes()[..], &16u16.to_le_bytes(), &[0; 16]].concat(),
+            _ => Vec::new(),
+        };
+        let mut out = Vec::new();
+        out.extend(LOCAL_HEADER.to_le_bytes());
+        out.extend(45u16.to_le_bytes());
+        out.extend((if in_header { 0u16 } else { HAS_DESCRIPTOR }).to_le_bytes());
+        out.extend((if deflate { DEFLATED } else { STORED }).to_le_bytes());
+        out.extend([0, 0, 0x21, 0]); // 1980-01-01 00:00
+        for value in [crc, body.len() as u32, data.len() as u32] {
+            out.extend((if in_header { value } else { 0 }).to_le_bytes());
+        }
+        out.extend((name.len() as u16).to_le_bytes());
+        out.extend((extra.len() as u16).to_le_bytes());
+        out.extend(name.as_bytes());
+        out.extend(&extra);
+        out.extend(&body);
+        if ending != Ending::Unsigned && !in_header {
+            out.extend(DATA_DESCRIPTOR.to_le_bytes());
+        }
+        match ending {
+            Ending::Header => {}
+            Ending::Signed | Ending::Unsigned => {
+                for value in [crc, body.len() as u32, data.len() as u32] {
+                    out.extend(value.to_le_bytes());
+                }
+            }
+            Ending::Zip64 | Ending::Wide => {
+                out.extend(crc.to_le_bytes());
+                out.extend((body.len() as u64).to_le_bytes());
+                out.extend((data.len() as u64).to_le_bytes());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_form_of_entry_end_is_read_and_checked() {
+        let log = b"time=2026-06-11T05:00:00Z level=info msg=ok\n".repeat(50);
+        let mut bytes = Vec::new();
+        let mut expected = Vec::new();
+        for (n, ending) in [
+            Ending::Header,
+            Ending::Signed,
+            Ending::Unsigned,
+            Ending::Zip64,
+            Ending::Wide,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            // Each form, deflated and (where its size is known) stored, and
+            // an empty entry, whose 4- and 8-byte descriptors begin alike.
+            for (deflate, data) in [(true, &log[..]), (false, &log[..]), (true, &[][..])] {
+                if !deflate && ending != Ending::Header {
+                    continue;
+                }
+                let name = format!("{n}-{deflate}-{}.log", data.len());
+                bytes.extend(entry(&name, data, deflate, ending));
+                expected.push((name, data.to_vec()));
+            }
+        }
+        bytes.extend(0x0201_4b50u32.to_le_bytes());
+        let (seen, result) = read_front(&bytes);
+        let names = |files: &[(String, Vec<u8>)]| -> Vec<String> {
+            files.iter().map(|(name, _)| name.clone()).collect()
+        };
+        assert_eq!(names(&seen), names(&expected), "{result:?}");
+        assert!(seen == expected, "an entry's bytes differ");
+        let message = result.unwrap_err().message;
+        assert!(
+            message.contains("every entry before it was read"),
+            "{message}"
+        );
+
+        // A descriptor whose checksum is not that of what was read: altered.
+        let mut altered = entry("a.log", &log, true, Ending::Signed);
+        let at = altered.len() - 12;
+        altered[at] ^= 1;
+        altered.extend(0x0201_4b50u32.to_le_bytes());
+        let message = read_front(&altered).1.unwrap_err().message;
+        assert!(
+            message.contains("a.log") && message.contains("checksum fails"),
+            "{message}"
+        );
+        // A stored entry whose size only the central directory holds.
+        let mut stored = entry("s.log", &log, false, Ending::Signed);
+        stored.extend(0x0201_4b50u32.to_le_bytes());
+        let message = read_front(&stored).1.unwrap_err().message;
+        assert!(
+            message.contains("size only in the central directory"),
+            "{message}"
+        );
+    }
+
+    const ZIP_STORED: zip::CompressionMethod = zip::CompressionMethod::Stored;
+    const ZIP_DEFLATED: zip::CompressionMethod = zip::CompressionMethod::Deflated;
 
     #[test]
     fn every_entry_before_the_directory_is_read_and_checked() {
         let a = b"first log\n".repeat(1000);
         let b = b"second log\n".to_vec();
-        let bytes = zip_of(&[("a.log", &a, DEFLATED), ("b.log", &b, STORED)]);
+        let bytes = zip_of(&[("a.log", &a, ZIP_DEFLATED), ("b.log", &b, ZIP_STORED)]);
         let (seen, result) = read_front(&bytes);
         assert_eq!(seen, [("a.log".to_string(), a), ("b.log".to_string(), b)]);
         let message = result.unwrap_err().message;
@@ -409,7 +591,7 @@ mod tests {
     fn an_entry_cut_short_or_altered_is_an_error_of_that_entry() {
         let a = b"first log\n".repeat(1000);
         let b = b"second log, stored\n".repeat(100);
-        let bytes = zip_of(&[("a.log", &a, DEFLATED), ("b.log", &b, STORED)]);
+        let bytes = zip_of(&[("a.log", &a, ZIP_DEFLATED), ("b.log", &b, ZIP_STORED)]);
         // Cut inside b.log's data: a.log whole, then b.log fails.
         let at = bytes.windows(5).position(|w| w == b"b.log").unwrap() + 5 + 100;
         let (seen, result) = read_front(&bytes[..at]);
