@@ -158,7 +158,8 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "kubeconfig",
-            &["-key-data", "-certificate-data", "oken", "OKEN"],
+            // (`-key`: the password rule's too, for `x-api-key`.)
+            &["-key", "-certificate-data", "oken", "OKEN"],
             r#"(?i)(?:client-key-data|client-certificate-data|\btoken)\\?["']?\s*:\s*\\?["']?(?P<s>[A-Za-z0-9+/=._-]{8,})"#,
         ),
         (
@@ -205,10 +206,10 @@ pub fn builtin_rules() -> Vec<Rule> {
             "password",
             &[
                 "assw", "ASSW", "ecret", "ECRET", "oken", "OKEN", "pi_key", "PI_KEY", "pikey",
-                "PIKEY", "pi-key", "pi-Key", "piKey", "mysql", " -p", "curl", "assph", "ASSPH",
+                "PIKEY", "-key", "pi-Key", "piKey", "sshpass", "mysql", " -p", "curl", "assph",
+                "ASSPH",
                 // Mixed case, as connection strings and Go's struct dumps
-                // write keys: `PassWord`, `passWord`, `APIKey`. (`sshpass -p`
-                // is found by ` -p`, as `login … -p` is.)
+                // write keys: `PassWord`, `passWord`, `APIKey`.
                 "assW", "PIKey",
             ],
             // `password=x`, `token = x` starting a line (INI, TOML; not

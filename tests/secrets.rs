@@ -952,10 +952,11 @@ fn sshpass_and_mysql_command_line_passwords_are_redacted() {
     let log = "+ sshpass -p 'hunter2-ssh' ssh root@vm true\n\
                + sshpass -phunter3 scp a b\n\
                + mysql -h db -P 3306 -uroot -phunter4-db app\n\
-               + mysqldump -u root -p app\n";
+               + mysqldump -u root -p app\n\
+               run: sshpass\t-p hunter5-tab ssh host\n";
     let text = collect_one_log("a.log", log.as_bytes(), &[]);
     let text = String::from_utf8_lossy(&text);
-    for secret in ["hunter2-ssh", "hunter3", "hunter4-db"] {
+    for secret in ["hunter2-ssh", "hunter3", "hunter4-db", "hunter5-tab"] {
         assert!(!text.contains(secret), "{secret} kept: {text}");
     }
     assert!(
