@@ -239,6 +239,12 @@ fn check_replaceable_dir(target: &Path) -> Result<()> {
         .with_hint("remove it yourself or choose another output"))
     };
     let manifest_path = target.join(MANIFEST_NAME);
+    // Only a regular file is read: a FIFO would wait for a writer.
+    if fs::symlink_metadata(&manifest_path).is_ok_and(|m| !m.is_file()) {
+        return refuse(format!(
+            "holds a {MANIFEST_NAME} that is not a regular file"
+        ));
+    }
     let listing = match fs::read(&manifest_path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return refuse(format!(

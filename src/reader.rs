@@ -430,29 +430,56 @@ pub fn zip_lacks_directory(file: File) -> bool {
 
 /// The entries at the front of a zip without its central directory (see
 /// `zip_recovery`). GitHub's download of a single archive is a zip holding
-/// that archive: what could be unpacked of it is read as that archive.
+/// that archive alone, which is read as that archive (as far as it could
+/// be unpacked). Whether it is alone shows only when the zip goes on: the
+/// first file, if an archive, waits in a temporary file until a second file
+/// comes (it is then an entry like any other) or the zip ends.
 fn visit_zip_front(mut file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
     file.rewind().map_err(|e| Error::io("read", path, &e))?;
-    let mut inner: Option<(String, File)> = None;
-    let mut first = true;
+    let unwrap_error = |e: io::Error| Error::io("unwrap", path, &e);
+    // The first file, an archive: its name, size, time and bytes.
+    let mut waiting: Option<(String, u64, Option<Timestamp>, File)> = None;
+    let mut files = 0u64;
     let front = crate::zip_recovery::visit_local_entries(file, path, &mut |entry, data| {
-        let wrapped = first
-            && [".tar.gz", ".tgz", ".tar.zst", ".tzst", ".zip"]
-                .iter()
-                .any(|ext| entry.name.ends_with(ext));
-        first = false;
-        if !wrapped {
+        if entry.kind != EntryKind::File {
             return visit(entry, data);
         }
-        let mut spool = tempfile::tempfile().map_err(|e| Error::io("unwrap", path, &e))?;
-        // As much as can be unpacked: the archive inside says where it ends.
-        let _ = io::copy(data, &mut spool);
-        spool.rewind().map_err(|e| Error::io("unwrap", path, &e))?;
-        inner = Some((entry.name.to_string(), spool));
+        files += 1;
+        if let Some((name, size, mtime, mut spool)) = waiting.take() {
+            spool.rewind().map_err(unwrap_error)?;
+            let first = Entry {
+                name: &name,
+                kind: EntryKind::File,
+                size,
+                mtime,
+            };
+            visit(&first, &mut spool)?;
+        }
+        let archive = [".tar.gz", ".tgz", ".tar.zst", ".tzst", ".zip"]
+            .iter()
+            .any(|ext| entry.name.ends_with(ext));
+        if files > 1 || !archive {
+            return visit(entry, data);
+        }
+        let mut spool = tempfile::tempfile().map_err(unwrap_error)?;
+        // As much as can be unpacked (the archive inside says where it
+        // ends); a failure to write it here is this machine's.
+        let mut buffer = vec![0u8; 256 * 1024];
+        loop {
+            match data.read(&mut buffer) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(0) | Err(_) => break,
+                Ok(n) => io::Write::write_all(&mut spool, &buffer[..n]).map_err(unwrap_error)?,
+            }
+        }
+        waiting = Some((entry.name.to_string(), entry.size, entry.mtime, spool));
         Ok(())
     });
-    match inner {
-        Some((name, spool)) => visit_file(spool, &path.join(name), visit).and(front),
+    match waiting {
+        Some((name, _, _, mut spool)) => {
+            spool.rewind().map_err(unwrap_error)?;
+            visit_file(spool, &path.join(name), visit).and(front)
+        }
         None => front,
     }
 }

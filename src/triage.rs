@@ -90,24 +90,39 @@ impl Scanned {
     pub fn warn_if_odd(&self, input: &Path) {
         use std::io::Write;
         let mut stderr = std::io::stderr();
-        let hint = crate::reader::unzip_hint(input);
-        let input = display_path(input);
         let _ = if self.files == 0 {
-            writeln!(stderr, "warning: {input} holds no files to read")
-        } else if self.binary == self.files {
             writeln!(
                 stderr,
-                "warning: {input} holds no text files ({} binary)\n  hint: {hint}",
-                self.binary
+                "warning: {} holds no files to read",
+                display_path(input)
             )
+        } else if self.binary == self.files {
+            self.warn_if_only_binary(input);
+            Ok(())
         } else if self.manifest.is_none() {
             writeln!(
                 stderr,
-                "note: {input} has no readable {MANIFEST_NAME}: its files are read as they are; the run's facts, sizes and collection problems are unknown"
+                "note: {} has no readable {MANIFEST_NAME}: its files are read as they are; the run's facts, sizes and collection problems are unknown",
+                display_path(input)
             )
         } else {
             Ok(())
         };
+    }
+
+    /// Say that every file read is binary (archives, most likely), and what
+    /// to do: also of an input read only up to damage.
+    pub fn warn_if_only_binary(&self, input: &Path) {
+        use std::io::Write;
+        if self.files > 0 && self.binary == self.files {
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: {} holds no text files ({} binary)\n  hint: {}",
+                display_path(input),
+                self.binary,
+                crate::reader::unzip_hint(input)
+            );
+        }
     }
 }
 

@@ -1341,20 +1341,25 @@ fn a_zip_cut_short_shows_what_comes_before_the_cut() {
             .arg("-o")
             .arg(&zst),
     );
+    // Written into a pipe, which a zip writer cannot seek back in: each
+    // entry's sizes and checksum follow it in a data descriptor.
     let wrapped = work.path().join("rdd-logs-linux.zip");
-    ok(Command::new("python3")
+    let script = format!(
+        "import sys, zipfile\n\
+         with zipfile.ZipFile(sys.stdout.buffer, 'w', zipfile.ZIP_DEFLATED) as z:\n\
+         \x20   z.write({:?}, 'rdd-logs.tar.zst')",
+        zst.display().to_string()
+    );
+    ok(Command::new("sh")
         .arg("-c")
-        .arg(format!(
-            "import sys, zipfile\n\
-             with zipfile.ZipFile(sys.stdout.buffer, 'w', zipfile.ZIP_DEFLATED) as z:\n\
-             \x20   z.write({:?}, 'rdd-logs.tar.zst')",
-            zst.display().to_string()
-        ))
-        .stdout(fs::File::create(&wrapped).unwrap()));
+        .arg("python3 -c \"$0\" | cat > \"$1\"")
+        .arg(&script)
+        .arg(&wrapped));
+    let bytes = fs::read(&wrapped).unwrap();
+    assert_eq!(bytes[6] & 8, 8, "the entry has a data descriptor");
     let (whole, wrapped_lines) = lines(&wrapped);
     assert!(whole.status.success(), "{}", stderr(&whole));
     assert_eq!(wrapped_lines, 120_000);
-    let bytes = fs::read(&wrapped).unwrap();
     let cut = work.path().join("cut-download.zip");
     fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
     let (out, read) = lines(&cut);
@@ -1364,6 +1369,56 @@ fn a_zip_cut_short_shows_what_comes_before_the_cut() {
         "{read} of {wrapped_lines}"
     );
     says_damaged(&stderr(&out), "cut-download.zip");
+}
+
+/// A FIFO where a folder's manifest.json should be is not opened (opening
+/// it would wait for a writer): the folder is read without its manifest,
+/// and `collect` does not replace it.
+#[test]
+fn a_fifo_in_place_of_a_folders_manifest_is_never_opened() {
+    let work = tempfile::tempdir().unwrap();
+    let folder = work.path().join("out");
+    fs::create_dir_all(folder.join("r")).unwrap();
+    fs::write(folder.join("r/a.log"), "2026-06-11T05:00:00Z boom\n").unwrap();
+    ok(Command::new("mkfifo").arg(folder.join("manifest.json")));
+    let in_time = |args: &[&str]| {
+        run(Command::new("timeout")
+            .arg("20")
+            .arg(env!("CARGO_BIN_EXE_logkeep"))
+            .args(args))
+    };
+    let shown = folder.to_str().unwrap();
+    for args in [
+        &["grep", "boom", shown][..],
+        &["summary", shown],
+        &["timeline", shown],
+        &["ls", shown],
+    ] {
+        let out = in_time(args);
+        assert_ne!(out.status.code(), Some(124), "{args:?} waited");
+    }
+    assert!(stdout(&in_time(&["grep", "boom", shown])).contains("r/a.log:1:"));
+    let logs = work.path().join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    fs::write(logs.join("a.log"), "x\n").unwrap();
+    let out = in_time(&[
+        "collect",
+        "--instance",
+        "i",
+        "--log-dir",
+        logs.to_str().unwrap(),
+        "--format",
+        "dir",
+        "--force",
+        "-o",
+        shown,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A pipe is refused at once, for what it is: reading an archive needs its
@@ -1418,6 +1473,13 @@ fn a_zip_of_several_archives_says_to_unzip_it() {
             "{command}: {said}"
         );
     }
+    // Cut short, it is read from its front, and says so all the same.
+    let bytes = fs::read(&two).unwrap();
+    let cut_two = work.path().join("cut-two.zip");
+    fs::write(&cut_two, &bytes[..bytes.len() - 100]).unwrap();
+    let out = run(logkeep().args(["grep", "error"]).arg(&cut_two));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("unzip "), "{}", stderr(&out));
 }
 
 #[test]

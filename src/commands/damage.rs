@@ -156,8 +156,11 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Tolerant, Error> 
     scanned.files = scanned.files.max(guard.met);
     scanned.binary = guard.binary;
     if scanned.manifest.is_none() && input.is_dir() {
-        scanned.manifest = std::fs::read(input.join(MANIFEST_NAME))
-            .ok()
+        // Only a regular file: a FIFO there would wait for a writer.
+        let path = input.join(MANIFEST_NAME);
+        scanned.manifest = Some(path)
+            .filter(|path| path.symlink_metadata().is_ok_and(|m| m.is_file()))
+            .and_then(|path| std::fs::read(path).ok())
             .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     }
     Ok(Tolerant {
@@ -173,6 +176,16 @@ impl Tolerant {
     /// manifest.
     pub fn nothing_read(&self) -> bool {
         self.stopped.is_some() && self.scanned.manifest.is_none() && self.scanned.files == 0
+    }
+
+    /// The warnings of [`Scanned::warn_if_odd`]; of an input read only up
+    /// to damage, only that every file read was binary (the rest says
+    /// nothing of a damaged input).
+    pub fn warn_if_odd(&self, input: &Path) {
+        match self.stopped {
+            None => self.scanned.warn_if_odd(input),
+            Some(_) => self.scanned.warn_if_only_binary(input),
+        }
     }
 
     /// Some of the input could not be read, or may be altered.

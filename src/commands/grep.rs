@@ -400,9 +400,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
             files_wanted += grep.files_wanted;
             sample = sample.take().or(grep.first_path.take());
             grep.out.flush().map_err(write_error)?;
-            if read.stopped.is_none() {
-                read.scanned.warn_if_odd(input);
-            }
+            read.warn_if_odd(input);
             damage::report(input, &read, "the search", Kept::LinesBefore)?;
             damaged = read.damaged();
             return Ok(());
@@ -420,9 +418,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
             matches += grep.matches;
             files_wanted += grep.files_wanted;
             sample = sample.take().or(grep.first_path.take());
-            if read.stopped.is_none() {
-                read.scanned.warn_if_odd(input);
-            }
+            read.warn_if_odd(input);
             // One input that cannot be read does not hide the others' lines.
             if let Err(error) = damage::report(input, &read, "the search", Kept::LinesBefore) {
                 error.print();

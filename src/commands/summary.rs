@@ -409,9 +409,7 @@ fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
     let mut gatherer = Gatherer::default();
     let read = damage::scan(input, &mut gatherer)?;
     damage::report(input, &read, "the summary", damage::Kept::Nothing)?;
-    if read.stopped.is_none() {
-        read.scanned.warn_if_odd(input);
-    }
+    read.warn_if_odd(input);
     let scanned = read.scanned;
     let damaged_end = read.stopped.as_ref().is_some_and(damage::is_damaged_end);
     let stopped = read.stopped.map(|e| damage::unreadable_archive(input, e));

@@ -243,9 +243,7 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
         collector.input = index;
         let files_before = collector.files.len();
         let read = damage::scan(input, &mut collector)?;
-        if read.stopped.is_none() {
-            read.scanned.warn_if_odd(input);
-        }
+        read.warn_if_odd(input);
         match damage::report(input, &read, "the timeline", Kept::LinesBefore) {
             Ok(()) => damaged |= read.damaged(),
             // One input that cannot be read does not hide the others.
