@@ -303,16 +303,7 @@ fn zip_mtime<R: Read>(entry: &zip::read::ZipFile<'_, R>) -> Option<Timestamp> {
         return Some(Timestamp(i64::from(secs) * 1_000_000_000));
     }
     let dos = entry.last_modified()?;
-    let text = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        dos.year(),
-        dos.month(),
-        dos.day(),
-        dos.hour(),
-        dos.minute(),
-        dos.second()
-    );
-    crate::timestamp::parse_prefix(&text).map(|(t, _)| t)
+    crate::zip_recovery::dos_time(dos.datepart(), dos.timepart())
 }
 
 /// Refuse a zip whose central directory holds a name twice or a name with a
@@ -389,9 +380,7 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
         .collect();
     // GitHub's download of a single archive: a zip holding just that archive.
     if let [only] = names.as_slice()
-        && [".tar.gz", ".tgz", ".tar.zst", ".tzst", ".zip"]
-            .iter()
-            .any(|ext| only.ends_with(ext))
+        && is_archive_name(only)
     {
         // Spooled to a temporary file, as a zip inside needs to seek. It has
         // no name: nothing is left behind, even when the run is interrupted.
@@ -420,6 +409,13 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
         visit(&info, &mut entry)?;
     }
     Ok(())
+}
+
+/// Whether a file of GitHub's zip is named as an archive logkeep reads.
+fn is_archive_name(name: &str) -> bool {
+    [".tar.gz", ".tgz", ".tar.zst", ".tzst", ".zip"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
 }
 
 /// Whether the zip open in `file` has no central directory that can be
@@ -455,9 +451,7 @@ fn visit_zip_front(mut file: File, path: &Path, visit: &mut VisitEntry<'_>) -> R
             };
             visit(&first, &mut spool)?;
         }
-        let archive = [".tar.gz", ".tgz", ".tar.zst", ".tzst", ".zip"]
-            .iter()
-            .any(|ext| entry.name.ends_with(ext));
+        let archive = is_archive_name(entry.name);
         if files > 1 || !archive {
             return visit(entry, data);
         }

@@ -189,6 +189,14 @@ pub fn visit_local_entries(file: File, path: &Path, visit: &mut VisitEntry<'_>) 
     }
 }
 
+/// What went wrong reading a header or descriptor, after its name.
+fn cut(e: io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => "is cut short".to_string(),
+        _ => crate::error::io_reason(&e),
+    }
+}
+
 fn read_u32(input: &mut impl Read) -> io::Result<u32> {
     let mut bytes = [0u8; 4];
     input.read_exact(&mut bytes)?;
@@ -203,10 +211,6 @@ fn read_u64(input: &mut impl Read) -> io::Result<u64> {
 
 /// The rest of a local header, after its signature, and the entry's name.
 fn read_local_header(input: &mut impl Read) -> std::result::Result<(LocalHeader, String), String> {
-    let cut = |e: io::Error| match e.kind() {
-        io::ErrorKind::UnexpectedEof => "is cut short".to_string(),
-        _ => crate::error::io_reason(&e),
-    };
     let mut fixed = [0u8; 26];
     input.read_exact(&mut fixed).map_err(cut)?;
     let u16_at = |at: usize| u16::from_le_bytes([fixed[at], fixed[at + 1]]);
@@ -284,10 +288,6 @@ fn read_descriptor(
     compressed: u64,
     len: u64,
 ) -> std::result::Result<Descriptor, String> {
-    let cut = |e: io::Error| match e.kind() {
-        io::ErrorKind::UnexpectedEof => "is cut short".to_string(),
-        _ => crate::error::io_reason(&e),
-    };
     let first = read_u32(input).map_err(cut)?;
     let crc = match first {
         DATA_DESCRIPTOR => read_u32(input).map_err(cut)?,
@@ -338,8 +338,8 @@ fn read_descriptor(
     })
 }
 
-/// The DOS date and time of a local header, read as UTC.
-fn dos_time(date: u16, time: u16) -> Option<Timestamp> {
+/// A zip's DOS date and time, read as UTC (the packer's local time).
+pub fn dos_time(date: u16, time: u16) -> Option<Timestamp> {
     let text = format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         1980 + (date >> 9),
