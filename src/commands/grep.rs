@@ -217,9 +217,7 @@ impl<W: Write> Grep<'_, W> {
         };
         written.map_err(write_error)
     }
-}
 
-impl<W: Write> Grep<'_, W> {
     /// Go through the lines held, at `time`, and hold no more in this file.
     fn release_held(&mut self, path: &str, time: Option<Timestamp>) -> Result<()> {
         for held in self.held.take().unwrap_or_default() {
@@ -383,7 +381,7 @@ fn grep<'o, W: Write>(
 }
 
 pub fn run(options: GrepOptions) -> Result<ExitStatus> {
-    let regex = options.regex.clone();
+    let regex = &options.regex;
     let logs_start = logs_start(&options);
     let stdout = io::stdout();
     let mut matches = 0;
@@ -394,7 +392,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
     let mut damaged = false;
     let result = (|| -> Result<()> {
         if let [input] = options.inputs.as_slice() {
-            let mut grep = grep(&options, &regex, logs_start, BufWriter::new(stdout.lock()));
+            let mut grep = grep(&options, regex, logs_start, BufWriter::new(stdout.lock()));
             let read = damage::scan(input, &mut grep)?;
             matches += grep.matches;
             files_wanted += grep.files_wanted;
@@ -413,7 +411,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
         for input in &options.inputs {
             let spool = tempfile::tempfile()
                 .map_err(|e| Error::io("create a temporary file for", input, &e))?;
-            let mut grep = grep(&options, &regex, logs_start, BufWriter::new(spool));
+            let mut grep = grep(&options, regex, logs_start, BufWriter::new(spool));
             let read = damage::scan(input, &mut grep)?;
             matches += grep.matches;
             files_wanted += grep.files_wanted;
