@@ -968,15 +968,7 @@ fn nul_fill_and_a_byte_order_mark_hide_no_line() {
     .concat();
     fs::write(logs.join("lima.stderr.log"), bom).unwrap();
     let out = work.path().join("out.tar.gz");
-    run_ok(
-        logkeep()
-            .args(["collect", "-q", "--instance", "n", "--log-dir"])
-            .arg(&logs)
-            .arg("--lima-home")
-            .arg(work.path().join("none"))
-            .arg("-o")
-            .arg(&out),
-    );
+    collect_logs("n", &logs, &out);
 
     let errors = stdout(&run_ok(
         logkeep().args(["grep", "--level", "error", "."]).arg(&out),
@@ -1101,6 +1093,39 @@ fn one_damaged_input_does_not_wipe_out_the_others_or_what_was_read_of_it() {
     }
 }
 
+/// `files` logs (`svc0.log`, …) of `lines` dated lines that hardly compress
+/// (each holds a pseudo-random number), the same at every run: damage to
+/// an archive of them falls inside a log's data.
+fn incompressible_logs(dir: &Path, files: usize, lines: usize) {
+    fs::create_dir_all(dir).unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for n in 0..files {
+        let text: String = (0..lines)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                format!("time=\"2026-06-11T05:00:00Z\" level=info msg=\"{seed:x}\"\n")
+            })
+            .collect();
+        fs::write(dir.join(format!("svc{n}.log")), text).unwrap();
+    }
+}
+
+/// Collect the logs in `logs` as instance `name` (without a Lima home) into `out`.
+fn collect_logs(name: &str, logs: &Path, out: &Path) {
+    let none = logs.with_file_name("no-lima-home");
+    run_ok(
+        logkeep()
+            .args(["collect", "-q", "--instance", name, "--log-dir"])
+            .arg(logs)
+            .arg("--lima-home")
+            .arg(none)
+            .arg("-o")
+            .arg(out),
+    );
+}
+
 /// Flip one bit of `from` a third of the way in.
 fn flip_bit(from: &Path, to: &Path) {
     let mut bytes = fs::read(from).unwrap();
@@ -1111,38 +1136,13 @@ fn flip_bit(from: &Path, to: &Path) {
 
 #[test]
 fn a_flipped_bit_is_caught_by_the_streams_checksum_in_every_command() {
-    use std::io::Write;
     let work = tempfile::tempdir().unwrap();
     let logs = work.path().join("r3/log");
-    fs::create_dir_all(&logs).unwrap();
-    // Lines that do not compress much: a flipped bit alters a literal, and
-    // only the checksum at the end of the stream can tell.
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    for n in 0..4 {
-        let mut out =
-            std::io::BufWriter::new(fs::File::create(logs.join(format!("svc{n}.log"))).unwrap());
-        for _ in 0..30_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            writeln!(
-                out,
-                "time=\"2026-06-11T05:00:00Z\" level=info msg=\"{seed:x}\""
-            )
-            .unwrap();
-        }
-    }
+    // A flipped bit alters a literal: only the stream's checksum can tell.
+    incompressible_logs(&logs, 4, 30_000);
     for name in ["r3.tar.zst", "r3.tar.gz"] {
         let whole = work.path().join(name);
-        run_ok(
-            logkeep()
-                .args(["collect", "-q", "--instance", "r3", "--log-dir"])
-                .arg(&logs)
-                .arg("--lima-home")
-                .arg(work.path().join("none"))
-                .arg("-o")
-                .arg(&whole),
-        );
+        collect_logs("r3", &logs, &whole);
         let flipped = work.path().join(format!("flipped-{name}"));
         flip_bit(&whole, &flipped);
         let shown = format!("flipped-{name}");
@@ -1194,36 +1194,12 @@ fn a_flipped_bit_is_caught_by_the_streams_checksum_in_every_command() {
 /// lines before the damage, as a search without them shows those lines.
 #[test]
 fn counts_and_names_of_a_file_cut_short_are_those_of_its_lines_before_the_damage() {
-    use std::io::Write;
     let work = tempfile::tempdir().unwrap();
     let logs = work.path().join("big/log");
-    fs::create_dir_all(&logs).unwrap();
-    // Lines that do not compress much, so that the damage falls inside the
-    // log's data rather than before or after it.
-    let mut out = std::io::BufWriter::new(fs::File::create(logs.join("svc.log")).unwrap());
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    for _ in 0..100_000 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        writeln!(
-            out,
-            "time=\"2026-06-11T05:00:00Z\" level=info msg=\"{seed:x}\""
-        )
-        .unwrap();
-    }
-    drop(out);
+    incompressible_logs(&logs, 1, 100_000);
     for name in ["big.tar.gz", "big.tar.zst", "big.zip"] {
         let whole = work.path().join(name);
-        run_ok(
-            logkeep()
-                .args(["collect", "-q", "--instance", "big", "--log-dir"])
-                .arg(&logs)
-                .arg("--lima-home")
-                .arg(work.path().join("none"))
-                .arg("-o")
-                .arg(&whole),
-        );
+        collect_logs("big", &logs, &whole);
         let damaged = work.path().join(format!("damaged-{name}"));
         if name.ends_with(".zip") {
             // A zip cut short loses its directory: damage inside instead.
@@ -1252,8 +1228,8 @@ fn counts_and_names_of_a_file_cut_short_are_those_of_its_lines_before_the_damage
             shown > 1000 && shown <= 100_000,
             "{name}: {shown} lines shown"
         );
-        assert_eq!(grep(&["-c"]), format!("big/svc.log:{shown}\n"), "{name}");
-        assert_eq!(grep(&["-l"]), "big/svc.log\n", "{name}");
+        assert_eq!(grep(&["-c"]), format!("big/svc0.log:{shown}\n"), "{name}");
+        assert_eq!(grep(&["-l"]), "big/svc0.log\n", "{name}");
     }
 }
 
@@ -1318,29 +1294,9 @@ fn a_zip_cut_short_shows_what_comes_before_the_cut() {
     // GitHub's zip of one archive, streamed as GitHub's archiver does. The
     // logs inside take many zstd blocks, so that a cut leaves some whole.
     let logs = work.path().join("r4/log");
-    fs::create_dir_all(&logs).unwrap();
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    for n in 0..4 {
-        let text: String = (0..30_000)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                format!("time=\"2026-06-11T05:00:00Z\" level=info msg=\"{seed:x}\"\n")
-            })
-            .collect();
-        fs::write(logs.join(format!("svc{n}.log")), text).unwrap();
-    }
+    incompressible_logs(&logs, 4, 30_000);
     let zst = work.path().join("r4.tar.zst");
-    run_ok(
-        logkeep()
-            .args(["collect", "-q", "--instance", "r4", "--log-dir"])
-            .arg(&logs)
-            .arg("--lima-home")
-            .arg(work.path().join("none"))
-            .arg("-o")
-            .arg(&zst),
-    );
+    collect_logs("r4", &logs, &zst);
     // Written into a pipe, which a zip writer cannot seek back in: each
     // entry's sizes and checksum follow it in a data descriptor.
     let wrapped = work.path().join("rdd-logs-linux.zip");
