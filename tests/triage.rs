@@ -1271,6 +1271,12 @@ fn a_zip_cut_short_shows_what_comes_before_the_cut() {
         "{}",
         stderr(&out)
     );
+    let ls = run(logkeep().arg("ls").arg(&no_directory));
+    assert!(
+        stderr(&ls).contains("every file it lists was read"),
+        "{}",
+        stderr(&ls)
+    );
     let verify = run(logkeep().arg("verify").arg(&no_directory));
     assert!(
         stdout(&verify).contains("files match the manifest"),

@@ -1,6 +1,6 @@
 //! `logkeep ls` and `logkeep cat`: look inside an output without unpacking it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
@@ -29,14 +29,23 @@ pub struct CatOptions {
     pub path: String,
 }
 
-/// Each file's first and last own time, gathered while the manifest is read.
+/// Each file's first and last own time, gathered while the manifest is
+/// read, and the files read to their end.
 #[derive(Default)]
-struct Spans(HashMap<String, (Timestamp, Timestamp)>);
+struct Spans {
+    times: HashMap<String, (Timestamp, Timestamp)>,
+    read: HashSet<String>,
+}
 
 impl Visitor for Spans {
+    fn end_file(&mut self, file: &LogFile, _binary: bool) -> Result<()> {
+        self.read.insert(file.path.clone());
+        Ok(())
+    }
+
     fn line(&mut self, file: &LogFile, line: &Line<'_>) -> Result<()> {
         if let (true, Some(t)) = (line.dated, line.time) {
-            self.0
+            self.times
                 .entry(file.path.clone())
                 .and_modify(|(first, last)| {
                     *first = (*first).min(t);
@@ -77,7 +86,7 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
     }
     let shown = read.unreadable.len() - usize::from(read.halted);
     for unreadable in &read.unreadable[..shown] {
-        spans.0.remove(&unreadable.path);
+        spans.times.remove(&unreadable.path);
         eprintln!(
             "warning: cannot read {} in {}: {}; its times are not shown",
             display_str(&unreadable.path),
@@ -86,10 +95,23 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
         );
     }
     if let Some(error) = &read.stopped {
-        eprintln!(
-            "warning: {}; the times of the files after it are not shown",
-            display_str(&error.message)
-        );
+        // logkeep writes the manifest last: usually nothing it lists is
+        // after the damage (a zip that lost only its directory).
+        let listed = read
+            .scanned
+            .manifest
+            .as_ref()
+            .and_then(|m| m["files"].as_array());
+        let all_read = listed.is_some_and(|files| {
+            files
+                .iter()
+                .all(|f| f["path"].as_str().is_some_and(|p| spans.read.contains(p)))
+        });
+        let what = match all_read {
+            true => "every file it lists was read",
+            false => "the times of the files after it are not shown",
+        };
+        eprintln!("warning: {}; {what}", display_str(&error.message));
     }
     let manifest = read.scanned.manifest.ok_or_else(|| {
         Error::new(format!(
@@ -118,7 +140,7 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
                 })
                 .map(|f| {
                     let mut f = f.clone();
-                    let span = f["path"].as_str().and_then(|p| spans.0.get(p));
+                    let span = f["path"].as_str().and_then(|p| spans.times.get(p));
                     f["first_time"] = span.map(|(first, _)| first.to_string()).into();
                     f["last_time"] = span.map(|(_, last)| last.to_string()).into();
                     f
