@@ -300,41 +300,31 @@ fn read_descriptor(
         && wide >> 32 == low(len)
         && compressed < 0xffff_ffff
         && len < 0xffff_ffff;
-    if small_fits {
+    let wide_sizes_match = |size: u64| wide == compressed && size == len;
+    let (sizes_match, next) = if small_fits {
         // 4-byte sizes, unless what follows is not a record and the 8-byte
         // form fits too (an empty entry: both read alike up to here).
         match read_u32(input) {
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Ok(Descriptor {
-                    crc,
-                    sizes_match: true,
-                    next: None,
-                });
-            }
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => (true, None),
             Err(e) => return Err(cut(e)),
             Ok(next) if next == LOCAL_HEADER || DIRECTORY_STARTS.contains(&next) => {
-                return Ok(Descriptor {
-                    crc,
-                    sizes_match: true,
-                    next: Some(next),
-                });
+                (true, Some(next))
             }
             Ok(size_low) => {
                 let size_high = u64::from(read_u32(input).map_err(cut)?);
-                let size = u64::from(size_low) | size_high << 32;
-                return Ok(Descriptor {
-                    crc,
-                    sizes_match: wide == compressed && size == len,
-                    next: None,
-                });
+                (
+                    wide_sizes_match(u64::from(size_low) | size_high << 32),
+                    None,
+                )
             }
         }
-    }
-    let size = read_u64(input).map_err(cut)?;
+    } else {
+        (wide_sizes_match(read_u64(input).map_err(cut)?), None)
+    };
     Ok(Descriptor {
         crc,
-        sizes_match: wide == compressed && size == len,
-        next: None,
+        sizes_match,
+        next,
     })
 }
 

@@ -157,11 +157,11 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Tolerant, Error> 
     scanned.binary = guard.binary;
     if scanned.manifest.is_none() && input.is_dir() {
         // Only a regular file: a FIFO there would wait for a writer.
-        let path = input.join(MANIFEST_NAME);
-        scanned.manifest = Some(path)
-            .filter(|path| path.symlink_metadata().is_ok_and(|m| m.is_file()))
-            .and_then(|path| std::fs::read(path).ok())
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let mut bytes = Vec::new();
+        scanned.manifest = crate::safe_fs::open_regular(&input.join(MANIFEST_NAME))
+            .and_then(|mut file| file.read_to_end(&mut bytes))
+            .ok()
+            .and_then(|_| serde_json::from_slice(&bytes).ok());
     }
     Ok(Tolerant {
         scanned,
