@@ -1,7 +1,8 @@
 //! A queue between two of `pack`'s threads, bounded by what its items hold,
-//! not only by their count: from the scanner to the reader, open files and
-//! the bytes scanned that the writer has yet to read again; from the reader
-//! to the writer, batches and the bytes they hold in memory. What an item
+//! not only by their count: from the reader to the scanner, large files it
+//! opened; from the scanner to the writer, open files and the bytes scanned
+//! that the writer has yet to read again; from the reader to the writer,
+//! batches and the bytes they hold in memory. What an item
 //! holds counts until the receiver is done with it, and at most
 //! `MAX_QUEUED` items wait, however little they hold. One item that holds
 //! more than the limit alone still passes when the queue is empty, so the
@@ -13,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 /// What items hold: counted from when one is sent until the receiver drops it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Held {
-    /// Items: each an open file from the scanner, a batch from the reader.
+    /// Items: each an open file, or a batch from the reader.
     pub items: usize,
     /// Bytes read ahead: by the scanner, read again later from the page
     /// cache if it still has them; by the reader, held in memory.
@@ -41,8 +42,8 @@ impl Held {
 }
 
 /// However little they hold, at most this many items wait in a queue: a
-/// sender of items that hold nothing (the scanner's runs of files left to
-/// the reader) goes only so far ahead of its receiver.
+/// sender of items that hold nothing (the scanner's files left out for the
+/// private key they hold) goes only so far ahead of its receiver.
 pub const MAX_QUEUED: usize = 64;
 
 struct State<T> {
@@ -96,17 +97,32 @@ impl<T> Sender<T> {
     /// `MAX_QUEUED` wait. `Err` gives it back if the receiver is gone.
     pub fn send(&self, item: T, holds: Held) -> Result<(), T> {
         let mut state = self.shared.lock();
-        while !state.receiver_gone
-            && (state.queue.len() >= MAX_QUEUED
-                || (state.held != Held::default()
-                    && !state.held.add(holds).within(self.shared.limit)))
-        {
+        while !state.receiver_gone && !self.has_room(&state, holds) {
             state = self
                 .shared
                 .changed
                 .wait(state)
                 .unwrap_or_else(|e| e.into_inner());
         }
+        self.push(state, item, holds)
+    }
+
+    /// Queue an item if there is room for it now; `Err` gives it back if
+    /// there is not, or if the receiver is gone.
+    pub fn try_send(&self, item: T, holds: Held) -> Result<(), T> {
+        let state = self.shared.lock();
+        match self.has_room(&state, holds) {
+            true => self.push(state, item, holds),
+            false => Err(item),
+        }
+    }
+
+    fn has_room(&self, state: &State<T>, holds: Held) -> bool {
+        state.queue.len() < MAX_QUEUED
+            && (state.held == Held::default() || state.held.add(holds).within(self.shared.limit))
+    }
+
+    fn push(&self, mut state: MutexGuard<'_, State<T>>, item: T, holds: Held) -> Result<(), T> {
         if state.receiver_gone {
             return Err(item);
         }
@@ -274,6 +290,31 @@ mod tests {
             sender.join().unwrap().unwrap();
         });
         assert_eq!(rx.queued(), MAX_QUEUED);
+    }
+
+    #[test]
+    fn try_send_queues_only_while_there_is_room() {
+        let (tx, rx) = queue(LIMIT);
+        assert_eq!(tx.try_send(1, bytes(6)), Ok(()));
+        assert_eq!(
+            tx.try_send(2, bytes(6)),
+            Err(2),
+            "12 bytes with a limit of 10"
+        );
+        assert_eq!(tx.try_send(3, bytes(4)), Ok(()));
+        assert_eq!(
+            tx.try_send(4, bytes(0)),
+            Err(4),
+            "3 items with a limit of 2"
+        );
+        drop(rx.recv().unwrap());
+        assert_eq!(tx.try_send(4, bytes(0)), Ok(()));
+        drop(rx);
+        assert_eq!(
+            tx.try_send(5, Held::default()),
+            Err(5),
+            "the receiver is gone"
+        );
     }
 
     #[test]

@@ -98,7 +98,7 @@ pub enum Sizes {
     #[default]
     Measured,
     /// Listing only, by the type the folder listing gives: packing measures
-    /// each file as it goes, so that with thousands of small logs the
+    /// each file when it opens it, so that with thousands of small logs the
     /// reading starts at once rather than after a `stat` of each.
     Deferred,
 }

@@ -18,7 +18,7 @@ use crate::layout::{PlannedFile, PlannedFiles, SkipReason, Skipped};
 use crate::manifest::{Cut, FileRecord, MANIFEST_NAME, Manifest, rfc3339};
 use crate::problem::Problem;
 use crate::redact::{Counts, Redactor};
-use crate::safe_fs::{Measurer, open_regular_with_metadata};
+use crate::safe_fs::Opener;
 use crate::sanitize::display_path;
 
 /// Called after each file with the bytes it added, for progress display.
@@ -39,15 +39,17 @@ pub struct PackOptions<'a> {
 /// Files that cannot be opened are recorded in the manifest and skipped;
 /// only a failure of the output itself is an error.
 ///
-/// Three stages overlap: a scanner thread goes through the plan ahead of
-/// everything else, measuring each file (unless planning did), and opens
-/// the large files, scanning each for secrets
-/// (hashing it in the same read) unless redaction is off, and counting the
-/// redacted size of one that may hold a secret; a reader thread
-/// opens the small files and reads them whole (redacted and hashed), taking
-/// the large ones from the scanner in turn; and this thread writes them all
-/// into the archive. The scan of a large file is usually over when its turn
-/// comes, so the writer seldom waits, and every core compresses.
+/// Three stages overlap: a reader thread opens the files in plan order and
+/// reads the small ones whole (redacted and hashed); it hands each large
+/// one to a scanner thread, which scans it for secrets (hashing it in the
+/// same read) unless redaction is off, and counts the redacted size of one
+/// that may hold a secret; and this thread writes them all into the
+/// archive, taking the large ones from the scanner in turn. The reader goes
+/// on with the files after a large one while it is scanned, so the scan is
+/// usually over when its turn comes: the writer seldom waits, and every
+/// core compresses. Nothing measures a file before the reader opens it: a
+/// `stat` per file ahead of the open would cost as much as reading a small
+/// log.
 pub fn pack(
     files: &PlannedFiles,
     options: PackOptions<'_>,
@@ -56,18 +58,39 @@ pub fn pack(
     progress: Progress<'_>,
 ) -> Result<()> {
     std::thread::scope(|scope| {
-        let floor = scanner_floor(options);
-        let (scans, scanned) = budget_queue::queue(SCAN_QUEUE);
-        if let Some(floor) = floor {
-            scope.spawn(move || scanner(files, floor, options, scans));
-        }
+        let (to_scan, scan_queue) = budget_queue::queue(TO_SCAN);
+        let (scans, scanned) = budget_queue::queue(SCANNED);
+        let to_scan = match scanner_floor(options) {
+            Some(_) => {
+                scope.spawn(move || scanner(options, scan_queue, scans));
+                Some(to_scan)
+            }
+            None => None,
+        };
         let (batches, prepared) = budget_queue::queue(HANDOVER);
-        scope.spawn(move || prepare_all(files, options, floor, scanned, batches));
-        // An error returns early: dropping `prepared` stops the reader. A
-        // batch counts against `HANDOVER` until it is written.
+        scope.spawn(move || prepare_all(files, options, to_scan, batches));
+        // An error returns early: dropping `prepared` and `scanned` stops the
+        // reader and the scanner. A batch counts against `HANDOVER` until it
+        // is written, a scanned file against `SCANNED`.
         while let Some(mut batch) = prepared.recv() {
-            for (planned, prepared) in batch.take() {
+            for (planned, handed) in batch.take() {
+                let mut scan = None;
+                let prepared = match handed {
+                    Handed::Ready(prepared) => prepared,
+                    Handed::ToScanner => {
+                        scan = scanned.recv();
+                        match scan.as_mut().map(|scan| scan.take()) {
+                            Some(ScannedFile { source, prepared }) if source == planned.source => {
+                                prepared
+                            }
+                            // Never lose a file: the scanner stopped (or is
+                            // out of step, which it is not made to be).
+                            _ => prepare(&planned, options, &mut Opener::default()),
+                        }
+                    }
+                };
                 let added = write_prepared(&planned, prepared, options, manifest, writer.as_mut())?;
+                drop(scan);
                 progress(&planned, added);
             }
         }
@@ -178,6 +201,14 @@ enum Prepared {
     },
 }
 
+/// A file as the reader hands it to the writer, in plan order.
+enum Handed {
+    /// Prepared by the reader.
+    Ready(Prepared),
+    /// Too large to hold: the scanner prepares it and hands it over itself.
+    ToScanner,
+}
+
 /// What a file was like when it was opened.
 #[derive(Clone, Copy)]
 struct Opened {
@@ -208,12 +239,21 @@ enum Streaming {
     Redact { size: u64 },
 }
 
-/// What the scanner may have prepared ahead of the reader: open files, and
+/// Large files the reader opened and the scanner has yet to take.
+const TO_SCAN: Held = Held {
+    items: OPEN_AHEAD,
+    bytes: 0,
+};
+const TO_SCAN_EACH: Held = Held { items: 1, bytes: 0 };
+
+/// What the scanner may have prepared ahead of the writer: open files, and
 /// the bytes of them it read, which the writer reads again (from the page
 /// cache, unless it had to let them go). One file larger than this still
-/// goes alone.
-const SCAN_QUEUE: Held = Held {
-    items: 8,
+/// goes alone. With 8 files, the writer of the 1 GiB benchmark corpus
+/// waited for the scan of its first 200 MB log when it came after a dozen
+/// others: 4% more wall time than with 16 (or 32).
+const SCANNED: Held = Held {
+    items: 16,
     bytes: 256 << 20,
 };
 
@@ -226,134 +266,148 @@ fn scanner_floor(options: PackOptions<'_>) -> Option<u64> {
     }
 }
 
-/// Is a file of this size streamed (scanned first, unless redaction is off)
-/// rather than read whole? Asked by the scanner of the size it measures (or
-/// planning did), to take the file or leave it to the reader, and of its
-/// size when opened to choose how to read it.
+/// Is a file of this size when opened (after any cut) streamed (scanned
+/// first, unless redaction is off) rather than read whole?
 fn streamed(size: u64, floor: Option<u64>) -> bool {
     floor.is_some_and(|floor| size > floor)
 }
 
-/// What the scanner hands over for one file: `None` if it turned out small
-/// when opened (it shrank since planning); the reader then reads it itself,
-/// rather than the file's bytes waiting in the queue.
-struct Prescanned {
+/// A large file the reader opened, for the scanner.
+struct ToScan {
+    planned: PlannedFile,
+    file: File,
+    opened: Opened,
+}
+
+/// What the scanner prepared of one large file, for the writer.
+struct ScannedFile {
     source: PathBuf,
-    prepared: Option<Prepared>,
+    prepared: Prepared,
 }
 
-/// What the scanner says of the files, in plan order, one after another.
-enum Ahead {
-    /// It leaves the next this many files to the reader.
-    Left(usize),
-    /// It took the next file (boxed: the runs are the many small messages).
-    Taken(Box<Prescanned>),
-}
-
-/// The files left to the reader are told in runs of at most this many:
-/// one hand-over for each small file would cost more than reading it, and
-/// the reader waits for the first run only while the scanner measures it.
-const LEFT_RUN: usize = 64;
-
-/// Go through the files in plan order, measuring each (unless planning did),
-/// and prepare those larger than `floor`.
+/// Prepare the large files the reader opened, in the order it sends them.
 fn scanner(
-    files: &PlannedFiles,
-    floor: u64,
     options: PackOptions<'_>,
-    scans: budget_queue::Sender<Ahead>,
+    to_scan: budget_queue::Receiver<ToScan>,
+    scanned: budget_queue::Sender<ScannedFile>,
 ) {
-    let mut left = 0;
-    // Tell the reader of the files left to it since it was last told;
-    // `false` once the reader has stopped.
-    let tell_left = |left: &mut usize| {
-        let told = *left == 0 || scans.send(Ahead::Left(*left), Held::default()).is_ok();
-        *left = 0;
-        told
-    };
-    let mut measurer = Measurer::default();
-    for planned in files.iter() {
-        // A file that cannot be measured, or is not what it was, is the
-        // reader's to open and report.
-        let size = planned
-            .planned_size
-            .or_else(|| measurer.size(&planned.source));
-        if !size.is_some_and(|size| streamed(size, Some(floor))) {
-            left += 1;
-            if left == LEFT_RUN && !tell_left(&mut left) {
-                return;
-            }
-            continue;
-        }
-        if !tell_left(&mut left) {
-            return;
-        }
-        let (prepared, holds) = match prepare(&planned, options) {
-            Prepared::InMemory { .. } => (None, Held::default()),
-            prepared @ Prepared::Stream { opened, .. } => {
-                let holds = Held {
-                    items: 1,
-                    bytes: opened.size,
-                };
-                (Some(prepared), holds)
-            }
-            skipped => (Some(skipped), Held::default()),
+    while let Some(mut delivered) = to_scan.recv() {
+        let ToScan {
+            planned,
+            file,
+            opened,
+        } = delivered.take();
+        let prepared = prepare_streamed(&planned, file, opened, options);
+        // The bytes scanned count until the writer has read them again.
+        let holds = match &prepared {
+            Prepared::Stream { opened, .. } => Held {
+                items: 1,
+                bytes: opened.size,
+            },
+            _ => Held::default(),
         };
-        let prescanned = Prescanned {
+        let scanned_file = ScannedFile {
             source: planned.source,
             prepared,
         };
-        if scans
-            .send(Ahead::Taken(Box::new(prescanned)), holds)
-            .is_err()
-        {
-            return; // the reader stopped
+        if scanned.send(scanned_file, holds).is_err() {
+            return; // the writer stopped
         }
     }
-    tell_left(&mut left);
 }
 
+/// The reader opens files up to this many ahead of the one it reads, so
+/// that it finds the large ones early: each is scanned while the files
+/// before it are read and written, as the open is what tells a file's size
+/// (a `stat` per file ahead of it would cost as much as reading a small log).
+const OPEN_AHEAD: usize = 64;
+
+/// A file the reader opened ahead of reading it.
+enum OpenedAhead {
+    /// Cannot be opened: what to record of it.
+    Failed(Prepared),
+    /// To be read whole here.
+    Small(File, Opened),
+    /// To be scanned: `None` once handed to the scanner.
+    Large(Option<ToScan>),
+}
+
+/// Open the files in plan order, `OPEN_AHEAD` ahead: read the small ones
+/// whole, and hand the large ones to the scanner (all are read here without
+/// one), leaving their place in the batch for the writer to take them from
+/// it. Large files reach the scanner in plan order, and each before its
+/// place reaches the writer.
 fn prepare_all(
     files: &PlannedFiles,
     options: PackOptions<'_>,
-    floor: Option<u64>,
-    scanned: budget_queue::Receiver<Ahead>,
-    batches: budget_queue::Sender<Vec<(PlannedFile, Prepared)>>,
+    to_scan: Option<budget_queue::Sender<ToScan>>,
+    batches: budget_queue::Sender<Vec<(PlannedFile, Handed)>>,
 ) {
     let mut batch = Vec::new();
     let mut bytes = 0;
-    // Files the scanner left to this thread and that are still to come.
-    let mut left = 0;
-    // Without a scanner, or once it stopped early (its read of the spooled
-    // plan failed), every file is read here.
-    let mut scanner_ended = floor.is_none();
-    for planned in files.iter() {
-        let mut from_scanner = None;
-        if left > 0 {
-            left -= 1;
-        } else if !scanner_ended {
-            match scanned.recv().map(|mut ahead| ahead.take()) {
-                None => scanner_ended = true,
-                Some(Ahead::Left(n)) => left = n - 1,
-                Some(Ahead::Taken(taken)) => {
-                    let Prescanned { source, prepared } = *taken;
-                    debug_assert_eq!(source, planned.source, "the scanner is out of step");
-                    from_scanner = prepared.filter(|_| source == planned.source);
-                }
-            }
+    let mut opener = Opener::default();
+    let mut plan = files.iter();
+    let mut ahead = std::collections::VecDeque::new();
+    // A large file opened ahead that the scanner had no room for: those
+    // after it wait to be opened, as the scanner takes them in order.
+    let mut held_back = false;
+    loop {
+        while !held_back && ahead.len() < OPEN_AHEAD {
+            let Some(planned) = plan.next() else { break };
+            let opened = match open_planned(&planned, options, &mut opener) {
+                Err(e) => OpenedAhead::Failed(unopened(&planned, &e)),
+                Ok((file, opened)) => match &to_scan {
+                    Some(to_scan) if is_streamed(&file, opened, options) => {
+                        let large = ToScan {
+                            planned: planned.clone(),
+                            file,
+                            opened,
+                        };
+                        match to_scan.try_send(large, TO_SCAN_EACH) {
+                            Ok(()) => OpenedAhead::Large(None),
+                            Err(large) => {
+                                held_back = true;
+                                OpenedAhead::Large(Some(large))
+                            }
+                        }
+                    }
+                    _ => OpenedAhead::Small(file, opened),
+                },
+            };
+            ahead.push_back((planned, opened));
         }
-        // Read here: small files, large ones that shrank, and (never lose a
-        // file) any the scanner did not hand over.
-        let prepared = from_scanner.unwrap_or_else(|| prepare(&planned, options));
-        let ends_batch = match &prepared {
-            Prepared::InMemory { bytes: data, .. } => {
+        let Some((planned, opened)) = ahead.pop_front() else {
+            break;
+        };
+        let handed = match opened {
+            OpenedAhead::Failed(skipped) => Handed::Ready(skipped),
+            OpenedAhead::Small(file, opened) => {
+                Handed::Ready(prepare_opened(&planned, file, opened, options))
+            }
+            OpenedAhead::Large(held) => {
+                if let (Some(large), Some(to_scan)) = (held, &to_scan) {
+                    // Every file before it has reached the writer, or is in
+                    // `batch` (which holds no large one): the scanner makes
+                    // room.
+                    held_back = false;
+                    if to_scan.send(large, TO_SCAN_EACH).is_err() {
+                        return; // the writer stopped, and so the scanner
+                    }
+                }
+                Handed::ToScanner
+            }
+        };
+        let ends_batch = match &handed {
+            Handed::Ready(Prepared::InMemory { bytes: data, .. }) => {
                 bytes += data.len();
                 bytes >= BATCH_BYTES
             }
-            Prepared::Stream { .. } => true,
-            Prepared::Skipped { .. } => false,
+            // The files before a large one reach the writer without
+            // waiting for more to be read.
+            Handed::Ready(Prepared::Stream { .. }) | Handed::ToScanner => true,
+            Handed::Ready(Prepared::Skipped { .. }) => false,
         };
-        batch.push((planned, prepared));
+        batch.push((planned, handed));
         if ends_batch || batch.len() == BATCH_FILES {
             if batches
                 .send(std::mem::take(&mut batch), holding(bytes))
@@ -377,28 +431,40 @@ fn holding(bytes: usize) -> Held {
     }
 }
 
-/// Open a file and do all that can be done ahead of writing it.
-fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
-    let (file, metadata) = match open_regular_with_metadata(&planned.source) {
-        Ok(opened) => opened,
-        Err(e) => {
-            let reason = match e.kind() {
-                io::ErrorKind::NotFound => "vanished before it could be read".to_string(),
-                io::ErrorKind::InvalidInput => {
-                    "replaced by something that is not a regular file; not read".to_string()
-                }
-                _ => format!("cannot open: {}", io_reason(&e)),
-            };
-            return Prepared::Skipped {
-                skipped: Skipped::new(
-                    &planned.source,
-                    planned.instance.clone(),
-                    SkipReason::Unreadable,
-                ),
-                problem: Some(Problem::new(&planned.source, reason)),
-            };
+/// Open a file and do all that can be done ahead of writing it, here.
+fn prepare(planned: &PlannedFile, options: PackOptions<'_>, opener: &mut Opener) -> Prepared {
+    match open_planned(planned, options, opener) {
+        Ok((file, opened)) => prepare_opened(planned, file, opened, options),
+        Err(e) => unopened(planned, &e),
+    }
+}
+
+/// What to record of a file that could not be opened.
+fn unopened(planned: &PlannedFile, e: &io::Error) -> Prepared {
+    let reason = match e.kind() {
+        io::ErrorKind::NotFound => "vanished before it could be read".to_string(),
+        io::ErrorKind::InvalidInput => {
+            "replaced by something that is not a regular file; not read".to_string()
         }
+        _ => format!("cannot open: {}", io_reason(e)),
     };
+    Prepared::Skipped {
+        skipped: Skipped::new(
+            &planned.source,
+            planned.instance.clone(),
+            SkipReason::Unreadable,
+        ),
+        problem: Some(Problem::new(&planned.source, reason)),
+    }
+}
+
+/// Open a file and note what it is like now, which is what is archived.
+fn open_planned(
+    planned: &PlannedFile,
+    options: PackOptions<'_>,
+    opener: &mut Opener,
+) -> io::Result<(File, Opened)> {
+    let (file, metadata) = opener.open_regular_with_metadata(&planned.source)?;
     let size = metadata.len();
     let opened = Opened {
         size,
@@ -412,54 +478,83 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
                 None => cut,
             }),
     };
-    let key_file = || {
-        let mut skipped = Skipped::new(
-            &planned.source,
-            planned.instance.clone(),
-            SkipReason::Secret,
-        );
-        skipped.detail = Some("a private key in its first bytes".to_string());
-        Prepared::Skipped {
-            skipped,
-            problem: None,
-        }
-    };
+    Ok((file, opened))
+}
+
+/// Is an open file streamed rather than read whole? Under a cap of at most
+/// `IN_MEMORY`, a cut file is small too (the cap, and the line saying what
+/// was cut): with no floor, nothing is streamed.
+fn is_streamed(file: &File, opened: Opened, options: PackOptions<'_>) -> bool {
+    streamed(snapshot(file, opened).len(), scanner_floor(options))
+}
+
+/// What to record of a file left out for the private key it holds.
+fn private_key_skipped(planned: &PlannedFile) -> Prepared {
+    let mut skipped = Skipped::new(
+        &planned.source,
+        planned.instance.clone(),
+        SkipReason::Secret,
+    );
+    skipped.detail = Some("a private key in its first bytes".to_string());
+    Prepared::Skipped {
+        skipped,
+        problem: None,
+    }
+}
+
+/// Do all that can be done ahead of writing an open file: small files (most
+/// logs) are read once into memory, redacted and hashed there; larger ones
+/// are scanned.
+fn prepare_opened(
+    planned: &PlannedFile,
+    file: File,
+    opened: Opened,
+    options: PackOptions<'_>,
+) -> Prepared {
+    if is_streamed(&file, opened, options) {
+        return prepare_streamed(planned, file, opened, options);
+    }
     let mut reader = snapshot(&file, opened);
-    // Under a cap of at most `IN_MEMORY`, a cut file is small too (the cap,
-    // and the line saying what was cut): with no floor, nothing is streamed.
-    let in_memory = !streamed(reader.len(), scanner_floor(options));
     // A small file is read whole at once, and its head checked for a key
     // there: one read per file, where most files are small.
-    let whole_in_memory = in_memory && reader.cut.is_none();
-    if options.exclude_private_keys && !whole_in_memory && holds_private_key(&file) {
-        return key_file();
+    let whole = reader.cut.is_none();
+    if options.exclude_private_keys && !whole && holds_private_key(&file) {
+        return private_key_skipped(planned);
+    }
+    if whole {
+        // Nothing has read the file yet: no need to seek to its start.
+        reader.position = Some(0);
+    }
+    let original = read_in_memory(&mut reader);
+    if options.exclude_private_keys && whole && starts_with_private_key(&original) {
+        return private_key_skipped(planned);
+    }
+    let (bytes, redactions) = redact_in_memory(original, options.redactor);
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let read = Archived::read_by(&mut reader, bytes.len() as u64, sha256, redactions);
+    let changed = changed_since(&file, opened);
+    Prepared::InMemory {
+        bytes,
+        read,
+        opened,
+        changed,
+    }
+}
+
+/// Scan a file too large to hold, to be streamed: one found clean is
+/// streamed as it is, checked against the checksums of what the scan saw;
+/// one that may hold a secret has its redacted size counted.
+fn prepare_streamed(
+    planned: &PlannedFile,
+    file: File,
+    opened: Opened,
+    options: PackOptions<'_>,
+) -> Prepared {
+    if options.exclude_private_keys && holds_private_key(&file) {
+        return private_key_skipped(planned);
     }
     let how = match options.redactor {
-        // Small files (most logs) are read once into memory and redacted there.
-        _ if in_memory => {
-            if whole_in_memory {
-                // Nothing has read the file yet: no need to seek to its start.
-                reader.position = Some(0);
-            }
-            let original = read_in_memory(&mut reader);
-            if options.exclude_private_keys && whole_in_memory && starts_with_private_key(&original)
-            {
-                return key_file();
-            }
-            let (bytes, redactions) = redact_in_memory(original, options.redactor);
-            let sha256 = hex::encode(Sha256::digest(&bytes));
-            let read = Archived::read_by(&mut reader, bytes.len() as u64, sha256, redactions);
-            let changed = changed_since(&file, opened);
-            return Prepared::InMemory {
-                bytes,
-                read,
-                opened,
-                changed,
-            };
-        }
-        // Larger ones are scanned first: one found clean is streamed as it
-        // is, checked against the checksums of what the scan saw.
-        Some(redactor) => match scan_for_secrets(redactor, reader) {
+        Some(redactor) => match scan_for_secrets(redactor, snapshot(&file, opened)) {
             Some(scanned) => Streaming::Clean(scanned),
             None => Streaming::Redact {
                 size: redacted_size(redactor, snapshot(&file, opened)),
@@ -470,7 +565,6 @@ fn prepare(planned: &PlannedFile, options: PackOptions<'_>) -> Prepared {
     Prepared::Stream { file, opened, how }
 }
 
-/// The bytes of a file as archived: whole, or its head and tail when capped.
 fn snapshot(file: &File, opened: Opened) -> SnapshotReader<&File> {
     match opened.cut {
         Some(cut) => SnapshotReader::head_and_tail(file, opened.size, cut),
@@ -1668,9 +1762,10 @@ mod tests {
         );
     }
 
-    /// The scanner prepares the files planned large, the reader the others;
-    /// a file whose size crossed the line since planning is still archived
-    /// as it is when opened, in plan order, whichever thread prepared it.
+    /// The scanner prepares the files large when opened, the reader the
+    /// others: a file whose size crossed the line since planning is
+    /// archived as it is when opened, in plan order, whichever thread
+    /// prepared it.
     #[test]
     fn files_whose_size_changed_since_planning_are_archived_as_opened_in_order() {
         use crate::archive::DirWriter;
@@ -1799,7 +1894,7 @@ mod tests {
         let mut writer = DirWriter::new(out.clone(), &out);
         let redact = |text: &[u8]| redactor.redact_bytes(text).0;
         for ((name, before, then), planned) in files.iter().zip(plan.files.iter()) {
-            let prepared = prepare(&planned, options);
+            let prepared = prepare(&planned, options, &mut Opener::default());
             assert!(
                 matches!(
                     prepared,
@@ -1873,7 +1968,7 @@ mod tests {
                 ..PackOptions::default()
             };
             assert_eq!(scanner_floor(options), None);
-            match prepare(&planned, options) {
+            match prepare(&planned, options, &mut Opener::default()) {
                 Prepared::InMemory { bytes, read, .. } => {
                     assert!(bytes.len() as u64 > cap && read.cut.is_some(), "{cap}");
                 }
@@ -1882,43 +1977,71 @@ mod tests {
         }
     }
 
-    /// The scanner tells the reader of the small files in runs, which hold
-    /// nothing: it still goes only a bounded way ahead of the reader, so
-    /// that what waits in the queue does not grow with the number of files.
+    /// The reader hands a large file to the scanner as soon as it opens it,
+    /// before the writer has taken the files before it, but opens only so
+    /// far ahead: what is open does not grow with the number of files.
     #[test]
-    fn the_scanner_goes_a_bounded_way_ahead_of_the_reader() {
+    fn the_reader_finds_large_files_ahead_of_the_writer_a_bounded_way() {
         let dir = tempfile::tempdir().unwrap();
-        let files = LEFT_RUN * (budget_queue::MAX_QUEUED + 20);
-        for i in 0..files {
-            std::fs::write(dir.path().join(format!("{i:05}.log")), "a line\n").unwrap();
+        let total = 600;
+        // The reader sends two batches of 64 files while the writer takes
+        // none, and reads the files of a third: it opens the near large
+        // file only ahead of reading it.
+        let (near, far) = (220, 500);
+        for i in 0..total {
+            let text = match i == near || i == far {
+                true => "a line\n".repeat(IN_MEMORY as usize / 7 + 1),
+                false => "a line\n".to_string(),
+            };
+            std::fs::write(dir.path().join(format!("{i:05}.log")), text).unwrap();
         }
         let (_, plan) = plan_with_sizes(dir.path(), crate::layout::Sizes::Deferred);
-        let (scans, scanned) = budget_queue::queue(SCAN_QUEUE);
+        let (to_scan, scan_queue) = budget_queue::queue(TO_SCAN);
+        let (batches, prepared) = budget_queue::queue(HANDOVER);
         std::thread::scope(|scope| {
             let files = &plan.files;
-            let running = scope.spawn(move || {
-                scanner(files, IN_MEMORY, PackOptions::default(), scans);
+            let reader = scope.spawn(move || {
+                prepare_all(files, PackOptions::default(), Some(to_scan), batches);
             });
+            // Dropped should an assertion fail, they stop the reader.
+            let (prepared, scan_queue) = (prepared, scan_queue);
+            // Nothing is written yet: the reader waits for the writer.
             let start = std::time::Instant::now();
-            while !running.is_finished() && scanned.queued() < budget_queue::MAX_QUEUED {
-                assert!(start.elapsed().as_secs() < 60, "the scanner is stuck");
+            while scan_queue.queued() == 0 {
+                assert!(
+                    start.elapsed().as_secs() < 30,
+                    "the near large file never came"
+                );
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
-            let queued = scanned.queued();
-            assert!(
-                queued <= budget_queue::MAX_QUEUED && !running.is_finished(),
-                "{queued} runs queued for a reader that took none"
+            assert_eq!(
+                scan_queue.queued(),
+                1,
+                "opened {far} files ahead of the writer"
             );
-            // Taken, they still tell of every file, once.
-            let mut told = 0;
-            while let Some(mut ahead) = scanned.recv() {
-                match ahead.take() {
-                    Ahead::Left(n) => told += n,
-                    Ahead::Taken(_) => told += 1,
+            assert!(!reader.is_finished());
+            // Written, every file comes once, in order, the large ones
+            // from the scanner.
+            let mut handed = Vec::new();
+            while let Some(mut batch) = prepared.recv() {
+                for (planned, handed_file) in batch.take() {
+                    let from_scanner = matches!(handed_file, Handed::ToScanner);
+                    if from_scanner {
+                        let scanned = scan_queue.recv().unwrap().take();
+                        assert_eq!(scanned.planned.source, planned.source);
+                    }
+                    handed.push((planned.path, from_scanner));
                 }
             }
-            assert_eq!(told, files.len());
+            let expected: Vec<_> = (0..total)
+                .map(|i| (format!("{i:05}.log"), i == near || i == far))
+                .collect();
+            let handed: Vec<_> = handed
+                .into_iter()
+                .map(|(path, large)| (path.rsplit('/').next().unwrap().to_string(), large))
+                .collect();
+            assert_eq!(handed, expected);
         });
     }
 }

@@ -113,7 +113,11 @@ pub fn open_regular_with_metadata(path: &Path) -> io::Result<(File, fs::Metadata
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
     }
-    let file = options.open(path)?;
+    regular_with_metadata(options.open(path)?)
+}
+
+/// The file and its metadata if it is a regular file.
+fn regular_with_metadata(file: File) -> io::Result<(File, fs::Metadata)> {
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(io::Error::new(
@@ -124,22 +128,23 @@ pub fn open_regular_with_metadata(path: &Path) -> io::Result<(File, fs::Metadata
     Ok((file, metadata))
 }
 
-/// Measures files one after another, most of them in the folder of the one
-/// before, without following a final symbolic link. On Unix each is a `stat`
+/// Opens files one after another, most of them in the folder of the one
+/// before, as `open_regular_with_metadata` does. On Unix each is opened
 /// relative to its open folder: a lookup of its whole path would cost as
-/// much again with thousands of small logs.
+/// much again as the open itself with thousands of small logs.
 #[derive(Default)]
-pub struct Measurer {
+pub struct Opener {
     #[cfg(unix)]
     folder: Option<(std::path::PathBuf, std::os::fd::OwnedFd)>,
 }
 
-impl Measurer {
-    /// The file's size, or `None` if it cannot be measured.
-    pub fn size(&mut self, path: &Path) -> Option<u64> {
+impl Opener {
+    /// The regular file at `path` and its metadata, without blocking on a
+    /// FIFO or following a final symbolic link.
+    pub fn open_regular_with_metadata(&mut self, path: &Path) -> io::Result<(File, fs::Metadata)> {
         #[cfg(unix)]
         if let (Some(folder), Some(name)) = (path.parent(), path.file_name()) {
-            use rustix::fs::{AtFlags, Mode, OFlags};
+            use rustix::fs::{Mode, OFlags};
             if self.folder.as_ref().is_none_or(|(open, _)| open != folder) {
                 #[cfg(target_os = "linux")]
                 let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
@@ -151,13 +156,19 @@ impl Measurer {
                     .ok()
                     .map(|fd| (folder.to_path_buf(), fd));
             }
+            // A folder that cannot be opened: the whole path's open below
+            // says why.
             if let Some((_, fd)) = &self.folder {
-                return rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
-                    .ok()
-                    .and_then(|stat| u64::try_from(stat.st_size).ok());
+                let flags = OFlags::RDONLY
+                    | OFlags::NOFOLLOW
+                    | OFlags::NONBLOCK
+                    | OFlags::NOCTTY
+                    | OFlags::CLOEXEC;
+                let file = File::from(rustix::fs::openat(fd, name, flags, Mode::empty())?);
+                return regular_with_metadata(file);
             }
         }
-        fs::symlink_metadata(path).ok().map(|m| m.len())
+        open_regular_with_metadata(path)
     }
 }
 
@@ -194,7 +205,7 @@ mod tests {
     }
 
     #[test]
-    fn a_measurer_measures_each_file_in_its_own_folder_and_follows_no_link() {
+    fn an_opener_opens_each_file_in_its_own_folder_and_follows_no_link() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
         fs::create_dir_all(&a).unwrap();
@@ -202,20 +213,39 @@ mod tests {
         fs::write(a.join("x.log"), "12345").unwrap();
         fs::write(a.join("y.log"), "123").unwrap();
         fs::write(b.join("x.log"), "1").unwrap();
-        let mut measurer = Measurer::default();
-        assert_eq!(measurer.size(&a.join("x.log")), Some(5));
-        assert_eq!(measurer.size(&a.join("y.log")), Some(3));
+        let mut opener = Opener::default();
+        let mut read = |path: &Path| -> io::Result<String> {
+            let (mut file, metadata) = opener.open_regular_with_metadata(path)?;
+            let mut text = String::new();
+            io::Read::read_to_string(&mut file, &mut text)?;
+            assert_eq!(metadata.len(), text.len() as u64);
+            Ok(text)
+        };
+        assert_eq!(read(&a.join("x.log")).unwrap(), "12345");
+        assert_eq!(read(&a.join("y.log")).unwrap(), "123");
         // Same name, another folder: not the open folder's file.
-        assert_eq!(measurer.size(&b.join("x.log")), Some(1));
-        assert_eq!(measurer.size(&a.join("x.log")), Some(5));
-        assert_eq!(measurer.size(&a.join("gone.log")), None);
-        assert_eq!(measurer.size(&dir.path().join("none/x.log")), None);
+        assert_eq!(read(&b.join("x.log")).unwrap(), "1");
+        assert_eq!(read(&a.join("x.log")).unwrap(), "12345");
+        let kind = |e: io::Error| e.kind();
+        assert_eq!(
+            read(&a.join("gone.log")).map_err(kind),
+            Err(io::ErrorKind::NotFound)
+        );
+        let no_folder = dir.path().join("none/x.log");
+        assert_eq!(read(&no_folder).map_err(kind), Err(io::ErrorKind::NotFound));
+        // Not a regular file: a folder.
+        assert_eq!(read(&b).map_err(kind), Err(io::ErrorKind::InvalidInput));
         #[cfg(unix)]
         {
-            let target = a.join("x.log");
-            std::os::unix::fs::symlink(&target, b.join("link.log")).unwrap();
-            let link_size = target.as_os_str().len() as u64;
-            assert_eq!(measurer.size(&b.join("link.log")), Some(link_size));
+            std::os::unix::fs::symlink(a.join("x.log"), b.join("link.log")).unwrap();
+            assert!(read(&b.join("link.log")).is_err(), "followed a link");
+            let fifo = b.join("fifo.log");
+            let status = std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap();
+            assert!(status.success());
+            assert_eq!(read(&fifo).map_err(kind), Err(io::ErrorKind::InvalidInput));
         }
     }
 
