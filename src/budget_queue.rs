@@ -309,6 +309,7 @@ mod tests {
         );
         drop(rx.recv().unwrap());
         assert_eq!(tx.try_send(4, bytes(0)), Ok(()));
+        let (tx, rx) = queue(LIMIT);
         drop(rx);
         assert_eq!(
             tx.try_send(5, Held::default()),

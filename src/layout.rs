@@ -86,7 +86,8 @@ pub struct PlannedFile {
     /// N of a `NAME.N.log` backup (1 is the oldest).
     pub rotation: Option<u64>,
     /// The size when planned, if planning measured it (see [`Sizes`]);
-    /// what is archived is measured when read.
+    /// what is archived is measured when packing opens the file (a small
+    /// one again just before it is read, if opened a while before).
     #[serde(rename = "size", skip_serializing_if = "Option::is_none")]
     pub planned_size: Option<u64>,
 }

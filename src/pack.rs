@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -59,7 +59,11 @@ pub fn pack(
 ) -> Result<()> {
     std::thread::scope(|scope| {
         let (to_scan, scan_queue) = budget_queue::queue(TO_SCAN);
-        let (scans, scanned) = budget_queue::queue(SCANNED);
+        let scanned_files = SCANNED.items.min(descriptors_to_spare());
+        let (scans, scanned) = budget_queue::queue(Held {
+            items: scanned_files,
+            ..SCANNED
+        });
         let to_scan = match scanner_floor(options) {
             Some(_) => {
                 scope.spawn(move || scanner(options, scan_queue, scans));
@@ -82,6 +86,13 @@ pub fn pack(
                         match scan.as_mut().map(|scan| scan.take()) {
                             Some(ScannedFile { source, prepared }) if source == planned.source => {
                                 prepared
+                            }
+                            Some(ScannedFile { source, .. }) => {
+                                debug_assert_eq!(
+                                    source, planned.source,
+                                    "the scanner is out of step"
+                                );
+                                prepare(&planned, options, &mut Opener::default())
                             }
                             // Never lose a file: the scanner stopped (or is
                             // out of step, which it is not made to be).
@@ -320,8 +331,9 @@ fn scanner(
 /// that it finds the large ones early: each is scanned while the files
 /// before it are read and written, as the open is what tells a file's size
 /// (a `stat` per file ahead of it would cost as much as reading a small log).
-/// With the scanned files waiting for the writer (`SCANNED`), what is open
-/// stays under 64 descriptors: past that, Linux grows a threaded process's
+/// What is open stays under 64 descriptors: these, and the few large files
+/// whose turn has come (a large file ends its batch, and at most two
+/// batches wait for the writer). Past 64, Linux grows a threaded process's
 /// table of descriptors only after an RCU grace period, and 64 ahead took
 /// 15-25 ms more on 20,000 small logs (31-41 alternating rounds; 32 and 48
 /// ahead did not, nor did 64 with the table grown before the threads
@@ -332,10 +344,66 @@ const OPEN_AHEAD: usize = 32;
 enum OpenedAhead {
     /// Cannot be opened: what to record of it.
     Failed(Prepared),
-    /// To be read whole here.
-    Small(File, Opened),
+    /// To be read whole here; opened at that instant.
+    Small(File, Opened, Instant),
     /// To be scanned: `None` once handed to the scanner.
     Large(Option<ToScan>),
+}
+
+/// A small file read this soon after it was opened is taken as it was then;
+/// one opened longer ago (the reader waited for the writer in between) is
+/// looked at again, so that a live log that grew meanwhile is archived as
+/// it is when read, not cut to its old size and said to have changed.
+const STILL_AS_OPENED: Duration = Duration::from_millis(1);
+
+/// What a small file opened a while ago is like now, if it is still one to
+/// read whole and uncut (else what it was like when opened, which is then
+/// what is archived).
+fn as_it_is_now(file: &File, opened: Opened, options: PackOptions<'_>) -> Opened {
+    let Ok(metadata) = file.metadata() else {
+        return opened;
+    };
+    let size = metadata.len();
+    let uncut_and_small = opened.cut.is_none()
+        && options.max_file_size.is_none_or(|cap| size <= cap)
+        && !streamed(size, scanner_floor(options));
+    match uncut_and_small {
+        true => Opened {
+            size,
+            mtime: metadata.modified().ok(),
+            cut: None,
+        },
+        false => opened,
+    }
+}
+
+/// How many files the reader may open ahead, and as many again the scanner
+/// hand to the writer: under a low limit of open files (`ulimit -n`), a
+/// quarter of those past the first 16, so that the output and the
+/// temporary files still get theirs.
+fn descriptors_to_spare() -> usize {
+    #[cfg(unix)]
+    if let Ok(limit) = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .map(usize::try_from)
+        .transpose()
+    {
+        return limit.map_or(usize::MAX, |limit| (limit.saturating_sub(16) / 4).max(1));
+    }
+    usize::MAX
+}
+
+/// Has the process, or the system, run out of file descriptors?
+fn out_of_descriptors(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
 }
 
 /// Open the files in plan order, `OPEN_AHEAD` ahead: read the small ones
@@ -352,16 +420,20 @@ fn prepare_all(
     let mut batch = Vec::new();
     let mut bytes = 0;
     let mut opener = Opener::default();
-    let mut plan = files.iter();
+    let mut plan = files.iter().peekable();
     let mut ahead = std::collections::VecDeque::new();
     // A large file opened ahead that the scanner had no room for: those
     // after it wait to be opened, as the scanner takes them in order.
     let mut held_back = false;
+    let open_ahead = OPEN_AHEAD.min(descriptors_to_spare());
     loop {
-        while !held_back && ahead.len() < OPEN_AHEAD {
-            let Some(planned) = plan.next() else { break };
-            let opened = match open_planned(&planned, options, &mut opener) {
-                Err(e) => OpenedAhead::Failed(unopened(&planned, &e)),
+        while !held_back && ahead.len() < open_ahead {
+            let Some(planned) = plan.peek() else { break };
+            let opened = match open_planned(planned, options, &mut opener) {
+                // Out of descriptors (a low limit): the next file is opened
+                // again once those ahead have been read and closed.
+                Err(e) if out_of_descriptors(&e) && !ahead.is_empty() => break,
+                Err(e) => OpenedAhead::Failed(unopened(planned, &e)),
                 Ok((file, opened)) => match &to_scan {
                     Some(to_scan) if is_streamed(&file, opened, options) => {
                         let large = ToScan {
@@ -377,17 +449,21 @@ fn prepare_all(
                             }
                         }
                     }
-                    _ => OpenedAhead::Small(file, opened),
+                    _ => OpenedAhead::Small(file, opened, Instant::now()),
                 },
             };
-            ahead.push_back((planned, opened));
+            ahead.extend(plan.next().map(|planned| (planned, opened)));
         }
         let Some((planned, opened)) = ahead.pop_front() else {
             break;
         };
         let handed = match opened {
             OpenedAhead::Failed(skipped) => Handed::Ready(skipped),
-            OpenedAhead::Small(file, opened) => {
+            OpenedAhead::Small(file, opened, at) => {
+                let opened = match at.elapsed() < STILL_AS_OPENED {
+                    true => opened,
+                    false => as_it_is_now(&file, opened, options),
+                };
                 Handed::Ready(prepare_opened(&planned, file, opened, options))
             }
             OpenedAhead::Large(held) => {
@@ -1983,25 +2059,72 @@ mod tests {
         }
     }
 
+    /// `total` logs named 00000.log…, of one line, or of just over
+    /// `IN_MEMORY` bytes for those in `large`; planned without measuring.
+    fn numbered_logs(dir: &Path, total: usize, large: &[usize]) -> Plan {
+        for i in 0..total {
+            let text = match large.contains(&i) {
+                true => "a line\n".repeat(IN_MEMORY as usize / 7 + 1),
+                false => "a line\n".to_string(),
+            };
+            std::fs::write(dir.join(format!("{i:05}.log")), text).unwrap();
+        }
+        plan_with_sizes(dir, crate::layout::Sizes::Deferred).1
+    }
+
+    /// Wait until `ready` (at most 30 s), then a little more for the reader
+    /// to go as far as it can.
+    fn wait_for(what: &str, ready: impl Fn() -> bool) {
+        let start = std::time::Instant::now();
+        while !ready() {
+            assert!(start.elapsed().as_secs() < 30, "never {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    /// Take every batch as the writer does, each large file from the
+    /// scanner's queue: the files' names in order, each with whether it came
+    /// from the scanner; `look` is shown what the reader prepared.
+    fn take_all(
+        prepared: &budget_queue::Receiver<Vec<(PlannedFile, Handed)>>,
+        scan_queue: &budget_queue::Receiver<ToScan>,
+        mut look: impl FnMut(&str, &Prepared),
+    ) -> Vec<(String, bool)> {
+        let mut handed = Vec::new();
+        while let Some(mut batch) = prepared.recv() {
+            for (planned, handed_file) in batch.take() {
+                let name = planned.path.rsplit('/').next().unwrap().to_string();
+                match &handed_file {
+                    Handed::ToScanner => {
+                        let scanned = scan_queue.recv().unwrap().take();
+                        assert_eq!(scanned.planned.source, planned.source);
+                    }
+                    Handed::Ready(prepared) => look(&name, prepared),
+                }
+                handed.push((name, matches!(handed_file, Handed::ToScanner)));
+            }
+        }
+        handed
+    }
+
+    fn in_order(total: usize, large: &[usize]) -> Vec<(String, bool)> {
+        (0..total)
+            .map(|i| (format!("{i:05}.log"), large.contains(&i)))
+            .collect()
+    }
+
     /// The reader hands a large file to the scanner as soon as it opens it,
     /// before the writer has taken the files before it, but opens only so
     /// far ahead: what is open does not grow with the number of files.
     #[test]
     fn the_reader_finds_large_files_ahead_of_the_writer_a_bounded_way() {
         let dir = tempfile::tempdir().unwrap();
-        let total = 600;
         // The reader sends two batches of 64 files while the writer takes
         // none, and reads the files of a third: it opens the near large
         // file only ahead of reading it.
-        let (near, far) = (205, 500);
-        for i in 0..total {
-            let text = match i == near || i == far {
-                true => "a line\n".repeat(IN_MEMORY as usize / 7 + 1),
-                false => "a line\n".to_string(),
-            };
-            std::fs::write(dir.path().join(format!("{i:05}.log")), text).unwrap();
-        }
-        let (_, plan) = plan_with_sizes(dir.path(), crate::layout::Sizes::Deferred);
+        let (total, near, far) = (600, 205, 500);
+        let plan = numbered_logs(dir.path(), total, &[near, far]);
         let (to_scan, scan_queue) = budget_queue::queue(TO_SCAN);
         let (batches, prepared) = budget_queue::queue(HANDOVER);
         std::thread::scope(|scope| {
@@ -2012,15 +2135,7 @@ mod tests {
             // Dropped should an assertion fail, they stop the reader.
             let (prepared, scan_queue) = (prepared, scan_queue);
             // Nothing is written yet: the reader waits for the writer.
-            let start = std::time::Instant::now();
-            while scan_queue.queued() == 0 {
-                assert!(
-                    start.elapsed().as_secs() < 30,
-                    "the near large file never came"
-                );
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            wait_for("came the near large file", || scan_queue.queued() > 0);
             assert_eq!(
                 scan_queue.queued(),
                 1,
@@ -2029,25 +2144,71 @@ mod tests {
             assert!(!reader.is_finished());
             // Written, every file comes once, in order, the large ones
             // from the scanner.
-            let mut handed = Vec::new();
-            while let Some(mut batch) = prepared.recv() {
-                for (planned, handed_file) in batch.take() {
-                    let from_scanner = matches!(handed_file, Handed::ToScanner);
-                    if from_scanner {
-                        let scanned = scan_queue.recv().unwrap().take();
-                        assert_eq!(scanned.planned.source, planned.source);
+            let handed = take_all(&prepared, &scan_queue, |_, _| {});
+            assert_eq!(handed, in_order(total, &[near, far]));
+        });
+    }
+
+    /// With more large files in a row than the scanner takes ahead, the
+    /// next one waits its turn, and all reach the scanner once, in order.
+    #[test]
+    fn a_large_file_the_scanner_has_no_room_for_waits_its_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let total = OPEN_AHEAD * 2 + 10;
+        let large: Vec<usize> = (0..total).collect();
+        let plan = numbered_logs(dir.path(), total, &large);
+        let (to_scan, scan_queue) = budget_queue::queue(TO_SCAN);
+        let (batches, prepared) = budget_queue::queue(HANDOVER);
+        std::thread::scope(|scope| {
+            let files = &plan.files;
+            scope.spawn(move || {
+                prepare_all(files, PackOptions::default(), Some(to_scan), batches);
+            });
+            let (prepared, scan_queue) = (prepared, scan_queue);
+            wait_for("filled the scanner's queue", || {
+                scan_queue.queued() == TO_SCAN.items
+            });
+            assert_eq!(scan_queue.queued(), TO_SCAN.items);
+            let handed = take_all(&prepared, &scan_queue, |_, _| {});
+            assert_eq!(handed, in_order(total, &large));
+        });
+    }
+
+    /// A live log opened ahead, then left while the reader waited for the
+    /// writer, is archived as it is when read: not cut to its size at the
+    /// open, nor said to have changed.
+    #[test]
+    fn a_log_that_grew_while_the_reader_waited_is_read_as_it_is_now() {
+        let dir = tempfile::tempdir().unwrap();
+        // Opened (the reader is blocked at file 191, open up to 222), not read.
+        let (total, grown) = (300, 210);
+        let plan = numbered_logs(dir.path(), total, &[]);
+        let (_, scan_queue) = budget_queue::queue(TO_SCAN);
+        let (batches, prepared) = budget_queue::queue(HANDOVER);
+        std::thread::scope(|scope| {
+            let files = &plan.files;
+            scope.spawn(move || {
+                prepare_all(files, PackOptions::default(), None, batches);
+            });
+            let prepared = prepared;
+            wait_for("sent two batches", || prepared.queued() == 2);
+            let path = dir.path().join(format!("{grown:05}.log"));
+            let mut log = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+            log.write_all(b"another line\n").unwrap();
+            std::thread::sleep(STILL_AS_OPENED * 5);
+            let mut seen = None;
+            let handed = take_all(&prepared, &scan_queue, |name, prepared| {
+                if name == format!("{grown:05}.log") {
+                    match prepared {
+                        Prepared::InMemory { bytes, changed, .. } => {
+                            seen = Some((String::from_utf8(bytes.clone()).unwrap(), *changed));
+                        }
+                        _ => panic!("{name}: not read whole"),
                     }
-                    handed.push((planned.path, from_scanner));
                 }
-            }
-            let expected: Vec<_> = (0..total)
-                .map(|i| (format!("{i:05}.log"), i == near || i == far))
-                .collect();
-            let handed: Vec<_> = handed
-                .into_iter()
-                .map(|(path, large)| (path.rsplit('/').next().unwrap().to_string(), large))
-                .collect();
-            assert_eq!(handed, expected);
+            });
+            assert_eq!(handed, in_order(total, &[]));
+            assert_eq!(seen, Some(("a line\nanother line\n".to_string(), false)));
         });
     }
 }
