@@ -977,6 +977,10 @@ const KEY_SNIFF: usize = 4096;
 fn holds_private_key(file: &File) -> bool {
     let mut head = vec![0u8; KEY_SNIFF];
     let mut reader = file;
+    // From the start, wherever finding the cut of a capped file left it.
+    if reader.seek(SeekFrom::Start(0)).is_err() {
+        return false;
+    }
     let mut n = 0;
     while n < head.len() {
         match reader.read(&mut head[n..]) {
@@ -2033,6 +2037,34 @@ mod tests {
                 "{}: {recorded} redactions recorded, {markers} archived",
                 record.path
             );
+        }
+    }
+
+    /// A file that starts with a private key is left out when it is cut to
+    /// a cap too, whether it is then read whole or streamed: the key is
+    /// looked for at its start, not where the search for the cut stopped.
+    #[test]
+    fn a_capped_file_that_starts_with_a_private_key_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n{}",
+            "b3BlbnNzaC1rZXktdjEAAAAA\n".repeat(200_000)
+        );
+        std::fs::write(dir.path().join("id.log"), text).unwrap();
+        let (_, plan) = plan_of(dir.path());
+        let planned = plan.files.iter().next().unwrap();
+        for cap in [IN_MEMORY / 2, 3 * IN_MEMORY] {
+            let options = PackOptions {
+                max_file_size: Some(cap),
+                exclude_private_keys: true,
+                ..PackOptions::default()
+            };
+            match prepare(&planned, options, &mut Opener::default()) {
+                Prepared::Skipped { skipped, .. } => {
+                    assert_eq!(skipped.reason, SkipReason::Secret, "{cap}")
+                }
+                _ => panic!("cut to {cap} bytes, the key was archived"),
+            }
         }
     }
 
