@@ -87,16 +87,12 @@ pub fn pack(
                             Some(ScannedFile { source, prepared }) if source == planned.source => {
                                 prepared
                             }
-                            Some(ScannedFile { source, .. }) => {
-                                debug_assert_eq!(
-                                    source, planned.source,
-                                    "the scanner is out of step"
-                                );
-                                prepare(&planned, options, &mut Opener::default())
-                            }
                             // Never lose a file: the scanner stopped (or is
                             // out of step, which it is not made to be).
-                            _ => prepare(&planned, options, &mut Opener::default()),
+                            other => {
+                                debug_assert!(other.is_none(), "the scanner is out of step");
+                                prepare(&planned, options, &mut Opener::default())
+                            }
                         }
                     }
                 };
@@ -464,7 +460,7 @@ fn prepare_all(
                     true => opened,
                     false => as_it_is_now(&file, opened, options),
                 };
-                Handed::Ready(prepare_opened(&planned, file, opened, options))
+                Handed::Ready(read_whole(&planned, file, opened, options))
             }
             OpenedAhead::Large(held) => {
                 if let (Some(large), Some(to_scan)) = (held, &to_scan) {
@@ -585,17 +581,27 @@ fn private_key_skipped(planned: &PlannedFile) -> Prepared {
 }
 
 /// Do all that can be done ahead of writing an open file: small files (most
-/// logs) are read once into memory, redacted and hashed there; larger ones
-/// are scanned.
+/// logs) are read whole, larger ones scanned.
 fn prepare_opened(
     planned: &PlannedFile,
     file: File,
     opened: Opened,
     options: PackOptions<'_>,
 ) -> Prepared {
-    if is_streamed(&file, opened, options) {
-        return prepare_streamed(planned, file, opened, options);
+    match is_streamed(&file, opened, options) {
+        true => prepare_streamed(planned, file, opened, options),
+        false => read_whole(planned, file, opened, options),
     }
+}
+
+/// Read a small file (most logs are) once into memory, redact and hash it
+/// there.
+fn read_whole(
+    planned: &PlannedFile,
+    file: File,
+    opened: Opened,
+    options: PackOptions<'_>,
+) -> Prepared {
     let mut reader = snapshot(&file, opened);
     // A small file is read whole at once, and its head checked for a key
     // there: one read per file, where most files are small.
