@@ -58,21 +58,19 @@ pub fn pack(
     progress: Progress<'_>,
 ) -> Result<()> {
     std::thread::scope(|scope| {
+        let spare = descriptors_to_spare();
         let (to_scan, scan_queue) = budget_queue::queue(TO_SCAN);
-        let scanned_files = SCANNED.items.min(descriptors_to_spare());
         let (scans, scanned) = budget_queue::queue(Held {
-            items: scanned_files,
+            items: SCANNED.items.min(spare),
             ..SCANNED
         });
-        let to_scan = match scanner_floor(options) {
-            Some(_) => {
-                scope.spawn(move || scanner(options, scan_queue, scans));
-                Some(to_scan)
-            }
-            None => None,
-        };
+        let to_scan = scanner_floor(options).map(|_| {
+            scope.spawn(move || scanner(options, scan_queue, scans));
+            to_scan
+        });
         let (batches, prepared) = budget_queue::queue(HANDOVER);
-        scope.spawn(move || prepare_all(files, options, to_scan, batches));
+        let open_ahead = OPEN_AHEAD.min(spare);
+        scope.spawn(move || prepare_all(files, options, open_ahead, to_scan, batches));
         // An error returns early: dropping `prepared` and `scanned` stops the
         // reader and the scanner. A batch counts against `HANDOVER` until it
         // is written, a scanned file against `SCANNED`.
@@ -402,14 +400,15 @@ fn out_of_descriptors(e: &io::Error) -> bool {
     }
 }
 
-/// Open the files in plan order, `OPEN_AHEAD` ahead: read the small ones
-/// whole, and hand the large ones to the scanner (all are read here without
-/// one), leaving their place in the batch for the writer to take them from
-/// it. Large files reach the scanner in plan order, and each before its
+/// Open the files in plan order, `open_ahead` (at most `OPEN_AHEAD`)
+/// ahead: read the small ones whole, and hand the large ones to the scanner
+/// (all are read here without one), leaving their place in the batch for
+/// the writer to take them from it. Large files reach the scanner in plan order, and each before its
 /// place reaches the writer.
 fn prepare_all(
     files: &PlannedFiles,
     options: PackOptions<'_>,
+    open_ahead: usize,
     to_scan: Option<budget_queue::Sender<ToScan>>,
     batches: budget_queue::Sender<Vec<(PlannedFile, Handed)>>,
 ) {
@@ -421,7 +420,6 @@ fn prepare_all(
     // A large file opened ahead that the scanner had no room for: those
     // after it wait to be opened, as the scanner takes them in order.
     let mut held_back = false;
-    let open_ahead = OPEN_AHEAD.min(descriptors_to_spare());
     loop {
         while !held_back && ahead.len() < open_ahead {
             let Some(planned) = plan.peek() else { break };
@@ -2168,7 +2166,13 @@ mod tests {
         std::thread::scope(|scope| {
             let files = &plan.files;
             let reader = scope.spawn(move || {
-                prepare_all(files, PackOptions::default(), Some(to_scan), batches);
+                prepare_all(
+                    files,
+                    PackOptions::default(),
+                    OPEN_AHEAD,
+                    Some(to_scan),
+                    batches,
+                );
             });
             // Dropped should an assertion fail, they stop the reader.
             let (prepared, scan_queue) = (prepared, scan_queue);
@@ -2200,7 +2204,13 @@ mod tests {
         std::thread::scope(|scope| {
             let files = &plan.files;
             scope.spawn(move || {
-                prepare_all(files, PackOptions::default(), Some(to_scan), batches);
+                prepare_all(
+                    files,
+                    PackOptions::default(),
+                    OPEN_AHEAD,
+                    Some(to_scan),
+                    batches,
+                );
             });
             let (prepared, scan_queue) = (prepared, scan_queue);
             wait_for("filled the scanner's queue", || {
@@ -2226,7 +2236,7 @@ mod tests {
         std::thread::scope(|scope| {
             let files = &plan.files;
             scope.spawn(move || {
-                prepare_all(files, PackOptions::default(), None, batches);
+                prepare_all(files, PackOptions::default(), OPEN_AHEAD, None, batches);
             });
             let prepared = prepared;
             wait_for("sent two batches", || prepared.queued() == 2);
