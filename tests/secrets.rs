@@ -1099,6 +1099,34 @@ fn header_values_in_go_maps_json_arrays_and_api_key_headers_are_redacted() {
     );
 }
 
+/// An API key's name in any case: HTTP header names are case-insensitive
+/// (`X-API-KEY`, `X-API-Key`, `x-api-key`), and config keys come in many
+/// spellings (`API_Key`, `APIKEY`).
+#[test]
+fn api_key_names_in_any_case_are_redacted() {
+    let log = concat!(
+        "> X-API-KEY: hunter1val\n",
+        "> X-API-Key: hunter2val\n",
+        "> x-api-key: hunter3val\n",
+        "API_Key=hunter4val\n",
+        "settings: API_Key: hunter5val\n",
+        "APIKEY=hunter6val\n",
+        r#"{"Api-Key":"hunter7val"}"#,
+        "\n",
+    );
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    for n in 1..=7 {
+        let secret = format!("hunter{n}val");
+        assert!(!text.contains(&secret), "{secret} kept: {text}");
+    }
+    assert!(
+        text.contains("> X-API-KEY: [REDACTED:password]\n"),
+        "{text}"
+    );
+    assert!(text.contains("API_Key=[REDACTED:password]\n"), "{text}");
+}
+
 /// Cookies, as `curl -v` and Go's request dumps print them: the values of
 /// a `Cookie:` header (its first name stays), the value a `Set-Cookie:` sets
 /// (its attributes stay), and the value curl's cookie engine reports.
