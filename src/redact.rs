@@ -370,7 +370,7 @@ impl Redactor {
         let mut counts = Counts::new();
         let mut pending: Vec<u8> = Vec::with_capacity(2 * read_size);
         let mut buf = vec![0u8; read_size];
-        let mut in_pem = false;
+        let mut in_pem: InPem = None;
         loop {
             let n = match input.read(&mut buf) {
                 Ok(0) => break,
@@ -415,7 +415,7 @@ impl Redactor {
     fn redact_lines(
         &self,
         chunk: &[u8],
-        in_pem: &mut bool,
+        in_pem: &mut InPem,
         counts: &mut Counts,
         out: &mut dyn Write,
     ) -> io::Result<()> {
@@ -424,7 +424,7 @@ impl Redactor {
         };
         let mut pos = 0;
         while pos < chunk.len() {
-            if *in_pem || !self.untriggered.is_empty() {
+            if in_pem.is_some() || !self.untriggered.is_empty() {
                 let end = line_end(pos);
                 self.redact_line(&chunk[pos..end], in_pem, counts, out)?;
                 pos = end;
@@ -446,24 +446,27 @@ impl Redactor {
     fn redact_line(
         &self,
         line: &[u8],
-        in_pem: &mut bool,
+        in_pem: &mut InPem,
         counts: &mut Counts,
         out: &mut dyn Write,
     ) -> io::Result<()> {
         let (body, ending) = split_ending(line);
-        if *in_pem {
-            if is_pem_body_line(body) {
-                // Inside a PEM private key block: every line goes, the line count stays.
-                if memmem(body, b"-----END ").is_some() {
-                    *in_pem = false;
+        if let Some(prefix) = in_pem.as_deref() {
+            if let Some(key) = pem_material_coloured(body, prefix) {
+                // Inside a PEM private key block: the key material of every
+                // line goes, the line count and each line's prefix stay.
+                if body[key.clone()].starts_with(b"-----END ") {
+                    *in_pem = None;
                 }
-                if !body.is_empty() {
+                out.write_all(&body[..key.start])?;
+                if !key.is_empty() {
                     out.write_all(b"[REDACTED:private-key]")?;
                 }
+                out.write_all(&body[key.end..])?;
                 return out.write_all(ending);
             }
             // Not key material: the block was only mentioned, or it ended oddly.
-            *in_pem = false;
+            *in_pem = None;
         }
         let found = self.find_secrets(body);
         if found.is_empty() {
@@ -471,10 +474,12 @@ impl Redactor {
         }
         // A key block that starts on this line and does not end on it goes on.
         if let Some(last) = found.iter().rev().find(|s| s.rule == PRIVATE_KEY_RULE)
-            && last.end == body.len()
+            && without_escapes(&body[last.end..]).0.is_empty()
             && memmem(&body[last.start..], b"-----END ").is_none()
         {
-            *in_pem = true;
+            // Its lines carry what came before it on this one (`web-1  | `,
+            // a timestamp, indentation).
+            *in_pem = Some(without_escapes(&body[..last.start]).0);
         }
         out.write_all(&replace(body, &found, counts))?;
         out.write_all(ending)
@@ -494,6 +499,25 @@ impl Redactor {
     /// applies (so one rule's marker never hides another's match), merged
     /// where they overlap, in order.
     fn find_secrets(&self, text: &[u8]) -> Vec<Secret> {
+        if memchr::memchr(0x1b, text).is_none() {
+            return self.find_secrets_in(text);
+        }
+        // Colour codes around a key or its value (`\x1b[36mpassword\x1b[0m=x`,
+        // as logrus colours its fields) would hide it from the rules: they
+        // read the line without them, and what they find is placed back.
+        let (plain, at) = without_escapes(text);
+        self.find_secrets_in(&plain)
+            .into_iter()
+            .map(|s| Secret {
+                start: at[s.start],
+                end: at[s.end - 1] + 1,
+                key: at[s.key],
+                rule: s.rule,
+            })
+            .collect()
+    }
+
+    fn find_secrets_in(&self, text: &[u8]) -> Vec<Secret> {
         let mut needed = vec![false; self.rules.len()];
         for &rule in &self.untriggered {
             needed[rule] = true;
@@ -596,6 +620,30 @@ fn whole_value(text: &[u8], key: usize, start: usize, end: usize, rule: &str) ->
     }
 }
 
+/// `text` without its ANSI escape sequences (colours, `\x1b[1m`), and the
+/// place in `text` of each byte kept.
+fn without_escapes(text: &[u8]) -> (Vec<u8>, Vec<usize>) {
+    let mut plain = Vec::with_capacity(text.len());
+    let mut at = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == 0x1b && text.get(i + 1) == Some(&b'[') {
+            let params = text[i + 2..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit() || matches!(b, b';' | b'?'))
+                .count();
+            if text.get(i + 2 + params).is_some_and(u8::is_ascii_alphabetic) {
+                i += 2 + params + 1;
+                continue;
+            }
+        }
+        plain.push(text[i]);
+        at.push(i);
+        i += 1;
+    }
+    (plain, at)
+}
+
 /// The rule whose match starts a multi-line block.
 const PRIVATE_KEY_RULE: &str = "private-key";
 
@@ -683,21 +731,71 @@ fn replace(text: &[u8], secrets: &[Secret], counts: &mut Counts) -> Vec<u8> {
     out
 }
 
-/// A line of a PEM block: base64, an `-----END …` line, a `Name: value`
-/// header (`Proc-Type:`, `DEK-Info:`), or empty. Anything else means the
-/// block was only mentioned, and what follows is an ordinary log line.
-fn is_pem_body_line(line: &[u8]) -> bool {
-    let line = line.trim_ascii();
-    line.is_empty()
-        || line.starts_with(b"-----END ")
-        || line
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
-        || (line.contains(&b':')
-            && line
-                .split(|&b| b == b':')
-                .next()
-                .is_some_and(|k| k.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')))
+/// A private key block being removed line by line: what stood before its
+/// `-----BEGIN` on its first line (without colour codes), which its other
+/// lines carry too.
+type InPem = Option<Vec<u8>>;
+
+/// [`pem_material`] on a line that may hold colour codes: they are not
+/// part of the prefix, and stay out of the range unless inside it.
+fn pem_material_coloured(line: &[u8], prefix: &[u8]) -> Option<std::ops::Range<usize>> {
+    if memchr::memchr(0x1b, line).is_none() {
+        return pem_material(line, prefix);
+    }
+    let (plain, at) = without_escapes(line);
+    match pem_material(&plain, prefix)? {
+        key if key.is_empty() => Some(line.len()..line.len()),
+        key => Some(at[key.start]..at[key.end - 1] + 1),
+    }
+}
+
+/// Where the key material is on a line of a PEM block whose first line had
+/// `prefix` before the key: base64, an `-----END …` marker, a `Name: value`
+/// header (`Proc-Type:`, `DEK-Info:`, `Version:`), or nothing (an empty
+/// range). The line starts with the same prefix, or with one as long that
+/// ends alike (a timestamp a second later), or with none (the prefix was a
+/// variable's name: `SSH_KEY=-----BEGIN …`); the base64 may end a JSON
+/// string (`"msg":"MIIE…"`, a log record per line). `None`: not key
+/// material, so the block was only mentioned, and this is an ordinary line.
+fn pem_material(line: &[u8], prefix: &[u8]) -> Option<std::ops::Range<usize>> {
+    pem_material_after(line, prefix).or_else(|| {
+        (!prefix.is_empty())
+            .then(|| pem_material_after(line, b""))
+            .flatten()
+    })
+}
+
+fn pem_material_after(line: &[u8], prefix: &[u8]) -> Option<std::ops::Range<usize>> {
+    let at = prefix.len();
+    let same_prefix = line.starts_with(prefix)
+        || (line.len() >= at && line[at - 1] == prefix[at - 1]);
+    if !same_prefix {
+        return None;
+    }
+    let start = at + line[at..].iter().take_while(|b| b.is_ascii_whitespace()).count();
+    let rest = line[start..].trim_ascii_end();
+    if rest.starts_with(b"-----END ") {
+        let close = memmem(&rest[9..], b"-----").map_or(rest.len(), |i| 9 + i + 5);
+        return Some(start..start + close);
+    }
+    let base64 = rest
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+        .count();
+    // `Proc-Type: 4,ENCRYPTED`, `DEK-Info: …`, PGP's `Version: …`; not `Error: …`.
+    let header = rest.split(|&b| b == b':').next().filter(|name| {
+        rest.len() > name.len()
+            && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+            && (name.contains(&b'-')
+                || [&b"Version"[..], b"Comment", b"Hash", b"Charset"].contains(name))
+    });
+    if base64 == rest.len() || header.is_some() {
+        Some(start..start + rest.len())
+    } else if base64 >= 16 && matches!(rest[base64], b'"' | b'\\') {
+        Some(start..start + base64)
+    } else {
+        None
+    }
 }
 
 fn memmem(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -1099,6 +1099,84 @@ fn header_values_in_go_maps_json_arrays_and_api_key_headers_are_redacted() {
     );
 }
 
+/// A private key printed through something that prefixes each line (docker
+/// compose's `web-1  | `, syslog's timestamp and tag, indentation, a JSON
+/// record per line, colour): the key material of every line goes, and each
+/// line's prefix and what follows the block stay.
+#[test]
+fn private_keys_behind_line_prefixes_and_colours_are_redacted_whole() {
+    let body = [fake("MIIEvQ", 58), fake("AQAB", 60), fake("Zz", 14)];
+    let lines = |prefix: &str| -> String {
+        let mut text = format!("{prefix}-----BEGIN PRIVATE KEY-----\n");
+        for line in &body {
+            text.push_str(&format!("{prefix}{line}\n"));
+        }
+        text + &format!("{prefix}-----END PRIVATE KEY-----\n{prefix}started fine\n")
+    };
+    let mut log = lines("web-1  | ");
+    log += &lines("    ");
+    log += &lines("[pod/api-0] ");
+    // A timestamp that moves on within the block.
+    log += "Jun 11 04:50:09 host cloud-init[123]: -----BEGIN RSA PRIVATE KEY-----\n";
+    log += &format!("Jun 11 04:50:10 host cloud-init[123]: {}\n", body[0]);
+    log += "Jun 11 04:50:10 host cloud-init[123]: -----END RSA PRIVATE KEY-----\n";
+    log += "Jun 11 04:50:11 host cloud-init[123]: Error: next\n";
+    log += r#"{"level":"debug","msg":"-----BEGIN EC PRIVATE KEY-----"}"#;
+    log += &format!("\n{{\"level\":\"debug\",\"msg\":\"{}\",\"time\":\"2\"}}\n", body[1]);
+    log += r#"{"level":"debug","msg":"-----END EC PRIVATE KEY-----","time":"3"}"#;
+    log += &format!("\n\x1b[32m-----BEGIN PRIVATE KEY-----\x1b[0m\n{}\n-----END PRIVATE KEY-----\n", body[2]);
+    log += "after\n";
+    let text = collect_one_log("compose.log", log.as_bytes(), &[]);
+    let text = String::from_utf8(text).unwrap();
+    for line in &body {
+        assert!(!text.contains(line.as_str()), "{line} kept:\n{text}");
+    }
+    assert_eq!(text.lines().count(), log.lines().count(), "{text}");
+    for prefix in ["web-1  | ", "    ", "[pod/api-0] "] {
+        let redacted = format!("{prefix}[REDACTED:private-key]\n").repeat(5);
+        assert!(
+            text.contains(&format!("{redacted}{prefix}started fine\n")),
+            "{prefix:?}:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("cloud-init[123]: [REDACTED:private-key]\nJun 11 04:50:11 host cloud-init[123]: Error: next\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"{"level":"debug","msg":"[REDACTED:private-key]","time":"2"}"#),
+        "{text}"
+    );
+    assert!(text.ends_with("[REDACTED:private-key]\nafter\n"), "{text}");
+}
+
+/// Colour codes between a key and its value (`\x1b[36mpassword\x1b[0m=x`,
+/// as logrus colours its fields on a terminal), or around the value, do not
+/// hide it; the codes themselves stay.
+#[test]
+fn secrets_among_colour_codes_are_redacted() {
+    let log = concat!(
+        "\x1b[36mINFO\x1b[0m[0000] connect \x1b[36mpassword\x1b[0m=hunter1val \x1b[36mattempt\x1b[0m=1\n",
+        "Authorization: \x1b[1mBearer\x1b[0m hunter2val\n",
+        "password=\x1b[33mhunter3val\x1b[0m next\n",
+        "{\"password\":\"\x1b[31mhunter4val\x1b[0m\"}\n",
+    );
+    let text = collect_one_log("colour.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    for n in 1..=4 {
+        let secret = format!("hunter{n}val");
+        assert!(!text.contains(&secret), "{secret} kept: {text:?}");
+    }
+    assert!(
+        text.contains("\x1b[36mpassword\x1b[0m=[REDACTED:password] \x1b[36mattempt\x1b[0m=1\n"),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("password=\x1b[33m[REDACTED:password]\x1b[0m next\n"),
+        "{text:?}"
+    );
+}
+
 /// An API key's name in any case: HTTP header names are case-insensitive
 /// (`X-API-KEY`, `X-API-Key`, `x-api-key`), and config keys come in many
 /// spellings (`API_Key`, `APIKEY`).
