@@ -122,9 +122,12 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "aws-secret-access-key",
-            // The password rule's: a literal the two share is one pattern.
-            &["ecret", "ECRET"],
-            r#"(?i)secret[_-]?access[_-]?key\\?["']?\s*[:=]\s*\\?["']?(?P<s>[A-Za-z0-9/+=]{30,})"#,
+            // The password rule's and the key id's: a literal rules share
+            // is one pattern.
+            &["ecret", "ECRET", "AKIA", "ASIA"],
+            // Also as `aws configure set aws_secret_access_key …` takes it,
+            // and right after its key id (`mc alias set s3 URL AKIA… …`).
+            r#"(?i)(?:secret[_-]?access[_-]?key\\?["']?(?:\s*[:=]\s*|\s+)\\?["']?|(?-i:\b(?:AKIA|ASIA)[A-Z0-9]{16})\s+\\?["']?)(?P<s>[A-Za-z0-9/+=]{30,})"#,
         ),
         (
             "azure-key",
@@ -228,13 +231,16 @@ pub fn builtin_rules() -> Vec<Rule> {
             // `sshpass -p x` and `mysql … -px` (`-P` is mysql's port);
             // `docker login … -p x` (any `login`: registries, az, oc),
             // `curl -u user:x` (`--user`; a proxy's `-U`, `--proxy-user`)
-            // and `--token x` (also `--auth-token x`).
+            // and `--token x` (also `--auth-token x`, and `<<< x`);
+            // `--api-key x`, `--client-secret x`, and each of those flags
+            // in a JSON argument list (`["--password","x"]`); `.netrc`'s
+            // `machine h login u password x`.
             // A `passphrase` is a password in each form, and so is a Java
             // property's (`-Dpassword=x`).
             concat!(
-                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|--?(?:password|passwd|passphrase)\s+\\?["']?|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|"#,
+                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|(?:--?(?:password|passwd|passphrase)|--(?:[a-z]+-)*api-key|--(?:[a-z]+-)+secret)(?:\s+\\?["']?|\\?"\s*,\s*\\?")|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?["']?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bmachine\s+\S+\s(?:[^\n]*?\s)?password\s+|"#,
                 curl_user_option!(),
-                r#"[^\s:"']*:|\s--(?:[a-z]+-)*token\s+["']?))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#
+                r#"[^\s:"']*:|[\s"]--(?:[a-z]+-)*token(?:\s+(?:<<<\s*)?["']?|\\?"\s*,\s*\\?")))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#
             ),
         ),
         (
@@ -576,8 +582,11 @@ impl Redactor {
 /// which leaves most of a quoted passphrase (`PASSWORD="correct horse"`):
 /// a value right after a quote runs to the quote that closes it (an escaped
 /// one, `\"`, after an escaped opening one), or to the line's end if none
-/// does. An `*_TOKEN`-style variable that starts its line (`env` prints `NAME=a b`, with no
-/// quotes) runs to the line's end.
+/// does; so does a value in a word that a quote opens, as a shell's trace
+/// quotes a word with blanks or `;` (`+ curl -u 'admin:a;b'`). An
+/// `*_TOKEN`-style variable that starts its line (`env` prints `NAME=a b`,
+/// with no quotes) runs to the line's end. A value that is not quoted does
+/// not take a closing bracket it did not open (`(password=x)`, `[token=x]`).
 fn whole_value(text: &[u8], key: usize, start: usize, end: usize, rule: &str) -> usize {
     let line_end = text.len();
     // The quote the value is in: right before it, or right after the key's
@@ -599,7 +608,8 @@ fn whole_value(text: &[u8], key: usize, start: usize, end: usize, rule: &str) ->
             .map(|at| at + usize::from(at < start && text[at] == b'['))
             .map(|at| at + usize::from(at < start && text[at] == b'\\'))
             .filter(|&at| at < start && matches!(text[at], b'"' | b'\''))
-            .map(|at| (text[at], at)),
+            .map(|at| (text[at], at))
+            .or_else(|| quoted_word(text, start)),
     };
     match opening {
         Some((quote, at)) => {
@@ -616,8 +626,39 @@ fn whole_value(text: &[u8], key: usize, start: usize, end: usize, rule: &str) ->
             line_end
         }
         _ if rule == "env-secret" && text[..key].trim_ascii().is_empty() => line_end,
-        _ => end,
+        _ => without_unopened_closers(&text[start..end]) + start,
     }
+}
+
+/// The quote that opens the word `start` is in, if it is still open there.
+fn quoted_word(text: &[u8], start: usize) -> Option<(u8, usize)> {
+    let word = text[..start]
+        .iter()
+        .rposition(u8::is_ascii_whitespace)
+        .map_or(0, |i| i + 1);
+    let quote = *text.get(word).filter(|q| matches!(q, b'"' | b'\''))?;
+    (word < start && !text[word + 1..start].contains(&quote)).then_some((quote, word))
+}
+
+/// The length of `value` without the closing brackets at its end that it
+/// does not open.
+fn without_unopened_closers(value: &[u8]) -> usize {
+    let mut len = value.len();
+    while len > 1 {
+        let open = match value[len - 1] {
+            b')' => b'(',
+            b']' => b'[',
+            b'}' => b'{',
+            _ => break,
+        };
+        let close = value[len - 1];
+        let count = |b: u8| value[..len].iter().filter(|&&c| c == b).count();
+        if count(close) <= count(open) {
+            break;
+        }
+        len -= 1;
+    }
+    len
 }
 
 /// `text` without its ANSI escape sequences (colours, `\x1b[1m`), and the

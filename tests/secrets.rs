@@ -1177,6 +1177,47 @@ fn secrets_among_colour_codes_are_redacted() {
     );
 }
 
+/// Secrets as shell traces (`set -x`) and CLIs print them: a word quoted
+/// because of a blank or `;` goes to its closing quote, the AWS CLI's and
+/// MinIO's key forms, a token fed through `<<<`, `.netrc`, `--api-key` and
+/// `--client-secret`, and flags in a JSON argument list; a value does not
+/// take a closing bracket it did not open.
+#[test]
+fn secrets_in_shell_traces_and_cli_forms_are_redacted() {
+    let aws = fake("", 40).replace('_', "x");
+    let log = format!(
+        "+ curl -u 'admin:Pa$$w0rd;hunter1val' https://x\n\
+         + mysql -u root '-pPa$$w0rd;hunter2val'\n\
+         + echo 'password=correct hunter3val'\n\
+         + aws configure set aws_secret_access_key {aws}\n\
+         + mc alias set s3 https://s3 AKIA{} {aws}\n\
+         + gh auth login --with-token <<< hunter4val\n\
+         (password=hunter5val) next\n\
+         hdr=map[X-Api-Key:[hunter6val] Accept:[*/*]]\n\
+         machine h login u password hunter7val\n\
+         --api-key hunter8val --client-secret hunter9val\n\
+         [\"--password\",\"hunter10val\",\"--token\",\"hunter11val\"]\n",
+        "QWERTYUIOPASDFGH"
+    );
+    let text = collect_one_log("trace.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains(&aws), "{text}");
+    for n in 1..=11 {
+        let secret = format!("hunter{n}val");
+        assert!(!text.contains(&secret), "{secret} kept: {text}");
+    }
+    for kept in [
+        "+ curl -u 'admin:[REDACTED:password]' https://x\n",
+        "+ echo 'password=[REDACTED:password]'\n",
+        "set aws_secret_access_key [REDACTED:aws-secret-access-key]\n",
+        "--with-token <<< [REDACTED:password]\n",
+        "(password=[REDACTED:password]) next\n",
+        "X-Api-Key:[[REDACTED:password]] Accept:[*/*]]\n",
+    ] {
+        assert!(text.contains(kept), "{kept:?} in {text}");
+    }
+}
+
 /// An API key's name in any case: HTTP header names are case-insensitive
 /// (`X-API-KEY`, `X-API-Key`, `x-api-key`), and config keys come in many
 /// spellings (`API_Key`, `APIKEY`).
