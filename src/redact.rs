@@ -673,7 +673,10 @@ fn without_escapes(text: &[u8]) -> (Vec<u8>, Vec<usize>) {
                 .iter()
                 .take_while(|b| b.is_ascii_digit() || matches!(b, b';' | b'?'))
                 .count();
-            if text.get(i + 2 + params).is_some_and(u8::is_ascii_alphabetic) {
+            if text
+                .get(i + 2 + params)
+                .is_some_and(u8::is_ascii_alphabetic)
+            {
                 i += 2 + params + 1;
                 continue;
             }
@@ -808,12 +811,16 @@ fn pem_material(line: &[u8], prefix: &[u8]) -> Option<std::ops::Range<usize>> {
 
 fn pem_material_after(line: &[u8], prefix: &[u8]) -> Option<std::ops::Range<usize>> {
     let at = prefix.len();
-    let same_prefix = line.starts_with(prefix)
-        || (line.len() >= at && line[at - 1] == prefix[at - 1]);
+    let same_prefix =
+        line.starts_with(prefix) || (line.len() >= at && line[at - 1] == prefix[at - 1]);
     if !same_prefix {
         return None;
     }
-    let start = at + line[at..].iter().take_while(|b| b.is_ascii_whitespace()).count();
+    let start = at
+        + line[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
     let rest = line[start..].trim_ascii_end();
     if rest.starts_with(b"-----END ") {
         let close = memmem(&rest[9..], b"-----").map_or(rest.len(), |i| 9 + i + 5);

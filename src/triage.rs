@@ -295,16 +295,103 @@ impl Window {
 }
 
 /// Say that `--path` matched no file, and what the paths look like (from
-/// `sample`, a path of the input): a filter that silently matches nothing
+/// `seen`, the input's paths): a filter that silently matches nothing
 /// reads as "no problem there".
-pub fn warn_no_file_matched(glob: &globset::GlobMatcher, sample: Option<&str>) {
-    // `*` crosses `/` in `--path`: any folder, then the file's name.
-    let example = sample.map(|path| {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        let stem = name.strip_suffix(".log").unwrap_or(name);
-        format!("'*/{stem}*'")
-    });
-    warn_glob_matched_nothing("--path", glob.glob().glob(), sample, example, "");
+pub fn warn_no_file_matched(glob: &globset::GlobMatcher, seen: NearestPath) {
+    let (sample, example) = match seen.nearest() {
+        Some((path, Some(near))) => (Some(path), Some(format!("'{near}'"))),
+        // `*` crosses `/` in `--path`: any folder, then the file's name.
+        Some((path, None)) => {
+            let name = path.rsplit('/').next().unwrap_or(&path);
+            let stem = name.strip_suffix(".log").unwrap_or(name);
+            let example = format!("'*/{stem}*'");
+            (Some(path), Some(example))
+        }
+        None => (None, None),
+    };
+    warn_glob_matched_nothing("--path", glob.glob().glob(), sample.as_deref(), example, "");
+}
+
+/// The path to show when a glob option matched no file: one that the
+/// pattern finds under any folder or as part of a name, with the glob that
+/// does (`rdd.stderr.log` → `*/rdd.stderr.log`), else the first path seen.
+#[derive(Default)]
+pub struct NearestPath {
+    /// Globs the user may have meant, the likeliest first.
+    tries: Vec<(String, globset::GlobMatcher)>,
+    /// The likeliest that matched (its place in `tries`), and the path.
+    best: Option<(usize, String)>,
+    first: Option<String>,
+}
+
+impl NearestPath {
+    /// `any_folder` is how the option writes "under any folder": `*` in
+    /// `--path`, whose `*` crosses `/`; `**` in `--only`, whose `*` stops
+    /// at `/` (`literal_separator`).
+    pub fn new(pattern: Option<&str>, any_folder: &str, literal_separator: bool) -> NearestPath {
+        let tries = pattern
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let p = p.trim_start_matches('/');
+                [
+                    format!("{any_folder}/{p}"),
+                    format!("{any_folder}/{p}*"),
+                    format!("{any_folder}/*{p}*"),
+                ]
+            })
+            .into_iter()
+            .flatten()
+            .filter_map(|glob| {
+                let matcher = globset::GlobBuilder::new(&glob)
+                    .literal_separator(literal_separator)
+                    .build()
+                    .ok()?
+                    .compile_matcher();
+                Some((glob, matcher))
+            })
+            .collect();
+        NearestPath {
+            tries,
+            ..NearestPath::default()
+        }
+    }
+
+    pub fn see(&mut self, path: &str) {
+        if self.first.is_none() {
+            self.first = Some(path.to_string());
+        }
+        let untried = self.best.as_ref().map_or(self.tries.len(), |(i, _)| *i);
+        if let Some(i) = self.tries[..untried]
+            .iter()
+            .position(|(_, m)| m.is_match(path))
+        {
+            self.best = Some((i, path.to_string()));
+        }
+    }
+
+    /// What one input saw, then another.
+    pub fn and(self, later: NearestPath) -> NearestPath {
+        let best = match (self.best, later.best) {
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        NearestPath {
+            tries: match self.tries.is_empty() {
+                true => later.tries,
+                false => self.tries,
+            },
+            best,
+            first: self.first.or(later.first),
+        }
+    }
+
+    /// The path to show, and the glob that finds it if the pattern nearly did.
+    pub fn nearest(self) -> Option<(String, Option<String>)> {
+        match self.best {
+            Some((i, path)) => Some((path, self.tries.into_iter().nth(i).map(|(glob, _)| glob))),
+            None => self.first.map(|path| (path, None)),
+        }
+    }
 }
 
 /// The warning of [`warn_no_file_matched`] for any option that takes a glob

@@ -204,6 +204,19 @@ fn an_only_glob_that_matches_nothing_is_said_and_exits_3() {
         .arg(work.path().join("ex3-offered"))
         .args(["--only", &example]));
     assert!(offered.status.success(), "{example}: {}", stderr(&offered));
+    // A file's name alone, as one would type it first, is offered under any folder.
+    let by_name = run(logkeep()
+        .arg("extract")
+        .arg(&archive)
+        .arg("--to")
+        .arg(work.path().join("ex3-name"))
+        .args(["--only", "rdd.stderr.log"]));
+    assert_eq!(by_name.status.code(), Some(3));
+    assert!(
+        stderr(&by_name).contains("/rdd.stderr.log: try '**/rdd.stderr.log' (`*` stops"),
+        "{}",
+        stderr(&by_name)
+    );
     assert!(
         common::stdout(&out).starts_with("extracted 1 file ("),
         "{}",

@@ -1122,9 +1122,15 @@ fn private_keys_behind_line_prefixes_and_colours_are_redacted_whole() {
     log += "Jun 11 04:50:10 host cloud-init[123]: -----END RSA PRIVATE KEY-----\n";
     log += "Jun 11 04:50:11 host cloud-init[123]: Error: next\n";
     log += r#"{"level":"debug","msg":"-----BEGIN EC PRIVATE KEY-----"}"#;
-    log += &format!("\n{{\"level\":\"debug\",\"msg\":\"{}\",\"time\":\"2\"}}\n", body[1]);
+    log += &format!(
+        "\n{{\"level\":\"debug\",\"msg\":\"{}\",\"time\":\"2\"}}\n",
+        body[1]
+    );
     log += r#"{"level":"debug","msg":"-----END EC PRIVATE KEY-----","time":"3"}"#;
-    log += &format!("\n\x1b[32m-----BEGIN PRIVATE KEY-----\x1b[0m\n{}\n-----END PRIVATE KEY-----\n", body[2]);
+    log += &format!(
+        "\n\x1b[32m-----BEGIN PRIVATE KEY-----\x1b[0m\n{}\n-----END PRIVATE KEY-----\n",
+        body[2]
+    );
     log += "after\n";
     let text = collect_one_log("compose.log", log.as_bytes(), &[]);
     let text = String::from_utf8(text).unwrap();

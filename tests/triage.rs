@@ -787,11 +787,26 @@ fn grep_counts_lists_inverts_and_shows_context_like_grep() {
         .and_then(|(_, rest)| rest.split_once('\''))
         .map(|(glob, _)| glob.to_string())
         .unwrap_or_else(|| panic!("{said}"));
+    // It is the file the pattern meant, under any folder.
+    assert_eq!(example, "*/ha.stderr.log", "{said}");
     let found = run(logkeep()
         .args(["grep", "-l", ".", "--path", &example])
         .arg(folder));
     assert!(found.status.success(), "{example}: {}", stderr(&found));
-    assert!(!stdout(&found).is_empty(), "{example}");
+    assert_eq!(
+        stdout(&found),
+        "bats-a/lima-vm1/ha.stderr.log\n",
+        "{example}"
+    );
+    // A part of a name offers that part within a name.
+    let part = run(logkeep()
+        .args(["grep", "x", "--path", "guest-jour"])
+        .arg(folder));
+    assert!(
+        stderr(&part).contains(": try '*/guest-jour*'"),
+        "{}",
+        stderr(&part)
+    );
 }
 
 #[test]

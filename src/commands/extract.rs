@@ -18,7 +18,7 @@ use crate::interrupt;
 use crate::manifest::MANIFEST_NAME;
 use crate::reader::{Entry, EntryKind, for_each_entry};
 use crate::sanitize::{display_path, display_str};
-use crate::triage::warn_glob_matched_nothing;
+use crate::triage::{NearestPath, warn_glob_matched_nothing};
 
 pub struct ExtractOptions {
     pub input: PathBuf,
@@ -98,8 +98,9 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
     let mut written = 0usize;
     // Files `--only` matched (the manifest comes along unasked).
     let mut asked_for = 0usize;
-    // A file's path, for the example of a `--only` that matched nothing.
-    let mut sample: Option<String> = None;
+    // The paths, for the example of a `--only` that matched nothing.
+    let mut paths_seen =
+        NearestPath::new(options.only.as_ref().map(|g| g.glob().glob()), "**", true);
     // What the archive's own reading fails with says it looks damaged, as
     // in every other command; this side's failures (refusals, the disk
     // written to) are told as they are.
@@ -118,8 +119,8 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         if !seen.insert(relative.clone()) {
             return Err(refuse(name, "appears twice"));
         }
-        if sample.is_none() && relative != Path::new(MANIFEST_NAME) {
-            sample = Some(name.to_string());
+        if relative != Path::new(MANIFEST_NAME) {
+            paths_seen.see(name);
         }
         // The manifest always comes along: it is the index of what was
         // extracted, and `verify`, `summary` and `timeline` need it.
@@ -234,10 +235,15 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
             "only its manifest.json"
         };
         // `*` stops at `/` in `--only`: a folder's files are `DIR/**`.
-        let example = sample.as_deref().map(|path| {
-            let folder = path.split('/').next().unwrap_or(path);
-            format!("'{folder}/**' (`*` stops at `/`, `**` crosses it)")
-        });
+        let (sample, example) = match paths_seen.nearest() {
+            Some((path, near)) => {
+                let folder = path.split('/').next().unwrap_or(&path);
+                let glob = near.unwrap_or_else(|| format!("{folder}/**"));
+                let example = format!("'{glob}' (`*` stops at `/`, `**` crosses it)");
+                (Some(path), Some(example))
+            }
+            None => (None, None),
+        };
         warn_glob_matched_nothing(
             "--only",
             glob.glob().glob(),

@@ -90,9 +90,8 @@ struct Grep<'o, W: Write> {
     in_file: u64,
     files_matched: u64,
     files_wanted: u64,
-    /// The first file's path, for the example of a `--path` that matched
-    /// nothing.
-    first_path: Option<String>,
+    /// The paths seen, for the example of a `--path` that matched nothing.
+    seen: crate::triage::NearestPath,
     /// The first dated line of all the inputs, found by `logs_start` when a
     /// time of day needs a day.
     logs_start: Option<Timestamp>,
@@ -146,8 +145,8 @@ impl<W: Write> Visitor for Grep<'_, W> {
             .as_ref()
             .is_none_or(|glob| glob.is_match(&file.path));
         self.files_wanted += u64::from(wanted);
-        if self.first_path.is_none() {
-            self.first_path = Some(file.path.clone());
+        if !wanted {
+            self.seen.see(&file.path);
         }
         wanted
     }
@@ -370,7 +369,11 @@ fn grep<'o, W: Write>(
         in_file: 0,
         files_matched: 0,
         files_wanted: 0,
-        first_path: None,
+        seen: crate::triage::NearestPath::new(
+            options.path.as_ref().map(|g| g.glob().glob()),
+            "*",
+            false,
+        ),
         logs_start,
         before: VecDeque::new(),
         after_left: 0,
@@ -386,7 +389,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
     let stdout = io::stdout();
     let mut matches = 0;
     let mut files_wanted = 0u64;
-    let mut sample: Option<String> = None;
+    let mut seen = crate::triage::NearestPath::default();
     // Some input was damaged or could not be read at all: the search is
     // not whole.
     let mut damaged = false;
@@ -396,7 +399,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
             let read = damage::scan(input, &mut grep)?;
             matches += grep.matches;
             files_wanted += grep.files_wanted;
-            sample = sample.take().or(grep.first_path.take());
+            seen = std::mem::take(&mut seen).and(std::mem::take(&mut grep.seen));
             grep.out.flush().map_err(write_error)?;
             read.warn_if_odd(input);
             damage::report(input, &read, "the search", Kept::LinesBefore)?;
@@ -415,7 +418,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
             let read = damage::scan(input, &mut grep)?;
             matches += grep.matches;
             files_wanted += grep.files_wanted;
-            sample = sample.take().or(grep.first_path.take());
+            seen = std::mem::take(&mut seen).and(std::mem::take(&mut grep.seen));
             read.warn_if_odd(input);
             // One input that cannot be read does not hide the others' lines.
             if let Err(error) = damage::report(input, &read, "the search", Kept::LinesBefore) {
@@ -463,7 +466,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
     if let Some(glob) = &options.path
         && files_wanted == 0
     {
-        crate::triage::warn_no_file_matched(glob, sample.as_deref());
+        crate::triage::warn_no_file_matched(glob, seen);
     }
     Ok(if matches > 0 && !damaged {
         ExitStatus::Success

@@ -387,7 +387,11 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
     if let Some(glob) = &options.path
         && !files.iter().any(|f| f.shown)
     {
-        triage::warn_no_file_matched(glob, files.first().map(|f| f.path.as_str()));
+        let mut seen = triage::NearestPath::new(Some(glob.glob().glob()), "*", false);
+        for file in &files {
+            seen.see(&file.path);
+        }
+        triage::warn_no_file_matched(glob, seen);
     }
     // stderr may be a closed pipe too: what could not be said is not an error.
     let mut stderr = io::stderr().lock();
