@@ -1202,17 +1202,19 @@ fn secrets_in_shell_traces_and_cli_forms_are_redacted() {
          hdr=map[X-Api-Key:[hunter6val] Accept:[*/*]]\n\
          machine h login u password hunter7val\n\
          --api-key hunter8val --client-secret hunter9val\n\
-         [\"--password\",\"hunter10val\",\"--token\",\"hunter11val\"]\n",
+         [\"--password\",\"hunter10val\",\"--token\",\"hunter11val\"]\n\
+         + openssl pkcs12 -export -in c.pem -passout pass:hunter12val -out c.p12\n",
         "QWERTYUIOPASDFGH"
     );
     let text = collect_one_log("trace.log", log.as_bytes(), &[]);
     let text = String::from_utf8_lossy(&text);
     assert!(!text.contains(&aws), "{text}");
-    for n in 1..=11 {
+    for n in 1..=12 {
         let secret = format!("hunter{n}val");
         assert!(!text.contains(&secret), "{secret} kept: {text}");
     }
     for kept in [
+        "-passout pass:[REDACTED:password] -out c.p12\n",
         "+ curl -u 'admin:[REDACTED:password]' https://x\n",
         "+ echo 'password=[REDACTED:password]'\n",
         "set aws_secret_access_key [REDACTED:aws-secret-access-key]\n",
