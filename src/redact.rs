@@ -210,11 +210,12 @@ pub fn builtin_rules() -> Vec<Rule> {
             &[
                 "assw", "ASSW", "ecret", "ECRET", "oken", "OKEN", "pi_key", "pikey", "piKey",
                 "PIK", "sshpass", "mysql", " -p", "curl", "assph", "ASSPH",
-                // An API key's name as headers and configs spell it (the
-                // env-secret rule's `_KEY`; `x-api-key`, `X-Api-Key`,
-                // `X-API-KEY`, `API_Key`). Not `-KEY` and `_Key`: with 8
-                // buckets (ARM) the literal search checked 20% more places.
-                "-key", "-Key", "I-KEY", "I_Key",
+                // An API key's name as headers and configs spell it
+                // (`API_KEY: x`, with the env-secret rule's `_KEY`;
+                // `x-api-key`, `X-Api-Key`, `X-API-KEY`, `API_Key`). Not
+                // `-KEY` and `_Key`: with 8 buckets (ARM) the literal search
+                // checked 20% more places.
+                "_KEY", "-key", "-Key", "I-KEY", "I_Key",
                 // Mixed case, as connection strings and Go's struct dumps
                 // write keys: `PassWord`, `passWord`, `APIKey`, `APIKEY`.
                 "assW",
@@ -238,7 +239,7 @@ pub fn builtin_rules() -> Vec<Rule> {
             // A `passphrase` is a password in each form, and so is a Java
             // property's (`-Dpassword=x`).
             concat!(
-                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|(?:--?(?:password|passwd|passphrase)|--(?:[a-z]+-)*api-key|--(?:[a-z]+-)+secret)(?:\s+\\?["']?|\\?"\s*,\s*\\?")|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?["']?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bmachine\s+\S+\s(?:[^\n]*?\s)?password\s+|\s-pass(?:in|out)\s+["']?pass:|"#,
+                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|(?:--?(?:password|passwd|passphrase)|--(?:[a-z]+-)*api-key|--(?:[a-z]+-)+secret)(?:\s+\\?["']?|\\?"\s*,\s*\\?")|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?["']?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bmachine\s+\S+\s+login\s+\S+\s+password\s+|\s-pass(?:in|out)\s+["']?pass:|"#,
                 curl_user_option!(),
                 r#"[^\s:"']*:|[\s"]--(?:[a-z]+-)*token(?:\s+(?:<<<\s*)?["']?|\\?"\s*,\s*\\?")))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#
             ),
@@ -457,11 +458,13 @@ impl Redactor {
         out: &mut dyn Write,
     ) -> io::Result<()> {
         let (body, ending) = split_ending(line);
-        if let Some(prefix) = in_pem.as_deref() {
-            if let Some(key) = pem_material_coloured(body, prefix) {
+        if let Some(block) = in_pem.as_mut() {
+            if let Some((key, kind)) = pem_material_coloured(body, block) {
                 // Inside a PEM private key block: the key material of every
                 // line goes, the line count and each line's prefix stay.
-                if body[key.clone()].starts_with(b"-----END ") {
+                block.headers &= kind == PemLine::Header;
+                block.body |= kind == PemLine::Base64;
+                if kind == PemLine::End {
                     *in_pem = None;
                 }
                 out.write_all(&body[..key.start])?;
@@ -485,7 +488,11 @@ impl Redactor {
         {
             // Its lines carry what came before it on this one (`web-1  | `,
             // a timestamp, indentation).
-            *in_pem = Some(without_escapes(&body[..last.start]).0);
+            *in_pem = Some(PemBlock {
+                prefix: without_escapes(&body[..last.start]).0,
+                headers: true,
+                body: false,
+            });
         }
         out.write_all(&replace(body, &found, counts))?;
         out.write_all(ending)
@@ -550,6 +557,9 @@ impl Redactor {
                         true => whole_value(text, key, m.start(), m.end(), &rule.name),
                         false => m.end(),
                     };
+                    if rule.keyed_value && is_a_word_not_a_value(text, m.start(), end) {
+                        continue;
+                    }
                     found.push(Secret {
                         start: m.start(),
                         end,
@@ -628,6 +638,17 @@ fn whole_value(text: &[u8], key: usize, start: usize, end: usize, rule: &str) ->
         _ if rule == "env-secret" && text[..key].trim_ascii().is_empty() => line_end,
         _ => without_unopened_closers(&text[start..end]) + start,
     }
+}
+
+/// Whether the value at `start..end` is a word of a sentence that names a
+/// flag (docker's `WARNING! Using --password via the CLI is insecure`,
+/// `--token is deprecated`) rather than the flag's value.
+fn is_a_word_not_a_value(text: &[u8], start: usize, end: usize) -> bool {
+    const WORDS: [&[u8]; 14] = [
+        b"via", b"is", b"was", b"and", b"or", b"not", b"in", b"on", b"for", b"from", b"with",
+        b"to", b"instead", b"flag",
+    ];
+    start > 0 && text[start - 1].is_ascii_whitespace() && WORDS.contains(&&text[start..end])
 }
 
 /// The quote that opens the word `start` is in, if it is still open there.
@@ -775,72 +796,146 @@ fn replace(text: &[u8], secrets: &[Secret], counts: &mut Counts) -> Vec<u8> {
     out
 }
 
-/// A private key block being removed line by line: what stood before its
-/// `-----BEGIN` on its first line (without colour codes), which its other
-/// lines carry too.
-type InPem = Option<Vec<u8>>;
+/// A private key block being removed line by line.
+struct PemBlock {
+    /// What stood before its `-----BEGIN` on its first line (without colour
+    /// codes), which its other lines carry too.
+    prefix: Vec<u8>,
+    /// Whether `Name: value` headers may still come: only right after
+    /// `-----BEGIN`, before the first line of base64 or a blank line.
+    headers: bool,
+    /// Whether a line of base64 came: a short one may follow (the last).
+    body: bool,
+}
+
+type InPem = Option<PemBlock>;
+
+/// What a line of a PEM block holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PemLine {
+    /// Nothing but its prefix.
+    Blank,
+    /// `Proc-Type: 4,ENCRYPTED`, `DEK-Info: …`, PGP's `Version: …`.
+    Header,
+    Base64,
+    /// The `-----END …-----` marker.
+    End,
+}
 
 /// [`pem_material`] on a line that may hold colour codes: they are not
 /// part of the prefix, and stay out of the range unless inside it.
-fn pem_material_coloured(line: &[u8], prefix: &[u8]) -> Option<std::ops::Range<usize>> {
+fn pem_material_coloured(
+    line: &[u8],
+    block: &PemBlock,
+) -> Option<(std::ops::Range<usize>, PemLine)> {
     if memchr::memchr(0x1b, line).is_none() {
-        return pem_material(line, prefix);
+        return pem_material(line, block);
     }
     let (plain, at) = without_escapes(line);
-    match pem_material(&plain, prefix)? {
-        key if key.is_empty() => Some(line.len()..line.len()),
-        key => Some(at[key.start]..at[key.end - 1] + 1),
+    match pem_material(&plain, block)? {
+        (key, kind) if key.is_empty() => Some((line.len()..line.len(), kind)),
+        (key, kind) => Some((at[key.start]..at[key.end - 1] + 1, kind)),
     }
 }
 
-/// Where the key material is on a line of a PEM block whose first line had
-/// `prefix` before the key: base64, an `-----END …` marker, a `Name: value`
-/// header (`Proc-Type:`, `DEK-Info:`, `Version:`), or nothing (an empty
-/// range). The line starts with the same prefix, or with one as long that
-/// ends alike (a timestamp a second later), or with none (the prefix was a
-/// variable's name: `SSH_KEY=-----BEGIN …`); the base64 may end a JSON
-/// string (`"msg":"MIIE…"`, a log record per line). `None`: not key
-/// material, so the block was only mentioned, and this is an ordinary line.
-fn pem_material(line: &[u8], prefix: &[u8]) -> Option<std::ops::Range<usize>> {
-    pem_material_after(line, prefix).or_else(|| {
-        (!prefix.is_empty())
-            .then(|| pem_material_after(line, b""))
-            .flatten()
-    })
+/// Where the key material is on a line of a PEM block, and what it is.
+/// The line's own text starts after the block's prefix: the same bytes, or
+/// as many blank-separated fields (a timestamp that changed, even in width),
+/// or none (the prefix was a variable's name: `SSH_KEY=-----BEGIN …`). An
+/// `-----END` marker ends the block wherever it stands. Base64 must be 16
+/// characters or hold a `=`, or be the short last line of a body (mixing
+/// capitals, small letters and digits or `+` `/`), so a one-word log line
+/// after a block that never ends is not taken for key material; it may end a JSON string
+/// (`"msg":"MIIE…"`, a log record per line). `None`: not key material, so
+/// the block was only mentioned, and this is an ordinary line.
+fn pem_material(line: &[u8], block: &PemBlock) -> Option<(std::ops::Range<usize>, PemLine)> {
+    if let Some(end) = memmem(line, b"-----END ") {
+        let close = memmem(&line[end + 9..], b"-----").map_or(line.len(), |i| end + 9 + i + 5);
+        return Some((end..close, PemLine::End));
+    }
+    let prefix = &block.prefix;
+    let fields = |text: &[u8]| {
+        text.split(u8::is_ascii_whitespace)
+            .filter(|f| !f.is_empty())
+            .count()
+    };
+    let mut starts = vec![];
+    if line.starts_with(prefix) {
+        starts.push(prefix.len());
+    }
+    if prefix.last().is_some_and(u8::is_ascii_whitespace) {
+        starts.extend(after_fields(line, fields(prefix)));
+    }
+    starts.push(0);
+    starts
+        .into_iter()
+        .find_map(|at| pem_material_at(line, at, block))
 }
 
-fn pem_material_after(line: &[u8], prefix: &[u8]) -> Option<std::ops::Range<usize>> {
-    let at = prefix.len();
-    let same_prefix =
-        line.starts_with(prefix) || (line.len() >= at && line[at - 1] == prefix[at - 1]);
-    if !same_prefix {
-        return None;
+/// Where `line`'s text starts after its first `count` blank-separated fields.
+fn after_fields(line: &[u8], count: usize) -> Option<usize> {
+    let mut at = 0;
+    for _ in 0..count {
+        at += line[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+        let field = line[at..]
+            .iter()
+            .take_while(|b| !b.is_ascii_whitespace())
+            .count();
+        if field == 0 {
+            return None;
+        }
+        at += field;
     }
+    Some(at)
+}
+
+fn pem_material_at(
+    line: &[u8],
+    at: usize,
+    block: &PemBlock,
+) -> Option<(std::ops::Range<usize>, PemLine)> {
     let start = at
         + line[at..]
             .iter()
             .take_while(|b| b.is_ascii_whitespace())
             .count();
     let rest = line[start..].trim_ascii_end();
-    if rest.starts_with(b"-----END ") {
-        let close = memmem(&rest[9..], b"-----").map_or(rest.len(), |i| 9 + i + 5);
-        return Some(start..start + close);
+    if rest.is_empty() {
+        return Some((start..start, PemLine::Blank));
     }
     let base64 = rest
         .iter()
         .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
         .count();
-    // `Proc-Type: 4,ENCRYPTED`, `DEK-Info: …`, PGP's `Version: …`; not `Error: …`.
-    let header = rest.split(|&b| b == b':').next().filter(|name| {
-        rest.len() > name.len()
-            && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
-            && (name.contains(&b'-')
-                || [&b"Version"[..], b"Comment", b"Hash", b"Charset"].contains(name))
-    });
-    if base64 == rest.len() || header.is_some() {
-        Some(start..start + rest.len())
+    let classes = |run: &[u8]| {
+        [
+            run.iter().any(u8::is_ascii_uppercase),
+            run.iter().any(u8::is_ascii_lowercase),
+            run.iter()
+                .any(|&b| b.is_ascii_digit() || b == b'+' || b == b'/'),
+        ]
+        .iter()
+        .filter(|&&c| c)
+        .count()
+    };
+    let telling = base64 >= 16
+        || rest[..base64].contains(&b'=')
+        || (block.body && classes(&rest[..base64]) == 3);
+    let header = block.headers
+        && rest.split(|&b| b == b':').next().is_some_and(|name| {
+            rest.len() > name.len()
+                && name.first().is_some_and(u8::is_ascii_alphabetic)
+                && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if header {
+        Some((start..start + rest.len(), PemLine::Header))
+    } else if telling && base64 == rest.len() {
+        Some((start..start + rest.len(), PemLine::Base64))
     } else if base64 >= 16 && matches!(rest[base64], b'"' | b'\\') {
-        Some(start..start + base64)
+        Some((start..start + base64, PemLine::Base64))
     } else {
         None
     }

@@ -313,8 +313,9 @@ pub fn warn_no_file_matched(glob: &globset::GlobMatcher, seen: NearestPath) {
 }
 
 /// The path to show when a glob option matched no file: one that the
-/// pattern finds under any folder or as part of a name, with the glob that
-/// does (`rdd.stderr.log` → `*/rdd.stderr.log`), else the first path seen.
+/// pattern finds under any folder, as a folder, or as part of a name, with
+/// the glob that does (`rdd.stderr.log` → `*/rdd.stderr.log`, `s` →
+/// `s/*`, `s/web` → `s/web*`), else the first path seen.
 #[derive(Default)]
 pub struct NearestPath {
     /// Globs the user may have meant, the likeliest first.
@@ -332,9 +333,12 @@ impl NearestPath {
         let tries = pattern
             .filter(|p| !p.is_empty())
             .map(|p| {
-                let p = p.trim_start_matches('/');
+                let p = p.trim_matches('/');
                 [
                     format!("{any_folder}/{p}"),
+                    // A folder: what is below it.
+                    format!("{p}/{any_folder}"),
+                    format!("{p}*"),
                     format!("{any_folder}/{p}*"),
                     format!("{any_folder}/*{p}*"),
                 ]

@@ -1156,6 +1156,57 @@ fn private_keys_behind_line_prefixes_and_colours_are_redacted_whole() {
     assert!(text.ends_with("[REDACTED:private-key]\nafter\n"), "{text}");
 }
 
+/// The edges of a private key block behind prefixes: a timestamp whose
+/// width changes does not hide the end marker, nor does it take the lines
+/// after the block; a block that never ends does not take the one-word
+/// lines after it; every armour header goes, whatever its name.
+#[test]
+fn a_private_key_block_ends_where_it_ends() {
+    let body = fake("MIIEow", 58);
+    let pgp = fake("lQOYBF", 62);
+    let log = format!(
+        "2024-11-27T10:00:00.1Z -----BEGIN RSA PRIVATE KEY-----\n\
+         2024-11-27T10:00:00.1Z {body}\n\
+         2024-11-27T10:00:00.12Z -----END RSA PRIVATE KEY-----\n\
+         2024-11-27T10:00:01.5Z Listening on :8080\n\
+         2024-11-27T10:00:03Z ERROR: database connection refused\n\
+         Nov 27 15:35:01 host app[12]: -----BEGIN RSA PRIVATE KEY-----\n\
+         Nov 27 15:35:01 host app[12]: {body}\n\
+         Nov 27 15:35:02 host app[12]: truncated\n\
+         Nov 27 15:35:03 host app[12]: 200\n\
+         -----BEGIN PGP PRIVATE KEY BLOCK-----\n\
+         Version: GnuPG v2\n\
+         MessageID: hunter1val\n\
+         \n\
+         {pgp}\n\
+         hunter2V4l\n\
+         =Ab1c\n\
+         -----END PGP PRIVATE KEY BLOCK-----\n\
+         imported\n"
+    );
+    let text = collect_one_log("keys.log", log.as_bytes(), &[]);
+    let text = String::from_utf8(text).unwrap();
+    for secret in [
+        body.as_str(),
+        pgp.as_str(),
+        "hunter1val",
+        "hunter2V4l",
+        "=Ab1c",
+    ] {
+        assert!(!text.contains(secret), "{secret} kept:\n{text}");
+    }
+    assert_eq!(text.lines().count(), log.lines().count(), "{text}");
+    for kept in [
+        "2024-11-27T10:00:00.12Z [REDACTED:private-key]\n\
+         2024-11-27T10:00:01.5Z Listening on :8080\n\
+         2024-11-27T10:00:03Z ERROR: database connection refused\n",
+        "Nov 27 15:35:02 host app[12]: truncated\nNov 27 15:35:03 host app[12]: 200\n",
+        "[REDACTED:private-key]\nimported\n",
+    ] {
+        assert!(text.contains(kept), "{kept:?} in\n{text}");
+    }
+}
+
 /// Colour codes between a key and its value (`\x1b[36mpassword\x1b[0m=x`,
 /// as logrus colours its fields on a terminal), or around the value, do not
 /// hide it; the codes themselves stay.
@@ -1203,7 +1254,10 @@ fn secrets_in_shell_traces_and_cli_forms_are_redacted() {
          machine h login u password hunter7val\n\
          --api-key hunter8val --client-secret hunter9val\n\
          [\"--password\",\"hunter10val\",\"--token\",\"hunter11val\"]\n\
-         + openssl pkcs12 -export -in c.pem -passout pass:hunter12val -out c.p12\n",
+         + openssl pkcs12 -export -in c.pem -passout pass:hunter12val -out c.p12\n\
+         WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n\
+         --token is deprecated\n\
+         machine web-1 failed: password authentication failed for user bob\n",
         "QWERTYUIOPASDFGH"
     );
     let text = collect_one_log("trace.log", log.as_bytes(), &[]);
@@ -1215,6 +1269,10 @@ fn secrets_in_shell_traces_and_cli_forms_are_redacted() {
     }
     for kept in [
         "-passout pass:[REDACTED:password] -out c.p12\n",
+        // A sentence about a flag keeps its words.
+        "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n",
+        "--token is deprecated\n",
+        "machine web-1 failed: password authentication failed for user bob\n",
         "+ curl -u 'admin:[REDACTED:password]' https://x\n",
         "+ echo 'password=[REDACTED:password]'\n",
         "set aws_secret_access_key [REDACTED:aws-secret-access-key]\n",
@@ -1240,10 +1298,12 @@ fn api_key_names_in_any_case_are_redacted() {
         "APIKEY=hunter6val\n",
         r#"{"Api-Key":"hunter7val"}"#,
         "\n",
+        "API_KEY: hunter8val\n",
+        "OPENAI_API_KEY: hunter9val\n",
     );
     let text = collect_one_log("a.log", log.as_bytes(), &[]);
     let text = String::from_utf8_lossy(&text);
-    for n in 1..=7 {
+    for n in 1..=9 {
         let secret = format!("hunter{n}val");
         assert!(!text.contains(&secret), "{secret} kept: {text}");
     }

@@ -807,6 +807,18 @@ fn grep_counts_lists_inverts_and_shows_context_like_grep() {
         "{}",
         stderr(&part)
     );
+    // A folder offers what is below it; a path's start, the paths it starts.
+    for (pattern, offered) in [
+        ("bats-a/lima-vm1", "bats-a/lima-vm1/*"),
+        ("bats-a/guest", "bats-a/guest*"),
+    ] {
+        let said = run(logkeep().args(["grep", "x", "--path", pattern]).arg(folder));
+        assert!(
+            stderr(&said).contains(&format!(": try '{offered}'")),
+            "{}",
+            stderr(&said)
+        );
+    }
 }
 
 #[test]
