@@ -433,7 +433,10 @@ impl Redactor {
         while pos < chunk.len() {
             if in_pem.is_some() || !self.untriggered.is_empty() {
                 let end = line_end(pos);
-                self.redact_line(&chunk[pos..end], in_pem, counts, out)?;
+                // The line after, if this chunk holds it: a key's short last
+                // line is told by the end marker after it.
+                let next = (end < chunk.len()).then(|| &chunk[end..line_end(end)]);
+                self.redact_line(&chunk[pos..end], next, in_pem, counts, out)?;
                 pos = end;
                 continue;
             }
@@ -444,7 +447,7 @@ impl Redactor {
             let start = memchr::memrchr(b'\n', &chunk[pos..at]).map_or(pos, |i| pos + i + 1);
             let end = line_end(at);
             out.write_all(&chunk[pos..start])?;
-            self.redact_line(&chunk[start..end], in_pem, counts, out)?;
+            self.redact_line(&chunk[start..end], None, in_pem, counts, out)?;
             pos = end;
         }
         Ok(())
@@ -453,17 +456,19 @@ impl Redactor {
     fn redact_line(
         &self,
         line: &[u8],
+        next: Option<&[u8]>,
         in_pem: &mut InPem,
         counts: &mut Counts,
         out: &mut dyn Write,
     ) -> io::Result<()> {
         let (body, ending) = split_ending(line);
         if let Some(block) = in_pem.as_mut() {
-            if let Some((key, kind)) = pem_material_coloured(body, block) {
+            if let Some((key, kind)) = pem_material_coloured(body, block, next) {
                 // Inside a PEM private key block: the key material of every
                 // line goes, the line count and each line's prefix stay.
                 block.headers &= kind == PemLine::Header;
                 block.body |= kind == PemLine::Base64;
+                block.foreign = 0;
                 if kind == PemLine::End {
                     *in_pem = None;
                 }
@@ -474,8 +479,18 @@ impl Redactor {
                 out.write_all(&body[key.end..])?;
                 return out.write_all(ending);
             }
-            // Not key material: the block was only mentioned, or it ended oddly.
-            *in_pem = None;
+            // Not key material. A few lines of another source between the
+            // key's (`db-1   | …` among `web-1  | …`) leave the block open;
+            // otherwise it was only mentioned, or it ended oddly.
+            let prefix = &block.prefix;
+            if !prefix.is_empty()
+                && !without_escapes(body).0.starts_with(prefix)
+                && block.foreign < FOREIGN_LINES
+            {
+                block.foreign += 1;
+            } else {
+                *in_pem = None;
+            }
         }
         let found = self.find_secrets(body);
         if found.is_empty() {
@@ -492,6 +507,7 @@ impl Redactor {
                 prefix: without_escapes(&body[..last.start]).0,
                 headers: true,
                 body: false,
+                foreign: 0,
             });
         }
         out.write_all(&replace(body, &found, counts))?;
@@ -653,10 +669,12 @@ fn is_a_word_not_a_value(text: &[u8], start: usize, end: usize) -> bool {
 
 /// The quote that opens the word `start` is in, if it is still open there.
 fn quoted_word(text: &[u8], start: usize) -> Option<(u8, usize)> {
-    let word = text[..start]
+    // Within a bound: a line of many values without blanks stays linear.
+    let from = start.saturating_sub(1024);
+    let word = text[from..start]
         .iter()
         .rposition(u8::is_ascii_whitespace)
-        .map_or(0, |i| i + 1);
+        .map_or(from, |i| from + i + 1);
     let quote = *text.get(word).filter(|q| matches!(q, b'"' | b'\''))?;
     (word < start && !text[word + 1..start].contains(&quote)).then_some((quote, word))
 }
@@ -664,18 +682,17 @@ fn quoted_word(text: &[u8], start: usize) -> Option<(u8, usize)> {
 /// The length of `value` without the closing brackets at its end that it
 /// does not open.
 fn without_unopened_closers(value: &[u8]) -> usize {
+    let count = |b: u8| value.iter().filter(|&&c| c == b).count() as isize;
+    let mut unopened =
+        [b"()", b"[]", b"{}"].map(|[open, close]| (*close, count(*close) - count(*open)));
     let mut len = value.len();
     while len > 1 {
-        let open = match value[len - 1] {
-            b')' => b'(',
-            b']' => b'[',
-            b'}' => b'{',
+        match unopened
+            .iter_mut()
+            .find(|(close, _)| *close == value[len - 1])
+        {
+            Some((_, left)) if *left > 0 => *left -= 1,
             _ => break,
-        };
-        let close = value[len - 1];
-        let count = |b: u8| value[..len].iter().filter(|&&c| c == b).count();
-        if count(close) <= count(open) {
-            break;
         }
         len -= 1;
     }
@@ -683,7 +700,9 @@ fn without_unopened_closers(value: &[u8]) -> usize {
 }
 
 /// `text` without its ANSI escape sequences (colours, `\x1b[1m`), and the
-/// place in `text` of each byte kept.
+/// place in `text` of each byte kept. A sequence between two letters or
+/// digits leaves a `\x1f` (a separator, not a blank), so that a word still
+/// starts after it (`INFO\x1b[0mpassword=x`) and a value runs across it.
 fn without_escapes(text: &[u8]) -> (Vec<u8>, Vec<usize>) {
     let mut plain = Vec::with_capacity(text.len());
     let mut at = Vec::with_capacity(text.len());
@@ -698,7 +717,14 @@ fn without_escapes(text: &[u8]) -> (Vec<u8>, Vec<usize>) {
                 .get(i + 2 + params)
                 .is_some_and(u8::is_ascii_alphabetic)
             {
-                i += 2 + params + 1;
+                let after = i + 2 + params + 1;
+                if plain.last().is_some_and(u8::is_ascii_alphanumeric)
+                    && text.get(after).is_some_and(u8::is_ascii_alphanumeric)
+                {
+                    plain.push(0x1f);
+                    at.push(i);
+                }
+                i = after;
                 continue;
             }
         }
@@ -799,16 +825,34 @@ fn replace(text: &[u8], secrets: &[Secret], counts: &mut Counts) -> Vec<u8> {
 /// A private key block being removed line by line.
 struct PemBlock {
     /// What stood before its `-----BEGIN` on its first line (without colour
-    /// codes), which its other lines carry too.
+    /// codes), which its other lines may carry too.
     prefix: Vec<u8>,
-    /// Whether `Name: value` headers may still come: only right after
+    /// Whether armour headers may still come: only right after
     /// `-----BEGIN`, before the first line of base64 or a blank line.
     headers: bool,
     /// Whether a line of base64 came: a short one may follow (the last).
     body: bool,
+    /// Lines of another source since the last line of the key.
+    foreign: usize,
 }
 
 type InPem = Option<PemBlock>;
+
+/// How many lines of another source may come between two of a key's.
+const FOREIGN_LINES: usize = 8;
+
+/// The names of the headers of a PEM block (RFC 1421: an encrypted key's)
+/// and of PGP armour (RFC 4880).
+const PEM_HEADERS: [&[u8]; 8] = [
+    b"Proc-Type",
+    b"DEK-Info",
+    b"Content-Domain",
+    b"Version",
+    b"Comment",
+    b"Hash",
+    b"Charset",
+    b"MessageID",
+];
 
 /// What a line of a PEM block holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -827,28 +871,32 @@ enum PemLine {
 fn pem_material_coloured(
     line: &[u8],
     block: &PemBlock,
+    next: Option<&[u8]>,
 ) -> Option<(std::ops::Range<usize>, PemLine)> {
     if memchr::memchr(0x1b, line).is_none() {
-        return pem_material(line, block);
+        return pem_material(line, block, next);
     }
     let (plain, at) = without_escapes(line);
-    match pem_material(&plain, block)? {
+    match pem_material(&plain, block, next)? {
         (key, kind) if key.is_empty() => Some((line.len()..line.len(), kind)),
         (key, kind) => Some((at[key.start]..at[key.end - 1] + 1, kind)),
     }
 }
 
 /// Where the key material is on a line of a PEM block, and what it is.
-/// The line's own text starts after the block's prefix: the same bytes, or
-/// as many blank-separated fields (a timestamp that changed, even in width),
-/// or none (the prefix was a variable's name: `SSH_KEY=-----BEGIN …`). An
-/// `-----END` marker ends the block wherever it stands. Base64 must be 16
-/// characters or hold a `=`, or be the short last line of a body (mixing
-/// capitals, small letters and digits or `+` `/`), so a one-word log line
-/// after a block that never ends is not taken for key material; it may end a JSON string
-/// (`"msg":"MIIE…"`, a log record per line). `None`: not key material, so
-/// the block was only mentioned, and this is an ordinary line.
-fn pem_material(line: &[u8], block: &PemBlock) -> Option<(std::ops::Range<usize>, PemLine)> {
+/// An `-----END` marker ends the block wherever it stands. Otherwise the
+/// line's own text starts after the block's prefix: the same bytes, or as
+/// many blank-separated fields (a timestamp that changed, even in width),
+/// or at its last field (the prefix named the key: `key: -----BEGIN …`),
+/// or at its start; the first of those that finds key material wins. The
+/// base64 may be in a JSON string (`"msg":"MIIE…"`, a record per line).
+/// `None`: not key material, so the block was only mentioned, or this line
+/// is another source's.
+fn pem_material(
+    line: &[u8],
+    block: &PemBlock,
+    next: Option<&[u8]>,
+) -> Option<(std::ops::Range<usize>, PemLine)> {
     if let Some(end) = memmem(line, b"-----END ") {
         let close = memmem(&line[end + 9..], b"-----").map_or(line.len(), |i| end + 9 + i + 5);
         return Some((end..close, PemLine::End));
@@ -859,17 +907,36 @@ fn pem_material(line: &[u8], block: &PemBlock) -> Option<(std::ops::Range<usize>
             .filter(|f| !f.is_empty())
             .count()
     };
-    let mut starts = vec![];
+    let mut starts = Vec::with_capacity(4);
     if line.starts_with(prefix) {
         starts.push(prefix.len());
     }
     if prefix.last().is_some_and(u8::is_ascii_whitespace) {
         starts.extend(after_fields(line, fields(prefix)));
     }
+    starts.extend(
+        line.trim_ascii_end()
+            .iter()
+            .rposition(u8::is_ascii_whitespace)
+            .map(|i| i + 1),
+    );
     starts.push(0);
-    starts
-        .into_iter()
-        .find_map(|at| pem_material_at(line, at, block))
+    let mut blank = None;
+    for at in starts {
+        match pem_material_at(line, at, block, next) {
+            // Blank only as the prefix alone, or an empty line: not a line
+            // with as many words as the prefix (`-----BEGIN` of another key).
+            Some((range, PemLine::Blank))
+                if line[..at] == prefix[..] || line.trim_ascii().is_empty() =>
+            {
+                blank = blank.or(Some((range, PemLine::Blank)));
+            }
+            Some((_, PemLine::Blank)) => {}
+            Some(found) => return Some(found),
+            None => {}
+        }
+    }
+    blank
 }
 
 /// Where `line`'s text starts after its first `count` blank-separated fields.
@@ -892,12 +959,19 @@ fn after_fields(line: &[u8], count: usize) -> Option<usize> {
     Some(at)
 }
 
+/// The key material of `line` from `at` on. Base64 is a key's when it is
+/// as long as a key's lines (40 or more: every key type writes 64 or 70),
+/// or padded (`…==`, a PGP checksum `=Ab1c`), or the short last line of a
+/// body, with the end marker or the checksum after it (when the next line
+/// is not yet read: after other lines of base64): so a word after a block
+/// that never ends is not taken for one.
 fn pem_material_at(
     line: &[u8],
     at: usize,
     block: &PemBlock,
+    next: Option<&[u8]>,
 ) -> Option<(std::ops::Range<usize>, PemLine)> {
-    let start = at
+    let mut start = at
         + line[at..]
             .iter()
             .take_while(|b| b.is_ascii_whitespace())
@@ -906,39 +980,35 @@ fn pem_material_at(
     if rest.is_empty() {
         return Some((start..start, PemLine::Blank));
     }
+    if block.headers
+        && let Some(colon) = memchr::memchr(b':', rest)
+        && PEM_HEADERS.contains(&&rest[..colon])
+    {
+        return Some((start..start + rest.len(), PemLine::Header));
+    }
+    let rest = match rest.strip_prefix(b"\"") {
+        Some(quoted) => {
+            start += 1;
+            quoted
+        }
+        None => rest,
+    };
     let base64 = rest
         .iter()
         .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
         .count();
-    let classes = |run: &[u8]| {
-        [
-            run.iter().any(u8::is_ascii_uppercase),
-            run.iter().any(u8::is_ascii_lowercase),
-            run.iter()
-                .any(|&b| b.is_ascii_digit() || b == b'+' || b == b'/'),
-        ]
-        .iter()
-        .filter(|&&c| c)
-        .count()
-    };
-    let telling = base64 >= 16
-        || rest[..base64].contains(&b'=')
-        || (block.body && classes(&rest[..base64]) == 3);
-    let header = block.headers
-        && rest.split(|&b| b == b':').next().is_some_and(|name| {
-            rest.len() > name.len()
-                && name.first().is_some_and(u8::is_ascii_alphabetic)
-                && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    if header {
-        Some((start..start + rest.len(), PemLine::Header))
-    } else if telling && base64 == rest.len() {
-        Some((start..start + rest.len(), PemLine::Base64))
-    } else if base64 >= 16 && matches!(rest[base64], b'"' | b'\\') {
-        Some((start..start + base64, PemLine::Base64))
-    } else {
-        None
-    }
+    let run = &rest[..base64];
+    let before_end = next.map(|next| {
+        memmem(next, b"-----END ").is_some()
+            || next
+                .split(|b| b.is_ascii_whitespace() || *b == b'"')
+                .any(|f| f.len() > 1 && f[0] == b'=')
+    });
+    let telling = run.len() >= 40
+        || (run.len() > 1 && (run.ends_with(b"=") || run.starts_with(b"=")))
+        || (!run.is_empty() && before_end.unwrap_or(block.body));
+    let ends_well = base64 == rest.len() || matches!(rest[base64], b'"' | b'\\');
+    (telling && ends_well).then_some((start..start + base64, PemLine::Base64))
 }
 
 fn memmem(haystack: &[u8], needle: &[u8]) -> Option<usize> {

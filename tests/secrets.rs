@@ -1182,7 +1182,25 @@ fn a_private_key_block_ends_where_it_ends() {
          hunter2V4l\n\
          =Ab1c\n\
          -----END PGP PRIVATE KEY BLOCK-----\n\
-         imported\n"
+         imported\n\
+         key: -----BEGIN PRIVATE KEY-----\n\
+         {body}\n\
+         hunterThreeVal\n\
+         -----END PRIVATE KEY-----\n\
+         2026-06-11T04:50:00.1234567Z SSH_KEY: -----BEGIN OPENSSH PRIVATE KEY-----\n\
+         2026-06-11T04:50:00.1234567Z {body}\n\
+         2026-06-11T04:50:00.1234567Z -----END OPENSSH PRIVATE KEY-----\n\
+         [pod/x] -----BEGIN RSA PRIVATE KEY-----\n\
+         [pod/x] Error: unable to parse key\n\
+         [pod/x] DEBUG=1\n\
+         web-1  | -----BEGIN PRIVATE KEY-----\n\
+         web-1  | {body}\n\
+         db-1   | LOG:  database system is ready\n\
+         web-1  | {pgp}\n\
+         web-1  | -----END PRIVATE KEY-----\n\
+         {{\"ts\": \"04:50:00.9Z\", \"msg\": \"-----BEGIN PRIVATE KEY-----\"}}\n\
+         {{\"ts\": \"04:50:00.10Z\", \"msg\": \"{body}\"}}\n\
+         {{\"ts\": \"04:50:00.11Z\", \"msg\": \"-----END PRIVATE KEY-----\"}}\n"
     );
     let text = collect_one_log("keys.log", log.as_bytes(), &[]);
     let text = String::from_utf8(text).unwrap();
@@ -1192,6 +1210,8 @@ fn a_private_key_block_ends_where_it_ends() {
         "hunter1val",
         "hunter2V4l",
         "=Ab1c",
+        // A key's short last line, told by the end marker after it.
+        "hunterThreeVal",
     ] {
         assert!(!text.contains(secret), "{secret} kept:\n{text}");
     }
@@ -1201,7 +1221,13 @@ fn a_private_key_block_ends_where_it_ends() {
          2024-11-27T10:00:01.5Z Listening on :8080\n\
          2024-11-27T10:00:03Z ERROR: database connection refused\n",
         "Nov 27 15:35:02 host app[12]: truncated\nNov 27 15:35:03 host app[12]: 200\n",
-        "[REDACTED:private-key]\nimported\n",
+        "[REDACTED:private-key]\nimported\nkey: [REDACTED:private-key]\n",
+        "Z SSH_KEY: [REDACTED:private-key]\n2026-06-11T04:50:00.1234567Z [REDACTED:private-key]\n",
+        // A key only mentioned: the lines after it are not a key's.
+        "[pod/x] [REDACTED:private-key]\n[pod/x] Error: unable to parse key\n[pod/x] DEBUG=1\n",
+        // Another source's line within a key's stays, and the key goes on.
+        "db-1   | LOG:  database system is ready\nweb-1  | [REDACTED:private-key]\n",
+        r#"{"ts": "04:50:00.10Z", "msg": "[REDACTED:private-key]"}"#,
     ] {
         assert!(text.contains(kept), "{kept:?} in\n{text}");
     }
@@ -1217,10 +1243,12 @@ fn secrets_among_colour_codes_are_redacted() {
         "Authorization: \x1b[1mBearer\x1b[0m hunter2val\n",
         "password=\x1b[33mhunter3val\x1b[0m next\n",
         "{\"password\":\"\x1b[31mhunter4val\x1b[0m\"}\n",
+        // A colour code is a word's edge.
+        "INFO\x1b[0mpassword=hunter5val\n",
     );
     let text = collect_one_log("colour.log", log.as_bytes(), &[]);
     let text = String::from_utf8_lossy(&text);
-    for n in 1..=4 {
+    for n in 1..=5 {
         let secret = format!("hunter{n}val");
         assert!(!text.contains(&secret), "{secret} kept: {text:?}");
     }
