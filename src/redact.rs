@@ -233,13 +233,14 @@ pub fn builtin_rules() -> Vec<Rule> {
             // `docker login … -p x` (any `login`: registries, az, oc),
             // `curl -u user:x` (`--user`; a proxy's `-U`, `--proxy-user`)
             // and `--token x` (also `--auth-token x`, and `<<< x`);
-            // `--api-key x`, `--client-secret x`, and each of those flags
+            // `--api-key x`, `--client-secret x` (not any `--*-secret`:
+            // `--pull-secret regcred` names one), and each of those flags
             // in a JSON argument list (`["--password","x"]`); `.netrc`'s
             // `machine h login u password x`; openssl's `-passout pass:x`.
             // A `passphrase` is a password in each form, and so is a Java
             // property's (`-Dpassword=x`).
             concat!(
-                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|(?:--?(?:password|passwd|passphrase)|--(?:[a-z]+-)*api-key|--(?:[a-z]+-)+secret)(?:\s+\\?["']?|\\?"\s*,\s*\\?")|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?["']?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bmachine\s+\S+\s+login\s+\S+\s+password\s+|\s-pass(?:in|out)\s+["']?pass:|"#,
+                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|(?:--?(?:password|passwd|passphrase)|--(?:[a-z]+-)*api-key|--client-secret)(?:\s+\\?["']?|\\?"\s*,\s*\\?")|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?["']?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bmachine\s+\S+\s+login\s+\S+\s+password\s+|\s-pass(?:in|out)\s+["']?pass:|"#,
                 curl_user_option!(),
                 r#"[^\s:"']*:|[\s"]--(?:[a-z]+-)*token(?:\s+(?:<<<\s*)?["']?|\\?"\s*,\s*\\?")))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#
             ),
@@ -463,32 +464,36 @@ impl Redactor {
     ) -> io::Result<()> {
         let (body, ending) = split_ending(line);
         if let Some(block) = in_pem.as_mut() {
-            if let Some((key, kind)) = pem_material_coloured(body, block, next) {
-                // Inside a PEM private key block: the key material of every
-                // line goes, the line count and each line's prefix stay.
-                block.headers &= kind == PemLine::Header;
-                block.body |= kind == PemLine::Base64;
-                block.foreign = 0;
-                if kind == PemLine::End {
+            // Once a key line has kept the prefix, a line without it is
+            // another source's (`db-1   | …` among `web-1  | …`): a few
+            // leave the block open, and their end markers are not its end.
+            let own = |line: &[u8]| !block.exact || same_source(&without_escapes(line).0, block);
+            if !own(body) {
+                block.foreign += 1;
+                if block.foreign > FOREIGN_LINES {
                     *in_pem = None;
                 }
-                out.write_all(&body[..key.start])?;
-                if !key.is_empty() {
-                    out.write_all(b"[REDACTED:private-key]")?;
-                }
-                out.write_all(&body[key.end..])?;
-                return out.write_all(ending);
-            }
-            // Not key material. A few lines of another source between the
-            // key's (`db-1   | …` among `web-1  | …`) leave the block open;
-            // otherwise it was only mentioned, or it ended oddly.
-            let prefix = &block.prefix;
-            if !prefix.is_empty()
-                && !without_escapes(body).0.starts_with(prefix)
-                && block.foreign < FOREIGN_LINES
-            {
-                block.foreign += 1;
             } else {
+                let next = next.filter(|next| own(next));
+                if let Some((key, kind)) = pem_material_coloured(body, block, next) {
+                    // Inside a PEM private key block: the key material of every
+                    // line goes, the line count and each line's prefix stay.
+                    block.headers &= kind == PemLine::Header;
+                    block.body |= kind == PemLine::Base64;
+                    block.exact |= !block.prefix.is_empty()
+                        && without_escapes(body).0.starts_with(&block.prefix);
+                    block.foreign = 0;
+                    if kind == PemLine::End {
+                        *in_pem = None;
+                    }
+                    out.write_all(&body[..key.start])?;
+                    if !key.is_empty() {
+                        out.write_all(b"[REDACTED:private-key]")?;
+                    }
+                    out.write_all(&body[key.end..])?;
+                    return out.write_all(ending);
+                }
+                // Not key material: the block was only mentioned, or it ended oddly.
                 *in_pem = None;
             }
         }
@@ -507,6 +512,7 @@ impl Redactor {
                 prefix: without_escapes(&body[..last.start]).0,
                 headers: true,
                 body: false,
+                exact: false,
                 foreign: 0,
             });
         }
@@ -658,11 +664,28 @@ fn whole_value(text: &[u8], key: usize, start: usize, end: usize, rule: &str) ->
 
 /// Whether the value at `start..end` is a word of a sentence that names a
 /// flag (docker's `WARNING! Using --password via the CLI is insecure`,
-/// `--token is deprecated`) rather than the flag's value.
+/// `--token is deprecated`) or the type a usage text gives it
+/// (`--api-key string   API key used to …`) rather than the flag's value.
 fn is_a_word_not_a_value(text: &[u8], start: usize, end: usize) -> bool {
-    const WORDS: [&[u8]; 14] = [
-        b"via", b"is", b"was", b"and", b"or", b"not", b"in", b"on", b"for", b"from", b"with",
-        b"to", b"instead", b"flag",
+    const WORDS: [&[u8]; 18] = [
+        b"via",
+        b"is",
+        b"was",
+        b"and",
+        b"or",
+        b"not",
+        b"in",
+        b"on",
+        b"for",
+        b"from",
+        b"with",
+        b"to",
+        b"instead",
+        b"flag",
+        b"string",
+        b"strings",
+        b"stringArray",
+        b"value",
     ];
     start > 0 && text[start - 1].is_ascii_whitespace() && WORDS.contains(&&text[start..end])
 }
@@ -832,6 +855,9 @@ struct PemBlock {
     headers: bool,
     /// Whether a line of base64 came: a short one may follow (the last).
     body: bool,
+    /// Whether a line of the key started with the prefix as it was: then
+    /// the lines without it are another source's.
+    exact: bool,
     /// Lines of another source since the last line of the key.
     foreign: usize,
 }
@@ -842,7 +868,9 @@ type InPem = Option<PemBlock>;
 const FOREIGN_LINES: usize = 8;
 
 /// The names of the headers of a PEM block (RFC 1421: an encrypted key's)
-/// and of PGP armour (RFC 4880).
+/// and of PGP armour (RFC 4880), whose values may hold blanks. Others
+/// (notary's `role: root`, `gun: …`) are a key's when their value has none:
+/// `Error: unable to parse key` after a mention of a key is not one.
 const PEM_HEADERS: [&[u8]; 8] = [
     b"Proc-Type",
     b"DEK-Info",
@@ -864,6 +892,47 @@ enum PemLine {
     Base64,
     /// The `-----END …-----` marker.
     End,
+}
+
+/// Whether `line` (without colour codes) comes from where the key's lines
+/// come from: it starts with the same prefix, or with the same fields but
+/// for their digits (a later timestamp, even of another width), or it is a
+/// JSON record with the key's field (`"msg":"`).
+fn same_source(line: &[u8], block: &PemBlock) -> bool {
+    let prefix = &block.prefix;
+    if line.starts_with(prefix) {
+        return true;
+    }
+    if prefix.last().is_some_and(u8::is_ascii_whitespace) {
+        let shape = |field: &[u8]| {
+            let mut shape = Vec::with_capacity(field.len());
+            for &b in field {
+                let b = if b.is_ascii_digit() { b'0' } else { b };
+                if !(b == b'0' && shape.last() == Some(&b'0')) {
+                    shape.push(b);
+                }
+            }
+            shape
+        };
+        let fields = |text: &[u8]| -> Vec<Vec<u8>> {
+            text.split(u8::is_ascii_whitespace)
+                .filter(|f| !f.is_empty())
+                .map(shape)
+                .collect()
+        };
+        let ours = fields(prefix);
+        return fields(line).get(..ours.len()) == Some(&ours[..]);
+    }
+    json_field(prefix).is_some_and(|field| memmem(line, field).is_some())
+}
+
+/// The JSON field a prefix ends in (`"msg":"` of `{"time":"…","msg":"`).
+fn json_field(prefix: &[u8]) -> Option<&[u8]> {
+    if prefix.last() != Some(&b'"') {
+        return None;
+    }
+    let name = prefix.iter().rposition(|&b| b == b',' || b == b'{')?;
+    Some(&prefix[name + 1..])
 }
 
 /// [`pem_material`] on a line that may hold colour codes: they are not
@@ -899,7 +968,8 @@ fn pem_material(
 ) -> Option<(std::ops::Range<usize>, PemLine)> {
     if let Some(end) = memmem(line, b"-----END ") {
         let close = memmem(&line[end + 9..], b"-----").map_or(line.len(), |i| end + 9 + i + 5);
-        return Some((end..close, PemLine::End));
+        // A certificate's end is not a key's.
+        return memmem(&line[end..close], b"PRIVATE KEY").map(|_| (end..close, PemLine::End));
     }
     let prefix = &block.prefix;
     let fields = |text: &[u8]| {
@@ -914,6 +984,13 @@ fn pem_material(
     if prefix.last().is_some_and(u8::is_ascii_whitespace) {
         starts.extend(after_fields(line, fields(prefix)));
     }
+    // A JSON record whose fields before the key's changed (a timestamp):
+    // the key's field by its name (`"msg":"`).
+    if let Some(field) = json_field(prefix)
+        && let Some(at) = memmem(line, field)
+    {
+        starts.push(at + field.len());
+    }
     starts.extend(
         line.trim_ascii_end()
             .iter()
@@ -924,10 +1001,13 @@ fn pem_material(
     let mut blank = None;
     for at in starts {
         match pem_material_at(line, at, block, next) {
-            // Blank only as the prefix alone, or an empty line: not a line
-            // with as many words as the prefix (`-----BEGIN` of another key).
+            // Blank only as the prefix alone (maybe with other digits), or
+            // an empty line: not a line with as many words as the prefix
+            // (`-----BEGIN` of another key).
             Some((range, PemLine::Blank))
-                if line[..at] == prefix[..] || line.trim_ascii().is_empty() =>
+                if line[..at] == prefix[..]
+                    || line.trim_ascii().is_empty()
+                    || same_source(line, block) =>
             {
                 blank = blank.or(Some((range, PemLine::Blank)));
             }
@@ -982,7 +1062,12 @@ fn pem_material_at(
     }
     if block.headers
         && let Some(colon) = memchr::memchr(b':', rest)
-        && PEM_HEADERS.contains(&&rest[..colon])
+        && (PEM_HEADERS.contains(&&rest[..colon])
+            || (rest[0].is_ascii_alphabetic()
+                && rest[..colon]
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+                && !rest[colon + 1..].trim_ascii().contains(&b' ')))
     {
         return Some((start..start + rest.len(), PemLine::Header));
     }

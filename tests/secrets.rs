@@ -1233,6 +1233,63 @@ fn a_private_key_block_ends_where_it_ends() {
     }
 }
 
+/// Keys among other sources' lines: a certificate's end marker from another
+/// service does not end a key, nor does a line of another service between
+/// a key's short last line and its end; a header of a key's own (notary's
+/// `role:`) is part of it; JSON records whose timestamp comes before the
+/// key's field; and a mention of a key, then ordinary lines.
+#[test]
+fn private_keys_among_other_sources_lines_are_redacted_whole() {
+    let body = [fake("b3Blbn", 64), fake("AAAAC3", 64), fake("AfJ8Y8", 16)];
+    let log = format!(
+        "app-1    | -----BEGIN OPENSSH PRIVATE KEY-----\n\
+         app-1    | {}\n\
+         caddy-1  | -----END CERTIFICATE-----\n\
+         app-1    | {}\n\
+         app-1    | {}\n\
+         db-1     | LOG:  checkpoint starting: time\n\
+         app-1    | -----END OPENSSH PRIVATE KEY-----\n\
+         app-1    | listening\n\
+         -----BEGIN ENCRYPTED PRIVATE KEY-----\n\
+         role: root\n\
+         \n\
+         {}\n\
+         -----END ENCRYPTED PRIVATE KEY-----\n\
+         {{\"time\":\"04:50:00.1Z\",\"level\":\"INFO\",\"msg\":\"-----BEGIN EC PRIVATE KEY-----\"}}\n\
+         {{\"time\":\"04:50:00.12Z\",\"level\":\"INFO\",\"msg\":\"{}\"}}\n\
+         {{\"time\":\"04:50:00.123Z\",\"level\":\"INFO\",\"msg\":\"-----END EC PRIVATE KEY-----\"}}\n\
+         Error: key must start with -----BEGIN OPENSSH PRIVATE KEY-----\n\
+         + git rev-parse HEAD\n\
+         9fceb02d0ae598e95dc970b74767f19372d61af8\n",
+        body[0], body[1], body[2], body[0], body[1]
+    );
+    let text = collect_one_log("compose.log", log.as_bytes(), &[]);
+    let text = String::from_utf8(text).unwrap();
+    for line in &body {
+        assert!(!text.contains(line.as_str()), "{line} kept:\n{text}");
+    }
+    assert!(!text.contains("role: root"), "{text}");
+    assert_eq!(text.lines().count(), log.lines().count(), "{text}");
+    for kept in [
+        "caddy-1  | -----END CERTIFICATE-----\n",
+        "db-1     | LOG:  checkpoint starting: time\napp-1    | [REDACTED:private-key]\napp-1    | listening\n",
+        "+ git rev-parse HEAD\n9fceb02d0ae598e95dc970b74767f19372d61af8\n",
+    ] {
+        assert!(text.contains(kept), "{kept:?} in\n{text}");
+    }
+}
+
+/// A command's usage text names its secret flags with the type of their
+/// value, and a flag that names a Secret holds no secret.
+#[test]
+fn usage_texts_and_secret_names_are_kept() {
+    let log = "      --api-key string         API key used to authenticate\n\
+               \x20     --client-secret string   OAuth client secret\n\
+               + kn service create web --image x --pull-secret regcred\n";
+    let text = collect_one_log("usage.log", log.as_bytes(), &[]);
+    assert_eq!(String::from_utf8_lossy(&text), log);
+}
+
 /// Colour codes between a key and its value (`\x1b[36mpassword\x1b[0m=x`,
 /// as logrus colours its fields on a terminal), or around the value, do not
 /// hide it; the codes themselves stay.
