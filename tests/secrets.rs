@@ -722,6 +722,19 @@ fn collect_one_log(name: &str, data: &[u8], extra: &[&str]) -> Vec<u8> {
     collect_one_log_by(logkeep(), name, data, extra)
 }
 
+/// `log` collected alone, after checking that none of its secrets
+/// `hunter1val` … `hunter{count}val` is left (values that hold no literal a
+/// rule keys on, so only the key before each can find it).
+fn collect_numbered_secrets(name: &str, log: &str, count: usize) -> String {
+    let text = collect_one_log(name, log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text).into_owned();
+    for n in 1..=count {
+        let secret = format!("hunter{n}val");
+        assert!(!text.contains(&secret), "{secret} kept: {text:?}");
+    }
+    text
+}
+
 /// `collect_one_log`, run by `command` (logkeep with its environment set).
 fn collect_one_log_by(mut command: Command, name: &str, data: &[u8], extra: &[&str]) -> Vec<u8> {
     let root = tempfile::tempdir().unwrap();
@@ -1303,12 +1316,7 @@ fn secrets_among_colour_codes_are_redacted() {
         // A colour code is a word's edge.
         "INFO\x1b[0mpassword=hunter5val\n",
     );
-    let text = collect_one_log("colour.log", log.as_bytes(), &[]);
-    let text = String::from_utf8_lossy(&text);
-    for n in 1..=5 {
-        let secret = format!("hunter{n}val");
-        assert!(!text.contains(&secret), "{secret} kept: {text:?}");
-    }
+    let text = collect_numbered_secrets("colour.log", log, 5);
     assert!(
         text.contains("\x1b[36mpassword\x1b[0m=[REDACTED:password] \x1b[36mattempt\x1b[0m=1\n"),
         "{text:?}"
@@ -1345,13 +1353,8 @@ fn secrets_in_shell_traces_and_cli_forms_are_redacted() {
          machine web-1 failed: password authentication failed for user bob\n",
         "QWERTYUIOPASDFGH"
     );
-    let text = collect_one_log("trace.log", log.as_bytes(), &[]);
-    let text = String::from_utf8_lossy(&text);
+    let text = collect_numbered_secrets("trace.log", &log, 12);
     assert!(!text.contains(&aws), "{text}");
-    for n in 1..=12 {
-        let secret = format!("hunter{n}val");
-        assert!(!text.contains(&secret), "{secret} kept: {text}");
-    }
     for kept in [
         "-passout pass:[REDACTED:password] -out c.p12\n",
         // A sentence about a flag keeps its words.
@@ -1386,12 +1389,7 @@ fn api_key_names_in_any_case_are_redacted() {
         "API_KEY: hunter8val\n",
         "OPENAI_API_KEY: hunter9val\n",
     );
-    let text = collect_one_log("a.log", log.as_bytes(), &[]);
-    let text = String::from_utf8_lossy(&text);
-    for n in 1..=9 {
-        let secret = format!("hunter{n}val");
-        assert!(!text.contains(&secret), "{secret} kept: {text}");
-    }
+    let text = collect_numbered_secrets("a.log", log, 9);
     assert!(
         text.contains("> X-API-KEY: [REDACTED:password]\n"),
         "{text}"
