@@ -261,18 +261,14 @@ pub fn builtin_rules() -> Vec<Rule> {
     rules
         .iter()
         .map(|(name, triggers, pattern)| {
-            let pattern = pattern.replace(r"\b", WORD_EDGE);
-            let mut rule = Rule::compiled_when_needed(name, triggers, &pattern);
+            // (`\b` needs no care for colour codes: the rules read a line
+            // without them, see `find_secrets`.)
+            let mut rule = Rule::compiled_when_needed(name, triggers, pattern);
             rule.keyed_value = matches!(*name, "authorization" | "env-secret" | "password");
             rule
         })
         .collect()
 }
-
-/// What the built-in rules take for a word's edge (`\b` in their patterns):
-/// a word boundary, or an ANSI escape sequence. Serial consoles colour their
-/// output, and in `\x1b[1mpassword=x` no boundary comes before `password`.
-const WORD_EDGE: &str = r"(?:\b|\x1b\[[0-9;?]*[A-Za-z])";
 
 /// The rules and literals of one run, compiled once.
 pub struct Redactor {
@@ -467,21 +463,22 @@ impl Redactor {
             // Once a key line has kept the prefix, a line without it is
             // another source's (`db-1   | …` among `web-1  | …`): a few
             // leave the block open, and their end markers are not its end.
-            let own = |line: &[u8]| !block.exact || same_source(&without_escapes(line).0, block);
-            if !own(body) {
+            let own = |plain: &[u8]| !block.exact || same_source(plain, block);
+            let plain_body = without_escapes(body).0;
+            if !own(&plain_body) {
                 block.foreign += 1;
                 if block.foreign > FOREIGN_LINES {
                     *in_pem = None;
                 }
             } else {
-                let next = next.filter(|next| own(next));
+                let next = next.filter(|next| own(&without_escapes(next).0));
                 if let Some((key, kind)) = pem_material_coloured(body, block, next) {
                     // Inside a PEM private key block: the key material of every
                     // line goes, the line count and each line's prefix stay.
                     block.headers &= kind == PemLine::Header;
                     block.body |= kind == PemLine::Base64;
-                    block.exact |= !block.prefix.is_empty()
-                        && without_escapes(body).0.starts_with(&block.prefix);
+                    block.exact |=
+                        !block.prefix.is_empty() && plain_body.starts_with(&block.prefix);
                     block.foreign = 0;
                     if kind == PemLine::End {
                         *in_pem = None;
