@@ -476,7 +476,10 @@ impl Redactor {
                     // Inside a PEM private key block: the key material of every
                     // line goes, the line count and each line's prefix stay.
                     block.headers &= kind == PemLine::Header;
-                    block.body |= kind == PemLine::Base64;
+                    if kind == PemLine::Base64 {
+                        block.body = true;
+                        block.width = key.len();
+                    }
                     block.exact |=
                         !block.prefix.is_empty() && plain_body.starts_with(&block.prefix);
                     block.foreign = 0;
@@ -509,6 +512,7 @@ impl Redactor {
                 prefix: without_escapes(&body[..last.start]).0,
                 headers: true,
                 body: false,
+                width: 0,
                 exact: false,
                 foreign: 0,
             });
@@ -852,6 +856,8 @@ struct PemBlock {
     headers: bool,
     /// Whether a line of base64 came: a short one may follow (the last).
     body: bool,
+    /// How long the last line of base64 was: the next ones are as long.
+    width: usize,
     /// Whether a line of the key started with the prefix as it was: then
     /// the lines without it are another source's.
     exact: bool,
@@ -1036,12 +1042,22 @@ fn after_fields(line: &[u8], count: usize) -> Option<usize> {
     Some(at)
 }
 
-/// The key material of `line` from `at` on. Base64 is a key's when it is
-/// as long as a key's lines (40 or more: every key type writes 64 or 70),
-/// or padded (`…==`, a PGP checksum `=Ab1c`), or the short last line of a
-/// body, with the end marker or the checksum after it (when the next line
-/// is not yet read: after other lines of base64): so a word after a block
-/// that never ends is not taken for one.
+/// The key material of `line` from `at` on.
+///
+/// A header (`Name: value`) counts right after `-----BEGIN` only: by its
+/// RFC name, or with a value without blanks (notary's `role: root`), or
+/// when the next line goes on with the key (PGP's free `Note: …`); not
+/// `Error: unable to parse key` after a mere mention of a key.
+///
+/// Base64 counts when it mixes capitals, small letters and digits (or `+`
+/// `/`), as a key's does and a hex digest or a path does not, and is as
+/// long as a key's lines (40 or more: every key type writes 64 or 70); or
+/// when it has both capitals and small letters and is as long as the line
+/// before it, or starts a run of lines as long (a key wrapped narrower). It counts too when padded (`…==`, a PGP checksum
+/// `=Ab1c`), and as a body's short last line, with the end marker or the
+/// checksum after it (when the next line is not yet read: after other
+/// lines of base64). So the words after a block that never ends are not
+/// taken for one.
 fn pem_material_at(
     line: &[u8],
     at: usize,
@@ -1058,13 +1074,10 @@ fn pem_material_at(
         return Some((start..start, PemLine::Blank));
     }
     if block.headers
-        && let Some(colon) = memchr::memchr(b':', rest)
-        && (PEM_HEADERS.contains(&&rest[..colon])
-            || (rest[0].is_ascii_alphabetic()
-                && rest[..colon]
-                    .iter()
-                    .all(|&b| b.is_ascii_alphanumeric() || b == b'-')
-                && !rest[colon + 1..].trim_ascii().contains(&b' ')))
+        && let Some((name, value)) = pem_header(rest)
+        && (PEM_HEADERS.contains(&name)
+            || !value.contains(&b' ')
+            || next.is_some_and(|next| goes_on_with_a_key(next, &block.prefix)))
     {
         return Some((start..start + rest.len(), PemLine::Header));
     }
@@ -1075,22 +1088,64 @@ fn pem_material_at(
         }
         None => rest,
     };
-    let base64 = rest
-        .iter()
-        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
-        .count();
-    let run = &rest[..base64];
+    let run = &rest[..base64_run(rest)];
     let before_end = next.map(|next| {
         memmem(next, b"-----END ").is_some()
             || next
                 .split(|b| b.is_ascii_whitespace() || *b == b'"')
                 .any(|f| f.len() > 1 && f[0] == b'=')
     });
-    let telling = run.len() >= 40
+    let as_wide_as_next = || {
+        next.and_then(|next| next.trim_ascii().rsplit(u8::is_ascii_whitespace).next())
+            .is_some_and(|field| {
+                base64_run(field.strip_prefix(b"\"").unwrap_or(field)) == run.len()
+            })
+    };
+    // (A line of a wrapped key may lack digits: both cases must be there.)
+    let cased = run.iter().any(u8::is_ascii_uppercase) && run.iter().any(u8::is_ascii_lowercase);
+    let keylike = (run.len() >= 40 && is_mixed_base64(run))
+        || (run.len() >= 16 && cased && (run.len() == block.width || as_wide_as_next()));
+    let telling = keylike
         || (run.len() > 1 && (run.ends_with(b"=") || run.starts_with(b"=")))
         || (!run.is_empty() && before_end.unwrap_or(block.body));
-    let ends_well = base64 == rest.len() || matches!(rest[base64], b'"' | b'\\');
-    (telling && ends_well).then_some((start..start + base64, PemLine::Base64))
+    let ends_well = run.len() == rest.len() || matches!(rest[run.len()], b'"' | b'\\');
+    (telling && ends_well).then_some((start..start + run.len(), PemLine::Base64))
+}
+
+/// A PEM header's name and value: `Name: value`, the name a word of
+/// letters, digits and `-` (not `https://…`, `localhost:8443`, `SHA256:…`).
+fn pem_header(text: &[u8]) -> Option<(&[u8], &[u8])> {
+    let colon = memchr::memchr(b':', text)?;
+    let (name, value) = (&text[..colon], &text[colon + 1..]);
+    let named = name.first().is_some_and(u8::is_ascii_alphabetic)
+        && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-');
+    (named && (value.is_empty() || value[0] == b' ')).then(|| (name, value.trim_ascii()))
+}
+
+/// Whether `next` goes on with a key's armour: blank, a header of an RFC
+/// name, or a line of a key's base64 (behind the key's prefix, if any).
+fn goes_on_with_a_key(next: &[u8], prefix: &[u8]) -> bool {
+    let text = next.strip_prefix(prefix).unwrap_or(next).trim_ascii();
+    let last = text.rsplit(u8::is_ascii_whitespace).next().unwrap_or(text);
+    text.is_empty()
+        || pem_header(text).is_some_and(|(name, _)| PEM_HEADERS.contains(&name))
+        || (base64_run(last) == last.len() && last.len() >= 40 && is_mixed_base64(last))
+}
+
+/// How many bytes of base64's alphabet `text` starts with.
+fn base64_run(text: &[u8]) -> usize {
+    text.iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+        .count()
+}
+
+/// Whether `run` mixes capitals, small letters, and digits or `+` `/`.
+fn is_mixed_base64(run: &[u8]) -> bool {
+    run.iter().any(u8::is_ascii_uppercase)
+        && run.iter().any(u8::is_ascii_lowercase)
+        && run
+            .iter()
+            .any(|&b| b.is_ascii_digit() || b == b'+' || b == b'/')
 }
 
 fn memmem(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -1292,6 +1292,53 @@ fn private_keys_among_other_sources_lines_are_redacted_whole() {
     }
 }
 
+/// A PGP key with a free armour header (`Note: …`), a key wrapped narrower
+/// than 64 columns, and after a mere mention of a key, the hashes, paths,
+/// URLs and fingerprints of the lines that follow.
+#[test]
+fn free_headers_narrow_keys_and_lines_after_a_mention() {
+    let wide = fake("lFgEaw", 64);
+    let narrow: Vec<String> = (0..4).map(|i| fake(&format!("Mi{i}"), 30)).collect();
+    let log = format!(
+        "+ gpg --armor --export-secret-keys\n\
+         -----BEGIN PGP PRIVATE KEY BLOCK-----\n\
+         Note: exported for CI runner\n\
+         Comment: test comment\n\
+         \n\
+         {wide}\n\
+         =fxje\n\
+         -----END PGP PRIVATE KEY BLOCK-----\n\
+         -----BEGIN PRIVATE KEY-----\n\
+         {}\n{}\n{}\n{}\n\
+         -----END PRIVATE KEY-----\n\
+         checking for -----BEGIN RSA PRIVATE KEY-----\n\
+         HEAD is now at 3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39\n\
+         sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n\
+         wrote /home/runner/work/platform/platform/build/secrets\n\
+         done\n\
+         tls: failed to find -----BEGIN PRIVATE KEY-----\n\
+         Retrying with https://vault.example.com/v1/pki/issue\n\
+         proxy listening on localhost:8443\n\
+         ssh2: RSA SHA256:uQ3Wn6m0cYp0xkKpd\n",
+        narrow[0], narrow[1], narrow[2], narrow[3]
+    );
+    let text = collect_one_log("keys.log", log.as_bytes(), &[]);
+    let text = String::from_utf8(text).unwrap();
+    for secret in std::iter::once(&wide).chain(&narrow) {
+        assert!(!text.contains(secret.as_str()), "{secret} kept:\n{text}");
+    }
+    assert!(!text.contains("Note: exported"), "{text}");
+    for kept in [
+        "\nHEAD is now at 3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39\n\
+         sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n\
+         wrote /home/runner/work/platform/platform/build/secrets\ndone\n",
+        "\nRetrying with https://vault.example.com/v1/pki/issue\n\
+         proxy listening on localhost:8443\nssh2: RSA SHA256:uQ3Wn6m0cYp0xkKpd\n",
+    ] {
+        assert!(text.contains(kept), "{kept:?} in\n{text}");
+    }
+}
+
 /// A command's usage text names its secret flags with the type of their
 /// value, and a flag that names a Secret holds no secret.
 #[test]
