@@ -2144,6 +2144,30 @@ mod tests {
         handed
     }
 
+    /// The queues a writer and a scanner would take from.
+    type Queues = (
+        budget_queue::Receiver<Vec<(PlannedFile, Handed)>>,
+        budget_queue::Receiver<ToScan>,
+    );
+
+    /// The reader over `files` with default options, in `scope`, handing
+    /// large files to a scanner's queue unless `no_scanner`: what it
+    /// prepares, what it hands to the scanner. Dropped should an assertion
+    /// fail, the queues stop the reader.
+    fn start_reader<'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        files: &'scope PlannedFiles,
+        no_scanner: bool,
+    ) -> (std::thread::ScopedJoinHandle<'scope, ()>, Queues) {
+        let (to_scan, scan_queue) = budget_queue::queue(TO_SCAN);
+        let to_scan = (!no_scanner).then_some(to_scan);
+        let (batches, prepared) = budget_queue::queue(HANDOVER);
+        let reader = scope.spawn(move || {
+            prepare_all(files, PackOptions::default(), OPEN_AHEAD, to_scan, batches);
+        });
+        (reader, (prepared, scan_queue))
+    }
+
     fn in_order(total: usize, large: &[usize]) -> Vec<(String, bool)> {
         (0..total)
             .map(|i| (format!("{i:05}.log"), large.contains(&i)))
@@ -2161,21 +2185,8 @@ mod tests {
         // file only ahead of reading it.
         let (total, near, far) = (600, 205, 500);
         let plan = numbered_logs(dir.path(), total, &[near, far]);
-        let (to_scan, scan_queue) = budget_queue::queue(TO_SCAN);
-        let (batches, prepared) = budget_queue::queue(HANDOVER);
         std::thread::scope(|scope| {
-            let files = &plan.files;
-            let reader = scope.spawn(move || {
-                prepare_all(
-                    files,
-                    PackOptions::default(),
-                    OPEN_AHEAD,
-                    Some(to_scan),
-                    batches,
-                );
-            });
-            // Dropped should an assertion fail, they stop the reader.
-            let (prepared, scan_queue) = (prepared, scan_queue);
+            let (reader, (prepared, scan_queue)) = start_reader(scope, &plan.files, false);
             // Nothing is written yet: the reader waits for the writer.
             wait_for("came the near large file", || scan_queue.queued() > 0);
             assert_eq!(
@@ -2199,20 +2210,8 @@ mod tests {
         let total = OPEN_AHEAD * 2 + 10;
         let large: Vec<usize> = (0..total).collect();
         let plan = numbered_logs(dir.path(), total, &large);
-        let (to_scan, scan_queue) = budget_queue::queue(TO_SCAN);
-        let (batches, prepared) = budget_queue::queue(HANDOVER);
         std::thread::scope(|scope| {
-            let files = &plan.files;
-            scope.spawn(move || {
-                prepare_all(
-                    files,
-                    PackOptions::default(),
-                    OPEN_AHEAD,
-                    Some(to_scan),
-                    batches,
-                );
-            });
-            let (prepared, scan_queue) = (prepared, scan_queue);
+            let (_, (prepared, scan_queue)) = start_reader(scope, &plan.files, false);
             wait_for("filled the scanner's queue", || {
                 scan_queue.queued() == TO_SCAN.items
             });
@@ -2231,14 +2230,8 @@ mod tests {
         // Opened (the reader is blocked at file 191, open up to 222), not read.
         let (total, grown) = (300, 210);
         let plan = numbered_logs(dir.path(), total, &[]);
-        let (_, scan_queue) = budget_queue::queue(TO_SCAN);
-        let (batches, prepared) = budget_queue::queue(HANDOVER);
         std::thread::scope(|scope| {
-            let files = &plan.files;
-            scope.spawn(move || {
-                prepare_all(files, PackOptions::default(), OPEN_AHEAD, None, batches);
-            });
-            let prepared = prepared;
+            let (_, (prepared, scan_queue)) = start_reader(scope, &plan.files, true);
             wait_for("sent two batches", || prepared.queued() == 2);
             let path = dir.path().join(format!("{grown:05}.log"));
             let mut log = std::fs::OpenOptions::new().append(true).open(path).unwrap();

@@ -1102,9 +1102,10 @@ fn pem_material_at(
             })
     };
     // (A line of a wrapped key may lack digits: both cases must be there.)
-    let cased = run.iter().any(u8::is_ascii_uppercase) && run.iter().any(u8::is_ascii_lowercase);
     let keylike = (run.len() >= 40 && is_mixed_base64(run))
-        || (run.len() >= 16 && cased && (run.len() == block.width || as_wide_as_next()));
+        || (run.len() >= 16
+            && has_both_cases(run)
+            && (run.len() == block.width || as_wide_as_next()));
     let telling = keylike
         || (run.len() > 1 && (run.ends_with(b"=") || run.starts_with(b"=")))
         || (!run.is_empty() && before_end.unwrap_or(block.body));
@@ -1141,11 +1142,14 @@ fn base64_run(text: &[u8]) -> usize {
 
 /// Whether `run` mixes capitals, small letters, and digits or `+` `/`.
 fn is_mixed_base64(run: &[u8]) -> bool {
-    run.iter().any(u8::is_ascii_uppercase)
-        && run.iter().any(u8::is_ascii_lowercase)
+    has_both_cases(run)
         && run
             .iter()
             .any(|&b| b.is_ascii_digit() || b == b'+' || b == b'/')
+}
+
+fn has_both_cases(run: &[u8]) -> bool {
+    run.iter().any(u8::is_ascii_uppercase) && run.iter().any(u8::is_ascii_lowercase)
 }
 
 fn memmem(haystack: &[u8], needle: &[u8]) -> Option<usize> {
