@@ -19,7 +19,8 @@ Exit codes:
   2    the command line or the config file is wrong
   3    done, but problems were met and --strict was given (verify: differences;
        grep: no line matched; extract: --only matched no file; grep, timeline,
-       summary, cat: an input damaged or cut short, what could be read shown)
+       summary, cat, extract: an input damaged or cut short, what could be
+       read shown or unpacked)
   130  interrupted (Ctrl-C); 143 terminated (SIGTERM): temporary files removed
 
 Typical CI use, after the tests and before teardown:
@@ -284,6 +285,11 @@ struct LsArgs {
 /// archive (exit 1), and nothing is written outside the target. Sizes and the
 /// compression ratio are capped against archive bombs; setuid bits never
 /// survive (files are written 0644).
+///
+/// A damaged or cut-short archive gives what can be read of it (exit 3): the
+/// files read whole, and what was read of a damaged one as `NAME.damaged`;
+/// stderr names what is missing. A zip's entries after a damaged one are
+/// still read; a tar.gz or tar.zst cannot be read past the damage.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Example:\n  logkeep extract rdd-logs.zip --to rdd-logs --only 'bats-lima-controller/**'"

@@ -1,11 +1,14 @@
 //! `logkeep extract` on hostile archives: each fixture in fixtures/malicious/
-//! (made by its make.py) is refused and nothing is written anywhere.
+//! (made by its make.py) is refused and nothing is written anywhere. A
+//! damaged or cut-short archive gives what can be read of it.
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::Command;
 
 use common::{Tree, big_archive, logkeep, python, run, run_ok, signal_when, stderr};
 
@@ -226,6 +229,281 @@ fn an_only_glob_that_matches_nothing_is_said_and_exits_3() {
         common::read_tree(&target).into_keys().collect::<Vec<_>>(),
         ["manifest.json"]
     );
+}
+
+// Damaged archives: what can be read is unpacked --------------------------
+
+/// `logkeep extract ARCHIVE --to TARGET`.
+fn extract(archive: &Path, target: &Path) -> std::process::Output {
+    run(logkeep()
+        .arg("extract")
+        .arg(archive)
+        .arg("--to")
+        .arg(target))
+}
+
+/// The files of a folder, by their path in it.
+fn files_of(folder: &Path) -> BTreeMap<String, Vec<u8>> {
+    common::read_tree(folder)
+}
+
+/// The entry names of a tar archive in their order, as GNU tar lists them.
+fn tar_order(archive: &Path) -> Vec<String> {
+    let out = run_ok(Command::new("tar").arg("-tf").arg(archive));
+    common::stdout(&out).lines().map(str::to_string).collect()
+}
+
+/// `whole` and `cut`: a good archive's files (extracted by logkeep and
+/// checked by GNU tar's listing) and what logkeep extracted of the same
+/// archive cut short. The files before the damaged one are whole, the
+/// damaged one is kept as `NAME.damaged` holding the start of it, and
+/// nothing after it (nor the manifest, written last) is there.
+fn check_cut(archive: &Path, whole: &BTreeMap<String, Vec<u8>>, cut: &Path, said: &str) {
+    let got = files_of(cut);
+    let damaged: Vec<&String> = got.keys().filter(|k| k.ends_with(".damaged")).collect();
+    assert_eq!(damaged.len(), 1, "{got:?}");
+    let name = damaged[0].trim_end_matches(".damaged");
+    let order = tar_order(archive);
+    let at = order.iter().position(|n| n == name).unwrap();
+    assert!(at > 0, "some files come before the damage");
+    let before: Vec<&String> = order[..at].iter().collect();
+    let mut whole_got: Vec<&String> = got.keys().filter(|k| !k.ends_with(".damaged")).collect();
+    let mut before_sorted = before.clone();
+    whole_got.sort();
+    before_sorted.sort();
+    assert_eq!(
+        whole_got, before_sorted,
+        "the files before the damage, whole"
+    );
+    for path in &before {
+        assert_eq!(got[*path], whole[*path], "{path} is whole");
+    }
+    let partial = &got[damaged[0]];
+    assert!(
+        !partial.is_empty() && whole[name].starts_with(partial),
+        "{name}"
+    );
+    assert!(partial.len() < whole[name].len(), "{name} is cut");
+    assert!(!got.contains_key("manifest.json"));
+    assert!(
+        said.contains(&format!("warning: reading stopped at {name};"))
+            && said.contains("what comes after it, and the manifest, is not extracted")
+            && said.contains("download it again"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_cut_archive_gives_the_files_before_the_cut_and_exits_3() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    // Logs that take several zstd blocks: a block is what a cut tar.zst
+    // can still be read to.
+    let logs = work.path().join("logs");
+    fs::create_dir_all(logs.join("vm")).unwrap();
+    let mut state = 1u64;
+    for n in 0..6 {
+        let mut text = String::new();
+        while text.len() < 300_000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            text.push_str(&format!(
+                "2026-06-11T04:50:{:02}Z level=info n={state:x}\n",
+                n * 7
+            ));
+        }
+        fs::write(logs.join(format!("vm/serial.{n}.log")), text).unwrap();
+    }
+    for (name, cut_at) in [("out.tar.gz", 2.0 / 3.0), ("out.tar.zst", 0.5)] {
+        let archive = work.path().join(name);
+        match name {
+            "out.tar.gz" => collect(&tree, &archive),
+            _ => {
+                run_ok(
+                    logkeep()
+                        .args(["collect", "-q", "--instance", "ci", "--log-dir"])
+                        .arg(&logs)
+                        .arg("-o")
+                        .arg(&archive),
+                );
+            }
+        }
+        let good = work.path().join(format!("{name}-whole"));
+        run_ok(
+            logkeep()
+                .arg("extract")
+                .arg(&archive)
+                .arg("--to")
+                .arg(&good),
+        );
+        let whole = files_of(&good);
+        let bytes = fs::read(&archive).unwrap();
+        let cut = work.path().join(format!("cut-{name}"));
+        fs::write(&cut, &bytes[..(bytes.len() as f64 * cut_at) as usize]).unwrap();
+        let target = work.path().join(format!("{name}-cut"));
+        let out = extract(&cut, &target);
+        assert_eq!(out.status.code(), Some(3), "{name}: {}", stderr(&out));
+        check_cut(&archive, &whole, &target, &stderr(&out));
+        assert!(
+            common::stdout(&out).starts_with("extracted "),
+            "{}",
+            common::stdout(&out)
+        );
+        assert_no_temporary_folder(work.path());
+    }
+
+    // A cut zip (its directory lost) is read from its front, entry by entry.
+    let archive = work.path().join("out.zip");
+    collect(&tree, &archive);
+    let good = work.path().join("zip-whole");
+    run_ok(
+        logkeep()
+            .arg("extract")
+            .arg(&archive)
+            .arg("--to")
+            .arg(&good),
+    );
+    let whole = files_of(&good);
+    let bytes = fs::read(&archive).unwrap();
+    let cut = work.path().join("cut.zip");
+    fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let out = extract(&cut, &work.path().join("zip-cut"));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let got = files_of(&work.path().join("zip-cut"));
+    assert!(got.len() > 10, "{got:?}");
+    for (path, data) in &got {
+        match path.strip_suffix(".damaged") {
+            Some(name) => assert!(whole[name].starts_with(data), "{name}"),
+            None => assert_eq!(data, &whole[path], "{path} is whole"),
+        }
+    }
+
+    // Nothing readable: an error, and no folder.
+    let cut = work.path().join("front.tar.gz");
+    fs::write(
+        &cut,
+        &fs::read(work.path().join("out.tar.gz")).unwrap()[..100],
+    )
+    .unwrap();
+    let target = work.path().join("front");
+    let out = extract(&cut, &target);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("looks truncated or damaged"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!target.exists());
+    assert_no_temporary_folder(work.path());
+}
+
+/// No `.logkeep-extract-*` folder is left in `dir`.
+fn assert_no_temporary_folder(dir: &Path) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name();
+        assert!(
+            !name.to_string_lossy().starts_with(".logkeep-extract-"),
+            "{name:?} left behind"
+        );
+    }
+}
+
+#[test]
+fn a_damaged_zip_entry_is_named_and_the_files_after_it_are_still_extracted() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("out.zip");
+    collect(&tree, &archive);
+    let good = work.path().join("whole");
+    run_ok(
+        logkeep()
+            .arg("extract")
+            .arg(&archive)
+            .arg("--to")
+            .arg(&good),
+    );
+    let whole = files_of(&good);
+    // Two bytes flipped in the middle of one entry's compressed data.
+    let damaged = "bats-lima-controller/lima-test-stopped/serial.1.log";
+    let flipped = work.path().join("flipped.zip");
+    let flip = python(
+        "import struct, sys, zipfile
+src, dst, name = sys.argv[1:]
+data = bytearray(open(src, 'rb').read())
+info = zipfile.ZipFile(src).getinfo(name)
+at = info.header_offset
+n, extra = struct.unpack('<HH', data[at + 26:at + 30])
+middle = at + 30 + n + extra + info.compress_size // 2
+data[middle] ^= 0xff
+data[middle + 1] ^= 0xff
+open(dst, 'wb').write(data)",
+        &[&archive, &flipped, Path::new(damaged)],
+    );
+    assert!(flip.status.success(), "{}", stderr(&flip));
+    // unzip, the peer, finds the same damage.
+    let unzip = run(Command::new("unzip").arg("-tq").arg(&flipped));
+    assert!(!unzip.status.success());
+    assert!(
+        common::stdout(&unzip).contains(damaged),
+        "{}",
+        common::stdout(&unzip)
+    );
+
+    let target = work.path().join("some");
+    let out = extract(&flipped, &target);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let got = files_of(&target);
+    for (path, data) in &whole {
+        if path != damaged {
+            assert_eq!(got.get(path), Some(data), "{path} is whole");
+        }
+    }
+    assert!(!got.contains_key(damaged));
+    assert!(
+        got.keys()
+            .all(|k| whole.contains_key(k) || k == &format!("{damaged}.damaged"))
+    );
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!("warning: cannot read {damaged} in "))
+            && said.contains("the other files are whole")
+            && !said.contains("reading stopped"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_stream_whose_end_does_not_check_is_extracted_whole_and_said_to_be_maybe_altered() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("out.tar.gz");
+    collect(&tree, &archive);
+    // The gzip trailer's CRC-32, flipped: every byte of data is still right.
+    let mut bytes = fs::read(&archive).unwrap();
+    let crc = bytes.len() - 6;
+    bytes[crc] ^= 0xff;
+    let flipped = work.path().join("crc.tar.gz");
+    fs::write(&flipped, &bytes).unwrap();
+    // GNU tar and gzip see it too.
+    assert!(
+        !run(Command::new("gzip").arg("-t").arg(&flipped))
+            .status
+            .success()
+    );
+
+    let target = work.path().join("all");
+    let out = extract(&flipped, &target);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(files_of(&target).len(), 43);
+    let said = stderr(&out);
+    assert!(
+        said.contains("every file was read, but what was extracted may be altered")
+            && said.contains("logkeep verify"),
+        "{said}"
+    );
+    // And verify, told to, finds the files right.
+    run_ok(logkeep().arg("verify").arg(&target));
 }
 
 /// Zips whose central directory holds a name twice, or a name with a NUL

@@ -22,7 +22,7 @@ use crate::triage::{self, Line, LogFile, Scanned, Visitor};
 
 /// How many damaged entries are passed over before reading gives up: each
 /// one costs a new pass over the archive's entries.
-const DAMAGED_MAX: usize = 100;
+pub const DAMAGED_MAX: usize = 100;
 
 /// An entry that could not be read, and why.
 #[derive(Debug, Clone, Serialize)]

@@ -4,15 +4,17 @@
 //! whole archive refused; sizes and the compression ratio are capped
 //! (archive bombs). Files are written under a temporary folder beside the
 //! target and renamed into place at the end: nothing is written outside it,
-//! and a refused archive leaves nothing behind.
+//! and a refused archive leaves nothing behind. A damaged one is not refused:
+//! what can be read of it is unpacked, as `tar` and `unzip` do.
 
-use std::collections::BTreeSet;
+use std::cell::Cell;
+use std::collections::{BTreeSet, HashSet};
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
-use super::damage;
-use crate::error::{Error, Result};
+use super::damage::{self, DAMAGED_MAX, is_damaged_end};
+use crate::error::{Error, Result, io_reason};
 use crate::exit_codes::ExitStatus;
 use crate::interrupt;
 use crate::manifest::MANIFEST_NAME;
@@ -105,6 +107,10 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
     // in every other command; this side's failures (refusals, the disk
     // written to) are told as they are.
     let mut failed_here = false;
+    // An entry's bytes could not be read: the archive's damage.
+    let read_failed = Cell::new(false);
+    let mut damaged = Vec::new();
+    let mut manifest_written = false;
     let mut each = |entry: &Entry<'_>, data: &mut dyn Read| -> Result<()> {
         let (name, kind) = (entry.name, entry.kind);
         match kind {
@@ -158,12 +164,23 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         let mut entry_bytes = 0u64;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
-            let n = data.read(&mut buf).map_err(|e| {
-                damage::unreadable_archive(
-                    &options.input,
-                    Error::io(&format!("read {name} in"), &options.input, &e),
-                )
-            })?;
+            let n = match data.read(&mut buf) {
+                Ok(n) => n,
+                // The archive is damaged here: what was read of the entry is
+                // kept under a name that says so, and the caller decides
+                // whether reading goes on.
+                Err(e) => {
+                    drop(out);
+                    read_failed.set(true);
+                    let kept = keep_damaged(temp.path(), &target, entry_bytes);
+                    damaged.push(DamagedEntry {
+                        name: name.to_string(),
+                        reason: io_reason(&e),
+                        kept: kept.map(|path| (path, entry_bytes)),
+                    });
+                    return Err(Error::io(&format!("read {name} in"), &options.input, &e));
+                }
+            };
             if n == 0 {
                 break;
             }
@@ -200,15 +217,57 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
                 .map_err(|e| Error::io("write", &target, &e))?;
         }
         written += 1;
+        manifest_written |= relative == Path::new(MANIFEST_NAME);
         Ok(())
     };
-    for_each_entry(&options.input, &mut |entry, data| {
-        each(entry, data).inspect_err(|_| failed_here = true)
-    })
-    .map_err(|e| match failed_here {
-        true => e,
-        false => damage::unreadable_archive(&options.input, e),
-    })?;
+    // A zip's entries and a folder's files can be read past a damaged one:
+    // reading starts again, passing over (by their place in the input) the
+    // entries already done and the damaged ones. A compressed stream cannot
+    // be read past damage: what comes after it is lost.
+    let stream = damage::is_stream(&options.input);
+    let (mut done, mut skip) = (HashSet::new(), HashSet::new());
+    let stopped = loop {
+        let mut index = 0u64;
+        let mut current = None;
+        let pass = for_each_entry(&options.input, &mut |entry, data| {
+            let at = index;
+            index += 1;
+            if done.contains(&at) || skip.contains(&at) {
+                return Ok(());
+            }
+            current = Some(at);
+            each(entry, data).inspect_err(|_| failed_here = !read_failed.take())?;
+            done.insert(at);
+            current = None;
+            Ok(())
+        });
+        match pass {
+            Ok(()) => break None,
+            // Refused, too big, or this side's disk: nothing is kept.
+            Err(e) if failed_here => return Err(e),
+            Err(e) => match current {
+                Some(at) if !stream && skip.len() + 1 < DAMAGED_MAX => {
+                    skip.insert(at);
+                }
+                _ => break Some((e, current.is_some())),
+            },
+        }
+    };
+    let damaged_any = stopped.is_some() || !damaged.is_empty();
+    if damaged_any && written == 0 && damaged.iter().all(|d| d.kept.is_none()) {
+        // Nothing could be read: no folder of nothing.
+        let error = match (&stopped, damaged.first()) {
+            (Some((error, _)), _) => error.clone(),
+            (None, Some(entry)) => Error::new(format!(
+                "cannot read {} in {}: {}",
+                display_str(&entry.name),
+                input,
+                display_str(&entry.reason)
+            )),
+            (None, None) => unreachable!("damaged_any"),
+        };
+        return Err(damage::unreadable_archive(&options.input, error));
+    }
     interrupt::exclusive(|| {
         let kept = temp.keep();
         let renamed = fs::rename(&kept, &options.to).map_err(|e| {
@@ -224,10 +283,15 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         plural(total, "byte"),
         display_path(&options.to)
     );
+    if damaged_any {
+        report_damage(&options, &damaged, stopped.as_ref(), manifest_written);
+    }
     // A glob that matches nothing is most likely a typo: say so, and exit 3
     // so that a script does not go on with a folder of nothing it asked for.
+    // (Not when reading stopped: the names after the damage are unknown.)
     if let Some(glob) = &options.only
         && asked_for == 0
+        && stopped.is_none()
     {
         let left = if written == 0 {
             "nothing"
@@ -256,7 +320,100 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         );
         return Ok(ExitStatus::Problems);
     }
-    Ok(ExitStatus::Success)
+    Ok(match damaged_any {
+        true => ExitStatus::Problems,
+        false => ExitStatus::Success,
+    })
+}
+
+/// An entry whose bytes could not all be read.
+struct DamagedEntry {
+    name: String,
+    reason: String,
+    /// Where what was read of it is (in the temporary folder; the same
+    /// place under the target once renamed), and how many bytes: none when
+    /// nothing was.
+    kept: Option<(PathBuf, u64)>,
+}
+
+/// The suffix of a file kept from a damaged entry: the name says it is not
+/// whole, and nothing logkeep writes ends so.
+const DAMAGED_SUFFIX: &str = ".damaged";
+
+/// Keep the `bytes` read of a damaged entry written at `target` as
+/// `TARGET.damaged`, and say where it is relative to `root`; a file of
+/// nothing is removed.
+fn keep_damaged(root: &Path, target: &Path, bytes: u64) -> Option<PathBuf> {
+    let mut name = target.file_name()?.to_os_string();
+    name.push(DAMAGED_SUFFIX);
+    let kept = target.with_file_name(name);
+    let moved =
+        bytes > 0 && fs::symlink_metadata(&kept).is_err() && fs::rename(target, &kept).is_ok();
+    if !moved {
+        let _ = fs::remove_file(target);
+        return None;
+    }
+    kept.strip_prefix(root).ok().map(Path::to_path_buf)
+}
+
+/// Say on stderr what of a damaged archive is not in the extracted folder,
+/// and what to do.
+fn report_damage(
+    options: &ExtractOptions,
+    damaged: &[DamagedEntry],
+    stopped: Option<&(Error, bool)>,
+    manifest_written: bool,
+) {
+    let input = display_path(&options.input);
+    let mut stderr = std::io::stderr().lock();
+    for entry in damaged {
+        let what = match &entry.kept {
+            Some((path, bytes)) => format!(
+                "the {} read of it are in {}",
+                plural(*bytes, "byte"),
+                display_path(&options.to.join(path))
+            ),
+            None => "nothing of it could be read".to_string(),
+        };
+        let _ = writeln!(
+            stderr,
+            "warning: cannot read {} in {input}: {}; {what}",
+            display_str(&entry.name),
+            display_str(&entry.reason)
+        );
+    }
+    let Some((error, at_entry)) = stopped else {
+        let _ = writeln!(
+            stderr,
+            "  hint: the other files are whole; download the archive again to get the damaged ones"
+        );
+        return;
+    };
+    let lead = match (at_entry, damaged.last()) {
+        (true, Some(entry)) => format!("reading stopped at {}", display_str(&entry.name)),
+        _ => error.message.clone(),
+    };
+    let consequence = if is_damaged_end(error) {
+        format!(
+            "every file was read, but what was extracted may be altered (`logkeep verify {}` \
+             checks each file against the manifest)",
+            display_path(&options.to)
+        )
+    } else {
+        format!(
+            "what comes after it{} is not extracted",
+            if manifest_written {
+                ""
+            } else {
+                ", and the manifest,"
+            }
+        )
+    };
+    let error = damage::unreadable_archive(&options.input, Error::new(lead));
+    let _ = writeln!(stderr, "warning: {}; {consequence}", error.message);
+    if let Some(hint) = &error.hint {
+        let _ = writeln!(stderr, "  hint: {hint}");
+    }
 }
 
 /// `1 file`, `2 files`.
