@@ -74,6 +74,16 @@ macro_rules! curl_user_option {
     };
 }
 
+/// The name of a variable that holds a secret, in any case, as a name/value
+/// pair names it (`DB_PASSWORD`, `githubToken`, `api_key`): one that ends
+/// in such a word. Its literals are other rules' too (`ASSW`, `OKEN`,
+/// `ECRET`, `_KEY`, …), so it costs the literal search nothing.
+macro_rules! secret_variable_name {
+    () => {
+        r"(?i:[a-z0-9_.-]*(?:password|passwd|passphrase|secret|token|api_?key|[_.-]key|[_.-]pass))"
+    };
+}
+
 /// The built-in rules. Each pattern keeps the key or scheme and replaces
 /// only the value, so a reader still sees what was there.
 pub fn builtin_rules() -> Vec<Rule> {
@@ -83,7 +93,7 @@ pub fn builtin_rules() -> Vec<Rule> {
     // `aho-corasick`) takes at most 64 literals, the user's included; past
     // that the scan takes about a third longer. Rules share literals where
     // they can ("oken" for every form of token).
-    let rules: [(&str, &[&str], &str); 22] = [
+    let rules: [(&str, &[&str], &str); 23] = [
         (
             "github-token",
             &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
@@ -246,6 +256,24 @@ pub fn builtin_rules() -> Vec<Rule> {
             ),
         ),
         (
+            "env-value",
+            &[
+                "ASSW", "assw", "assW", "ASSPH", "assph", "OKEN", "oken", "ECRET", "ecret", "_KEY",
+                "pi_key", "_PASS",
+            ],
+            // An environment variable as a name/value pair, on one line:
+            // Kubernetes' and ECS's JSON (`{"name":"DB_PASSWORD","value":"x"}`),
+            // YAML's flow style (`{name: API_TOKEN, value: x}`) and Go's dump
+            // of a Kubernetes `EnvVar` (`{Name:DB_PASSWORD Value:x ValueFrom:nil}`).
+            // (Over two lines, `- name: DB_PASSWORD` then `value: x`: see
+            // `Carry::secret_named`.)
+            concat!(
+                r#"(?i:\bname)\\?["']?\s*[:=]\s*\\?["']?"#,
+                secret_variable_name!(),
+                r#"\\?["']?\s*,?\s*\\?["']?(?i:value)\\?["']?\s*[:=]\s*\\?["']?(?P<s>[^\s"',}\]\\\x1b]*[^\s"',}\]\\\x1b])"#
+            ),
+        ),
+        (
             "curl-user",
             &["curl"],
             // `curl -u TOKEN:`: with no password, the user is the secret
@@ -264,7 +292,10 @@ pub fn builtin_rules() -> Vec<Rule> {
             // (`\b` needs no care for colour codes: the rules read a line
             // without them, see `find_secrets`.)
             let mut rule = Rule::compiled_when_needed(name, triggers, pattern);
-            rule.keyed_value = matches!(*name, "authorization" | "env-secret" | "password");
+            rule.keyed_value = matches!(
+                *name,
+                "authorization" | "env-secret" | "env-value" | "password"
+            );
             rule
         })
         .collect()
@@ -374,7 +405,7 @@ impl Redactor {
         let mut counts = Counts::new();
         let mut pending: Vec<u8> = Vec::with_capacity(2 * read_size);
         let mut buf = vec![0u8; read_size];
-        let mut in_pem: InPem = None;
+        let mut carry = Carry::default();
         loop {
             let n = match input.read(&mut buf) {
                 Ok(0) => break,
@@ -407,10 +438,10 @@ impl Redactor {
                 pending.drain(..cut);
                 continue;
             }
-            self.redact_lines(&pending[..ready], &mut in_pem, &mut counts, output)?;
+            self.redact_lines(&pending[..ready], &mut carry, &mut counts, output)?;
             pending.drain(..ready);
         }
-        self.redact_lines(&pending, &mut in_pem, &mut counts, output)?;
+        self.redact_lines(&pending, &mut carry, &mut counts, output)?;
         Ok(counts)
     }
 
@@ -419,7 +450,7 @@ impl Redactor {
     fn redact_lines(
         &self,
         chunk: &[u8],
-        in_pem: &mut InPem,
+        carry: &mut Carry,
         counts: &mut Counts,
         out: &mut dyn Write,
     ) -> io::Result<()> {
@@ -428,12 +459,12 @@ impl Redactor {
         };
         let mut pos = 0;
         while pos < chunk.len() {
-            if in_pem.is_some() || !self.untriggered.is_empty() {
+            if carry.pem.is_some() || carry.secret_named.is_some() || !self.untriggered.is_empty() {
                 let end = line_end(pos);
                 // The line after, if this chunk holds it: a key's short last
                 // line is told by the end marker after it.
                 let next = (end < chunk.len()).then(|| &chunk[end..line_end(end)]);
-                self.redact_line(&chunk[pos..end], next, in_pem, counts, out)?;
+                self.redact_line(&chunk[pos..end], next, carry, counts, out)?;
                 pos = end;
                 continue;
             }
@@ -444,7 +475,7 @@ impl Redactor {
             let start = memchr::memrchr(b'\n', &chunk[pos..at]).map_or(pos, |i| pos + i + 1);
             let end = line_end(at);
             out.write_all(&chunk[pos..start])?;
-            self.redact_line(&chunk[start..end], None, in_pem, counts, out)?;
+            self.redact_line(&chunk[start..end], None, carry, counts, out)?;
             pos = end;
         }
         Ok(())
@@ -454,11 +485,24 @@ impl Redactor {
         &self,
         line: &[u8],
         next: Option<&[u8]>,
-        in_pem: &mut InPem,
+        carry: &mut Carry,
         counts: &mut Counts,
         out: &mut dyn Write,
     ) -> io::Result<()> {
         let (body, ending) = split_ending(line);
+        if let Some(prefix) = carry.secret_named.take()
+            && let Some(value) = named_value(body, &prefix)
+        {
+            let secret = Secret {
+                start: value.start,
+                end: value.end,
+                key: value.start,
+                rule: ENV_VALUE_RULE.to_string(),
+            };
+            out.write_all(&replace(body, &[secret], counts))?;
+            return out.write_all(ending);
+        }
+        let in_pem = &mut carry.pem;
         if let Some(block) = in_pem.as_mut() {
             // Once a key line has kept the prefix, a line without it is
             // another source's (`db-1   | …` among `web-1  | …`): a few
@@ -498,6 +542,8 @@ impl Redactor {
             }
         }
         let found = self.find_secrets(body);
+        // `- name: DB_PASSWORD`: the value is on the next line.
+        carry.secret_named = secret_name_entry(body);
         if found.is_empty() {
             return out.write_all(line);
         }
@@ -865,7 +911,97 @@ struct PemBlock {
     foreign: usize,
 }
 
-type InPem = Option<PemBlock>;
+/// What a line leaves for the lines after it.
+#[derive(Default)]
+struct Carry {
+    /// A private key block being removed.
+    pem: Option<PemBlock>,
+    /// The line named a variable that holds a secret, as Kubernetes' YAML
+    /// does (`- name: DB_PASSWORD`): its value is on the next line
+    /// (`  value: x`). What stood before `name:` (a source's prefix), for
+    /// the value's line to match.
+    secret_named: Option<Vec<u8>>,
+}
+
+/// The rule of a name/value pair, also over two lines.
+const ENV_VALUE_RULE: &str = "env-value";
+
+/// A YAML list item or mapping entry that names a secret's variable and
+/// ends there (`- name: DB_PASSWORD`): what stands before its `name:`
+/// without the item's dash and blanks, to find its `value:` line by.
+fn secret_name_entry(line: &[u8]) -> Option<Vec<u8>> {
+    static ENTRY: OnceLock<Regex> = OnceLock::new();
+    memmem(line, b"name:")?;
+    let entry = ENTRY.get_or_init(|| {
+        Regex::new(concat!(
+            r#"^(?P<prefix>.*?)(?:^|\s)(?:-\s+)?name:\s*["']?"#,
+            secret_variable_name!(),
+            r#"["']?\s*$"#
+        ))
+        .expect("the name entry's pattern compiles")
+    });
+    let plain = without_escapes(line).0;
+    let caps = entry.captures(&plain)?;
+    Some(source_prefix(&caps["prefix"]))
+}
+
+/// A line's prefix as two lines of one source share it: without its
+/// blanks and digits (a later timestamp), and, before a name entry,
+/// without the YAML item's dash.
+fn source_prefix(prefix: &[u8]) -> Vec<u8> {
+    let mut kept = bare_prefix(prefix);
+    if kept.last() == Some(&b'-') {
+        kept.pop();
+    }
+    kept
+}
+
+/// `prefix` without its blanks and digits.
+fn bare_prefix(prefix: &[u8]) -> Vec<u8> {
+    prefix
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace() && !b.is_ascii_digit())
+        .collect()
+}
+
+/// Where the value of `value: x` on `line` is, if the line is that entry
+/// after a line of the same `prefix` (see [`secret_name_entry`]): up to the
+/// closing quote of a quoted one, else to the line's end. Not a block
+/// scalar (`value: |`), whose lines are not known to end.
+fn named_value(line: &[u8], prefix: &[u8]) -> Option<std::ops::Range<usize>> {
+    let key = memmem(line, b"value:")?;
+    if key > 0 && !line[key - 1].is_ascii_whitespace() {
+        return None;
+    }
+    if bare_prefix(&without_escapes(&line[..key]).0) != prefix {
+        return None;
+    }
+    let after = key + b"value:".len();
+    let start = after
+        + line[after..]
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+    let end = line.len()
+        - line[start..]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+    let value = &line[start..end];
+    match value.first()? {
+        b'|' | b'>' => None,
+        &quote @ (b'"' | b'\'') => {
+            let close = value[1..]
+                .iter()
+                .rposition(|&b| b == quote)
+                .map_or(value.len(), |i| i + 1);
+            (close > 1).then(|| start + 1..start + close)
+        }
+        _ => Some(start..end),
+    }
+}
 
 /// How many lines of another source may come between two of a key's.
 const FOREIGN_LINES: usize = 8;

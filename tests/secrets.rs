@@ -573,6 +573,62 @@ fn a_secret_split_across_read_buffers_is_still_caught() {
     }
 }
 
+/// An environment variable as a name/value pair: Kubernetes' and ECS's
+/// JSON, YAML's flow style, Go's dump of an `EnvVar`, and Kubernetes' YAML
+/// over two lines (also behind a source's prefix, and across the streamed
+/// reader's 256 KiB reads of a large log). Variables whose name is not a
+/// secret's keep their value, and so does a secret's `valueFrom`.
+#[test]
+fn name_value_pairs_of_secret_variables_are_redacted() {
+    let log = "{\"name\":\"DB_PASSWORD\",\"value\":\"hunter1val\"},{\"name\":\"HOME\",\"value\":\"/root\"}\n\
+               \"environment\": [{\"name\": \"API_TOKEN\", \"value\": \"hunter2val\"}]\n\
+               env: [{name: client_secret, value: hunter3val}]\n\
+               I0611 04:50:02 pod.go:12] env {Name:AWS_SECRET_ACCESS_KEY Value:hunter4val ValueFrom:nil}\n\
+               msg=\"spec: {\\\"name\\\":\\\"githubToken\\\",\\\"value\\\":\\\"hunter5val\\\"}\"\n\
+               \x20       - name: DB_PASSWORD\n\
+               \x20         value: hunter6val\n\
+               \x20       - name: \"SLACK_TOKEN\"\n\
+               \x20         value: \"hunter7val\"\n\
+               web-1  | 04:50:01   - name: REGISTRY_PASS\n\
+               web-1  | 04:50:02     value: 'hunter8 val'\n\
+               - name: TOKEN_URL\n  value: https://example.com/kept\n\
+               - name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}\n\
+               - name: API_KEY\n  image: busybox\n  value: kept-not-after-its-name\n";
+    let text = collect_numbered_secrets("a.log", log, 7);
+    assert!(!text.contains("hunter8"), "{text}");
+    for kept in [
+        "{\"name\":\"DB_PASSWORD\",\"value\":\"[REDACTED:env-value]\"},{\"name\":\"HOME\",\"value\":\"/root\"}\n",
+        "{Name:AWS_SECRET_ACCESS_KEY Value:[REDACTED:env-value] ValueFrom:nil}\n",
+        "        - name: DB_PASSWORD\n          value: [REDACTED:env-value]\n",
+        "          value: \"[REDACTED:env-value]\"\n",
+        "web-1  | 04:50:02     value: '[REDACTED:env-value]'\n",
+        "- name: TOKEN_URL\n  value: https://example.com/kept\n",
+        "  valueFrom:\n    secretKeyRef: {name: db, key: password}\n",
+        "  value: kept-not-after-its-name\n",
+    ] {
+        assert!(text.contains(kept), "{kept:?} in {text}");
+    }
+
+    // A large log, read 256 KiB at a time: the name's line ends one read,
+    // its value starts the next.
+    let entry = "- name: DB_PASSWORD\n";
+    let mut big = "filler line of a large log\n".repeat(256 * 1024 / 27 + 1);
+    big.truncate(256 * 1024 - entry.len() - 1);
+    big.push('\n');
+    big.push_str(entry);
+    assert_eq!(big.len(), 256 * 1024);
+    big.push_str("  value: hunter9val\n");
+    big.push_str(&"more filler\n".repeat(100_000));
+    let text = collect_one_log("big.log", big.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("hunter9val"));
+    assert!(
+        text.contains("- name: DB_PASSWORD\n  value: [REDACTED:env-value]\nmore filler\n"),
+        "{}",
+        &text[256 * 1024 - 100..256 * 1024 + 100]
+    );
+}
+
 /// Regressions: one rule's marker must not hide another's match, a mentioned
 /// key header must not blank the rest of the log, and a masked value must be
 /// masked whole even where a rule matches part of it.
