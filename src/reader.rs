@@ -210,20 +210,67 @@ fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Resu
                 .and_then(|secs| i64::try_from(secs).ok())
                 .map(|secs| Timestamp(secs.saturating_mul(1_000_000_000))),
         };
-        visit(&info, &mut entry)?;
+        let size = info.size;
+        visit(
+            &info,
+            &mut WholeEntry {
+                inner: &mut entry,
+                size,
+                left: size,
+            },
+        )?;
         last = Some(name);
     }
     // gzip's CRC and zstd's content checksum are checked only when the
     // decoder reaches them, after the tar's end-of-archive blocks: read on
     // to the end, or a damaged byte inside goes unnoticed.
-    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| {
+    let rest = io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| {
         Error::new(format!(
             "{DAMAGED_END} of {}: {}",
             display_path(path),
             crate::error::io_reason(&e)
         ))
     })?;
+    // The tar reader takes the stream's end for the archive's: a stream cut
+    // where it could end (between two of a tar.gz's gzip members) lacks the
+    // second of the two blocks of zeros that end a tar.
+    if rest == 0 {
+        let after = match &last {
+            Some(last) => format!(" after {}", display_str(last)),
+            None => String::new(),
+        };
+        return Err(Error::new(format!(
+            "{} ends{after} without the blocks that end a tar",
+            display_path(path)
+        )));
+    }
     Ok(())
+}
+
+/// A tar entry's bytes: the tar reader yields fewer than its size, without
+/// an error, when the stream ends inside it (cut where a stream can end).
+struct WholeEntry<R> {
+    inner: R,
+    size: u64,
+    left: u64,
+}
+
+impl<R: Read> Read for WholeEntry<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.left > 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the archive ends inside it, after {} of its {} bytes",
+                    self.size - self.left,
+                    self.size
+                ),
+            ));
+        }
+        self.left = self.left.saturating_sub(n as u64);
+        Ok(n)
+    }
 }
 
 /// Said of a compressed stream whose every entry was read but whose end
@@ -391,7 +438,31 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
         return visit_file(spool, &path.join(only), visit);
     }
     for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).map_err(zip_error)?;
+        let listed = zip
+            .name_for_index(i)
+            .and_then(|name| name.ok())
+            .map(|name| name.into_owned());
+        let mut entry = match zip.by_index(i) {
+            Ok(entry) => entry,
+            // Its local header is damaged: the entry, named from the central
+            // directory, cannot be read, and the entries after it still can.
+            Err(e) => {
+                let Some(name) = listed else {
+                    return Err(zip_error(e));
+                };
+                let info = Entry {
+                    name: &name,
+                    kind: match name.ends_with('/') {
+                        true => EntryKind::Dir,
+                        false => EntryKind::File,
+                    },
+                    size: 0,
+                    mtime: None,
+                };
+                visit(&info, &mut Unopened(Some(io::Error::other(e.to_string()))))?;
+                continue;
+            }
+        };
         let kind = if entry.is_dir() {
             EntryKind::Dir
         } else if entry.is_symlink() {

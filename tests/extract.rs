@@ -287,7 +287,7 @@ fn check_cut(archive: &Path, whole: &BTreeMap<String, Vec<u8>>, cut: &Path, said
     assert!(!got.contains_key("manifest.json"));
     assert!(
         said.contains(&format!("warning: reading stopped at {name};"))
-            && said.contains("what comes after it, and the manifest, is not extracted")
+            && said.contains("the files after it, and the manifest, are not extracted")
             && said.contains("download it again"),
         "{said}"
     );
@@ -396,6 +396,178 @@ fn a_cut_archive_gives_the_files_before_the_cut_and_exits_3() {
     );
     assert!(!target.exists());
     assert_no_temporary_folder(work.path());
+}
+
+/// A tar.gz is a series of gzip members (1 MiB of tar each): cut after a
+/// member, it is still a valid gzip stream, and only the tar inside tells
+/// that it is cut (an entry's bytes, or the blocks of zeros that end a tar,
+/// are missing). GNU tar says so too.
+#[test]
+fn a_tar_gz_cut_between_its_gzip_members_is_known_to_be_cut() {
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("logs");
+    fs::create_dir_all(logs.join("vm")).unwrap();
+    // a.log fills the first member with its header; b.log spans three.
+    fs::write(logs.join("vm/a.log"), "a line of a.log\n".repeat(65504)).unwrap();
+    fs::write(logs.join("vm/b.log"), "b line of b.log\n".repeat(3 << 16)).unwrap();
+    let archive = work.path().join("out.tar.gz");
+    run_ok(
+        logkeep()
+            .args(["collect", "-q", "--instance", "ci", "--log-dir"])
+            .arg(&logs)
+            .arg("-o")
+            .arg(&archive),
+    );
+    let good = work.path().join("whole");
+    run_ok(
+        logkeep()
+            .arg("extract")
+            .arg(&archive)
+            .arg("--to")
+            .arg(&good),
+    );
+    let whole = files_of(&good);
+    // Where each gzip member ends.
+    let ends = python(
+        "import sys, zlib
+data = open(sys.argv[1], 'rb').read()
+at = 0
+while at < len(data):
+    d = zlib.decompressobj(31)
+    d.decompress(data[at:])
+    at = len(data) - len(d.unused_data)
+    print(at)",
+        &[&archive],
+    );
+    let ends: Vec<usize> = common::stdout(&ends)
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert!(ends.len() >= 4, "{ends:?}");
+    let bytes = fs::read(&archive).unwrap();
+    // Cuts between the files, and inside b.log.
+    let (mut between, mut inside) = (0, 0);
+    for (n, end) in ends[..3].iter().enumerate() {
+        let cut = work.path().join(format!("cut-{n}.tar.gz"));
+        fs::write(&cut, &bytes[..*end]).unwrap();
+        // gzip finds nothing wrong.
+        assert!(
+            run(Command::new("gzip").arg("-t").arg(&cut))
+                .status
+                .success()
+        );
+        let gnu_tar_ok = run(Command::new("tar").arg("-tzf").arg(&cut))
+            .status
+            .success();
+        let target = work.path().join(format!("cut-{n}"));
+        let out = extract(&cut, &target);
+        assert_eq!(out.status.code(), Some(3), "member {n}: {}", stderr(&out));
+        let got = files_of(&target);
+        assert_eq!(
+            got.get("ci/vm/a.log"),
+            whole.get("ci/vm/a.log"),
+            "member {n}"
+        );
+        assert!(!got.contains_key("ci/vm/b.log") && !got.contains_key("manifest.json"));
+        let said = stderr(&out);
+        match got.get("ci/vm/b.log.damaged") {
+            // Cut between the two files: the tar's end is missing (which
+            // GNU tar lets pass).
+            None => {
+                between += 1;
+                assert!(
+                    said.contains("ends after ci/vm/a.log without the blocks that end a tar"),
+                    "member {n}: {said}"
+                );
+            }
+            Some(part) => {
+                inside += 1;
+                assert!(!gnu_tar_ok, "member {n}: GNU tar finds b.log cut too");
+                assert!(whole["ci/vm/b.log"].starts_with(part), "member {n}");
+                assert!(
+                    said.contains("cannot read ci/vm/b.log in ")
+                        && said.contains("the archive ends inside it, after"),
+                    "member {n}: {said}"
+                );
+            }
+        }
+    }
+    assert_eq!((between, inside), (1, 2));
+}
+
+/// A zip whose entry has a damaged local header: the entry is named from
+/// the central directory, and every other entry still comes out, as unzip
+/// and `logkeep verify` find.
+#[test]
+fn a_zip_entry_with_a_damaged_header_is_named_and_the_rest_extracted() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("out.zip");
+    collect(&tree, &archive);
+    let flipped = work.path().join("header.zip");
+    let flip = python(
+        "import sys, zipfile
+src, dst = sys.argv[1:]
+data = bytearray(open(src, 'rb').read())
+info = zipfile.ZipFile(src).infolist()[1]
+data[info.header_offset] ^= 0xff
+open(dst, 'wb').write(data)
+print(info.filename)",
+        &[&archive, &flipped],
+    );
+    let damaged = common::stdout(&flip).trim().to_string();
+    let target = work.path().join("out");
+    let out = extract(&flipped, &target);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let got = files_of(&target);
+    assert_eq!(got.len(), 42, "{:?}", got.keys());
+    assert!(!got.contains_key(&damaged));
+    assert!(
+        stderr(&out).contains(&format!("warning: cannot read {damaged} in ")),
+        "{}",
+        stderr(&out)
+    );
+    let verified = run(logkeep().arg("verify").arg(&flipped));
+    assert_eq!(verified.status.code(), Some(3));
+    assert!(
+        common::stdout(&verified).contains(&format!("unreadable: {damaged}: ")),
+        "{}",
+        common::stdout(&verified)
+    );
+}
+
+/// A zip cut short, read from its front: an entry whose checksum fails
+/// after its bytes were written is moved to `NAME.damaged`.
+#[test]
+fn an_altered_entry_of_a_cut_zip_is_not_left_under_its_name() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("out.zip");
+    collect(&tree, &archive);
+    let altered = work.path().join("altered.zip");
+    let alter = python(
+        "import sys, zipfile
+src, dst = sys.argv[1:]
+data = bytearray(open(src, 'rb').read())
+info = zipfile.ZipFile(src).infolist()[3]
+# A byte of its stored or deflated data, then the zip cut after it.
+at = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + 2
+data[at] ^= 0x01
+open(dst, 'wb').write(data[:at + info.compress_size + 200])
+print(info.filename)",
+        &[&archive, &altered],
+    );
+    let name = common::stdout(&alter).trim().to_string();
+    let target = work.path().join("out");
+    let out = extract(&altered, &target);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let got = files_of(&target);
+    assert!(!got.contains_key(&name), "{:?}", got.keys());
+    assert!(
+        stderr(&out).contains(&format!("cannot read {name} in ")),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// No `.logkeep-extract-*` folder is left in `dir`.

@@ -18,7 +18,7 @@ use crate::error::{Error, Result, io_reason};
 use crate::exit_codes::ExitStatus;
 use crate::interrupt;
 use crate::manifest::MANIFEST_NAME;
-use crate::reader::{Entry, EntryKind, for_each_entry};
+use crate::reader::{Entry, EntryKind, for_each_entry, may_be_altered};
 use crate::sanitize::{display_path, display_str};
 use crate::triage::{NearestPath, warn_glob_matched_nothing};
 
@@ -226,7 +226,9 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
     // be read past damage: what comes after it is lost.
     let stream = damage::is_stream(&options.input);
     let (mut done, mut skip) = (HashSet::new(), HashSet::new());
-    let stopped = loop {
+    // The last entry read to its end, by its name.
+    let mut last_done: Option<String> = None;
+    let mut stopped = loop {
         let mut index = 0u64;
         let mut current = None;
         let pass = for_each_entry(&options.input, &mut |entry, data| {
@@ -239,6 +241,7 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
             each(entry, data).inspect_err(|_| failed_here = !read_failed.take())?;
             done.insert(at);
             current = None;
+            last_done = Some(entry.name.to_string());
             Ok(())
         });
         match pass {
@@ -253,6 +256,28 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
             },
         }
     };
+    // A zip read from its front (its directory lost) checks an entry's
+    // checksum after its bytes: an entry found altered is written already.
+    if let Some((error, at_entry)) = &mut stopped
+        && !*at_entry
+        && may_be_altered(error)
+        && let Some(name) = &last_done
+        && error
+            .message
+            .starts_with(&format!("cannot read {} in ", display_str(name)))
+        && let Ok(relative) = check_name(name)
+        && let Ok(meta) = fs::symlink_metadata(temp.path().join(&relative))
+        && meta.is_file()
+    {
+        written -= 1;
+        let kept = keep_damaged(temp.path(), &temp.path().join(&relative), meta.len());
+        damaged.push(DamagedEntry {
+            name: name.clone(),
+            reason: damage::reason(&options.input, name, error),
+            kept: kept.map(|path| (path, meta.len())),
+        });
+        *at_entry = true;
+    }
     let damaged_any = stopped.is_some() || !damaged.is_empty();
     if damaged_any && written == 0 && damaged.iter().all(|d| d.kept.is_none()) {
         // Nothing could be read: no folder of nothing.
@@ -277,9 +302,17 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         drop(on_interrupt);
         renamed
     })?;
+    let kept_damaged = damaged.iter().filter(|d| d.kept.is_some()).count();
     println!(
-        "extracted {} ({}) into {}",
+        "extracted {}{} ({}) into {}",
         plural(written as u64, "file"),
+        match kept_damaged {
+            0 => String::new(),
+            n => format!(
+                " and what could be read of {}",
+                plural(n as u64, "damaged file")
+            ),
+        },
         plural(total, "byte"),
         display_path(&options.to)
     );
@@ -401,11 +434,16 @@ fn report_damage(
         )
     } else {
         format!(
-            "what comes after it{} is not extracted",
+            "the files after it{} are not extracted{}",
             if manifest_written {
                 ""
             } else {
                 ", and the manifest,"
+            },
+            if may_be_altered(error) {
+                "; what was read before it may be altered"
+            } else {
+                ""
             }
         )
     };
