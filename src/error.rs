@@ -63,13 +63,17 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// The OS message without Rust's "(os error N)" suffix, which tells a user nothing.
+/// The OS message without Rust's "(os error N)" suffix, which tells a user
+/// nothing. Control characters are escaped: a library's message may quote
+/// bytes of a damaged archive (a tar header's field), which must not reach
+/// a terminal as they are.
 pub fn io_reason(err: &io::Error) -> String {
     let text = err.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
+    let text = match text.find(" (os error") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    crate::sanitize::display_str(text)
 }
 
 fn io_hint(err: &io::Error) -> Option<&'static str> {

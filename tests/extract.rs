@@ -570,6 +570,44 @@ print(info.filename)",
     );
 }
 
+/// A damaged tar header's bytes, which the tar reader's message quotes,
+/// reach the terminal escaped: a colour code or worse stays text.
+#[test]
+fn bytes_of_a_damaged_header_are_escaped_in_messages() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("out.tar.gz");
+    collect(&tree, &archive);
+    let damaged = work.path().join("escape.tar.gz");
+    let made = python(
+        "import gzip, sys
+src, dst = sys.argv[1:]
+data = bytearray(gzip.decompress(open(src, 'rb').read()))
+size = int(data[124:136].strip(b'\\0 ') or b'0', 8)
+at = 512 + (size + 511) // 512 * 512
+data[at + 148:at + 156] = b'\\x1b[31mX\\0\\0'
+open(dst, 'wb').write(gzip.compress(bytes(data)))",
+        &[&archive, &damaged],
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    for command in ["extract", "ls"] {
+        let mut logkeep = logkeep();
+        logkeep.arg(command).arg(&damaged);
+        if command == "extract" {
+            logkeep.arg("--to").arg(work.path().join("out"));
+        }
+        let said = stderr(&run(&mut logkeep));
+        assert!(
+            said.contains("looks truncated or damaged"),
+            "{command}: {said}"
+        );
+        assert!(
+            !said.contains('\x1b') && said.contains("\\x1b[31mX"),
+            "{command}: {said:?}"
+        );
+    }
+}
+
 /// No `.logkeep-extract-*` folder is left in `dir`.
 fn assert_no_temporary_folder(dir: &Path) {
     for entry in fs::read_dir(dir).unwrap() {
