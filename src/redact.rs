@@ -259,18 +259,20 @@ pub fn builtin_rules() -> Vec<Rule> {
             "env-value",
             &[
                 "ASSW", "assw", "assW", "ASSPH", "assph", "OKEN", "oken", "ECRET", "ecret", "_KEY",
-                "pi_key", "_PASS",
+                "pi_key", "pikey", "piKey", "PIK", "-key", "-Key", "I-KEY", "I_Key", "_PASS",
             ],
             // An environment variable as a name/value pair, on one line:
             // Kubernetes' and ECS's JSON (`{"name":"DB_PASSWORD","value":"x"}`),
             // YAML's flow style (`{name: API_TOKEN, value: x}`) and Go's dump
-            // of a Kubernetes `EnvVar` (`{Name:DB_PASSWORD Value:x ValueFrom:nil}`).
-            // (Over two lines, `- name: DB_PASSWORD` then `value: x`: see
-            // `Carry::secret_named`.)
+            // of a Kubernetes `EnvVar` (`{Name:DB_PASSWORD Value:x ValueFrom:nil}`,
+            // whose value may hold blanks: it ends before ` ValueFrom:`). A
+            // value ends at a quote, a comma or a closing bracket, so that a
+            // number (`"value":17}`) leaves what follows. (Over two lines,
+            // `- name: DB_PASSWORD` then `value: x`: see `Carry::secret_named`.)
             concat!(
                 r#"(?i:\bname)\\?["']?\s*[:=]\s*\\?["']?"#,
                 secret_variable_name!(),
-                r#"\\?["']?\s*,?\s*\\?["']?(?i:value)\\?["']?\s*[:=]\s*\\?["']?(?P<s>[^\s"',}\]\\\x1b]*[^\s"',}\]\\\x1b])"#
+                r#"\\?["']?\s*,?\s*\\?["']?(?i:value)\\?["']?\s*[:=]\s*\\?["']?(?P<s>[^\s"',}\]\\\x1b](?:[^"',}\]\\\x1b\n]*?[^\s"',}\]\\\x1b])??)(?:\s+ValueFrom:|\s*[,}\]"'\\\x1b]|\s*$)"#
             ),
         ),
         (
@@ -292,10 +294,7 @@ pub fn builtin_rules() -> Vec<Rule> {
             // (`\b` needs no care for colour codes: the rules read a line
             // without them, see `find_secrets`.)
             let mut rule = Rule::compiled_when_needed(name, triggers, pattern);
-            rule.keyed_value = matches!(
-                *name,
-                "authorization" | "env-secret" | "env-value" | "password"
-            );
+            rule.keyed_value = matches!(*name, "authorization" | "env-secret" | "password");
             rule
         })
         .collect()
@@ -490,18 +489,18 @@ impl Redactor {
         out: &mut dyn Write,
     ) -> io::Result<()> {
         let (body, ending) = split_ending(line);
-        if let Some(prefix) = carry.secret_named.take()
-            && let Some(value) = named_value(body, &prefix)
-        {
-            let secret = Secret {
+        // The value of a secret's variable named on the line before: a
+        // secret like any other on this line (it may start a key block).
+        let value = carry
+            .secret_named
+            .take()
+            .and_then(|named| named_value(body, &named))
+            .map(|value| Secret {
                 start: value.start,
                 end: value.end,
                 key: value.start,
                 rule: ENV_VALUE_RULE.to_string(),
-            };
-            out.write_all(&replace(body, &[secret], counts))?;
-            return out.write_all(ending);
-        }
+            });
         let in_pem = &mut carry.pem;
         if let Some(block) = in_pem.as_mut() {
             // Once a key line has kept the prefix, a line without it is
@@ -541,7 +540,11 @@ impl Redactor {
                 *in_pem = None;
             }
         }
-        let found = self.find_secrets(body);
+        let mut found = self.find_secrets(body);
+        if let Some(value) = value {
+            found.push(value);
+            found = merge(found);
+        }
         // `- name: DB_PASSWORD`: the value is on the next line.
         carry.secret_named = secret_name_entry(body);
         if found.is_empty() {
@@ -627,6 +630,11 @@ impl Redactor {
                         false => m.end(),
                     };
                     if rule.keyed_value && is_a_word_not_a_value(text, m.start(), end) {
+                        continue;
+                    }
+                    // Go's dump of an `EnvVar` with no value (it comes from
+                    // `valueFrom`): `Value: ValueFrom:&EnvVarSource{…}`.
+                    if rule.name == ENV_VALUE_RULE && text[m.start()..].starts_with(b"ValueFrom:") {
                         continue;
                     }
                     found.push(Secret {
@@ -916,47 +924,50 @@ struct PemBlock {
 struct Carry {
     /// A private key block being removed.
     pem: Option<PemBlock>,
-    /// The line named a variable that holds a secret, as Kubernetes' YAML
-    /// does (`- name: DB_PASSWORD`): its value is on the next line
-    /// (`  value: x`). What stood before `name:` (a source's prefix), for
-    /// the value's line to match.
-    secret_named: Option<Vec<u8>>,
+    /// The line named a variable that holds a secret, as Kubernetes' YAML,
+    /// pretty-printed JSON and Terraform's plans do (`- name: DB_PASSWORD`,
+    /// `"name": "API_TOKEN",`, `+ name = "X_SECRET"`): its value is on the
+    /// next line.
+    secret_named: Option<Named>,
+}
+
+/// Where a line named a secret's variable (see [`secret_name_entry`]).
+struct Named {
+    /// What stood before the entry (a source's prefix), as
+    /// [`bare_prefix`] gives it.
+    prefix: Vec<u8>,
+    /// The column of the `name` key: a `value` key is the entry's when it
+    /// stands in the same column (not a key of a mapping inside).
+    column: usize,
 }
 
 /// The rule of a name/value pair, also over two lines.
 const ENV_VALUE_RULE: &str = "env-value";
 
-/// A YAML list item or mapping entry that names a secret's variable and
-/// ends there (`- name: DB_PASSWORD`): what stands before its `name:`
-/// without the item's dash and blanks, to find its `value:` line by.
-fn secret_name_entry(line: &[u8]) -> Option<Vec<u8>> {
+/// An entry that names a secret's variable and ends its line
+/// (`- name: DB_PASSWORD`, `"name": "API_TOKEN",`), without colour codes.
+fn secret_name_entry(line: &[u8]) -> Option<Named> {
     static ENTRY: OnceLock<Regex> = OnceLock::new();
-    memmem(line, b"name:")?;
+    // Cheap first: most lines with a trigger name nothing.
+    memmem(line, b"ame")?;
     let entry = ENTRY.get_or_init(|| {
         Regex::new(concat!(
-            r#"^(?P<prefix>.*?)(?:^|\s)(?:-\s+)?name:\s*["']?"#,
+            r#"^(?P<prefix>.*?)(?:^|\s)(?:[-+]\s+)?(?P<key>["']?(?i:name)["']?)\s*[:=]\s*["']?"#,
             secret_variable_name!(),
-            r#"["']?\s*$"#
+            r#"["']?\s*,?\s*$"#
         ))
         .expect("the name entry's pattern compiles")
     });
     let plain = without_escapes(line).0;
     let caps = entry.captures(&plain)?;
-    Some(source_prefix(&caps["prefix"]))
+    Some(Named {
+        prefix: bare_prefix(&caps["prefix"]),
+        column: caps.name("key")?.start(),
+    })
 }
 
 /// A line's prefix as two lines of one source share it: without its
-/// blanks and digits (a later timestamp), and, before a name entry,
-/// without the YAML item's dash.
-fn source_prefix(prefix: &[u8]) -> Vec<u8> {
-    let mut kept = bare_prefix(prefix);
-    if kept.last() == Some(&b'-') {
-        kept.pop();
-    }
-    kept
-}
-
-/// `prefix` without its blanks and digits.
+/// blanks and digits (a later timestamp).
 fn bare_prefix(prefix: &[u8]) -> Vec<u8> {
     prefix
         .iter()
@@ -965,42 +976,42 @@ fn bare_prefix(prefix: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-/// Where the value of `value: x` on `line` is, if the line is that entry
-/// after a line of the same `prefix` (see [`secret_name_entry`]): up to the
-/// closing quote of a quoted one, else to the line's end. Not a block
-/// scalar (`value: |`), whose lines are not known to end.
-fn named_value(line: &[u8], prefix: &[u8]) -> Option<std::ops::Range<usize>> {
-    let key = memmem(line, b"value:")?;
-    if key > 0 && !line[key - 1].is_ascii_whitespace() {
+/// Where the value of the `value` entry on `line` is, if the line holds
+/// that entry of what the line before `named`: up to the closing quote of a
+/// quoted one, else to the line's end (without a trailing comma). Not a
+/// block scalar (`value: |`), whose lines are not known to end.
+fn named_value(line: &[u8], named: &Named) -> Option<std::ops::Range<usize>> {
+    static ENTRY: OnceLock<Regex> = OnceLock::new();
+    memmem(line, b"alue")?;
+    let entry = ENTRY.get_or_init(|| {
+        Regex::new(
+            r#"^(?P<prefix>.*?)(?:^|\s)(?:[-+]\s+)?(?P<key>["']?(?i:value)["']?)\s*[:=][ \t]*(?P<value>.*?)\s*,?\s*$"#,
+        )
+        .expect("the value entry's pattern compiles")
+    });
+    let (plain, at) = without_escapes(line);
+    let caps = entry.captures(&plain)?;
+    if caps.name("key")?.start() != named.column || bare_prefix(&caps["prefix"]) != named.prefix {
         return None;
     }
-    if bare_prefix(&without_escapes(&line[..key]).0) != prefix {
-        return None;
-    }
-    let after = key + b"value:".len();
-    let start = after
-        + line[after..]
-            .iter()
-            .take_while(|b| b.is_ascii_whitespace())
-            .count();
-    let end = line.len()
-        - line[start..]
-            .iter()
-            .rev()
-            .take_while(|b| b.is_ascii_whitespace())
-            .count();
-    let value = &line[start..end];
-    match value.first()? {
-        b'|' | b'>' => None,
+    let value = caps.name("value")?;
+    let text = value.as_bytes();
+    let (start, end) = match text.first()? {
+        b'|' | b'>' => return None,
         &quote @ (b'"' | b'\'') => {
-            let close = value[1..]
+            let close = text[1..]
                 .iter()
                 .rposition(|&b| b == quote)
-                .map_or(value.len(), |i| i + 1);
-            (close > 1).then(|| start + 1..start + close)
+                .map_or(text.len(), |i| i + 1);
+            if close <= 1 {
+                return None;
+            }
+            (value.start() + 1, value.start() + close)
         }
-        _ => Some(start..end),
-    }
+        _ => (value.start(), value.end()),
+    };
+    // Back to the line with its colour codes.
+    Some(at[start]..at[end - 1] + 1)
 }
 
 /// How many lines of another source may come between two of a key's.

@@ -574,10 +574,13 @@ fn a_secret_split_across_read_buffers_is_still_caught() {
 }
 
 /// An environment variable as a name/value pair: Kubernetes' and ECS's
-/// JSON, YAML's flow style, Go's dump of an `EnvVar`, and Kubernetes' YAML
-/// over two lines (also behind a source's prefix, and across the streamed
-/// reader's 256 KiB reads of a large log). Variables whose name is not a
-/// secret's keep their value, and so does a secret's `valueFrom`.
+/// JSON, YAML's flow style, Go's dump of an `EnvVar`, and over two lines
+/// Kubernetes' YAML, pretty-printed JSON and Terraform's plans (also behind
+/// a source's prefix, among colour codes, and across the streamed reader's
+/// 256 KiB reads of a large log); a key in the value is removed whole.
+/// Variables whose name is not a secret's keep their value, and so do a
+/// secret's `valueFrom`, a number's closing bracket and a `value` key of a
+/// mapping inside.
 #[test]
 fn name_value_pairs_of_secret_variables_are_redacted() {
     let log = "{\"name\":\"DB_PASSWORD\",\"value\":\"hunter1val\"},{\"name\":\"HOME\",\"value\":\"/root\"}\n\
@@ -593,9 +596,28 @@ fn name_value_pairs_of_secret_variables_are_redacted() {
                web-1  | 04:50:02     value: 'hunter8 val'\n\
                - name: TOKEN_URL\n  value: https://example.com/kept\n\
                - name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}\n\
-               - name: API_KEY\n  image: busybox\n  value: kept-not-after-its-name\n";
-    let text = collect_numbered_secrets("a.log", log, 7);
-    assert!(!text.contains("hunter8"), "{text}");
+               - name: API_KEY\n  image: busybox\n  value: kept-not-after-its-name\n\
+               \x20           \"name\": \"DB_PASSWORD\",\n\
+               \x20           \"value\": \"hunter9val\"\n\
+               \x20     + name  = \"DB_PASSWORD\"\n\
+               \x20     + value = \"hunter10val\"\n\
+               - \x1b[36mname\x1b[0m: \x1b[32mDB_PASSWORD\x1b[0m\n\
+               \x20 \x1b[36mvalue\x1b[0m: \x1b[32mhunter11val\x1b[0m\n\
+               {Name:DB_PASSWORD Value:hunter12val horse ValueFrom:nil}\n\
+               {\"name\":\"apiKey\",\"value\":\"hunter13val\"}\n\
+               [{\"name\":\"retry_token\",\"value\":14},{\"name\":\"HOME\",\"value\":\"/root\"}]\n\
+               {Name:DB_PASSWORD Value: ValueFrom:0xc00012a0f0}\n\
+               \x20 selector:\n    name: api-token\n  value: 5\n\
+               \x20       - name: TLS_KEY\n\
+               \x20         value: \"-----BEGIN RSA PRIVATE KEY-----\n\
+               MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw\n\
+               -----END RSA PRIVATE KEY-----\"\n";
+    let text = collect_numbered_secrets("a.log", log, 13);
+    assert!(
+        !text.contains("hunter8") && !text.contains("horse"),
+        "{text}"
+    );
+    assert!(!text.contains("MIIEow"), "{text}");
     for kept in [
         "{\"name\":\"DB_PASSWORD\",\"value\":\"[REDACTED:env-value]\"},{\"name\":\"HOME\",\"value\":\"/root\"}\n",
         "{Name:AWS_SECRET_ACCESS_KEY Value:[REDACTED:env-value] ValueFrom:nil}\n",
@@ -605,6 +627,11 @@ fn name_value_pairs_of_secret_variables_are_redacted() {
         "- name: TOKEN_URL\n  value: https://example.com/kept\n",
         "  valueFrom:\n    secretKeyRef: {name: db, key: password}\n",
         "  value: kept-not-after-its-name\n",
+        "  \x1b[36mvalue\x1b[0m: \x1b[32m[REDACTED:env-value]\x1b[0m\n",
+        "{Name:DB_PASSWORD Value:[REDACTED:env-value] ValueFrom:nil}\n",
+        "\"value\":[REDACTED:env-value]},{\"name\":\"HOME\",\"value\":\"/root\"}]\n",
+        "{Name:DB_PASSWORD Value: ValueFrom:0xc00012a0f0}\n",
+        "  selector:\n    name: api-token\n  value: 5\n",
     ] {
         assert!(text.contains(kept), "{kept:?} in {text}");
     }
@@ -617,11 +644,11 @@ fn name_value_pairs_of_secret_variables_are_redacted() {
     big.push('\n');
     big.push_str(entry);
     assert_eq!(big.len(), 256 * 1024);
-    big.push_str("  value: hunter9val\n");
+    big.push_str("  value: hunter99val\n");
     big.push_str(&"more filler\n".repeat(100_000));
     let text = collect_one_log("big.log", big.as_bytes(), &[]);
     let text = String::from_utf8_lossy(&text);
-    assert!(!text.contains("hunter9val"));
+    assert!(!text.contains("hunter99val"));
     assert!(
         text.contains("- name: DB_PASSWORD\n  value: [REDACTED:env-value]\nmore filler\n"),
         "{}",
