@@ -291,6 +291,12 @@ pub fn may_be_altered(error: &Error) -> bool {
     is_damaged_end(error) || error.message.contains("checksum")
 }
 
+/// Whether `error` says only a zip's central directory is damaged: every
+/// entry was read.
+pub fn only_directory_damaged(error: &Error) -> bool {
+    error.message.contains(crate::zip_recovery::DIRECTORY_ONLY)
+}
+
 /// [`is_damaged_end`] of an error's message.
 pub fn is_damaged_end_message(message: &str) -> bool {
     message.contains(DAMAGED_END)

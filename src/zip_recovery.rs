@@ -24,6 +24,11 @@ const DATA_DESCRIPTOR: u32 = 0x0807_4b50;
 /// What may follow the last entry: the central directory, or its end.
 const DIRECTORY_STARTS: [u32; 3] = [0x0201_4b50, 0x0605_4b50, 0x0606_4b50];
 
+/// Said when every entry was read and only the central directory is
+/// damaged: nothing is missing.
+pub const DIRECTORY_ONLY: &str =
+    "its central directory is cut short or damaged; every entry before it was read";
+
 const ENCRYPTED: u16 = 1;
 const HAS_DESCRIPTOR: u16 = 1 << 3;
 const STORED: u16 = 0;
@@ -75,10 +80,7 @@ pub fn visit_local_entries(file: File, path: &Path, visit: &mut VisitEntry<'_>) 
         };
         if DIRECTORY_STARTS.contains(&signature) {
             // Every entry was read: only the directory is damaged.
-            return Err(stopped(
-                "its central directory is cut short or damaged; every entry before it was read",
-                &last,
-            ));
+            return Err(stopped(DIRECTORY_ONLY, &last));
         }
         if signature != LOCAL_HEADER {
             return Err(stopped("no entry header where one should start", &last));
@@ -312,10 +314,12 @@ fn read_descriptor(
             }
             Ok(size_low) => {
                 let size_high = u64::from(read_u32(input).map_err(cut)?);
-                (
-                    wide_sizes_match(u64::from(size_low) | size_high << 32),
-                    None,
-                )
+                match wide_sizes_match(u64::from(size_low) | size_high << 32) {
+                    true => (true, None),
+                    // The 4-byte sizes fit, and what follows is a damaged
+                    // record, not the 8-byte form: this entry is whole.
+                    false => (true, Some(size_low)),
+                }
             }
         }
     } else {

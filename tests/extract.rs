@@ -570,6 +570,53 @@ print(info.filename)",
     );
 }
 
+/// A zip whose central directory alone is damaged (its first record's
+/// signature) or cut: every entry is read from the front, whole, and
+/// nothing is said to be missing or altered.
+#[test]
+fn a_zip_whose_directory_alone_is_damaged_gives_every_file() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("out.zip");
+    collect(&tree, &archive);
+    let good = work.path().join("whole");
+    run_ok(
+        logkeep()
+            .arg("extract")
+            .arg(&archive)
+            .arg("--to")
+            .arg(&good),
+    );
+    let whole = files_of(&good);
+    let made = python(
+        "import struct, sys
+src, signature, cut = sys.argv[1:]
+data = bytearray(open(src, 'rb').read())
+end = data.rfind(b'PK\\x05\\x06')
+directory = struct.unpack('<I', data[end + 16:end + 20])[0]
+open(cut, 'wb').write(data[:-20])
+data[directory + 2] ^= 0xff
+open(signature, 'wb').write(data)",
+        &[
+            &archive,
+            &work.path().join("signature.zip"),
+            &work.path().join("cut.zip"),
+        ],
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    for name in ["signature.zip", "cut.zip"] {
+        let target = work.path().join(name.replace(".zip", ""));
+        let out = extract(&work.path().join(name), &target);
+        assert_eq!(out.status.code(), Some(3), "{name}: {}", stderr(&out));
+        assert_eq!(files_of(&target), whole, "{name}");
+        let said = stderr(&out);
+        assert!(!said.contains("altered"), "{name}: {said}");
+        if name == "cut.zip" {
+            assert!(said.contains("no file is missing"), "{said}");
+        }
+    }
+}
+
 /// A damaged tar header's bytes, which the tar reader's message quotes,
 /// reach the terminal escaped: a colour code or worse stays text.
 #[test]

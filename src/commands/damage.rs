@@ -235,7 +235,13 @@ pub fn report(input: &Path, read: &Tolerant, results: &str, kept: Kept) -> Resul
     let Some(error) = stopped else {
         return Ok(());
     };
-    let consequence = if read.stopped.as_ref().is_some_and(is_damaged_end) {
+    let consequence = if read
+        .stopped
+        .as_ref()
+        .is_some_and(crate::reader::only_directory_damaged)
+    {
+        format!("every file was read, and nothing is left out of {results}")
+    } else if read.stopped.as_ref().is_some_and(is_damaged_end) {
         "what was read from it may be altered (`logkeep verify` checks each file against the manifest)"
             .to_string()
     } else {

@@ -18,7 +18,7 @@ use crate::error::{Error, Result, io_reason};
 use crate::exit_codes::ExitStatus;
 use crate::interrupt;
 use crate::manifest::MANIFEST_NAME;
-use crate::reader::{Entry, EntryKind, for_each_entry, may_be_altered};
+use crate::reader::{Entry, EntryKind, for_each_entry, may_be_altered, only_directory_damaged};
 use crate::sanitize::{display_path, display_str};
 use crate::triage::{NearestPath, warn_glob_matched_nothing};
 
@@ -426,7 +426,9 @@ fn report_damage(
         (true, Some(entry)) => format!("reading stopped at {}", display_str(&entry.name)),
         _ => error.message.clone(),
     };
-    let consequence = if is_damaged_end(error) {
+    let consequence = if only_directory_damaged(error) {
+        "no file is missing".to_string()
+    } else if is_damaged_end(error) {
         format!(
             "every file was read, but what was extracted may be altered (`logkeep verify {}` \
              checks each file against the manifest)",
