@@ -17,10 +17,10 @@ Exit codes:
   0    done (files that were skipped or could not be read are listed, not fatal)
   1    error: nothing was written (the message names the path and what to do)
   2    the command line or the config file is wrong
-  3    done, but problems were met and --strict was given (verify: differences;
-       grep: no line matched; extract: --only matched no file; grep, timeline,
-       summary, cat, extract: an input damaged or cut short, what could be
-       read shown or unpacked)
+  3    done, but problems were met: collect, rotate and preserve only with
+       --strict; always verify (differences), grep (no line matched), extract
+       (--only matched no file), and grep, timeline, summary, cat, extract on
+       an input damaged or cut short (what could be read shown or unpacked)
   130  interrupted (Ctrl-C); 143 terminated (SIGTERM): temporary files removed
 
 Typical CI use, after the tests and before teardown:

@@ -379,6 +379,22 @@ fn a_cut_archive_gives_the_files_before_the_cut_and_exits_3() {
         }
     }
 
+    // Nothing asked for before the damage: an error that says so, no folder.
+    let target = work.path().join("only");
+    let out = run(logkeep()
+        .arg("extract")
+        .arg(work.path().join("cut-out.tar.gz"))
+        .arg("--to")
+        .arg(&target)
+        .args(["--only", "nomatch/**"]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no file --only \"nomatch/**\" matches comes before the damage"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!target.exists());
+
     // Nothing readable: an error, and no folder.
     let cut = work.path().join("front.tar.gz");
     fs::write(

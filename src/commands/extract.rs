@@ -291,6 +291,14 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
             )),
             (None, None) => unreachable!("damaged_any"),
         };
+        let error = match &options.only {
+            Some(glob) if asked_for == 0 => Error::new(format!(
+                "{}; no file --only {:?} matches comes before the damage",
+                error.message,
+                display_str(glob.glob().glob())
+            )),
+            _ => error,
+        };
         return Err(damage::unreadable_archive(&options.input, error));
     }
     interrupt::exclusive(|| {
