@@ -247,6 +247,12 @@ fn files_of(folder: &Path) -> BTreeMap<String, Vec<u8>> {
     common::read_tree(folder)
 }
 
+/// The files of a good `archive`, extracted into `to` by logkeep.
+fn extracted_whole(archive: &Path, to: &Path) -> BTreeMap<String, Vec<u8>> {
+    run_ok(logkeep().arg("extract").arg(archive).arg("--to").arg(to));
+    files_of(to)
+}
+
 /// The entry names of a tar archive in their order, as GNU tar lists them.
 fn tar_order(archive: &Path) -> Vec<String> {
     let out = run_ok(Command::new("tar").arg("-tf").arg(archive));
@@ -329,15 +335,7 @@ fn a_cut_archive_gives_the_files_before_the_cut_and_exits_3() {
                 );
             }
         }
-        let good = work.path().join(format!("{name}-whole"));
-        run_ok(
-            logkeep()
-                .arg("extract")
-                .arg(&archive)
-                .arg("--to")
-                .arg(&good),
-        );
-        let whole = files_of(&good);
+        let whole = extracted_whole(&archive, &work.path().join(format!("{name}-whole")));
         let bytes = fs::read(&archive).unwrap();
         let cut = work.path().join(format!("cut-{name}"));
         fs::write(&cut, &bytes[..(bytes.len() as f64 * cut_at) as usize]).unwrap();
@@ -356,15 +354,7 @@ fn a_cut_archive_gives_the_files_before_the_cut_and_exits_3() {
     // A cut zip (its directory lost) is read from its front, entry by entry.
     let archive = work.path().join("out.zip");
     collect(&tree, &archive);
-    let good = work.path().join("zip-whole");
-    run_ok(
-        logkeep()
-            .arg("extract")
-            .arg(&archive)
-            .arg("--to")
-            .arg(&good),
-    );
-    let whole = files_of(&good);
+    let whole = extracted_whole(&archive, &work.path().join("zip-whole"));
     let bytes = fs::read(&archive).unwrap();
     let cut = work.path().join("cut.zip");
     fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
@@ -434,15 +424,7 @@ fn a_tar_gz_cut_between_its_gzip_members_is_known_to_be_cut() {
             .arg("-o")
             .arg(&archive),
     );
-    let good = work.path().join("whole");
-    run_ok(
-        logkeep()
-            .arg("extract")
-            .arg(&archive)
-            .arg("--to")
-            .arg(&good),
-    );
-    let whole = files_of(&good);
+    let whole = extracted_whole(&archive, &work.path().join("whole"));
     // Where each gzip member ends.
     let ends = python(
         "import sys, zlib
@@ -595,15 +577,7 @@ fn a_zip_whose_directory_alone_is_damaged_gives_every_file() {
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("out.zip");
     collect(&tree, &archive);
-    let good = work.path().join("whole");
-    run_ok(
-        logkeep()
-            .arg("extract")
-            .arg(&archive)
-            .arg("--to")
-            .arg(&good),
-    );
-    let whole = files_of(&good);
+    let whole = extracted_whole(&archive, &work.path().join("whole"));
     let made = python(
         "import struct, sys
 src, signature, cut = sys.argv[1:]
@@ -688,15 +662,7 @@ fn a_damaged_zip_entry_is_named_and_the_files_after_it_are_still_extracted() {
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("out.zip");
     collect(&tree, &archive);
-    let good = work.path().join("whole");
-    run_ok(
-        logkeep()
-            .arg("extract")
-            .arg(&archive)
-            .arg("--to")
-            .arg(&good),
-    );
-    let whole = files_of(&good);
+    let whole = extracted_whole(&archive, &work.path().join("whole"));
     // Two bytes flipped in the middle of one entry's compressed data.
     let damaged = "bats-lima-controller/lima-test-stopped/serial.1.log";
     let flipped = work.path().join("flipped.zip");
