@@ -443,7 +443,19 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
         spool.rewind().map_err(|e| Error::io("unwrap", path, &e))?;
         return visit_file(spool, &path.join(only), visit);
     }
+    // Whether an entry could be opened: until one is, an entry whose header
+    // cannot be read may be the first sign of a zip none of whose entries
+    // is where its directory says (the directory's offset is damaged):
+    // that one is read from its front, as if it had no directory.
+    let mut opened_any = false;
     for i in 0..zip.len() {
+        if !opened_any
+            && zip.by_index(i).is_err()
+            && (i..zip.len()).all(|j| zip.by_index(j).is_err())
+        {
+            let file = zip.into_inner().into_inner();
+            return visit_zip_front(file, path, visit);
+        }
         let listed = zip
             .name_for_index(i)
             .and_then(|name| name.ok())
@@ -469,6 +481,7 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
                 continue;
             }
         };
+        opened_any = true;
         let kind = if entry.is_dir() {
             EntryKind::Dir
         } else if entry.is_symlink() {

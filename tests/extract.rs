@@ -525,6 +525,14 @@ print(info.filename)",
         "{}",
         stderr(&out)
     );
+    let cat = run(logkeep().arg("cat").arg(&flipped).arg(&damaged));
+    assert_eq!(cat.status.code(), Some(1));
+    assert!(cat.stdout.is_empty());
+    assert!(
+        stderr(&cat).contains(&format!("nothing of {damaged} could be printed")),
+        "{}",
+        stderr(&cat)
+    );
     let verified = run(logkeep().arg("verify").arg(&flipped));
     assert_eq!(verified.status.code(), Some(3));
     assert!(
@@ -569,8 +577,9 @@ print(info.filename)",
 }
 
 /// A zip whose central directory alone is damaged (its first record's
-/// signature) or cut: every entry is read from the front, whole, and
-/// nothing is said to be missing or altered.
+/// signature, or its offset, so that no entry is where it says) or cut:
+/// every entry is read from the front, whole, and nothing is said to be
+/// missing or altered.
 #[test]
 fn a_zip_whose_directory_alone_is_damaged_gives_every_file() {
     let tree = Tree::new();
@@ -580,21 +589,25 @@ fn a_zip_whose_directory_alone_is_damaged_gives_every_file() {
     let whole = extracted_whole(&archive, &work.path().join("whole"));
     let made = python(
         "import struct, sys
-src, signature, cut = sys.argv[1:]
+src, signature, cut, offset = sys.argv[1:]
 data = bytearray(open(src, 'rb').read())
 end = data.rfind(b'PK\\x05\\x06')
 directory = struct.unpack('<I', data[end + 16:end + 20])[0]
 open(cut, 'wb').write(data[:-20])
+shifted = bytearray(data)
+struct.pack_into('<I', shifted, end + 16, directory - 4)
+open(offset, 'wb').write(shifted)
 data[directory + 2] ^= 0xff
 open(signature, 'wb').write(data)",
         &[
             &archive,
             &work.path().join("signature.zip"),
             &work.path().join("cut.zip"),
+            &work.path().join("offset.zip"),
         ],
     );
     assert!(made.status.success(), "{}", stderr(&made));
-    for name in ["signature.zip", "cut.zip"] {
+    for name in ["signature.zip", "cut.zip", "offset.zip"] {
         let target = work.path().join(name.replace(".zip", ""));
         let out = extract(&work.path().join(name), &target);
         assert_eq!(out.status.code(), Some(3), "{name}: {}", stderr(&out));

@@ -340,11 +340,12 @@ pub fn cat(options: CatOptions) -> Result<ExitStatus> {
     };
     if !file.whole {
         let error = damage.expect("a file not read whole has an error");
+        let printed = match file.len {
+            0 => format!("nothing of {shown} could be printed"),
+            _ => format!("what was printed of {shown} is incomplete"),
+        };
         return Err(Error {
-            message: format!(
-                "{}; what was printed of {shown} is incomplete",
-                error.message
-            ),
+            message: format!("{}; {printed}", error.message),
             ..error
         });
     }

@@ -110,7 +110,11 @@ pub fn run(options: VerifyOptions) -> Result<ExitStatus> {
                 );
             }
             if let Some(stopped) = &v.stopped {
-                if v.not_checked.is_empty() && crate::reader::is_damaged_end_message(stopped) {
+                // Nothing after it: the stream's end, or a zip's directory
+                // after every entry.
+                let nothing_after = crate::reader::is_damaged_end_message(stopped)
+                    || stopped.contains(crate::zip_recovery::DIRECTORY_ONLY);
+                if v.not_checked.is_empty() && nothing_after {
                     println!("  {}", display_str(stopped));
                 } else {
                     println!(
