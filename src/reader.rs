@@ -171,12 +171,18 @@ impl Read for Unopened {
 }
 
 fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
-    let mut archive = tar::Archive::new(stream);
+    let consumed = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let mut archive = tar::Archive::new(Counted {
+        inner: stream,
+        count: std::rc::Rc::clone(&consumed),
+    });
     let entries = archive
         .entries()
         .map_err(|e| Error::io("read tar in", path, &e))?;
     // The last entry met, to say where a damaged header is.
     let mut last: Option<String> = None;
+    // Where the last entry's data ends, padded to a block.
+    let mut data_end = 0u64;
     for entry in entries {
         let mut entry = entry.map_err(|e| match &last {
             Some(last) => Error::new(format!(
@@ -211,6 +217,7 @@ fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Resu
                 .map(|secs| Timestamp(secs.saturating_mul(1_000_000_000))),
         };
         let size = info.size;
+        data_end = (entry.raw_file_position() + size).div_ceil(512) * 512;
         visit(
             &info,
             &mut WholeEntry {
@@ -233,8 +240,9 @@ fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Resu
     })?;
     // The tar reader takes the stream's end for the archive's: a stream cut
     // where it could end (between two of a tar.gz's gzip members) lacks the
-    // second of the two blocks of zeros that end a tar.
-    if rest == 0 {
+    // blocks of zeros that end a tar. (One is enough: GNU tar reads a tar
+    // with a lone zero block.)
+    if rest == 0 && consumed.get() < data_end + 512 {
         let after = match &last {
             Some(last) => format!(" after {}", display_str(last)),
             None => String::new(),
@@ -245,6 +253,20 @@ fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Resu
         )));
     }
     Ok(())
+}
+
+/// A stream that counts the bytes it yields.
+struct Counted<R> {
+    inner: R,
+    count: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
 }
 
 /// A tar entry's bytes: the tar reader yields fewer than its size, without

@@ -491,6 +491,25 @@ while at < len(data):
         }
     }
     assert_eq!((between, inside), (1, 2));
+
+    // One block of zeros at the end, not two: not cut (GNU tar reads it).
+    let lone = work.path().join("lone.tar.gz");
+    let made = python(
+        "import gzip, sys
+data = gzip.decompress(open(sys.argv[1], 'rb').read())
+assert data.endswith(bytes(1024))
+open(sys.argv[2], 'wb').write(gzip.compress(data[:-512]))",
+        &[&archive, &lone],
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    assert!(
+        run(Command::new("tar").arg("-tzf").arg(&lone))
+            .status
+            .success()
+    );
+    let out = extract(&lone, &work.path().join("lone"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(files_of(&work.path().join("lone")), whole);
 }
 
 /// A zip whose entry has a damaged local header: the entry is named from
