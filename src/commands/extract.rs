@@ -176,6 +176,7 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
                     damaged.push(DamagedEntry {
                         name: name.to_string(),
                         reason: io_reason(&e),
+                        read: entry_bytes,
                         kept: kept.map(|path| (path, entry_bytes)),
                     });
                     return Err(Error::io(&format!("read {name} in"), &options.input, &e));
@@ -274,6 +275,7 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         damaged.push(DamagedEntry {
             name: name.clone(),
             reason: damage::reason(&options.input, name, error),
+            read: meta.len(),
             kept: kept.map(|path| (path, meta.len())),
         });
         *at_entry = true;
@@ -371,6 +373,8 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
 struct DamagedEntry {
     name: String,
     reason: String,
+    /// How many of its bytes were read.
+    read: u64,
     /// Where what was read of it is (in the temporary folder; the same
     /// place under the target once renamed), and how many bytes: none when
     /// nothing was.
@@ -414,7 +418,13 @@ fn report_damage(
                 plural(*bytes, "byte"),
                 display_path(&options.to.join(path))
             ),
-            None => "nothing of it could be read".to_string(),
+            None if entry.read == 0 => "nothing of it could be read".to_string(),
+            // Its `.damaged` name is another entry's.
+            None => format!(
+                "the {} read of it are not kept: the archive has a {}{DAMAGED_SUFFIX} already",
+                plural(entry.read, "byte"),
+                display_str(&entry.name)
+            ),
         };
         let _ = writeln!(
             stderr,
