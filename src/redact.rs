@@ -433,6 +433,8 @@ impl Redactor {
                     };
                 }
                 let before: Vec<Secret> = found.into_iter().filter(|s| s.end <= cut).collect();
+                // A line this long is not a name's value line.
+                carry.secret_named = None;
                 output.write_all(&replace(&pending[..cut], &before, &mut counts))?;
                 pending.drain(..cut);
                 continue;
@@ -627,6 +629,9 @@ impl Redactor {
                     let key = caps.get(0).map_or(m.start(), |whole| whole.start());
                     let end = match rule.keyed_value {
                         true => whole_value(text, key, m.start(), m.end(), &rule.name),
+                        false if rule.name == ENV_VALUE_RULE => {
+                            quoted_value_end(text, m.start(), m.end())
+                        }
                         false => m.end(),
                     };
                     if rule.keyed_value && is_a_word_not_a_value(text, m.start(), end) {
@@ -964,6 +969,29 @@ fn secret_name_entry(line: &[u8]) -> Option<Named> {
         prefix: bare_prefix(&caps["prefix"]),
         column: caps.name("key")?.start(),
     })
+}
+
+/// Where a pair's value that the rule found at `start..end` ends: a value
+/// in quotes (`"p,ss w'rd"`) runs to its closing quote (`\"` when it was
+/// opened by `\"`, in JSON escaped once more), or to the line's end.
+fn quoted_value_end(text: &[u8], start: usize, end: usize) -> usize {
+    let Some(&quote) = start.checked_sub(1).and_then(|i| text.get(i)) else {
+        return end;
+    };
+    if quote != b'"' && quote != b'\'' {
+        return end;
+    }
+    let escaped = start >= 2 && text[start - 2] == b'\\';
+    let mut at = start;
+    while let Some(i) = memchr::memchr(quote, &text[at..]).map(|i| at + i) {
+        let backslash = i > start && text[i - 1] == b'\\';
+        match (escaped, backslash) {
+            (true, true) => return i - 1,
+            (false, false) => return i,
+            _ => at = i + 1,
+        }
+    }
+    text.len()
 }
 
 /// A line's prefix as two lines of one source share it: without its

@@ -611,8 +611,10 @@ fn name_value_pairs_of_secret_variables_are_redacted() {
                \x20       - name: TLS_KEY\n\
                \x20         value: \"-----BEGIN RSA PRIVATE KEY-----\n\
                MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw\n\
-               -----END RSA PRIVATE KEY-----\"\n";
-    let text = collect_numbered_secrets("a.log", log, 13);
+               -----END RSA PRIVATE KEY-----\"\n\
+               {\"name\":\"DB_PASSWORD\",\"value\":\"p,hunter14val\"}\n\
+               msg=\"{\\\"name\\\":\\\"API_TOKEN\\\",\\\"value\\\":\\\"it's,hunter15val\\\"}\"\n";
+    let text = collect_numbered_secrets("a.log", log, 15);
     assert!(
         !text.contains("hunter8") && !text.contains("horse"),
         "{text}"
@@ -632,6 +634,8 @@ fn name_value_pairs_of_secret_variables_are_redacted() {
         "\"value\":[REDACTED:env-value]},{\"name\":\"HOME\",\"value\":\"/root\"}]\n",
         "{Name:DB_PASSWORD Value: ValueFrom:0xc00012a0f0}\n",
         "  selector:\n    name: api-token\n  value: 5\n",
+        "{\"name\":\"DB_PASSWORD\",\"value\":\"[REDACTED:env-value]\"}\n",
+        "\\\"value\\\":\\\"[REDACTED:env-value]\\\"}\"\n",
     ] {
         assert!(text.contains(kept), "{kept:?} in {text}");
     }
