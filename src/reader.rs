@@ -217,7 +217,9 @@ fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Resu
                 .map(|secs| Timestamp(secs.saturating_mul(1_000_000_000))),
         };
         let size = info.size;
-        data_end = (entry.raw_file_position() + size).div_ceil(512) * 512;
+        // (As stored: a sparse file's size is that of its data.)
+        let stored = entry.header().entry_size().unwrap_or(size);
+        data_end = (entry.raw_file_position() + stored).div_ceil(512) * 512;
         visit(
             &info,
             &mut WholeEntry {
@@ -465,19 +467,21 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
         spool.rewind().map_err(|e| Error::io("unwrap", path, &e))?;
         return visit_file(spool, &path.join(only), visit);
     }
-    // Whether an entry could be opened: until one is, an entry whose header
-    // cannot be read may be the first sign of a zip none of whose entries
-    // is where its directory says (the directory's offset is damaged):
-    // that one is read from its front, as if it had no directory.
-    let mut opened_any = false;
+    // A zip none of whose entries is where its directory says (the
+    // directory's offset is damaged) is read from its front, as if it had
+    // no directory. (Opening the first entry tells, in nearly every zip.)
+    let damaged_header = |e: &zip::result::ZipError| {
+        matches!(
+            e,
+            zip::result::ZipError::InvalidArchive(_) | zip::result::ZipError::Io(_)
+        )
+    };
+    if !zip.is_empty() && (0..zip.len()).all(|i| zip.by_index(i).is_err_and(|e| damaged_header(&e)))
+    {
+        let file = zip.into_inner().into_inner();
+        return visit_zip_front(file, path, visit);
+    }
     for i in 0..zip.len() {
-        if !opened_any
-            && zip.by_index(i).is_err()
-            && (i..zip.len()).all(|j| zip.by_index(j).is_err())
-        {
-            let file = zip.into_inner().into_inner();
-            return visit_zip_front(file, path, visit);
-        }
         let listed = zip
             .name_for_index(i)
             .and_then(|name| name.ok())
@@ -487,7 +491,9 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
             // Its local header is damaged: the entry, named from the central
             // directory, cannot be read, and the entries after it still can.
             Err(e) => {
-                let Some(name) = listed else {
+                // (An encrypted entry, or one compressed in a way logkeep
+                // does not read, is not damage: a clear error.)
+                let Some(name) = listed.filter(|_| damaged_header(&e)) else {
                     return Err(zip_error(e));
                 };
                 let info = Entry {
@@ -503,7 +509,6 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
                 continue;
             }
         };
-        opened_any = true;
         let kind = if entry.is_dir() {
             EntryKind::Dir
         } else if entry.is_symlink() {

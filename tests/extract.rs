@@ -379,7 +379,7 @@ fn a_cut_archive_gives_the_files_before_the_cut_and_exits_3() {
         .args(["--only", "nomatch/**"]));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("no file --only \"nomatch/**\" matches comes before the damage"),
+        stderr(&out).contains("no file that --only \"nomatch/**\" matches comes before the damage"),
         "{}",
         stderr(&out)
     );
@@ -552,6 +552,37 @@ print(info.filename)",
         "{}",
         stderr(&cat)
     );
+    // An encrypted zip is not passed over entry by entry: one error, which
+    // says why.
+    let plain = work.path().join("plain");
+    fs::create_dir_all(&plain).unwrap();
+    fs::write(plain.join("a.log"), "a line\n").unwrap();
+    let encrypted = work.path().join("encrypted.zip");
+    run_ok(
+        Command::new("zip")
+            .args(["-q", "-P", "secret", "-r"])
+            .arg(&encrypted)
+            .arg(".")
+            .current_dir(&plain),
+    );
+    for command in ["extract", "grep"] {
+        let mut logkeep = logkeep();
+        match command {
+            "extract" => logkeep
+                .arg("extract")
+                .arg(&encrypted)
+                .arg("--to")
+                .arg(work.path().join("enc")),
+            _ => logkeep.args(["grep", "line"]).arg(&encrypted),
+        };
+        let out = run(&mut logkeep);
+        assert_eq!(out.status.code(), Some(1), "{command}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("Password required"),
+            "{command}: {}",
+            stderr(&out)
+        );
+    }
     let verified = run(logkeep().arg("verify").arg(&flipped));
     assert_eq!(verified.status.code(), Some(3));
     assert!(
@@ -597,8 +628,8 @@ print(info.filename)",
 
 /// A zip whose central directory alone is damaged (its first record's
 /// signature, or its offset, so that no entry is where it says) or cut:
-/// every entry is read from the front, whole, and nothing is said to be
-/// missing or altered.
+/// every entry is read from the front, whole, and none is said to be
+/// altered (of the cut one, that no file is missing).
 #[test]
 fn a_zip_whose_directory_alone_is_damaged_gives_every_file() {
     let tree = Tree::new();

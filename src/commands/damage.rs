@@ -35,22 +35,32 @@ pub struct Unreadable {
 /// damaged data: a tar.gz, a tar.zst, or a zip without its central
 /// directory (cut short), read from its front entry by entry.
 pub fn is_stream(input: &Path) -> bool {
-    let mut magic = [0u8; 4];
-    // Not a pipe: opening one waits for a writer (reading refuses it).
-    if !input.is_file() {
-        return false;
-    }
-    let Ok(mut file) = File::open(input) else {
-        return false;
-    };
-    if file.read_exact(&mut magic).is_err() {
-        return false;
-    }
-    match magic {
-        [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd] => true,
-        [b'P', b'K', ..] => crate::reader::zip_lacks_directory(file),
+    match opened_with_magic(input) {
+        Some((_, [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd])) => true,
+        Some((file, [b'P', b'K', ..])) => crate::reader::zip_lacks_directory(file),
         _ => false,
     }
+}
+
+/// Whether `input` is a tar.gz or tar.zst: one checksum, of a gzip member or
+/// of the whole stream, covers many entries' bytes (a zip's covers one).
+pub fn is_compressed_tar(input: &Path) -> bool {
+    matches!(
+        opened_with_magic(input),
+        Some((_, [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd]))
+    )
+}
+
+/// The regular file at `input`, opened, and its first 4 bytes.
+fn opened_with_magic(input: &Path) -> Option<(File, [u8; 4])> {
+    // Not a pipe: opening one waits for a writer (reading refuses it).
+    if !input.is_file() {
+        return None;
+    }
+    let mut file = File::open(input).ok()?;
+    let mut magic = [0u8; 4];
+    file.read_exact(&mut magic).ok()?;
+    Some((file, magic))
 }
 
 /// The error of an archive that cannot be read (as a whole, or far enough to

@@ -109,7 +109,7 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
     let mut failed_here = false;
     // An entry's bytes could not be read: the archive's damage.
     let read_failed = Cell::new(false);
-    let mut damaged = Vec::new();
+    let mut damaged: Vec<DamagedEntry> = Vec::new();
     let mut manifest_written = false;
     let mut each = |entry: &Entry<'_>, data: &mut dyn Read| -> Result<()> {
         let (name, kind) = (entry.name, entry.kind);
@@ -153,6 +153,15 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
             }
         }
         let target = temp.path().join(&relative);
+        // An entry named as what was kept of a damaged one (an archive not
+        // made by logkeep): the entry is what the archive holds.
+        if let Some(clash) = damaged
+            .iter_mut()
+            .find(|d| d.kept.as_ref().is_some_and(|(kept, _)| *kept == relative))
+        {
+            let _ = fs::remove_file(&target);
+            clash.kept = None;
+        }
         // Not while an interruption removes the folder: that would bring it back.
         let mut out = interrupt::exclusive(|| {
             if let Some(dir) = target.parent() {
@@ -295,7 +304,7 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         };
         let error = match &options.only {
             Some(glob) if asked_for == 0 => Error::new(format!(
-                "{}; no file --only {:?} matches comes before the damage",
+                "{}; no file that --only {:?} matches comes before the damage",
                 error.message,
                 display_str(glob.glob().glob())
             )),
@@ -460,7 +469,8 @@ fn report_damage(
             } else {
                 ", and the manifest,"
             },
-            if may_be_altered(error) {
+            // A zip's entries before it passed their own checksums.
+            if may_be_altered(error) && damage::is_compressed_tar(&options.input) {
                 "; what was read before it may be altered"
             } else {
                 ""
