@@ -171,10 +171,9 @@ impl Read for Unopened {
 }
 
 fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
-    let consumed = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let mut archive = tar::Archive::new(Counted {
         inner: stream,
-        count: std::rc::Rc::clone(&consumed),
+        count: 0,
     });
     let entries = archive
         .entries()
@@ -233,7 +232,10 @@ fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Resu
     // gzip's CRC and zstd's content checksum are checked only when the
     // decoder reaches them, after the tar's end-of-archive blocks: read on
     // to the end, or a damaged byte inside goes unnoticed.
-    let rest = io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| {
+    let mut stream = archive.into_inner();
+    // What the tar reader took: up to a block of zeros, or the stream's end.
+    let consumed = stream.count;
+    let rest = io::copy(&mut stream, &mut io::sink()).map_err(|e| {
         Error::new(format!(
             "{DAMAGED_END} of {}: {}",
             display_path(path),
@@ -244,7 +246,7 @@ fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Resu
     // where it could end (between two of a tar.gz's gzip members) lacks the
     // blocks of zeros that end a tar. (One is enough: GNU tar reads a tar
     // with a lone zero block.)
-    if rest == 0 && consumed.get() < data_end + 512 {
+    if rest == 0 && consumed < data_end + 512 {
         let after = match &last {
             Some(last) => format!(" after {}", display_str(last)),
             None => String::new(),
@@ -260,13 +262,13 @@ fn visit_tar(stream: impl Read, path: &Path, visit: &mut VisitEntry<'_>) -> Resu
 /// A stream that counts the bytes it yields.
 struct Counted<R> {
     inner: R,
-    count: std::rc::Rc<std::cell::Cell<u64>>,
+    count: u64,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.set(self.count.get() + n as u64);
+        self.count += n as u64;
         Ok(n)
     }
 }
@@ -318,7 +320,12 @@ pub fn may_be_altered(error: &Error) -> bool {
 /// Whether `error` says only a zip's central directory is damaged: every
 /// entry was read.
 pub fn only_directory_damaged(error: &Error) -> bool {
-    error.message.contains(crate::zip_recovery::DIRECTORY_ONLY)
+    only_directory_damaged_message(&error.message)
+}
+
+/// [`only_directory_damaged`] of an error's message.
+pub fn only_directory_damaged_message(message: &str) -> bool {
+    message.contains(crate::zip_recovery::DIRECTORY_ONLY)
 }
 
 /// [`is_damaged_end`] of an error's message.

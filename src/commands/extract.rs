@@ -157,7 +157,7 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
         // made by logkeep): the entry is what the archive holds.
         if let Some(clash) = damaged
             .iter_mut()
-            .find(|d| d.kept.as_ref().is_some_and(|(kept, _)| *kept == relative))
+            .find(|d| d.kept.as_ref().is_some_and(|kept| *kept == relative))
         {
             let _ = fs::remove_file(&target);
             clash.kept = None;
@@ -186,7 +186,7 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
                         name: name.to_string(),
                         reason: io_reason(&e),
                         read: entry_bytes,
-                        kept: kept.map(|path| (path, entry_bytes)),
+                        kept,
                     });
                     return Err(Error::io(&format!("read {name} in"), &options.input, &e));
                 }
@@ -262,13 +262,18 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
                 Some(at) if !stream && skip.len() + 1 < DAMAGED_MAX => {
                     skip.insert(at);
                 }
-                _ => break Some((e, current.is_some())),
+                _ => {
+                    break Some(Stopped {
+                        error: e,
+                        at_entry: current.is_some(),
+                    });
+                }
             },
         }
     };
     // A zip read from its front (its directory lost) checks an entry's
     // checksum after its bytes: an entry found altered is written already.
-    if let Some((error, at_entry)) = &mut stopped
+    if let Some(Stopped { error, at_entry }) = &mut stopped
         && !*at_entry
         && may_be_altered(error)
         && let Some(name) = &last_done
@@ -285,7 +290,7 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
             name: name.clone(),
             reason: damage::reason(&options.input, name, error),
             read: meta.len(),
-            kept: kept.map(|path| (path, meta.len())),
+            kept,
         });
         *at_entry = true;
     }
@@ -293,7 +298,7 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
     if damaged_any && written == 0 && damaged.iter().all(|d| d.kept.is_none()) {
         // Nothing could be read: no folder of nothing.
         let error = match (&stopped, damaged.first()) {
-            (Some((error, _)), _) => error.clone(),
+            (Some(stopped), _) => stopped.error.clone(),
             (None, Some(entry)) => Error::new(format!(
                 "cannot read {} in {}: {}",
                 display_str(&entry.name),
@@ -378,16 +383,24 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
     })
 }
 
+/// Where and why reading stopped before the archive's end.
+struct Stopped {
+    error: Error,
+    /// At an entry whose bytes could not all be read (the last of the
+    /// damaged ones), not between entries.
+    at_entry: bool,
+}
+
 /// An entry whose bytes could not all be read.
 struct DamagedEntry {
     name: String,
     reason: String,
     /// How many of its bytes were read.
     read: u64,
-    /// Where what was read of it is (in the temporary folder; the same
-    /// place under the target once renamed), and how many bytes: none when
-    /// nothing was.
-    kept: Option<(PathBuf, u64)>,
+    /// Where what was read of it is, relative to the target (and to the
+    /// temporary folder before it): none when nothing was, or it could not
+    /// be kept.
+    kept: Option<PathBuf>,
 }
 
 /// The suffix of a file kept from a damaged entry: the name says it is not
@@ -415,16 +428,16 @@ fn keep_damaged(root: &Path, target: &Path, bytes: u64) -> Option<PathBuf> {
 fn report_damage(
     options: &ExtractOptions,
     damaged: &[DamagedEntry],
-    stopped: Option<&(Error, bool)>,
+    stopped: Option<&Stopped>,
     manifest_written: bool,
 ) {
     let input = display_path(&options.input);
     let mut stderr = std::io::stderr().lock();
     for entry in damaged {
         let what = match &entry.kept {
-            Some((path, bytes)) => format!(
+            Some(path) => format!(
                 "the {} read of it are in {}",
-                plural(*bytes, "byte"),
+                plural(entry.read, "byte"),
                 display_path(&options.to.join(path))
             ),
             None if entry.read == 0 => "nothing of it could be read".to_string(),
@@ -442,7 +455,7 @@ fn report_damage(
             display_str(&entry.reason)
         );
     }
-    let Some((error, at_entry)) = stopped else {
+    let Some(Stopped { error, at_entry }) = stopped else {
         let _ = writeln!(
             stderr,
             "  hint: the other files are whole; download the archive again to get the damaged ones"

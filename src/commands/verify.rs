@@ -113,7 +113,7 @@ pub fn run(options: VerifyOptions) -> Result<ExitStatus> {
                 // Nothing after it: the stream's end, or a zip's directory
                 // after every entry.
                 let nothing_after = crate::reader::is_damaged_end_message(stopped)
-                    || stopped.contains(crate::zip_recovery::DIRECTORY_ONLY);
+                    || crate::reader::only_directory_damaged_message(stopped);
                 if v.not_checked.is_empty() && nothing_after {
                     println!("  {}", display_str(stopped));
                 } else {
