@@ -37,6 +37,15 @@ fn refused(fixture: &str, why: &str) {
     );
 }
 
+/// A new folder holding the fixture tree collected into `name` (its format
+/// told by its extension), and that archive's path.
+fn collected(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join(name);
+    collect(&Tree::new(), &archive);
+    (work, archive)
+}
+
 /// Collect the fixture tree into `archive`.
 fn collect(tree: &Tree, archive: &Path) {
     run_ok(
@@ -138,10 +147,7 @@ fn setuid_bits_are_stripped() {
 
 #[test]
 fn a_good_output_extracts_whole_or_in_part_and_never_into_an_existing_folder() {
-    let tree = Tree::new();
-    let work = tempfile::tempdir().unwrap();
-    let archive = work.path().join("out.zip");
-    collect(&tree, &archive);
+    let (work, archive) = collected("out.zip");
     run_ok(
         logkeep()
             .arg("extract")
@@ -173,10 +179,7 @@ fn a_good_output_extracts_whole_or_in_part_and_never_into_an_existing_folder() {
 
 #[test]
 fn an_only_glob_that_matches_nothing_is_said_and_exits_3() {
-    let tree = Tree::new();
-    let work = tempfile::tempdir().unwrap();
-    let archive = work.path().join("out.tar.zst");
-    collect(&tree, &archive);
+    let (work, archive) = collected("out.tar.zst");
     let target = work.path().join("ex3");
     let out = run(logkeep()
         .arg("extract")
@@ -517,10 +520,7 @@ open(sys.argv[2], 'wb').write(gzip.compress(data[:-512]))",
 /// and `logkeep verify` find.
 #[test]
 fn a_zip_entry_with_a_damaged_header_is_named_and_the_rest_extracted() {
-    let tree = Tree::new();
-    let work = tempfile::tempdir().unwrap();
-    let archive = work.path().join("out.zip");
-    collect(&tree, &archive);
+    let (work, archive) = collected("out.zip");
     let flipped = work.path().join("header.zip");
     let flip = python(
         "import sys, zipfile
@@ -596,10 +596,7 @@ print(info.filename)",
 /// after its bytes were written is moved to `NAME.damaged`.
 #[test]
 fn an_altered_entry_of_a_cut_zip_is_not_left_under_its_name() {
-    let tree = Tree::new();
-    let work = tempfile::tempdir().unwrap();
-    let archive = work.path().join("out.zip");
-    collect(&tree, &archive);
+    let (work, archive) = collected("out.zip");
     let altered = work.path().join("altered.zip");
     let alter = python(
         "import sys, zipfile
@@ -632,10 +629,7 @@ print(info.filename)",
 /// altered (of the cut one, that no file is missing).
 #[test]
 fn a_zip_whose_directory_alone_is_damaged_gives_every_file() {
-    let tree = Tree::new();
-    let work = tempfile::tempdir().unwrap();
-    let archive = work.path().join("out.zip");
-    collect(&tree, &archive);
+    let (work, archive) = collected("out.zip");
     let whole = extracted_whole(&archive, &work.path().join("whole"));
     let made = python(
         "import struct, sys
@@ -674,10 +668,7 @@ open(signature, 'wb').write(data)",
 /// reach the terminal escaped: a colour code or worse stays text.
 #[test]
 fn bytes_of_a_damaged_header_are_escaped_in_messages() {
-    let tree = Tree::new();
-    let work = tempfile::tempdir().unwrap();
-    let archive = work.path().join("out.tar.gz");
-    collect(&tree, &archive);
+    let (work, archive) = collected("out.tar.gz");
     let damaged = work.path().join("escape.tar.gz");
     let made = python(
         "import gzip, sys
@@ -721,10 +712,7 @@ fn assert_no_temporary_folder(dir: &Path) {
 
 #[test]
 fn a_damaged_zip_entry_is_named_and_the_files_after_it_are_still_extracted() {
-    let tree = Tree::new();
-    let work = tempfile::tempdir().unwrap();
-    let archive = work.path().join("out.zip");
-    collect(&tree, &archive);
+    let (work, archive) = collected("out.zip");
     let whole = extracted_whole(&archive, &work.path().join("whole"));
     // Two bytes flipped in the middle of one entry's compressed data.
     let damaged = "bats-lima-controller/lima-test-stopped/serial.1.log";
@@ -777,10 +765,7 @@ open(dst, 'wb').write(data)",
 
 #[test]
 fn a_stream_whose_end_does_not_check_is_extracted_whole_and_said_to_be_maybe_altered() {
-    let tree = Tree::new();
-    let work = tempfile::tempdir().unwrap();
-    let archive = work.path().join("out.tar.gz");
-    collect(&tree, &archive);
+    let (work, archive) = collected("out.tar.gz");
     // The gzip trailer's CRC-32, flipped: every byte of data is still right.
     let mut bytes = fs::read(&archive).unwrap();
     let crc = bytes.len() - 6;
