@@ -704,19 +704,7 @@ fn whole_value(text: &[u8], key: usize, start: usize, end: usize, rule: &str) ->
             .or_else(|| quoted_word(text, start)),
     };
     match opening {
-        Some((quote, at)) => {
-            let escaped = at >= 1 && text[at - 1] == b'\\';
-            let mut from = start;
-            while let Some(i) = memchr::memchr(quote, &text[from..]).map(|i| from + i) {
-                let backslash = i > 0 && text[i - 1] == b'\\';
-                match (escaped, backslash) {
-                    (true, true) => return (i - 1).max(end),
-                    (false, false) => return i.max(end),
-                    _ => from = i + 1,
-                }
-            }
-            line_end
-        }
+        Some((quote, at)) => closing_quote(text, quote, at, start).max(end),
         _ if rule == "env-secret" && text[..key].trim_ascii().is_empty() => line_end,
         _ => without_unopened_closers(&text[start..end]) + start,
     }
@@ -972,23 +960,26 @@ fn secret_name_entry(line: &[u8]) -> Option<Named> {
 }
 
 /// Where a pair's value that the rule found at `start..end` ends: a value
-/// in quotes (`"p,ss w'rd"`) runs to its closing quote (`\"` when it was
-/// opened by `\"`, in JSON escaped once more), or to the line's end.
+/// in quotes (`"p,ss w'rd"`) runs to its closing quote, or to the line's end.
 fn quoted_value_end(text: &[u8], start: usize, end: usize) -> usize {
-    let Some(&quote) = start.checked_sub(1).and_then(|i| text.get(i)) else {
-        return end;
-    };
-    if quote != b'"' && quote != b'\'' {
-        return end;
+    match start.checked_sub(1).map(|at| (text[at], at)) {
+        Some((quote @ (b'"' | b'\''), at)) => closing_quote(text, quote, at, start),
+        _ => end,
     }
-    let escaped = start >= 2 && text[start - 2] == b'\\';
-    let mut at = start;
-    while let Some(i) = memchr::memchr(quote, &text[at..]).map(|i| at + i) {
-        let backslash = i > start && text[i - 1] == b'\\';
+}
+
+/// Where the value that `quote` at `at` opens ends (searching from `from`):
+/// at the next quote of its kind, `\"` when it was opened by `\"` (JSON
+/// escaped once more), or at the line's end.
+fn closing_quote(text: &[u8], quote: u8, at: usize, from: usize) -> usize {
+    let escaped = at >= 1 && text[at - 1] == b'\\';
+    let mut from = from;
+    while let Some(i) = memchr::memchr(quote, &text[from..]).map(|i| from + i) {
+        let backslash = i > 0 && text[i - 1] == b'\\';
         match (escaped, backslash) {
             (true, true) => return i - 1,
             (false, false) => return i,
-            _ => at = i + 1,
+            _ => from = i + 1,
         }
     }
     text.len()

@@ -29,6 +29,18 @@ const DIRECTORY_STARTS: [u32; 3] = [0x0201_4b50, 0x0605_4b50, 0x0606_4b50];
 pub const DIRECTORY_ONLY: &str =
     "its central directory is cut short or damaged; every entry before it was read";
 
+/// Said of an entry whose checksum fails once its bytes were read: the
+/// visitor has seen them all by then.
+const ALTERED: &str = "its checksum fails (it is altered)";
+
+/// Whether `error` says the entry `name`, read to its end, is altered.
+pub fn is_altered_entry(error: &Error, name: &str) -> bool {
+    error
+        .message
+        .strip_prefix(&format!("cannot read {} in ", display_str(name)))
+        .is_some_and(|rest| rest.ends_with(ALTERED))
+}
+
 const ENCRYPTED: u16 = 1;
 const HAS_DESCRIPTOR: u16 = 1 << 3;
 const STORED: u16 = 0;
@@ -182,7 +194,7 @@ pub fn visit_local_entries(file: File, path: &Path, visit: &mut VisitEntry<'_>) 
         };
         if !sizes_match {
             return Err(Error::new(format!(
-                "cannot read {} in {}: its checksum fails (it is altered)",
+                "cannot read {} in {}: {ALTERED}",
                 display_str(&name),
                 display_path(path)
             )));

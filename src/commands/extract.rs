@@ -275,11 +275,8 @@ pub fn run(options: ExtractOptions) -> Result<ExitStatus> {
     // checksum after its bytes: an entry found altered is written already.
     if let Some(Stopped { error, at_entry }) = &mut stopped
         && !*at_entry
-        && may_be_altered(error)
         && let Some(name) = &last_done
-        && error
-            .message
-            .starts_with(&format!("cannot read {} in ", display_str(name)))
+        && crate::zip_recovery::is_altered_entry(error, name)
         && let Ok(relative) = check_name(name)
         && let Ok(meta) = fs::symlink_metadata(temp.path().join(&relative))
         && meta.is_file()
