@@ -131,7 +131,7 @@ fn add_manifest(writer: &mut dyn ArchiveWriter, json: &mut dyn Read, len: u64) -
         error: None,
     };
     writer
-        .add_file(&entry, &mut json)
+        .add_manifest(&entry, &mut json)
         .map_err(|written| match json.error.take() {
             Some(e) => Error::new(format!(
                 "cannot read the manifest back from a temporary file: {}",

@@ -166,6 +166,11 @@ pub trait ArchiveWriter {
     fn add_bytes(&mut self, entry: &EntryMeta<'_>, mut data: &[u8]) -> Result<()> {
         self.add_file(entry, &mut data)
     }
+    /// Add the manifest, the last entry: JSON with a random SHA-256 per
+    /// file, which some compressors take better with other settings.
+    fn add_manifest(&mut self, entry: &EntryMeta<'_>, data: &mut dyn Read) -> Result<()> {
+        self.add_file(entry, data)
+    }
     /// Write the end of the archive and flush it to disk.
     fn finish(self: Box<Self>) -> Result<()>;
 }
