@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::sanitize::{display_path, display_str};
 use crate::timestamp::Timestamp;
+use zip::result::ZipError;
 
 /// One regular file as it is read: its path in the layout, its size, its bytes.
 pub type Visit<'a> = dyn FnMut(&str, u64, &mut dyn Read) -> Result<()> + 'a;
@@ -443,8 +444,19 @@ fn check_zip_names(file: File, zip: &zip::ZipArchive<BufReader<File>>, path: &Pa
 }
 
 fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
-    let zip_error = |e: zip::result::ZipError| {
-        Error::new(format!("cannot read zip {}: {e}", display_path(path)))
+    let zip_error = |e: ZipError| {
+        let error = Error::new(format!("cannot read zip {}: {e}", display_path(path)));
+        match e {
+            // Not damage: downloading it again would not help.
+            ZipError::UnsupportedArchive(_)
+            | ZipError::CompressionMethodNotSupported(_)
+            | ZipError::InvalidPassword => error.with_hint(
+                "logkeep writes zips deflated and without a password, so another tool made \
+                 this one: unpack it with that tool (`unzip -P PASSWORD` for a password), \
+                 then give logkeep the folder",
+            ),
+            _ => error,
+        }
     };
     let copy = file.try_clone().map_err(|e| Error::io("read", path, &e))?;
     let mut zip = match zip::ZipArchive::new(BufReader::new(file)) {
@@ -477,12 +489,7 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
     // A zip none of whose entries is where its directory says (the
     // directory's offset is damaged) is read from its front, as if it had
     // no directory. (Opening the first entry tells, in nearly every zip.)
-    let damaged_header = |e: &zip::result::ZipError| {
-        matches!(
-            e,
-            zip::result::ZipError::InvalidArchive(_) | zip::result::ZipError::Io(_)
-        )
-    };
+    let damaged_header = |e: &ZipError| matches!(e, ZipError::InvalidArchive(_) | ZipError::Io(_));
     if !zip.is_empty() && (0..zip.len()).all(|i| zip.by_index(i).is_err_and(|e| damaged_header(&e)))
     {
         let file = zip.into_inner().into_inner();

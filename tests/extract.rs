@@ -582,6 +582,13 @@ print(info.filename)",
             "{command}: {}",
             stderr(&out)
         );
+        // Not taken for damage: the hint is how to open it, not to download
+        // it again.
+        assert!(
+            stderr(&out).contains("unzip -P PASSWORD") && !stderr(&out).contains("again"),
+            "{command}: {}",
+            stderr(&out)
+        );
     }
     let verified = run(logkeep().arg("verify").arg(&flipped));
     assert_eq!(verified.status.code(), Some(3));
