@@ -319,6 +319,20 @@ mod tests {
         (Box::new(TarWriter::zstd(file, 3, &out).unwrap()), out)
     }
 
+    /// The names and bytes of a tar.zst's entries, in order.
+    fn read_back(archive: &Path) -> Vec<(String, Vec<u8>)> {
+        let decoder = zstd::Decoder::new(File::open(archive).unwrap()).unwrap();
+        let mut entries = Vec::new();
+        for entry in tar::Archive::new(decoder).entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).unwrap();
+            entries.push((path, data));
+        }
+        entries
+    }
+
     #[test]
     fn entries_from_readers_and_from_memory_read_back_with_their_names_and_bytes() {
         let dir = tempfile::tempdir().unwrap();
@@ -352,16 +366,7 @@ mod tests {
             }
         }
         writer.finish().unwrap();
-        let decoder = zstd::Decoder::new(File::open(&out).unwrap()).unwrap();
-        let mut archive = tar::Archive::new(decoder);
-        let mut found = Vec::new();
-        for entry in archive.entries().unwrap() {
-            let mut entry = entry.unwrap();
-            let path = entry.path().unwrap().to_string_lossy().into_owned();
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).unwrap();
-            found.push((path, data));
-        }
+        let found = read_back(&out);
         assert_eq!(found.len(), expected.len());
         for ((path, data), (want_path, want)) in found.iter().zip(&expected) {
             assert_eq!(path, want_path);
@@ -419,15 +424,7 @@ mod tests {
         }
         .unwrap();
         writer.finish().unwrap();
-        let decoder = zstd::Decoder::new(File::open(&out).unwrap()).unwrap();
-        let mut entries = Vec::new();
-        for entry in tar::Archive::new(decoder).entries().unwrap() {
-            let mut entry = entry.unwrap();
-            let path = entry.path().unwrap().to_string_lossy().into_owned();
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).unwrap();
-            entries.push((path, data));
-        }
+        let entries = read_back(&out);
         let expected = [("vm/test.log", log), ("manifest.json", checksums)]
             .map(|(path, data)| (path.to_string(), data.into_bytes()));
         assert_eq!(entries, expected);
