@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::sanitize::{display_path, display_str};
 use crate::timestamp::Timestamp;
+use zip::CompressionMethod;
 use zip::result::ZipError;
 
 /// One regular file as it is read: its path in the layout, its size, its bytes.
@@ -444,17 +445,16 @@ fn check_zip_names(file: File, zip: &zip::ZipArchive<BufReader<File>>, path: &Pa
 }
 
 fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
-    let zip_error = |e: ZipError| {
-        let error = Error::new(format!("cannot read zip {}: {e}", display_path(path)));
+    let zip_error = |e: ZipError, entry: Option<&str>| {
+        let entry = entry.map_or(String::new(), |name| format!("{}: ", display_str(name)));
+        let error = Error::new(format!(
+            "cannot read zip {}: {entry}{e}",
+            display_path(path)
+        ));
         match e {
-            // Not damage: downloading it again would not help.
             ZipError::UnsupportedArchive(_)
             | ZipError::CompressionMethodNotSupported(_)
-            | ZipError::InvalidPassword => error.with_hint(
-                "logkeep writes zips deflated and without a password, so another tool made \
-                 this one: unpack it with that tool (`unzip -P PASSWORD` for a password), \
-                 then give logkeep the folder",
-            ),
+            | ZipError::InvalidPassword => error.with_hint(NOT_LOGKEEPS_ZIP),
             _ => error,
         }
     };
@@ -481,8 +481,11 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
         // Spooled to a temporary file, as a zip inside needs to seek. It has
         // no name: nothing is left behind, even when the run is interrupted.
         let mut spool = tempfile::tempfile().map_err(|e| Error::io("unwrap", path, &e))?;
-        io::copy(&mut zip.by_index(0).map_err(zip_error)?, &mut spool)
-            .map_err(|e| Error::io("unwrap", path, &e))?;
+        io::copy(
+            &mut zip.by_index(0).map_err(|e| zip_error(e, None))?,
+            &mut spool,
+        )
+        .map_err(|e| Error::io("unwrap", path, &e))?;
         spool.rewind().map_err(|e| Error::io("unwrap", path, &e))?;
         return visit_file(spool, &path.join(only), visit);
     }
@@ -507,8 +510,11 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
             Err(e) => {
                 // (An encrypted entry, or one compressed in a way logkeep
                 // does not read, is not damage: a clear error.)
-                let Some(name) = listed.filter(|_| damaged_header(&e)) else {
-                    return Err(zip_error(e));
+                if !damaged_header(&e) {
+                    return Err(zip_error(e, listed.as_deref()));
+                }
+                let Some(name) = listed else {
+                    return Err(zip_error(e, None));
                 };
                 let info = Entry {
                     name: &name,
@@ -530,7 +536,21 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
         } else {
             EntryKind::File
         };
-        let name = entry.name().map_err(zip_error)?.into_owned();
+        let name = entry.name().map_err(|e| zip_error(e, None))?.into_owned();
+        // The zip crate finds out only at the first read, as an I/O error
+        // that would be taken for damage.
+        if !matches!(
+            entry.compression(),
+            CompressionMethod::Stored | CompressionMethod::Deflated
+        ) {
+            return Err(Error::new(format!(
+                "cannot read zip {}: {} is compressed with {}, which logkeep does not read",
+                display_path(path),
+                display_str(&name),
+                zip_method_name(entry.compression())
+            ))
+            .with_hint(NOT_LOGKEEPS_ZIP));
+        }
         let info = Entry {
             name: &name,
             kind,
@@ -540,6 +560,35 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
         visit(&info, &mut entry)?;
     }
     Ok(())
+}
+
+/// What to do with a zip that is encrypted, or compressed in a way logkeep
+/// does not read: not damage, so downloading it again would not help.
+const NOT_LOGKEEPS_ZIP: &str = "logkeep writes zips deflated and without a password, so \
+     another tool made or changed this one: unpack it with that tool (`unzip` asks for a \
+     zip's password; 7-Zip also reads AES, bzip2 and LZMA), then give logkeep the folder";
+
+/// A zip compression method (APPNOTE 4.4.5) by name, for one logkeep does
+/// not read.
+fn zip_method_name(method: CompressionMethod) -> String {
+    #[allow(deprecated)] // The zip crate's only way to the number.
+    let CompressionMethod::Unsupported(number) = method else {
+        return format!("{method:?}");
+    };
+    let name = match number {
+        1 => "Shrink",
+        2..=5 => "Reduce",
+        6 => "Implode",
+        9 => "Deflate64",
+        12 => "bzip2",
+        14 => "LZMA",
+        93 => "Zstandard",
+        95 => "XZ",
+        98 => "PPMd",
+        99 => "AES encryption",
+        _ => return format!("method {number}"),
+    };
+    name.to_string()
 }
 
 /// Whether a file of GitHub's zip is named as an archive logkeep reads.

@@ -565,30 +565,49 @@ print(info.filename)",
             .arg(".")
             .current_dir(&plain),
     );
-    for command in ["extract", "grep"] {
-        let mut logkeep = logkeep();
-        match command {
-            "extract" => logkeep
-                .arg("extract")
-                .arg(&encrypted)
-                .arg("--to")
-                .arg(work.path().join("enc")),
-            _ => logkeep.args(["grep", "line"]).arg(&encrypted),
-        };
-        let out = run(&mut logkeep);
-        assert_eq!(out.status.code(), Some(1), "{command}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains("Password required"),
-            "{command}: {}",
-            stderr(&out)
-        );
-        // Not taken for damage: the hint is how to open it, not to download
-        // it again.
-        assert!(
-            stderr(&out).contains("unzip -P PASSWORD") && !stderr(&out).contains("again"),
-            "{command}: {}",
-            stderr(&out)
-        );
+    // Nor is one compressed in a way logkeep does not read, which the zip
+    // library finds out only at the first read.
+    let bzip2 = work.path().join("bzip2.zip");
+    let made = common::python(
+        "import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_BZIP2) as z:
+    z.writestr('a.log', 'a line\\n')",
+        &[&bzip2],
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    for (zip, says) in [
+        (
+            &encrypted,
+            "a.log: unsupported Zip archive: Password required",
+        ),
+        (
+            &bzip2,
+            "a.log is compressed with bzip2, which logkeep does not read",
+        ),
+    ] {
+        for command in ["extract", "grep", "verify"] {
+            let mut logkeep = logkeep();
+            match command {
+                "extract" => logkeep
+                    .arg("extract")
+                    .arg(zip)
+                    .arg("--to")
+                    .arg(work.path().join("unsupported")),
+                "grep" => logkeep.args(["grep", "line"]).arg(zip),
+                _ => logkeep.arg("verify").arg(zip),
+            };
+            let out = run(&mut logkeep);
+            assert_eq!(out.status.code(), Some(1), "{command}: {}", stderr(&out));
+            assert!(stderr(&out).contains(says), "{command}: {}", stderr(&out));
+            // Not taken for damage: the hint is how to open it, not to
+            // download it again.
+            assert!(
+                stderr(&out).contains("then give logkeep the folder")
+                    && !stderr(&out).contains("again"),
+                "{command}: {}",
+                stderr(&out)
+            );
+        }
     }
     let verified = run(logkeep().arg("verify").arg(&flipped));
     assert_eq!(verified.status.code(), Some(3));
