@@ -568,7 +568,7 @@ print(info.filename)",
     // Nor is one compressed in a way logkeep does not read, which the zip
     // library finds out only at the first read.
     let bzip2 = work.path().join("bzip2.zip");
-    let made = common::python(
+    let made = python(
         "import sys, zipfile
 with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_BZIP2) as z:
     z.writestr('a.log', 'a line\\n')",
