@@ -1158,6 +1158,39 @@ fn camel_case_secret_keys_are_redacted() {
     );
 }
 
+/// An object store's secret key, as MinIO, S3 clients and their configs
+/// name it; a key that only refers to one (Kubernetes' `secretKeyRef`) is
+/// left alone.
+#[test]
+fn object_store_secret_keys_are_redacted() {
+    let log = concat!(
+        "secretKey: minio-hunter1\n",
+        r#"{"accessKey":"minio","secretKey":"minio-hunter2"}"#,
+        "\n",
+        "minioSecretKey=minio-hunter3 s3SecretKey: minio-hunter4\n",
+        "mc admin user add --secret-key minio-hunter5 --secret_key=minio-hunter6\n",
+        "secret_key = minio-hunter7\n",
+        r#"{"secret_key": "minio-hunter8", "secret-access-key": "minio-hunter9"}"#,
+        "\n",
+        "valueFrom: {secretKeyRef: {name: minio, key: root-password}}\n",
+    );
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(
+        text.contains(r#"{"accessKey":"minio","secretKey":"[REDACTED:password]"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("--secret-key [REDACTED:password] --secret_key=[REDACTED:password]"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("valueFrom: {secretKeyRef: {name: minio, key: root-password}}\n"),
+        "{text}"
+    );
+}
+
 /// Request headers as Go prints an `http.Header` (`map[Authorization:[…]]`)
 /// or JSON holds it (`"X-Api-Key": ["…"]`), and an `X-Api-Key:` header as
 /// `curl -v` shows it: the value in brackets goes, not just the bracket.
