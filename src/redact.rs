@@ -243,8 +243,9 @@ pub fn builtin_rules() -> Vec<Rule> {
             // `docker login … -p x` (any `login`: registries, az, oc),
             // `curl -u user:x` (`--user`; a proxy's `-U`, `--proxy-user`)
             // and `--token x` (also `--auth-token x`, and `<<< x`);
-            // an object store's secret key (`secretKey: x`, MinIO's and
-            // S3 clients' `secret_key = x`, `--secret-key x`);
+            // an object store's secret key in any spelling (`secretKey: x`,
+            // `SecretKey = "x"`, `secret_key = x`, `fs.s3a.secret.key=x`,
+            // `Secret Key: x` as s3cmd prints it, `--s3-secret-access-key x`);
             // `--api-key x`, `--client-secret x` (not any `--*-secret`:
             // `--pull-secret regcred` names one), and each of those flags
             // in a JSON argument list (`["--password","x"]`); `.netrc`'s
@@ -252,7 +253,7 @@ pub fn builtin_rules() -> Vec<Rule> {
             // A `passphrase` is a password in each form, and so is a Java
             // property's (`-Dpassword=x`).
             concat!(
-                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key|secret[_-](?:access[_-])?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key|secret[_-](?:access[_-])?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret(?:[_-](?:access[_-])?key)?|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret(?:Key)?|Token|ApiKey)|\bsecretKey)(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|(?:--?(?:password|passwd|passphrase)|--(?:[a-z]+-)*api-key|--client-secret|--secret[-_](?:access[-_])?key)(?:\s+\\?["']?|\\?"\s*,\s*\\?")|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?["']?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bmachine\s+\S+\s+login\s+\S+\s+password\s+|\s-pass(?:in|out)\s+["']?pass:|"#,
+                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key|secret[_.-]?(?:access[_.-]?)?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key|secret[ _.-]?(?:access[_.-]?)?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret(?:[_.-]?(?:access[_.-]?)?key)?|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret(?:(?:Access)?Key)?|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|(?:--?(?:password|passwd|passphrase)|--(?:[a-z]+-)*api-key|--client-secret|--(?:[a-z0-9]+-)*secret[-_]?(?:access[-_]?)?key)(?:\s+\\?["']?|\\?"\s*,\s*\\?")|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?["']?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bmachine\s+\S+\s+login\s+\S+\s+password\s+|\s-pass(?:in|out)\s+["']?pass:|"#,
                 curl_user_option!(),
                 r#"[^\s:"']*:|[\s"]--(?:[a-z]+-)*token(?:\s+(?:<<<\s*)?["']?|\\?"\s*,\s*\\?")))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#
             ),

@@ -1172,7 +1172,14 @@ fn object_store_secret_keys_are_redacted() {
         "secret_key = minio-hunter7\n",
         r#"{"secret_key": "minio-hunter8", "secret-access-key": "minio-hunter9"}"#,
         "\n",
+        "  SecretKey = \"minio-hunter10\"\n",
+        "{AccessKey:minio SecretKey:minio-hunter11} secretkey: minio-hunter12\n",
+        "REGISTRY_STORAGE_S3_SECRETKEY=minio-hunter13 secretAccessKey: minio-hunter14\n",
+        "rclone copy . m:b --s3-secret-access-key minio-hunter15 --minio-secret-key minio-hunter16\n",
+        "spark-submit --conf spark.hadoop.fs.s3a.secret.key=minio-hunter17 app.py\n",
+        "  Secret Key: minio-hunter18\n",
         "valueFrom: {secretKeyRef: {name: minio, key: root-password}}\n",
+        "--secret-key-file /run/secrets/sk secretKeyName: minio secret_key_id=AK1\n",
     );
     let text = collect_one_log("a.log", log.as_bytes(), &[]);
     let text = String::from_utf8_lossy(&text);
@@ -1186,7 +1193,10 @@ fn object_store_secret_keys_are_redacted() {
         "{text}"
     );
     assert!(
-        text.ends_with("valueFrom: {secretKeyRef: {name: minio, key: root-password}}\n"),
+        text.ends_with(concat!(
+            "valueFrom: {secretKeyRef: {name: minio, key: root-password}}\n",
+            "--secret-key-file /run/secrets/sk secretKeyName: minio secret_key_id=AK1\n",
+        )),
         "{text}"
     );
 }
