@@ -262,6 +262,23 @@ fn tar_order(archive: &Path) -> Vec<String> {
     common::stdout(&out).lines().map(str::to_string).collect()
 }
 
+/// Run Python `body` on a copy of the zip `src`: it finds `data` (its
+/// bytes, to change), `zip` (a `zipfile.ZipFile` of it), `dst` (where to
+/// write the result) and `args` (the rest of `args`). Its run is checked;
+/// what it printed is given back, trimmed.
+fn alter_zip(src: &Path, dst: &Path, args: &[&Path], body: &str) -> String {
+    let script = format!(
+        "import struct, sys, zipfile
+src, dst, *args = sys.argv[1:]
+data = bytearray(open(src, 'rb').read())
+zip = zipfile.ZipFile(src)
+{body}"
+    );
+    let out = python(&script, &[&[src, dst], args].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    common::stdout(&out).trim().to_string()
+}
+
 /// `whole` and `cut`: a good archive's files (extracted by logkeep and
 /// checked by GNU tar's listing) and what logkeep extracted of the same
 /// archive cut short. The files before the damaged one are whole, the
@@ -522,17 +539,15 @@ open(sys.argv[2], 'wb').write(gzip.compress(data[:-512]))",
 fn a_zip_entry_with_a_damaged_header_is_named_and_the_rest_extracted() {
     let (work, archive) = collected("out.zip");
     let flipped = work.path().join("header.zip");
-    let flip = python(
-        "import sys, zipfile
-src, dst = sys.argv[1:]
-data = bytearray(open(src, 'rb').read())
-info = zipfile.ZipFile(src).infolist()[1]
+    let damaged = alter_zip(
+        &archive,
+        &flipped,
+        &[],
+        "info = zip.infolist()[1]
 data[info.header_offset] ^= 0xff
 open(dst, 'wb').write(data)
 print(info.filename)",
-        &[&archive, &flipped],
     );
-    let damaged = common::stdout(&flip).trim().to_string();
     let target = work.path().join("out");
     let out = extract(&flipped, &target);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
@@ -624,19 +639,17 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_BZIP2) as z:
 fn an_altered_entry_of_a_cut_zip_is_not_left_under_its_name() {
     let (work, archive) = collected("out.zip");
     let altered = work.path().join("altered.zip");
-    let alter = python(
-        "import sys, zipfile
-src, dst = sys.argv[1:]
-data = bytearray(open(src, 'rb').read())
-info = zipfile.ZipFile(src).infolist()[3]
+    let name = alter_zip(
+        &archive,
+        &altered,
+        &[],
+        "info = zip.infolist()[3]
 # A byte of its stored or deflated data, then the zip cut after it.
 at = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + 2
 data[at] ^= 0x01
 open(dst, 'wb').write(data[:at + info.compress_size + 200])
 print(info.filename)",
-        &[&archive, &altered],
     );
-    let name = common::stdout(&alter).trim().to_string();
     let target = work.path().join("out");
     let out = extract(&altered, &target);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
@@ -743,20 +756,18 @@ fn a_damaged_zip_entry_is_named_and_the_files_after_it_are_still_extracted() {
     // Two bytes flipped in the middle of one entry's compressed data.
     let damaged = "bats-lima-controller/lima-test-stopped/serial.1.log";
     let flipped = work.path().join("flipped.zip");
-    let flip = python(
-        "import struct, sys, zipfile
-src, dst, name = sys.argv[1:]
-data = bytearray(open(src, 'rb').read())
-info = zipfile.ZipFile(src).getinfo(name)
+    alter_zip(
+        &archive,
+        &flipped,
+        &[Path::new(damaged)],
+        "info = zip.getinfo(args[0])
 at = info.header_offset
 n, extra = struct.unpack('<HH', data[at + 26:at + 30])
 middle = at + 30 + n + extra + info.compress_size // 2
 data[middle] ^= 0xff
 data[middle + 1] ^= 0xff
 open(dst, 'wb').write(data)",
-        &[&archive, &flipped, Path::new(damaged)],
     );
-    assert!(flip.status.success(), "{}", stderr(&flip));
     // unzip, the peer, finds the same damage.
     let unzip = run(Command::new("unzip").arg("-tq").arg(&flipped));
     assert!(!unzip.status.success());
