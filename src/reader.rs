@@ -568,27 +568,13 @@ const NOT_LOGKEEPS_ZIP: &str = "logkeep writes zips deflated and without a passw
      another tool made or changed this one: unpack it with that tool (`unzip` asks for a \
      zip's password; 7-Zip also reads AES, bzip2 and LZMA), then give logkeep the folder";
 
-/// A zip compression method (APPNOTE 4.4.5) by name, for one logkeep does
-/// not read.
+/// A zip compression method logkeep does not read, by name.
 fn zip_method_name(method: CompressionMethod) -> String {
     #[allow(deprecated)] // The zip crate's only way to the number.
-    let CompressionMethod::Unsupported(number) = method else {
-        return format!("{method:?}");
-    };
-    let name = match number {
-        1 => "Shrink",
-        2..=5 => "Reduce",
-        6 => "Implode",
-        9 => "Deflate64",
-        12 => "bzip2",
-        14 => "LZMA",
-        93 => "Zstandard",
-        95 => "XZ",
-        98 => "PPMd",
-        99 => "AES encryption",
-        _ => return format!("method {number}"),
-    };
-    name.to_string()
+    match method {
+        CompressionMethod::Unsupported(number) => crate::zip_recovery::method_name(number),
+        _ => format!("{method:?}"),
+    }
 }
 
 /// Whether a file of GitHub's zip is named as an archive logkeep reads.

@@ -137,8 +137,9 @@ pub fn visit_local_entries(file: File, path: &Path, visit: &mut VisitEntry<'_>) 
             method => {
                 return Err(stopped(
                     &format!(
-                        "{} is compressed with method {method}, which logkeep does not read",
-                        display_str(&name)
+                        "{} is compressed with {}, which logkeep does not read",
+                        display_str(&name),
+                        method_name(method)
                     ),
                     &last,
                 ));
@@ -416,6 +417,25 @@ impl<R: Read> Read for Checked<'_, R> {
         self.len += n as u64;
         Ok(n)
     }
+}
+
+/// A zip compression method (APPNOTE 4.4.5), by name, for the ones logkeep
+/// does not read.
+pub fn method_name(number: u16) -> String {
+    let name = match number {
+        1 => "Shrink",
+        2..=5 => "Reduce",
+        6 => "Implode",
+        9 => "Deflate64",
+        12 => "bzip2",
+        14 => "LZMA",
+        93 => "Zstandard",
+        95 => "XZ",
+        98 => "PPMd",
+        99 => "AES encryption",
+        _ => return format!("method {number}"),
+    };
+    name.to_string()
 }
 
 #[cfg(test)]
