@@ -171,9 +171,12 @@ pub fn builtin_rules() -> Vec<Rule> {
         ),
         (
             "kubeconfig",
-            // (`-key`: the password rule's too, for `x-api-key`.)
+            // (`-key`: the password rule's too, for `x-api-key`.) A token
+            // may hold `:` and `~`: k3s's (`K10…::server:…`), Rancher's
+            // (`kubeconfig-user-x.c-y:…`), Azure's client secrets. One plain
+            // word is prose, not a token: see `KUBECONFIG_RULE`.
             &["-key", "-certificate-data", "oken", "OKEN"],
-            r#"(?i)(?:client-key-data|client-certificate-data|\btoken)\\?["']?\s*:\s*\\?["']?(?P<s>[A-Za-z0-9+/=._-]{8,})"#,
+            r#"(?i)(?:client-key-data|client-certificate-data|\btoken)\\?["']?\s*:\s*\\?["']?(?P<s>[A-Za-z0-9+/=._~:-]{8,})"#,
         ),
         (
             "url-password",
@@ -246,14 +249,15 @@ pub fn builtin_rules() -> Vec<Rule> {
             // an object store's secret key in any spelling (`secretKey: x`,
             // `SecretKey = "x"`, `secret_key = x`, `fs.s3a.secret.key=x`,
             // `Secret Key: x` as s3cmd prints it, `--s3-secret-access-key x`);
-            // `--api-key x`, `--client-secret x` (not any `--*-secret`:
+            // `--api-key x`, `--client-secret x`, the Azure CLI's
+            // `--account-key x` (not any `--*-secret`:
             // `--pull-secret regcred` names one), and each of those flags
             // in a JSON argument list (`["--password","x"]`); `.netrc`'s
             // `machine h login u password x`; openssl's `-passout pass:x`.
             // A `passphrase` is a password in each form, and so is a Java
             // property's (`-Dpassword=x`).
             concat!(
-                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key|secret[_.-]?(?:access[_.-]?)?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key|secret[ _.-]?(?:access[_.-]?)?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret(?:[_.-]?(?:access[_.-]?)?key)?|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret(?:(?:Access)?Key)?|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|(?:--?(?:password|passwd|passphrase)|--(?:[a-z]+-)*api-key|--client-secret|--(?:[a-z0-9]+-)*secret[-_]?(?:access[-_]?)?key)(?:\s+\\?["']?|\\?"\s*,\s*\\?")|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?["']?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bmachine\s+\S+\s+login\s+\S+\s+password\s+|\s-pass(?:in|out)\s+["']?pass:|"#,
+                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key|secret[_.-]?(?:access[_.-]?)?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key|secret[ _.-]?(?:access[_.-]?)?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret(?:[_.-]?(?:access[_.-]?)?key)?|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret(?:(?:Access)?Key)?|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|(?:--?(?:password|passwd|passphrase)|--(?:[a-z]+-)*api-key|--client-secret|--account-key|--(?:[a-z0-9]+-)*secret[-_]?(?:access[-_]?)?key)(?:\s+\\?["']?|=\\?["']?|\\?"\s*,\s*\\?")|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?["']?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bmachine\s+\S+\s+login\s+\S+\s+password\s+|\s-pass(?:in|out)\s+["']?pass:|"#,
                 curl_user_option!(),
                 r#"[^\s:"']*:|[\s"]--(?:[a-z]+-)*token(?:\s+(?:<<<\s*)?["']?|\\?"\s*,\s*\\?")))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#
             ),
@@ -640,6 +644,11 @@ impl Redactor {
                     if rule.keyed_value && is_a_word_not_a_value(text, m.start(), end) {
                         continue;
                     }
+                    if rule.name == KUBECONFIG_RULE
+                        && text[m.start()..end].iter().all(u8::is_ascii_lowercase)
+                    {
+                        continue;
+                    }
                     // Go's dump of an `EnvVar` with no value (it comes from
                     // `valueFrom`): `Value: ValueFrom:&EnvVarSource{…}`.
                     if rule.name == ENV_VALUE_RULE && text[m.start()..].starts_with(b"ValueFrom:") {
@@ -716,9 +725,13 @@ fn whole_value(text: &[u8], key: usize, start: usize, end: usize, rule: &str) ->
 /// Whether the value at `start..end` is a word of a sentence that names a
 /// flag (docker's `WARNING! Using --password via the CLI is insecure`,
 /// `--token is deprecated`) or the type a usage text gives it
-/// (`--api-key string   API key used to …`) rather than the flag's value.
+/// (`--api-key string   API key used to …`) rather than the flag's value;
+/// or what a tool writes where a value is not shown: MySQL's `Access denied
+/// … (using password: YES)`, `kubectl describe`'s `DB_PASSWORD:  <set to
+/// the key 'password' in secret 'db'>` and a secret's size (`password:  8
+/// bytes`).
 fn is_a_word_not_a_value(text: &[u8], start: usize, end: usize) -> bool {
-    const WORDS: [&[u8]; 18] = [
+    const WORDS: [&[u8]; 21] = [
         b"via",
         b"is",
         b"was",
@@ -737,8 +750,13 @@ fn is_a_word_not_a_value(text: &[u8], start: usize, end: usize) -> bool {
         b"strings",
         b"stringArray",
         b"value",
+        b"YES",
+        b"NO",
+        b"<set",
     ];
-    start > 0 && text[start - 1].is_ascii_whitespace() && WORDS.contains(&&text[start..end])
+    let value = &text[start..end];
+    let a_size = value.iter().all(u8::is_ascii_digit) && text[end..].starts_with(b" bytes");
+    start > 0 && text[start - 1].is_ascii_whitespace() && (WORDS.contains(&value) || a_size)
 }
 
 /// The quote that opens the word `start` is in, if it is still open there.
@@ -939,6 +957,13 @@ struct Named {
 
 /// The rule of a name/value pair, also over two lines.
 const ENV_VALUE_RULE: &str = "env-value";
+
+/// The rule of a kubeconfig's `token:`, which error messages write too
+/// (containerd's `failed to fetch oauth token: unexpected status: 429`):
+/// a value of lowercase letters alone is a word of theirs. A token of 8 or
+/// more random letters and digits is all lowercase letters once in
+/// thousands, and real ones are longer.
+const KUBECONFIG_RULE: &str = "kubeconfig";
 
 /// An entry that names a secret's variable and ends its line
 /// (`- name: DB_PASSWORD`, `"name": "API_TOKEN",`), without colour codes.

@@ -1831,3 +1831,44 @@ fn mixed_case_password_and_api_keys_are_redacted() {
         "{text}"
     );
 }
+
+/// A `token:` holds its whole value, `:` and `~` too: Rancher's
+/// kubeconfig tokens (`kubeconfig-user-x.c-y:secret`), k3s's server tokens
+/// (`K10…::server:secret`), Azure's client secrets; and the Azure CLI's
+/// `--account-key`. What tools write where no value is shown stays: a word
+/// after `token:` in an error, MySQL's `(using password: YES)`, `kubectl
+/// describe`'s `<set to the key …>` and a secret's size.
+#[test]
+fn whole_tokens_are_redacted_and_placeholders_are_kept() {
+    let log = concat!(
+        "    token: \"kubeconfig-user-ab11z.c-a123b:hunter1x8lm5vw4k2q9rtz7pbn6dhc3fj\"\n",
+        "token: K10a6b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f::server:hunter2c0ffee0123456789\n",
+        "    token: Xy8Q~hunter3DEFghiJKLmno.pqrSTUvwx-yz012345\n",
+        "+ az storage blob upload --account-name rdartifacts --account-key 'Eby8vdhunter4GMGw==' -f a\n",
+        "az storage container list --account-key=Eby8vdhunter5GMGw== -o table\n",
+        "failed to fetch oauth token: unexpected status: 429 Too Many Requests\n",
+        "ERROR 1045 (28000): Access denied for user 'root'@'localhost' (using password: YES)\n",
+        "      DB_PASSWORD:  <set to the key 'password' in secret 'db'>  Optional: false\n",
+        "password:  8 bytes\n",
+    );
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(
+        text.contains("    token: \"[REDACTED:kubeconfig]\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--account-key '[REDACTED:password]' -f a\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(concat!(
+            "failed to fetch oauth token: unexpected status: 429 Too Many Requests\n",
+            "ERROR 1045 (28000): Access denied for user 'root'@'localhost' (using password: YES)\n",
+            "      DB_PASSWORD:  <set to the key 'password' in secret 'db'>  Optional: false\n",
+            "password:  8 bytes\n",
+        )),
+        "{text}"
+    );
+}
