@@ -43,7 +43,8 @@ fn is_rotation_number(s: &str) -> bool {
 /// (`<>:"|?*`) written as `%XX`, so that the name can be extracted on every
 /// OS and checked with `sha256sum -c`. So is a trailing dot or space (which
 /// Windows drops) and the first letter of a device name (`CON`, `NUL.log`).
-/// Returns whether anything had to be escaped.
+/// A name that escaping makes longer than `NAME_MAX` is shortened (see
+/// `within_name_max`). Returns whether the name had to change.
 pub fn archive_component(name: &OsStr) -> (String, bool) {
     let bytes = name.as_encoded_bytes();
     // Most names need no escape: one check, one copy.
@@ -76,7 +77,48 @@ pub fn archive_component(name: &OsStr) -> (String, bool) {
         out.insert_str(0, &format!("%{:02X}", first as u32));
         escaped = true;
     }
-    (out, escaped)
+    (within_name_max(out, bytes), escaped)
+}
+
+/// The longest name, in bytes, that ext4, APFS and NTFS (in UTF-16 units)
+/// all take. A name on disk is at most this long, but escaping writes a
+/// byte as three (`:` as `%3A`), and one name too long to extract would
+/// fail the whole unpacking (or a folder output's writing).
+pub const NAME_MAX: usize = 255;
+
+/// `name`, or when it is longer than `NAME_MAX`, its start, `~`, 8 hex
+/// digits of the SHA-256 of the name on disk (`original`) and its end as a
+/// log's name has it (`.log`, a backup's `.3.log`), so that it stays the
+/// same log, backup and kind. The manifest's `source` keeps the full name.
+fn within_name_max(name: String, original: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    if name.len() <= NAME_MAX {
+        return name;
+    }
+    let tail_at = match parse_log_name(&name) {
+        Some((base, _)) => base.len(),
+        None => name
+            .rfind('.')
+            .filter(|&dot| name.len() - dot <= 16)
+            .unwrap_or(name.len()),
+    };
+    let tail = &name[tail_at..];
+    let digest = Sha256::digest(original);
+    let mark = format!(
+        "~{:02x}{:02x}{:02x}{:02x}",
+        digest[0], digest[1], digest[2], digest[3]
+    );
+    let mut head = NAME_MAX
+        .saturating_sub(tail.len() + mark.len())
+        .min(tail_at);
+    while !name.is_char_boundary(head) {
+        head -= 1;
+    }
+    // Not in the middle of an escape: `%3` alone would read as another byte.
+    if let Some(percent) = name[head.saturating_sub(2)..head].rfind('%') {
+        head = head.saturating_sub(2) + percent;
+    }
+    format!("{}{mark}{tail}", &name[..head])
 }
 
 /// Whether `archive_component` changes this name.
@@ -313,5 +355,45 @@ mod tests {
             assert_eq!(name, "x%FF.log");
             assert!(escaped);
         }
+    }
+
+    #[test]
+    fn names_that_escaping_makes_too_long_are_shortened_and_stay_logs() {
+        let colons = ":".repeat(250);
+        for (name, tail) in [
+            (format!("{colons}.log"), ".log"),
+            (format!("{colons}.3.log"), ".3.log"),
+            (format!("a{colons}"), ""),
+            (format!("é{}.txt", ":".repeat(200)), ".txt"),
+        ] {
+            let (archived, changed) = archive_component(OsStr::new(&name));
+            assert!(changed, "{name}");
+            assert!(
+                archived.len() <= NAME_MAX,
+                "{} bytes: {archived}",
+                archived.len()
+            );
+            assert!(archived.len() > NAME_MAX - 3, "{archived}");
+            let mark_at = archived.len() - tail.len() - 9;
+            assert!(archived.ends_with(tail), "{archived}");
+            assert_eq!(&archived[mark_at..mark_at + 1], "~", "{archived}");
+            // The start is whole escapes, never a `%` cut from its digits.
+            let head = &archived[..mark_at];
+            assert!(
+                head.rfind('%').is_some_and(|p| head.len() - p == 3),
+                "{archived}"
+            );
+            assert_eq!(
+                parse_log_name(&archived).map(|(_, n)| n),
+                parse_log_name(&name).map(|(_, n)| n)
+            );
+        }
+        // Two names alike but for their end stay two names.
+        let a = archive_component(OsStr::new(&format!("{colons}a.log"))).0;
+        let b = archive_component(OsStr::new(&format!("{colons}b.log"))).0;
+        assert_ne!(a, b);
+        // A name that fits is left as it was.
+        let fits = format!("{}.log", ":".repeat(83));
+        assert_eq!(archive_component(OsStr::new(&fits)).0.len(), 83 * 3 + 4);
     }
 }

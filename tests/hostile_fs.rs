@@ -635,6 +635,80 @@ print('\n'.join(repr(n) for n in names))
     );
 }
 
+/// Escaping writes a `:` as `%3A`: a name of 254 bytes on disk would be
+/// 750 in the archive, past what any file system takes (255), and unpacking
+/// it, or writing a folder output, would fail as a whole. Such a name is
+/// shortened, stays the same log (and backup), and every output unpacks.
+#[test]
+fn a_name_that_escaping_makes_too_long_is_shortened_and_every_output_unpacks() {
+    let tree = Tree::new();
+    let log_dir = tree.path(Tree::LIMA_LOG_DIR);
+    let long = format!("{}.log", ":".repeat(250));
+    let backup = format!("{}.2.log", ":".repeat(240));
+    fs::write(log_dir.join(&long), "long\n").unwrap();
+    fs::write(log_dir.join(&backup), "backup\n").unwrap();
+    let work = tempfile::tempdir().unwrap();
+
+    let folder = work.path().join("out");
+    let done = collect_dir(&tree, &folder, &[]);
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    let manifest = manifest_json(&folder.join("manifest.json"));
+    let records = manifest["files"].as_array().unwrap();
+    for (name, content, tail) in [(&long, "long\n", ".log"), (&backup, "backup\n", ".2.log")] {
+        let record = records
+            .iter()
+            .find(|f| f["source"].as_str().unwrap().ends_with(&format!("/{name}")))
+            .unwrap_or_else(|| panic!("{name} not in {records:?}"));
+        let path = record["path"].as_str().unwrap();
+        let file_name = path.rsplit('/').next().unwrap();
+        assert!(file_name.len() <= 255, "{path}");
+        assert!(
+            file_name.starts_with("%3A%3A") && file_name.ends_with(tail),
+            "{path}"
+        );
+        assert_eq!(fs::read_to_string(folder.join(path)).unwrap(), content);
+    }
+    // Every run writes its own manifest; the logs are the same.
+    let logs = |dir: &Path| {
+        let mut tree = read_tree(dir);
+        tree.remove("manifest.json");
+        tree
+    };
+    for format in ["tar.gz", "zip"] {
+        let archive = work.path().join(format!("long.{format}"));
+        run_ok(&mut collect_cmd(tree.config(), &archive));
+        let unpacked = work.path().join(format!("unpacked-{format}"));
+        run_ok(
+            logkeep()
+                .arg("extract")
+                .arg(&archive)
+                .arg("--to")
+                .arg(&unpacked),
+        );
+        let got = logs(&unpacked);
+        assert!(got == logs(&folder), "{format}: {:?}", got.keys());
+        let by_tool = work.path().join(format!("by-tool-{format}"));
+        fs::create_dir(&by_tool).unwrap();
+        let status = match format {
+            "zip" => Command::new("unzip")
+                .arg("-q")
+                .arg(&archive)
+                .arg("-d")
+                .arg(&by_tool)
+                .status(),
+            _ => Command::new("tar")
+                .arg("-xzf")
+                .arg(&archive)
+                .arg("-C")
+                .arg(&by_tool)
+                .status(),
+        };
+        assert!(status.unwrap().success(), "{format}");
+        let got = logs(&by_tool);
+        assert!(got == logs(&folder), "{format}: {:?}", got.keys());
+    }
+}
+
 #[test]
 fn a_sparse_log_larger_than_8_gib_is_archived_with_its_full_size() {
     let tree = Tree::new();
