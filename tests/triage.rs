@@ -848,22 +848,42 @@ fn grep_json_refuses_context_as_it_refuses_count_and_list() {
     }
 }
 
+/// A reader that has read enough (`| head -1`) ends the output without an
+/// error and with exit code 0: the output is larger than a pipe holds, so
+/// logkeep's writes meet the closed pipe, and pipefail gives its exit code.
 #[test]
 fn a_closed_pipe_ends_json_output_quietly() {
     let work = tempfile::tempdir().unwrap();
-    let (a, _) = two_jobs(work.path());
-    for command in ["timeline --json", "grep --json .", "timeline --level warn"] {
-        let out = run(Command::new("sh").arg("-c").arg(format!(
-            "{} {command} {} 2>&1 | head -1",
+    let logs = work.path().join("logs");
+    fs::create_dir_all(logs.join("inst")).unwrap();
+    let lines: String = (0..20_000)
+        .map(|i| {
+            format!(
+                "2026-06-11T04:{:02}:{:02}.{:03}Z ERROR step {i} failed\n",
+                i / 60_000 % 60,
+                i / 1000 % 60,
+                i % 1000
+            )
+        })
+        .collect();
+    fs::write(logs.join("inst/a.log"), lines).unwrap();
+    for command in [
+        "timeline --json",
+        "grep --json .",
+        "timeline --level warn",
+        "grep step",
+    ] {
+        let err = work.path().join("stderr");
+        let out = run(Command::new("bash").arg("-c").arg(format!(
+            "set -o pipefail; {} {command} {} 2>{} | head -1",
             env!("CARGO_BIN_EXE_logkeep"),
-            a.display()
+            logs.display(),
+            err.display()
         )));
-        assert!(out.status.success(), "{command}");
-        assert!(
-            !stdout(&out).contains("error"),
-            "{command}: {}",
-            stdout(&out)
-        );
+        let said = fs::read_to_string(&err).unwrap();
+        assert!(out.status.success(), "{command}: {said}");
+        assert!(!said.contains("error"), "{command}: {said}");
+        assert_eq!(stdout(&out).lines().count(), 1, "{command}");
     }
 }
 

@@ -650,7 +650,7 @@ pub fn run(options: SummaryOptions) -> Result<ExitStatus> {
             differences: differences.as_deref(),
         };
         serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(io::Error::other)
+            .map_err(io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
         write_text(&mut out, &summaries, differences.as_deref())

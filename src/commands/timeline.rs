@@ -505,7 +505,7 @@ impl<'a> Printer<'a> {
                 text: &e.text,
                 cut: e.cut,
             };
-            serde_json::to_writer(&mut *out, &record).map_err(io::Error::other)?;
+            serde_json::to_writer(&mut *out, &record).map_err(io::Error::from)?;
             return writeln!(out);
         }
         if self.day != Some(time.start_of_day()) {
