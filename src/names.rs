@@ -104,10 +104,7 @@ fn within_name_max(name: String, original: &[u8]) -> String {
     };
     let tail = &name[tail_at..];
     let digest = Sha256::digest(original);
-    let mark = format!(
-        "~{:02x}{:02x}{:02x}{:02x}",
-        digest[0], digest[1], digest[2], digest[3]
-    );
+    let mark = format!("~{}", hex::encode(&digest[..4]));
     let mut head = NAME_MAX
         .saturating_sub(tail.len() + mark.len())
         .min(tail_at);
@@ -115,8 +112,13 @@ fn within_name_max(name: String, original: &[u8]) -> String {
         head -= 1;
     }
     // Not in the middle of an escape: `%3` alone would read as another byte.
-    if let Some(percent) = name[head.saturating_sub(2)..head].rfind('%') {
-        head = head.saturating_sub(2) + percent;
+    // (Bytes: the two before `head` may be inside a character.)
+    let before = head.saturating_sub(2);
+    if let Some(percent) = name.as_bytes()[before..head]
+        .iter()
+        .rposition(|&b| b == b'%')
+    {
+        head = before + percent;
     }
     format!("{}{mark}{tail}", &name[..head])
 }
@@ -365,6 +367,8 @@ mod tests {
             (format!("{colons}.3.log"), ".3.log"),
             (format!("a{colons}"), ""),
             (format!("é{}.txt", ":".repeat(200)), ".txt"),
+            // Cut right after a character of 3 bytes.
+            (format!("{}::.log", "€".repeat(82)), ".log"),
         ] {
             let (archived, changed) = archive_component(OsStr::new(&name));
             assert!(changed, "{name}");
@@ -377,10 +381,10 @@ mod tests {
             let mark_at = archived.len() - tail.len() - 9;
             assert!(archived.ends_with(tail), "{archived}");
             assert_eq!(&archived[mark_at..mark_at + 1], "~", "{archived}");
-            // The start is whole escapes, never a `%` cut from its digits.
+            // The start never ends inside an escape (a `%` cut from its digits).
             let head = &archived[..mark_at];
             assert!(
-                head.rfind('%').is_some_and(|p| head.len() - p == 3),
+                head.rfind('%').is_none_or(|p| head.len() - p >= 3),
                 "{archived}"
             );
             assert_eq!(
