@@ -60,13 +60,17 @@ else
   args+=(--format "$format")
 fi
 args+=(-o "$output" --manifest-out "$out_dir/$name.manifest.json")
+# More options, as on the command line: any blank separates them (a value
+# with a blank cannot be given here; the config file takes those).
+read -r -a more <<< "$(printf '%s' "${INPUT_ARGS:-}" | tr '\r\n\t' '   ')"
+args+=(${more[@]+"${more[@]}"})
 
 echo "name=$name" >> "${GITHUB_OUTPUT:-/dev/null}"
 
 # The run page shows annotations and the summary, not this log: a failure
 # says there what logkeep said (its `error:` line and hint), not only a code.
 reason=
-given="${INPUT_CONFIG:-}${INPUT_INSTANCES:-}${INPUT_INCLUDE:-}"
+given="${INPUT_CONFIG:-}${INPUT_INSTANCES:-}${INPUT_INCLUDE:-}${INPUT_ARGS:-}"
 if [ -z "${given//[[:space:]]/}" ]; then
   status=1
   reason="nothing to collect: set the action's config, instances or include input"

@@ -8,7 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Tree, python, require_python_module, require_tool, run, stderr, stdout};
+use common::{
+    Tree, manifest_json, python, require_python_module, require_tool, run, stderr, stdout,
+};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -389,6 +391,40 @@ fn blanks_around_include_globs_are_not_globs() {
     let outputs = runner.outputs();
     assert_eq!(outputs["problems"], "0", "{outputs:?}");
     assert_eq!(outputs["files"], "1", "{outputs:?}");
+}
+
+/// The args input passes more collect options, split at any blank; one
+/// logkeep does not know fails the collection with logkeep's own words in
+/// the annotation, and not the job.
+#[test]
+fn more_options_reach_collect_through_args() {
+    let runner = Runner::new();
+    let tree = Tree::new();
+    let config = tree.config();
+    let out = runner.step(
+        "collect.sh",
+        &[
+            ("INPUT_CONFIG", config.to_str().unwrap()),
+            ("INPUT_NAME", "more"),
+            ("INPUT_ARGS", "--no-redact\n  --max-file-size\t1KiB "),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest = manifest_json(Path::new(&runner.outputs()["manifest"]));
+    assert_eq!(manifest["redaction"]["enabled"], false, "{manifest}");
+    let files = manifest["files"].as_array().unwrap();
+    assert!(files.iter().any(|f| f["cut"].is_object()), "{manifest}");
+
+    let out = runner.step(
+        "collect.sh",
+        &[
+            ("INPUT_CONFIG", config.to_str().unwrap()),
+            ("INPUT_NAME", "wrong"),
+            ("INPUT_ARGS", "--no-such-option"),
+        ],
+    );
+    assert!(out.status.success(), "not strict: {}", stderr(&out));
+    warned_of_a_failure(&out, &["--no-such-option"]);
 }
 
 /// The step dropped in with no input says which input to set, not which
