@@ -38,6 +38,21 @@ impl Error {
         .with_optional_hint(io_hint(err))
     }
 
+    /// `what` failed on a temporary file: named by its folder (`TMPDIR`),
+    /// which the user did not choose and may not know of, with what to do.
+    pub fn temp_file(what: &str, err: &io::Error) -> Self {
+        let folder = std::env::temp_dir();
+        Error::new(format!(
+            "cannot {what}: a temporary file in {}: {}",
+            display_path(&folder),
+            io_reason(err)
+        ))
+        .with_hint(
+            "set TMPDIR to a folder that exists, is writable and has room \
+             (about the size of the archive or logs read)",
+        )
+    }
+
     /// Print `error: …` and its hint on stderr. A closed stderr is not
     /// worth a panic: what cannot be said is dropped.
     pub fn print(&self) {

@@ -480,13 +480,13 @@ fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> 
     {
         // Spooled to a temporary file, as a zip inside needs to seek. It has
         // no name: nothing is left behind, even when the run is interrupted.
-        let mut spool = tempfile::tempfile().map_err(|e| Error::io("unwrap", path, &e))?;
+        let mut spool = tempfile::tempfile().map_err(|e| unwrap_error(path, &e, true))?;
         io::copy(
             &mut zip.by_index(0).map_err(|e| zip_error(e, None))?,
             &mut spool,
         )
-        .map_err(|e| Error::io("unwrap", path, &e))?;
-        spool.rewind().map_err(|e| Error::io("unwrap", path, &e))?;
+        .map_err(|e| unwrap_error(path, &e, false))?;
+        spool.rewind().map_err(|e| unwrap_error(path, &e, true))?;
         return visit_file(spool, &path.join(only), visit);
     }
     // A zip none of whose entries is where its directory says (the
@@ -577,6 +577,17 @@ fn zip_method_name(method: CompressionMethod) -> String {
     }
 }
 
+/// An error unwrapping the archive inside GitHub's zip `path` into a
+/// temporary file: the temporary folder's (where it is, what to do) when it
+/// is the file's (`spooling`) or out of room, else the input's.
+fn unwrap_error(path: &Path, e: &io::Error, spooling: bool) -> Error {
+    if spooling || e.kind() == io::ErrorKind::StorageFull {
+        Error::temp_file(&format!("unwrap {}", display_path(path)), e)
+    } else {
+        Error::io("unwrap", path, e)
+    }
+}
+
 /// Whether a file of GitHub's zip is named as an archive logkeep reads.
 fn is_archive_name(name: &str) -> bool {
     [".tar.gz", ".tgz", ".tar.zst", ".tzst", ".zip"]
@@ -598,7 +609,7 @@ pub fn zip_lacks_directory(file: File) -> bool {
 /// comes (it is then an entry like any other) or the zip ends.
 fn visit_zip_front(mut file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
     file.rewind().map_err(|e| Error::io("read", path, &e))?;
-    let unwrap_error = |e: io::Error| Error::io("unwrap", path, &e);
+    let unwrap_error = |e: io::Error| unwrap_error(path, &e, true);
     // The first file, an archive: its name, size, time and bytes.
     let mut waiting: Option<(String, u64, Option<Timestamp>, File)> = None;
     let mut files = 0u64;

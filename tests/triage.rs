@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
 
 use common::{
-    Tree, big_archive, collect_cmd, logkeep, run, run_ok, signal_when, stderr, stdout,
+    SmallDisk, Tree, big_archive, collect_cmd, logkeep, run, run_ok, signal_when, stderr, stdout,
     validate_json,
 };
 
@@ -1542,4 +1542,59 @@ fn timeline_orders_backups_of_equal_time_by_their_number() {
             "bats/rdd.stderr.log"
         ]
     );
+}
+
+/// Unwrapping GitHub's zip and sorting a timeline go through a temporary
+/// file: when its folder is missing or full, the error names that folder
+/// and says to set TMPDIR (it named the input, with "check that the path
+/// exists" or "write the output elsewhere").
+#[test]
+fn a_missing_or_full_temporary_folder_is_named_with_what_to_do() {
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("logs");
+    fs::create_dir_all(logs.join("inst")).unwrap();
+    // Larger compressed than the full folder holds (256 KiB).
+    let mut state = 7u64;
+    let lines: String = (0..60_000)
+        .map(|i| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            format!("2026-06-11T04:00:{:02}Z INFO {:016x}\n", i % 60, state)
+        })
+        .collect();
+    fs::write(logs.join("inst/a.log"), lines).unwrap();
+    let inner = work.path().join("logs.tar.zst");
+    run_ok(
+        logkeep()
+            .args(["collect", "-q", "--instance", "inst", "--log-dir"])
+            .arg(logs.join("inst"))
+            .arg("-o")
+            .arg(&inner),
+    );
+    let download = work.path().join("download.zip");
+    run_ok(Command::new("zip").arg("-qj").arg(&download).arg(&inner));
+
+    let full = SmallDisk::new();
+    for (temp, reason) in [
+        (
+            Path::new("/nonexistent-logkeep-temp"),
+            "No such file or directory",
+        ),
+        (full.path(), "No space left on device"),
+    ] {
+        for args in [["summary"].as_slice(), &["timeline"]] {
+            let input = if args[0] == "timeline" && reason.starts_with("No such") {
+                &logs
+            } else {
+                &download
+            };
+            let out = run(logkeep().args(args).arg(input).env("TMPDIR", temp));
+            let said = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{args:?} {said}");
+            assert!(
+                said.contains(&format!("a temporary file in {}: {reason}", temp.display()))
+                    && said.contains("hint: set TMPDIR to a folder that exists"),
+                "{args:?}: {said}"
+            );
+        }
+    }
 }

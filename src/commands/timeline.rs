@@ -186,7 +186,7 @@ impl Visitor for Collector<'_> {
         }
         self.spool
             .push(&entry, new_run)
-            .map_err(|e| Error::new(format!("cannot write the timeline's temporary file: {e}")))
+            .map_err(|e| Error::temp_file("write the timeline", &e))
     }
 
     fn end_file(&mut self, _file: &LogFile, binary: bool) -> Result<()> {
@@ -219,8 +219,7 @@ struct JsonEntry<'a> {
 }
 
 pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
-    let spool = RunSpool::new()
-        .map_err(|e| Error::new(format!("cannot create the timeline's temporary file: {e}")))?;
+    let spool = RunSpool::new().map_err(|e| Error::temp_file("start the timeline", &e))?;
     let mut collector = Collector {
         options: &options,
         input: 0,
@@ -329,7 +328,7 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
                 }
                 Ok(())
             })
-            .map_err(|e| Error::new(format!("cannot read the timeline's temporary file: {e}")))?;
+            .map_err(|e| Error::temp_file("read the timeline back", &e))?;
     }
 
     let view = View {
