@@ -102,11 +102,10 @@ pub fn pack(
         Ok::<(), Error>(())
     })?;
     if let Some(e) = files.spool_error() {
-        return Err(Error::new(format!(
-            "cannot read the list of files to collect back from a temporary file: {}",
-            io_reason(&e)
-        ))
-        .with_hint("check that the temporary folder (TMPDIR) is on a working disk with space"));
+        return Err(Error::temp_file(
+            "read the list of files to collect back",
+            &e,
+        ));
     }
     manifest.finish_totals();
     // Streamed from the records' spool: with many files the JSON text is
@@ -133,11 +132,7 @@ fn add_manifest(writer: &mut dyn ArchiveWriter, json: &mut dyn Read, len: u64) -
     writer
         .add_manifest(&entry, &mut json)
         .map_err(|written| match json.error.take() {
-            Some(e) => Error::new(format!(
-                "cannot read the manifest back from a temporary file: {}",
-                io_reason(&e)
-            ))
-            .with_hint("check that the temporary folder (TMPDIR) is on a working disk"),
+            Some(e) => Error::temp_file("read the manifest back", &e),
             None => written,
         })
 }
@@ -160,11 +155,7 @@ impl Read for KeepReadError<'_> {
 }
 
 fn spool_error(e: io::Error) -> Error {
-    Error::new(format!(
-        "cannot write the manifest to a temporary file: {}",
-        io_reason(&e)
-    ))
-    .with_hint("check that the temporary folder (TMPDIR) is writable and has space")
+    Error::temp_file("write the manifest", &e)
 }
 
 /// What the reader may have read into memory ahead of the writer: the batch

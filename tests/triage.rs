@@ -1597,4 +1597,17 @@ fn a_missing_or_full_temporary_folder_is_named_with_what_to_do() {
             );
         }
     }
+    // So does collect, whose manifest goes through one.
+    let out = run(logkeep()
+        .args(["collect", "-q", "--instance", "inst", "--log-dir"])
+        .arg(logs.join("inst"))
+        .arg("-o")
+        .arg(work.path().join("again.tar.gz"))
+        .env("TMPDIR", "/nonexistent-logkeep-temp"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("a temporary file in /nonexistent-logkeep-temp: No such file"),
+        "{}",
+        stderr(&out)
+    );
 }
