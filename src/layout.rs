@@ -70,6 +70,9 @@ pub enum SkipReason {
     /// Holds a secret by its name or content (a private key, a kubeconfig…);
     /// `detail` says which rule.
     Secret,
+    /// A VM's disk or cloud-init image (`disk`, `diffdisk`, `cidata.iso`,
+    /// `ext4.vhdx`…): gigabytes, often sparse, and no log.
+    VmImage,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -746,6 +749,23 @@ fn plan_log_file(instance: &Instance, entry: Listed, folder: &mut ArchiveFolder,
     plan.files.push(index, &entry.name, source_name, entry.size);
 }
 
+/// Whether an include glob's file is a VM's image, by its name as Lima,
+/// QEMU and WSL2 name them: a glob over a Lima home (`lima/**`) would
+/// otherwise read each VM's disk, gigabytes of mostly holes.
+fn is_vm_image(file_name: &str) -> bool {
+    const NAMES: [&str; 6] = [
+        "disk",
+        "basedisk",
+        "diffdisk",
+        "image",
+        "cidata.iso",
+        "ext4.vhdx",
+    ];
+    const EXTENSIONS: [&str; 6] = [".iso", ".qcow2", ".vhdx", ".vhd", ".vmdk", ".vdi"];
+    let name = file_name.to_ascii_lowercase();
+    NAMES.contains(&name.as_str()) || EXTENSIONS.iter().any(|ext| name.ends_with(ext))
+}
+
 /// Regular files are collected; everything else is skipped for its type.
 fn skip_reason(file_type: &FileType) -> Option<SkipReason> {
     if file_type.is_file() {
@@ -895,6 +915,10 @@ fn plan_include(include: &Include, plan: &mut Plan) {
         }
         if let Some(reason) = skip_reason(&file_type) {
             plan.skipped.push(skipped(&path, None, reason));
+            continue;
+        }
+        if is_vm_image(&entry.file_name().to_string_lossy()) {
+            plan.skipped.push(skipped(&path, None, SkipReason::VmImage));
             continue;
         }
         let size = match plan.files.measured() {

@@ -1304,3 +1304,70 @@ fn archive_folder_names_windows_cannot_create_are_refused() {
         assert!(!archive.exists(), "{into}");
     }
 }
+
+/// An include glob over a VM's folder (or a whole Lima home) leaves out its
+/// disk and cloud-init images: gigabytes of mostly holes and no log. The
+/// manifest lists each under `skipped` as `vm-image`; the rest is collected.
+#[test]
+fn include_globs_leave_out_vm_images() {
+    let tree = Tree::new();
+    let vm = tree.path(Tree::LIMA_HOME).join("test-stopped");
+    for (name, len) in [
+        ("disk", 64 << 20),
+        ("basedisk", 1 << 20),
+        ("cidata.iso", 1 << 20),
+    ] {
+        fs::File::create(vm.join(name))
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+    }
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("out.tar.gz");
+    let glob = format!("{}/*", vm.display());
+    run_ok(collect_cmd(tree.config(), &archive).args(["--include", &glob]));
+    let manifest_path = work.path().join("manifest.json");
+    run_ok(
+        logkeep()
+            .arg("cat")
+            .arg(&archive)
+            .arg("manifest.json")
+            .stdout(fs::File::create(&manifest_path).unwrap()),
+    );
+    validate_manifest(&manifest_path);
+    let manifest = manifest_json(&manifest_path);
+    let images: BTreeSet<String> = manifest["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["reason"] == "vm-image")
+        .map(|s| {
+            s["source"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        images,
+        BTreeSet::from(["basedisk", "cidata.iso", "disk"].map(String::from)),
+        "{manifest}"
+    );
+    let extra: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .filter(|p| p.starts_with("extra/"))
+        .collect();
+    assert!(extra.iter().any(|p| p.ends_with("/lima.yaml")), "{extra:?}");
+    assert!(
+        !extra
+            .iter()
+            .any(|p| p.ends_with("disk") || p.ends_with(".iso")),
+        "{extra:?}"
+    );
+}
