@@ -1678,7 +1678,10 @@ mod tests {
         let e = add_manifest(&mut writer, &mut FailsAfter(100), 1000).unwrap_err();
         assert_eq!(
             e.message,
-            "cannot read the manifest back from a temporary file: disk gone"
+            format!(
+                "cannot read the manifest back: a temporary file in {}: disk gone",
+                std::env::temp_dir().display()
+            )
         );
         assert!(e.hint.unwrap().contains("TMPDIR"));
         // Read whole, it goes in.
