@@ -95,6 +95,12 @@ fn visit_file(mut file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result
             visit_tar(decoder, path, visit)
         }
         [b'P', b'K', 3, 4] | [b'P', b'K', 5, 6] => visit_zip(file, path, visit),
+        // Not an output of anyone's: what an upload or download cut at its
+        // start leaves.
+        [] => Err(
+            Error::new(format!("{} is empty (0 bytes)", display_path(path)))
+                .with_hint("an upload or a download did not finish: download the artifact again"),
+        ),
         _ => Err(Error::new(format!(
             "{} is not a logkeep output (tar.gz, tar.zst, zip or folder)",
             display_path(path)

@@ -1611,3 +1611,49 @@ fn a_missing_or_full_temporary_folder_is_named_with_what_to_do() {
         stderr(&out)
     );
 }
+
+/// An input summary cannot read is named in its report, text and JSON, not
+/// only on stderr, so a saved report shows it; an empty one is said to be
+/// empty (a download that did not finish), by every reading command.
+#[test]
+fn an_input_that_cannot_be_read_is_in_the_report_and_an_empty_one_is_called_empty() {
+    let work = tempfile::tempdir().unwrap();
+    let (a, _) = two_jobs(work.path());
+    let empty = work.path().join("empty.zip");
+    fs::write(&empty, "").unwrap();
+
+    let text = run(logkeep().arg("summary").arg(&a).arg(&empty));
+    assert_eq!(text.status.code(), Some(3));
+    let report = stdout(&text);
+    assert!(
+        report.contains(&format!(
+            "Not read (1):\n  {}: {} is empty (0 bytes)\n",
+            empty.display(),
+            empty.display()
+        )),
+        "{report}"
+    );
+    let json = run(logkeep().arg("summary").arg("--json").arg(&a).arg(&empty));
+    assert_eq!(json.status.code(), Some(3));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    validate_json("summary.schema.json", std::slice::from_ref(&value));
+    assert_eq!(value["inputs"].as_array().unwrap().len(), 1);
+    assert_eq!(value["unreadable"][0]["input"], empty.display().to_string());
+
+    for args in [
+        vec!["summary"],
+        vec!["verify"],
+        vec!["ls"],
+        vec!["timeline"],
+        vec!["grep", "x"],
+    ] {
+        let out = run(logkeep().args(&args).arg(&empty));
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&out).contains("is empty (0 bytes)")
+                && stderr(&out).contains("download the artifact again"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -144,6 +144,16 @@ struct Report<'a> {
     inputs: &'a [InputSummary],
     #[serde(skip_serializing_if = "Option::is_none")]
     differences: Option<&'a [Difference]>,
+    /// Inputs that could not be read at all (with others that could).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    unreadable: &'a [Unread],
+}
+
+/// An input that could not be read, and why.
+#[derive(Serialize)]
+struct Unread {
+    input: String,
+    error: String,
 }
 
 #[derive(Default)]
@@ -610,7 +620,10 @@ pub fn run(options: SummaryOptions) -> Result<ExitStatus> {
             }
             Err(error) if options.inputs.len() > 1 => {
                 error.print();
-                unreadable.push(error);
+                unreadable.push(Unread {
+                    input: display_path(input),
+                    error: error.message,
+                });
             }
             Err(error) => return Err(error),
         }
@@ -648,12 +661,13 @@ pub fn run(options: SummaryOptions) -> Result<ExitStatus> {
         let report = Report {
             inputs: &summaries,
             differences: differences.as_deref(),
+            unreadable: &unreadable,
         };
         serde_json::to_writer_pretty(&mut out, &report)
             .map_err(io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        write_text(&mut out, &summaries, differences.as_deref())
+        write_text(&mut out, &summaries, differences.as_deref(), &unreadable)
     }
     .and_then(|()| out.flush());
     match written {
@@ -700,6 +714,7 @@ fn write_text(
     out: &mut impl Write,
     summaries: &[InputSummary],
     differences: Option<&[Difference]>,
+    unreadable: &[Unread],
 ) -> io::Result<()> {
     for (index, s) in summaries.iter().enumerate() {
         if index > 0 {
@@ -933,6 +948,14 @@ fn write_text(
                     format!("{} ({})", s.label, s.input)
                 }
             )?;
+        }
+    }
+    // Said on stderr too; here so that a saved report shows it.
+    if !unreadable.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Not read ({}):", unreadable.len())?;
+        for u in unreadable {
+            writeln!(out, "  {}: {}", u.input, display_str(&u.error))?;
         }
     }
     Ok(())
