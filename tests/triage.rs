@@ -773,7 +773,14 @@ fn grep_counts_lists_inverts_and_shows_context_like_grep() {
          bats-a/lima-vm1/ha.stderr.log:6: goroutine 57 [running]:\n\
          bats-a/lima-vm1/ha.stderr.log-7- github.com/lima-vm/lima/v2/pkg/hostagent.(*HostAgent).close(0xc0001e6000)\n"
     );
-    // A --path that matches nothing says so.
+    // A --path that matches nothing says so; timeline then shows nothing
+    // (not the tests' markers alone) and exits 3 too.
+    let timeline = run(logkeep()
+        .args(["timeline", "--path", "ha.stderr.log"])
+        .arg(folder));
+    assert_eq!(timeline.status.code(), Some(3));
+    assert_eq!(stdout(&timeline), "");
+    assert!(stderr(&timeline).contains("no file matched --path"));
     let nothing = run(logkeep()
         .args(["grep", "x", "--path", "ha.stderr.log"])
         .arg(folder));

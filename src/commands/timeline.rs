@@ -337,6 +337,18 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
         labels: &labels,
         several,
     };
+    // A --path that matches no file shows nothing (the tests' markers alone
+    // would read as a timeline) and exits 3, as grep does.
+    if let Some(glob) = &options.path
+        && !files.iter().any(|f| f.shown)
+    {
+        let mut seen = triage::NearestPath::new(Some(glob.glob().glob()), "*", false);
+        for file in &files {
+            seen.see(&file.path);
+        }
+        triage::warn_no_file_matched(glob, seen);
+        return Ok(ExitStatus::Problems);
+    }
     let mut out = BufWriter::new(io::stdout().lock());
     let mut printer = Printer::new(&view, options.json);
     let mut tests = shown_tests.into_iter();
@@ -382,15 +394,6 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitStatus::Success),
         Err(e) => return Err(Error::new(format!("cannot write the timeline: {e}"))),
         Ok(()) => {}
-    }
-    if let Some(glob) = &options.path
-        && !files.iter().any(|f| f.shown)
-    {
-        let mut seen = triage::NearestPath::new(Some(glob.glob().glob()), "*", false);
-        for file in &files {
-            seen.see(&file.path);
-        }
-        triage::warn_no_file_matched(glob, seen);
     }
     // stderr may be a closed pipe too: what could not be said is not an error.
     let mut stderr = io::stderr().lock();
