@@ -421,6 +421,17 @@ struct GrepArgs {
     /// Take the pattern as plain text, not a regular expression.
     #[arg(long, short = 'F')]
     fixed_strings: bool,
+    /// Select only matches that are whole words.
+    #[arg(long, short = 'w')]
+    word_regexp: bool,
+    /// Accepted as grep takes them, and always so here: -n (line numbers),
+    /// -H (paths), -E (the pattern is an extended regular expression).
+    #[arg(short = 'n', long = "line-number", hide_short_help = true)]
+    _line_number: bool,
+    #[arg(short = 'H', long = "with-filename", hide = true)]
+    _with_filename: bool,
+    #[arg(short = 'E', long = "extended-regexp", hide = true)]
+    _extended_regexp: bool,
     /// Select the lines that do not match.
     #[arg(long, short = 'v')]
     invert_match: bool,
@@ -593,6 +604,7 @@ fn into_command(cli: Cli) -> Result<Command> {
                 &args.pattern,
                 args.fixed_strings,
                 args.ignore_case,
+                args.word_regexp,
             )?,
             inputs: args.inputs,
             invert: args.invert_match,

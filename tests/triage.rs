@@ -1664,3 +1664,37 @@ fn an_input_that_cannot_be_read_is_in_the_report_and_an_empty_one_is_called_empt
         );
     }
 }
+
+/// grep's habits work: -w takes whole words only (as grep -w: no letter,
+/// digit or `_` right before or after), and -n, -H and -E, which logkeep
+/// always does, are taken rather than refused.
+#[test]
+fn grep_takes_whole_words_and_greps_usual_flags() {
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("logs");
+    fs::create_dir_all(logs.join("inst")).unwrap();
+    fs::write(
+        logs.join("inst/a.log"),
+        "sshd started\nssh.service failed\nno ssh here\nassh\n",
+    )
+    .unwrap();
+    let words = run_ok(logkeep().args(["grep", "-w", "ssh"]).arg(&logs));
+    assert_eq!(
+        stdout(&words),
+        "inst/a.log:2: ssh.service failed\ninst/a.log:3: no ssh here\n"
+    );
+    let fixed = run_ok(
+        logkeep()
+            .args(["grep", "-c", "-w", "-F", "ssh.service"])
+            .arg(&logs),
+    );
+    assert_eq!(stdout(&fixed), "inst/a.log:1\n");
+    let habits = run_ok(
+        logkeep()
+            .args(["grep", "-n", "-H", "-E", "ss(h|hd)"])
+            .arg(&logs),
+    );
+    let plain = run_ok(logkeep().args(["grep", "ss(h|hd)"]).arg(&logs));
+    assert_eq!(stdout(&habits), stdout(&plain));
+    assert_eq!(stdout(&plain).lines().count(), 4);
+}

@@ -338,21 +338,31 @@ fn write_error(e: io::Error) -> Error {
 
 /// The search's regex. A wrong pattern is a wrong command line, found
 /// before any input is read.
-pub fn pattern_regex(pattern: &str, fixed_strings: bool, ignore_case: bool) -> Result<Regex> {
-    RegexBuilder::new(&if fixed_strings {
-        regex::escape(pattern)
-    } else {
-        pattern.to_string()
-    })
-    .case_insensitive(ignore_case)
-    // Bounded: a pattern cannot make the search take the memory.
-    .size_limit(64 << 20)
-    .build()
-    .map_err(|e| {
-        Error::new(format!("{pattern:?} is not a valid pattern: {e}")).with_hint(
+pub fn pattern_regex(
+    pattern: &str,
+    fixed_strings: bool,
+    ignore_case: bool,
+    whole_words: bool,
+) -> Result<Regex> {
+    let text = match fixed_strings {
+        true => regex::escape(pattern),
+        false => pattern.to_string(),
+    };
+    // As grep -w: no word character right before or after the match.
+    let text = match whole_words {
+        true => format!(r"\b{{start-half}}(?:{text})\b{{end-half}}"),
+        false => text,
+    };
+    RegexBuilder::new(&text)
+        .case_insensitive(ignore_case)
+        // Bounded: a pattern cannot make the search take the memory.
+        .size_limit(64 << 20)
+        .build()
+        .map_err(|e| {
+            Error::new(format!("{pattern:?} is not a valid pattern: {e}")).with_hint(
             "the syntax is Rust's regex crate (like grep -E); -F searches for the text as it is",
         )
-    })
+        })
 }
 
 fn grep<'o, W: Write>(
