@@ -216,6 +216,19 @@ fn empty_answers_to_windows_and_filters_say_why() {
         "{}",
         stderr(&late)
     );
+    // A time of day is placed on a day; the note says which.
+    let before = run_ok(
+        logkeep()
+            .arg("timeline")
+            .arg(folder)
+            .args(["--since", "20:00"]),
+    );
+    assert_eq!(stdout(&before), "");
+    assert!(
+        stderr(&before).contains("; the window starts at 2027-01-01T20:00:00Z)"),
+        "{}",
+        stderr(&before)
+    );
     let inverted = run_ok(
         logkeep()
             .arg("timeline")
