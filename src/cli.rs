@@ -198,7 +198,10 @@ struct CollectArgs {
     /// Higher levels are smaller but much slower: on 20,000 small logs zstd 9
     /// gave an archive 11% smaller than 3 in about 14 times the time, and from
     /// 9 on zstd takes more memory (about 110 MiB at 9 and 220 MiB at 15,
-    /// against 32 MiB at 3).
+    /// against 32 MiB at 3). A zip at level 1 is a third larger than a tar.gz
+    /// (all but the last MiB of each log goes through zlib's quickest method):
+    /// on 1 GiB of logs 225 MB in 2.2 s, against 177 MB in 2.7 s at level 2
+    /// and 168 MB in 2.2 s for a tar.gz at level 1.
     #[arg(long, value_name = "N")]
     level: Option<i32>,
     /// Preserve the logs of every instance's VMs first (what a teardown step wants).
