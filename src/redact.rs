@@ -641,7 +641,10 @@ impl Redactor {
                         }
                         false => m.end(),
                     };
-                    if rule.keyed_value && is_a_word_not_a_value(text, m.start(), end) {
+                    if rule.keyed_value
+                        && (is_a_word_not_a_value(text, m.start(), end)
+                            || names_an_object(&text[key..m.start()], &text[m.start()..end]))
+                    {
                         continue;
                     }
                     if rule.name == KUBECONFIG_RULE
@@ -757,6 +760,26 @@ fn is_a_word_not_a_value(text: &[u8], start: usize, end: usize) -> bool {
     let value = &text[start..end];
     let a_size = value.iter().all(u8::is_ascii_digit) && text[end..].starts_with(b" bytes");
     start > 0 && text[start - 1].is_ascii_whitespace() && (WORDS.contains(&value) || a_size)
+}
+
+/// Whether a `secret=` or `token=` value names a Kubernetes object rather
+/// than holding a secret, as klog writes the one a line is about
+/// (`"Syncing" secret="kube-system/k3s-serving"`): two lowercase names of
+/// letters, digits, `-` and `.`, a `/` between. A secret's value has
+/// capitals, or other signs, nearly always; a password's is never taken so.
+fn names_an_object(key: &[u8], value: &[u8]) -> bool {
+    let name = |part: &[u8]| {
+        part.first().is_some_and(u8::is_ascii_alphanumeric)
+            && part.last().is_some_and(u8::is_ascii_alphanumeric)
+            && part
+                .iter()
+                .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    };
+    (key.starts_with(b"secret") || key.starts_with(b"token"))
+        && value
+            .iter()
+            .position(|&b| b == b'/')
+            .is_some_and(|slash| name(&value[..slash]) && name(&value[slash + 1..]))
 }
 
 /// The quote that opens the word `start` is in, if it is still open there.

@@ -1872,3 +1872,32 @@ fn whole_tokens_are_redacted_and_placeholders_are_kept() {
         "{text}"
     );
 }
+
+/// klog names the secret or token a line is about as `namespace/name`
+/// (k3s: `"Syncing" secret="kube-system/k3s-serving"`): a name, kept, so
+/// the reader sees which one. A value with capitals or other signs, or
+/// any password, is still a secret.
+#[test]
+fn kubernetes_object_references_are_kept_and_secrets_like_them_are_not() {
+    let log = concat!(
+        "I0611 04:50:02.017245 1234 tls.go:123] \"Syncing\" secret=\"kube-system/k3s-serving\"\n",
+        "I0611 04:50:03.000000 1234 tokens.go:50] \"Created\" token=\"default/default-token-abcde\"\n",
+        "time=\"2026-06-11T04:50:04Z\" level=info msg=\"Updating\" secret=kube-system/k3s-serving\n",
+        "password=hunter1/abc\n",
+        "secret=\"Hunter2/xyzQ+w==\"\n",
+        "token=hunter3/4b:c\n",
+    );
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        !text.contains("hunter") && !text.contains("Hunter"),
+        "{text}"
+    );
+    for kept in [
+        "secret=\"kube-system/k3s-serving\"\n",
+        "token=\"default/default-token-abcde\"\n",
+        "secret=kube-system/k3s-serving\n",
+    ] {
+        assert!(text.contains(kept), "{kept}: {text}");
+    }
+}
