@@ -1131,6 +1131,20 @@ fn one_damaged_input_does_not_wipe_out_the_others_or_what_was_read_of_it() {
     let alone = run(logkeep().arg("timeline").arg(&cut));
     assert_eq!(alone.status.code(), Some(3));
     assert!(stdout(&alone).lines().count() > 10, "{}", stdout(&alone));
+    // The test of its first error is the latest whose start was read: a
+    // later one's may be in what was lost, and the summary says so.
+    let summary = run(logkeep().arg("summary").arg(&cut));
+    assert_eq!(summary.status.code(), Some(3));
+    let first = stdout(&summary)
+        .lines()
+        .find(|l| l.contains("first error"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("{}", stdout(&summary)));
+    assert!(
+        first.contains(", during test \"")
+            && first.ends_with("\" (the latest started in what could be read)"),
+        "{first}"
+    );
 
     // An input of which nothing can be read: named, the other still shown.
     let zst = fs::read(&whole).unwrap();

@@ -860,10 +860,16 @@ fn write_text(
             plural(s.warnings, "warning")
         )?;
         if let Some(FirstError { path, line: first }) = &s.first_error {
+            // In an input not read whole, the start of a later test may be
+            // in what was lost: the test is the latest that was read.
+            let unsure = match s.incomplete() {
+                true => " (the latest started in what could be read)",
+                false => "",
+            };
             let during = first
                 .test
                 .as_ref()
-                .map(|t| format!(", during test {:?}", display_str(t)))
+                .map(|t| format!(", during test {:?}{unsure}", display_str(t)))
                 .unwrap_or_default();
             writeln!(
                 out,
