@@ -595,7 +595,7 @@ fn unwrap_error(path: &Path, e: &io::Error, spooling: bool) -> Error {
 }
 
 /// Whether a file of GitHub's zip is named as an archive logkeep reads.
-fn is_archive_name(name: &str) -> bool {
+pub fn is_archive_name(name: &str) -> bool {
     [".tar.gz", ".tgz", ".tar.zst", ".tzst", ".zip"]
         .iter()
         .any(|ext| name.ends_with(ext))

@@ -167,8 +167,8 @@ struct Found {
 #[derive(Default)]
 struct Sums {
     paths: String,
+    /// In the order read, until `sort`.
     records: Vec<Sum>,
-    sorted: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -190,7 +190,6 @@ impl Sums {
             size,
             sha256: hex,
         });
-        self.sorted = false;
     }
 
     fn path(&self, sum: &Sum) -> &str {
@@ -210,11 +209,10 @@ impl Sums {
             same
         });
         self.records = records;
-        self.sorted = true;
     }
 
+    /// Once sorted.
     fn get(&self, path: &str) -> Option<(u64, &str)> {
-        debug_assert!(self.sorted);
         let i = self
             .records
             .binary_search_by(|sum| self.path(sum).cmp(path))
@@ -277,12 +275,7 @@ fn verify(input: &Path) -> Result<Verdict> {
         }
         (None, None) => {
             // GitHub's download of several artifacts: a zip of archives.
-            let archives = !found.is_empty()
-                && found.paths().all(|name| {
-                    [".tar.gz", ".tgz", ".tar.zst", ".tzst", ".zip"]
-                        .iter()
-                        .any(|ext| name.ends_with(ext))
-                });
+            let archives = !found.is_empty() && found.paths().all(crate::reader::is_archive_name);
             let hint = if archives {
                 crate::reader::unzip_hint(input)
             } else {
