@@ -873,9 +873,6 @@ fn grep_json_refuses_context_as_it_refuses_count_and_list() {
 /// logkeep's writes meet the closed pipe, and pipefail gives its exit code.
 #[test]
 fn a_closed_pipe_ends_json_output_quietly() {
-    let work = tempfile::tempdir().unwrap();
-    let logs = work.path().join("logs");
-    fs::create_dir_all(logs.join("inst")).unwrap();
     let lines: String = (0..20_000)
         .map(|i| {
             format!(
@@ -886,7 +883,7 @@ fn a_closed_pipe_ends_json_output_quietly() {
             )
         })
         .collect();
-    fs::write(logs.join("inst/a.log"), lines).unwrap();
+    let (work, logs) = logs_folder(&[("inst/a.log", &lines)]);
     for command in [
         "timeline --json",
         "grep --json .",
@@ -1584,9 +1581,6 @@ fn timeline_orders_backups_of_equal_time_by_their_number() {
 /// exists" or "write the output elsewhere").
 #[test]
 fn a_missing_or_full_temporary_folder_is_named_with_what_to_do() {
-    let work = tempfile::tempdir().unwrap();
-    let logs = work.path().join("logs");
-    fs::create_dir_all(logs.join("inst")).unwrap();
     // Larger compressed than the full folder holds (256 KiB).
     let mut state = 7u64;
     let lines: String = (0..60_000)
@@ -1595,7 +1589,7 @@ fn a_missing_or_full_temporary_folder_is_named_with_what_to_do() {
             format!("2026-06-11T04:00:{:02}Z INFO {:016x}\n", i % 60, state)
         })
         .collect();
-    fs::write(logs.join("inst/a.log"), lines).unwrap();
+    let (work, logs) = logs_folder(&[("inst/a.log", &lines)]);
     let inner = work.path().join("logs.tar.zst");
     run_ok(
         logkeep()
@@ -1697,14 +1691,10 @@ fn an_input_that_cannot_be_read_is_in_the_report_and_an_empty_one_is_called_empt
 /// always does, are taken rather than refused.
 #[test]
 fn grep_takes_whole_words_and_greps_usual_flags() {
-    let work = tempfile::tempdir().unwrap();
-    let logs = work.path().join("logs");
-    fs::create_dir_all(logs.join("inst")).unwrap();
-    fs::write(
-        logs.join("inst/a.log"),
+    let (_work, logs) = logs_folder(&[(
+        "inst/a.log",
         "sshd started\nssh.service failed\nno ssh here\nassh\n",
-    )
-    .unwrap();
+    )]);
     let words = run_ok(logkeep().args(["grep", "-w", "ssh"]).arg(&logs));
     assert_eq!(
         stdout(&words),
