@@ -232,12 +232,16 @@ pub fn builtin_rules() -> Vec<Rule> {
                 // Mixed case, as connection strings and Go's struct dumps
                 // write keys: `PassWord`, `passWord`, `APIKey`, `APIKEY`.
                 "assW",
+                // `REGISTRY_PASS: x`, as `kubectl describe` prints a
+                // container's environment (the env-secret rule's literal).
+                "_PASS",
             ],
             // `password=x`, `token = x` starting a line (INI, TOML; not
             // an assignment in code), `"token":"x"` (or
             // `["x"]`, a Go or JSON header's values); `password: x` (YAML,
             // cloud-init) for the names that are never a plain word, and
-            // `GITHUB_TOKEN: x`, `client_secret: x` for compound ones;
+            // `GITHUB_TOKEN: x`, `client_secret: x`, `REGISTRY_PASS: x` for
+            // compound ones;
             // PostgreSQL's `PGPASSWORD=x`;
             // `--password x`;
             // a camelCase key ending in one (`accessToken`, `dbPassword`:
@@ -257,7 +261,7 @@ pub fn builtin_rules() -> Vec<Rule> {
             // A `passphrase` is a password in each form, and so is a Java
             // property's (`-Dpassword=x`).
             concat!(
-                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key|secret[_.-]?(?:access[_.-]?)?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key|secret[ _.-]?(?:access[_.-]?)?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret(?:[_.-]?(?:access[_.-]?)?key)?|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret(?:(?:Access)?Key)?|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|(?:--?(?:password|passwd|passphrase)|--(?:[a-z]+-)*api-key|--client-secret|--account-key|--(?:[a-z0-9]+-)*secret[-_]?(?:access[-_]?)?key)(?:\s+\\?["']?|=\\?["']?|\\?"\s*,\s*\\?")|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?["']?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bmachine\s+\S+\s+login\s+\S+\s+password\s+|\s-pass(?:in|out)\s+["']?pass:|"#,
+                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key|secret[_.-]?(?:access[_.-]?)?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key|secret[ _.-]?(?:access[_.-]?)?key)\\?["']?\s*:\s*\[?\\?["']?)|_(?:token|secret)\\?["']?\s*:\s*\[?\\?["']?|(?-i:[A-Z0-9]_PASS)\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret(?:[_.-]?(?:access[_.-]?)?key)?|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret(?:(?:Access)?Key)?|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|(?:--?(?:password|passwd|passphrase)|--(?:[a-z]+-)*api-key|--client-secret|--account-key|--(?:[a-z0-9]+-)*secret[-_]?(?:access[-_]?)?key)(?:\s+\\?["']?|=\\?["']?|\\?"\s*,\s*\\?")|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?["']?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bmachine\s+\S+\s+login\s+\S+\s+password\s+|\s-pass(?:in|out)\s+["']?pass:|"#,
                 curl_user_option!(),
                 r#"[^\s:"']*:|[\s"]--(?:[a-z]+-)*token(?:\s+(?:<<<\s*)?["']?|\\?"\s*,\s*\\?")))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#
             ),

@@ -1834,8 +1834,9 @@ fn mixed_case_password_and_api_keys_are_redacted() {
 
 /// A `token:` holds its whole value, `:` and `~` too: Rancher's
 /// kubeconfig tokens (`kubeconfig-user-x.c-y:secret`), k3s's server tokens
-/// (`K10…::server:secret`), Azure's client secrets; and the Azure CLI's
-/// `--account-key`. What tools write where no value is shown stays: a word
+/// (`K10…::server:secret`), Azure's client secrets; the Azure CLI's
+/// `--account-key`; a `*_PASS:` variable as `kubectl describe` prints a
+/// container's environment. What tools write where no value is shown stays: a word
 /// after `token:` in an error, MySQL's `(using password: YES)`, `kubectl
 /// describe`'s `<set to the key …>` and a secret's size.
 #[test]
@@ -1850,6 +1851,7 @@ fn whole_tokens_are_redacted_and_placeholders_are_kept() {
         "ERROR 1045 (28000): Access denied for user 'root'@'localhost' (using password: YES)\n",
         "      DB_PASSWORD:  <set to the key 'password' in secret 'db'>  Optional: false\n",
         "password:  8 bytes\n",
+        "      REGISTRY_PASS:      hunter6pass\n",
     );
     let text = collect_one_log("a.log", log.as_bytes(), &[]);
     let text = String::from_utf8_lossy(&text);
@@ -1868,6 +1870,7 @@ fn whole_tokens_are_redacted_and_placeholders_are_kept() {
             "ERROR 1045 (28000): Access denied for user 'root'@'localhost' (using password: YES)\n",
             "      DB_PASSWORD:  <set to the key 'password' in secret 'db'>  Optional: false\n",
             "password:  8 bytes\n",
+            "      REGISTRY_PASS:      [REDACTED:password]\n",
         )),
         "{text}"
     );

@@ -615,3 +615,27 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     let kib: u64 = stdout(&out).trim().parse().unwrap();
     assert!(kib < 64 * 1024, "verify peaked at {kib} KiB");
 }
+
+/// ls filters that each name something there, but no file together, say so
+/// (each alone that names nothing says what there is).
+#[test]
+fn ls_filters_that_match_nothing_together_say_so() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("out.tar.gz");
+    collect(&tree, &archive, &[]);
+    let out = run_ok(logkeep().arg("ls").arg(&archive).args([
+        "--vm",
+        "test-vm-deleted",
+        "--kind",
+        "hostagent",
+    ]));
+    assert_eq!(stdout(&out).lines().count(), 1, "the header alone");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "note: files have each of vm test-vm-deleted, kind hostagent, but none has them all"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -151,12 +151,15 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
     // A filter that matches nothing looks like a typo: say what there is.
     if files.is_empty() {
         let all = manifest["files"].as_array().cloned().unwrap_or_default();
+        let mut given = Vec::new();
+        let mut said = false;
         for (key, wanted) in [
             ("instance", &options.instance),
             ("vm", &options.vm),
             ("kind", &options.kind),
         ] {
             let Some(wanted) = wanted else { continue };
+            given.push(format!("{key} {}", display_str(wanted)));
             let there: BTreeSet<&str> = all.iter().filter_map(|f| f[key].as_str()).collect();
             if !there.contains(wanted.as_str()) {
                 let there: Vec<&str> = there.into_iter().collect();
@@ -165,7 +168,15 @@ pub fn ls(options: LsOptions) -> Result<ExitStatus> {
                     display_str(wanted),
                     display_str(&there.join(", "))
                 );
+                said = true;
             }
+        }
+        // Each value is there, but no file has them all.
+        if !said && given.len() > 1 {
+            eprintln!(
+                "note: files have each of {}, but none has them all",
+                given.join(", ")
+            );
         }
     }
     if options.report.json {
