@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Tree, logkeep, mkfifo, python, run, run_ok, stdout, validate_json};
+use common::{Tree, logkeep, mkfifo, python, run, run_ok, stderr, stdout, validate_json};
 
 fn collect(tree: &Tree, out: &Path, extra: &[&str]) {
     run_ok(
@@ -607,11 +607,7 @@ subprocess.run([sys.argv[1], 'verify', sys.argv[2]], stdout=subprocess.DEVNULL, 
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 "#;
     let out = python(script, &[Path::new(env!("CARGO_BIN_EXE_logkeep")), &zip]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let kib: u64 = stdout(&out).trim().parse().unwrap();
     assert!(kib < 64 * 1024, "verify peaked at {kib} KiB");
 }
@@ -632,10 +628,10 @@ fn ls_filters_that_match_nothing_together_say_so() {
     ]));
     assert_eq!(stdout(&out).lines().count(), 1, "the header alone");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains(
+        stderr(&out).contains(
             "note: files have each of vm test-vm-deleted, kind hostagent, but none has them all"
         ),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr(&out)
     );
 }
