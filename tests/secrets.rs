@@ -1904,3 +1904,24 @@ fn kubernetes_object_references_are_kept_and_secrets_like_them_are_not() {
         assert!(text.contains(kept), "{kept}: {text}");
     }
 }
+
+/// A command's arguments as Go's `%q` prints them (`["login" "--password"
+/// "x"]`, a common logging idiom) give the flag's value as a JSON list does;
+/// a sentence that quotes the flag keeps its words.
+#[test]
+fn flags_in_go_quoted_argument_lists_are_redacted() {
+    let log = concat!(
+        "Running: [\"nerdctl\" \"login\" \"-u\" \"bot\" \"--password\" \"hunter1hunter1\" \"ghcr.io\"]\n",
+        "cmd=[\"k3s\" \"server\" \"--token\" \"hunter2secret\" \"--disable\" \"traefik\"]\n",
+        "\"--password\" is deprecated\n",
+    );
+    let text = collect_one_log("a.log", log.as_bytes(), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("hunter"), "{text}");
+    assert!(
+        text.contains("\"--password\" \"[REDACTED:password]\" \"ghcr.io\"]")
+            && text.contains("\"--token\" \"[REDACTED:password]\" \"--disable\"")
+            && text.ends_with("\"--password\" is deprecated\n"),
+        "{text}"
+    );
+}
