@@ -124,10 +124,7 @@ fn something_that_is_not_an_output_is_a_clear_error() {
     fs::write(&junk, "hello").unwrap();
     let out = run(logkeep().arg("verify").arg(&junk));
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        common::stderr(&out).contains("notes.txt")
-            && common::stderr(&out).contains("not a logkeep output")
-    );
+    assert!(stderr(&out).contains("notes.txt") && stderr(&out).contains("not a logkeep output"));
 }
 
 #[test]
@@ -140,7 +137,7 @@ fn verify_json_gives_every_input_a_verdict_in_order_even_one_it_cannot_read() {
     fs::write(&junk, "hello").unwrap();
     let out = run(logkeep().args(["verify", "--json"]).arg(&junk).arg(&good));
     assert_eq!(out.status.code(), Some(1));
-    assert!(common::stderr(&out).contains("notes.txt"));
+    assert!(stderr(&out).contains("notes.txt"));
     let verdicts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let verdicts = verdicts.as_array().unwrap();
     assert_eq!(verdicts.len(), 2, "{verdicts:?}");
@@ -166,7 +163,7 @@ fn verify_json_gives_every_input_a_verdict_in_order_even_one_it_cannot_read() {
     assert_eq!(alone.status.code(), Some(1));
     let verdicts: serde_json::Value = serde_json::from_slice(&alone.stdout).unwrap();
     assert!(verdicts[0]["error"].is_string(), "{verdicts}");
-    assert!(common::stderr(&alone).contains("not a logkeep output"));
+    assert!(stderr(&alone).contains("not a logkeep output"));
     // The text output is unchanged: the error on stderr, no verdict line.
     let text = run(logkeep().arg("verify").arg(&junk).arg(&good));
     assert_eq!(text.status.code(), Some(1));
@@ -214,9 +211,9 @@ fn ls_filters_from_the_manifest_and_cat_prints_one_file() {
     let missing = run(logkeep().arg("cat").arg(&archive).arg("no/such.log"));
     assert_eq!(missing.status.code(), Some(1));
     assert!(
-        common::stderr(&missing).contains("logkeep ls"),
+        stderr(&missing).contains("logkeep ls"),
         "{}",
-        common::stderr(&missing)
+        stderr(&missing)
     );
 }
 
@@ -230,7 +227,7 @@ fn cat_of_a_file_the_manifest_lists_but_the_output_lost_says_so() {
     fs::remove_file(folder.join(path)).unwrap();
     let out = run(logkeep().arg("cat").arg(&folder).arg(path));
     assert_eq!(out.status.code(), Some(1));
-    let err = common::stderr(&out);
+    let err = stderr(&out);
     assert!(
         err.contains(&format!(
             "has no file {path}: it is listed in the manifest but missing from the output"
@@ -275,7 +272,7 @@ fn a_damaged_zip_entry_is_named_and_the_rest_is_still_read() {
 
     // verify: one finding among the others, every other file checked, exit 3.
     let out = run(logkeep().arg("verify").arg(&corrupt));
-    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
         text.contains("41 of 42 files match the manifest:"),
@@ -298,7 +295,7 @@ fn a_damaged_zip_entry_is_named_and_the_rest_is_still_read() {
     // ls: the listing is the manifest's, whole; the damaged file is named.
     let out = run_ok(logkeep().arg("ls").arg(&corrupt));
     assert_eq!(stdout(&out).lines().count(), 43, "a header and 42 files");
-    assert!(common::stderr(&out).contains(DAMAGED));
+    assert!(stderr(&out).contains(DAMAGED));
 
     // summary: the damaged log left out and named, the rest summed up.
     // Shown, but not whole: exit 3.
@@ -309,7 +306,7 @@ fn a_damaged_zip_entry_is_named_and_the_rest_is_still_read() {
         "{}",
         stdout(&out)
     );
-    assert!(common::stderr(&out).contains(DAMAGED));
+    assert!(stderr(&out).contains(DAMAGED));
     let damaged: serde_json::Value =
         serde_json::from_slice(&run(logkeep().args(["summary", "--json"]).arg(&corrupt)).stdout)
             .unwrap();
@@ -343,7 +340,7 @@ fn an_unreadable_file_of_a_folder_output_is_named_and_the_rest_checked() {
         .arg(env!("CARGO_BIN_EXE_logkeep"))
         .args(["verify", "--json"])
         .arg(&folder));
-    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     validate_json("verify.schema.json", std::slice::from_ref(&verdict));
     assert_eq!(verdict[0]["ok"], 41);
@@ -360,7 +357,7 @@ fn an_unreadable_file_of_a_folder_output_is_named_and_the_rest_checked() {
             .arg(&folder))
     };
     let ls = as_nobody(&["ls"]);
-    assert!(ls.status.success(), "{}", common::stderr(&ls));
+    assert!(ls.status.success(), "{}", stderr(&ls));
     let listed = stdout(&ls);
     assert_eq!(listed.lines().count(), 43, "{listed}");
     // A file after the closed one in path order keeps its times.
@@ -370,12 +367,7 @@ fn an_unreadable_file_of_a_folder_output_is_named_and_the_rest_checked() {
         .unwrap();
     assert!(later.contains("06-11"), "{later}");
     let summary = as_nobody(&["summary", "--json"]);
-    assert_eq!(
-        summary.status.code(),
-        Some(3),
-        "{}",
-        common::stderr(&summary)
-    );
+    assert_eq!(summary.status.code(), Some(3), "{}", stderr(&summary));
     let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
     let input = &summary["inputs"][0];
     assert_eq!(input["unreadable"][0]["path"], closed, "{input}");
@@ -411,7 +403,7 @@ fn a_stream_damaged_after_its_manifest_leaves_the_rest_unchecked() {
     let cut = work.path().join("cut.tar.gz");
     fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
     let out = run(logkeep().args(["verify", "--json"]).arg(&cut));
-    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     validate_json("verify.schema.json", std::slice::from_ref(&verdict));
     let v = &verdict[0];
@@ -442,7 +434,7 @@ fn a_truncated_archive_says_so_and_to_download_it_again() {
         for command in ["verify", "ls"] {
             let out = run(logkeep().arg(command).arg(&cut));
             assert_eq!(out.status.code(), Some(1), "{command} {name}");
-            let said = common::stderr(&out);
+            let said = stderr(&out);
             assert!(
                 said.contains("looks truncated or damaged") && said.contains("download it again"),
                 "{command} {name}: {said}"
@@ -450,7 +442,7 @@ fn a_truncated_archive_says_so_and_to_download_it_again() {
         }
         // summary shows what it could read, and says the rest is not there.
         let out = run(logkeep().args(["summary", "--json"]).arg(&cut));
-        let said = common::stderr(&out);
+        let said = stderr(&out);
         assert!(
             said.contains("looks truncated or damaged") && said.contains("download it again"),
             "summary {name}: {said}"
@@ -480,7 +472,7 @@ fn cat_of_a_whole_file_in_a_cut_archive_exits_0_and_says_the_rest_is_damaged() {
     let out = run(logkeep().arg("cat").arg(&cut).arg(path));
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out), expected);
-    let said = common::stderr(&out);
+    let said = stderr(&out);
     assert!(
         said.contains("trunc.tar.gz looks truncated or damaged")
             && said.contains(&format!("{path} was printed whole"))
@@ -493,7 +485,7 @@ fn cat_of_a_whole_file_in_a_cut_archive_exits_0_and_says_the_rest_is_damaged() {
         .arg(&cut)
         .arg("bats-lima-controller/rdd.stderr.log"));
     assert_eq!(out.status.code(), Some(1));
-    let said = common::stderr(&out);
+    let said = stderr(&out);
     assert!(
         said.contains(
             "looks truncated or damaged (before bats-lima-controller/rdd.stderr.log was found)"
@@ -535,14 +527,14 @@ fn an_input_of_archives_gets_a_hint_that_fits_its_kind() {
             .success()
     );
     for command in ["verify", "ls"] {
-        let err = common::stderr(&run(logkeep().arg(command).arg(&folder)));
+        let err = stderr(&run(logkeep().arg(command).arg(&folder)));
         assert!(!err.contains("unzip"), "{command} on a folder: {err}");
         assert!(
             err.contains("give logkeep the archives inside")
                 && err.contains(&format!("{}/*", folder.display())),
             "{command} on a folder: {err}"
         );
-        let err = common::stderr(&run(logkeep().arg(command).arg(w.join("both.tar.gz"))));
+        let err = stderr(&run(logkeep().arg(command).arg(w.join("both.tar.gz"))));
         assert!(!err.contains("unzip"), "{command} on a tar.gz: {err}");
         assert!(
             err.contains(&format!(
@@ -552,7 +544,7 @@ fn an_input_of_archives_gets_a_hint_that_fits_its_kind() {
             )),
             "{command} on a tar.gz: {err}"
         );
-        let err = common::stderr(&run(logkeep().arg(command).arg(w.join("both.zip"))));
+        let err = stderr(&run(logkeep().arg(command).arg(w.join("both.zip"))));
         assert!(
             err.contains(&format!(
                 "unzip {} -d {}",
