@@ -8,6 +8,7 @@ use std::io::{self, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::manifest::MANIFEST_NAME;
 use crate::sanitize::{display_path, display_str};
 use crate::timestamp::Timestamp;
 use zip::CompressionMethod;
@@ -60,7 +61,8 @@ pub fn for_each_file_entry(path: &Path, visit: &mut VisitEntry<'_>) -> Result<()
 pub fn for_each_entry(path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
     let meta = fs::metadata(path).map_err(|e| Error::io("read", path, &e))?;
     if meta.is_dir() {
-        return visit_dir(path, path, visit);
+        let root = output_root(path);
+        return visit_dir(&root, &root, visit);
     }
     if !meta.is_file() {
         return Err(Error::new(format!(
@@ -84,15 +86,16 @@ fn visit_file(mut file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result
         .map_err(|e| Error::io("read", path, &e))?;
     file.rewind().map_err(|e| Error::io("read", path, &e))?;
     match &magic[..n] {
-        [0x1f, 0x8b, ..] => visit_tar(
-            flate2::read::MultiGzDecoder::new(BufReader::new(file)),
-            path,
-            visit,
-        ),
+        [0x1f, 0x8b, ..] => {
+            let gzip = |file| flate2::read::MultiGzDecoder::new(BufReader::new(file));
+            let folder = tar_packed_folder(&mut file, |file| Some(gzip(file)));
+            in_folder(folder, visit, |visit| visit_tar(gzip(file), path, visit))
+        }
         [0x28, 0xb5, 0x2f, 0xfd] => {
-            let decoder =
-                zstd::Decoder::new(file).map_err(|e| Error::io("read zstd stream of", path, &e))?;
-            visit_tar(decoder, path, visit)
+            let zstd = |file| zstd::Decoder::new(file);
+            let folder = tar_packed_folder(&mut file, |file| zstd(file).ok());
+            let decoder = zstd(file).map_err(|e| Error::io("read zstd stream of", path, &e))?;
+            in_folder(folder, visit, |visit| visit_tar(decoder, path, visit))
         }
         [b'P', b'K', 3, 4] | [b'P', b'K', 5, 6] => visit_zip(file, path, visit),
         // Not an output of anyone's: what an upload or download cut at its
@@ -109,6 +112,120 @@ fn visit_file(mut file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result
             "name the archive logkeep wrote, or the zip GitHub's artifact download gave you",
         )),
     }
+}
+
+/// Where in the folder `path` the output is: the folder itself, or the one
+/// folder it holds when only that one has the manifest (a folder output
+/// unzipped from an archive that was packed by hand, see [`packed_folder`]).
+pub fn output_root(path: &Path) -> PathBuf {
+    let root = path.to_path_buf();
+    if fs::symlink_metadata(root.join(MANIFEST_NAME)).is_ok() {
+        return root;
+    }
+    let Ok(entries) = fs::read_dir(path) else {
+        return root;
+    };
+    let mut inside = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() != "__MACOSX");
+    match (inside.next(), inside.next()) {
+        (Some(only), None)
+            if only.file_type().is_ok_and(|t| t.is_dir())
+                && fs::symlink_metadata(only.path().join(MANIFEST_NAME))
+                    .is_ok_and(|m| m.is_file()) =>
+        {
+            only.path()
+        }
+        _ => root,
+    }
+}
+
+/// The folder an output was packed under when it was packed again by hand
+/// (`zip -r logs.zip rdd-logs`, `tar czf logs.tgz rdd-logs`, macOS's
+/// Compress): `rdd-logs/` when every name is in it (macOS's `__MACOSX/`
+/// copies of file attributes aside) and the manifest is
+/// `rdd-logs/manifest.json`; an empty string when the names start with
+/// `./` (`tar czf logs.tgz -C rdd-logs .`) and the manifest is
+/// `./manifest.json`. The output is read without that folder.
+fn packed_folder<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut all_dotted = true;
+    let mut manifest_at_top = false;
+    // The one folder every name is in, while there is one.
+    let mut folder: Option<Option<&str>> = None;
+    let mut manifest_in_folder = false;
+    for raw in names {
+        let name = raw.trim_start_matches("./");
+        all_dotted &= name.len() != raw.len();
+        if name.is_empty() || name.starts_with("__MACOSX/") {
+            continue;
+        }
+        manifest_at_top |= name == MANIFEST_NAME;
+        let top = name.split_once('/');
+        if folder.is_some_and(|folder| folder != top.map(|(top, _)| top)) {
+            folder = Some(None);
+        } else if folder.is_none() {
+            folder = Some(top.map(|(top, _)| top));
+        }
+        manifest_in_folder |= top.is_some_and(|(_, rest)| rest == MANIFEST_NAME);
+    }
+    if all_dotted && manifest_at_top {
+        return Some(String::new());
+    }
+    let folder = folder.flatten()?;
+    manifest_in_folder.then(|| format!("{folder}/"))
+}
+
+/// The folder a tar was packed under by hand ([`packed_folder`]), read from
+/// its names. logkeep's own tars start with a file named without `./`, and
+/// are not read twice for it; another's, which starts with a folder or
+/// `./`, is.
+fn tar_packed_folder<R: Read>(
+    file: &mut File,
+    decoder: impl Fn(File) -> Option<R>,
+) -> Option<String> {
+    let names = |file: &File| -> Option<Vec<String>> {
+        let mut file = file.try_clone().ok()?;
+        file.rewind().ok()?;
+        let mut archive = tar::Archive::new(decoder(file)?);
+        let mut names = Vec::new();
+        for entry in archive.entries().ok()? {
+            let entry = entry.ok()?;
+            let hand_packed =
+                entry.header().entry_type().is_dir() || entry.path_bytes().starts_with(b"./");
+            if names.is_empty() && !hand_packed {
+                return None;
+            }
+            names.push(String::from_utf8_lossy(&entry.path_bytes()).into_owned());
+        }
+        Some(names)
+    };
+    let folder = names(file).and_then(|names| packed_folder(names.iter().map(String::as_str)));
+    file.rewind().ok()?;
+    folder
+}
+
+/// Read an output through `read`, without the folder it was packed under
+/// (see [`packed_folder`]), if any.
+fn in_folder(
+    folder: Option<String>,
+    visit: &mut VisitEntry<'_>,
+    read: impl FnOnce(&mut VisitEntry<'_>) -> Result<()>,
+) -> Result<()> {
+    let Some(folder) = folder else {
+        return read(visit);
+    };
+    read(&mut |entry: &Entry<'_>, data: &mut dyn Read| {
+        let name = entry.name.trim_start_matches("./");
+        if name.starts_with("__MACOSX/") {
+            return Ok(());
+        }
+        match name.strip_prefix(folder.as_str()) {
+            // The folder's own entry.
+            Some("") => Ok(()),
+            Some(name) => visit(&Entry { name, ..*entry }, data),
+            None => visit(entry, data),
+        }
+    })
 }
 
 fn visit_dir(root: &Path, dir: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
@@ -450,27 +567,48 @@ fn check_zip_names(file: File, zip: &zip::ZipArchive<BufReader<File>>, path: &Pa
     Ok(())
 }
 
+/// An error reading the zip `path` (at its entry `entry`, if known).
+fn zip_error(path: &Path, e: ZipError, entry: Option<&str>) -> Error {
+    let entry = entry.map_or(String::new(), |name| format!("{}: ", display_str(name)));
+    let error = Error::new(format!(
+        "cannot read zip {}: {entry}{e}",
+        display_path(path)
+    ));
+    match e {
+        ZipError::UnsupportedArchive(_)
+        | ZipError::CompressionMethodNotSupported(_)
+        | ZipError::InvalidPassword => error.with_hint(NOT_LOGKEEPS_ZIP),
+        _ => error,
+    }
+}
+
 fn visit_zip(file: File, path: &Path, visit: &mut VisitEntry<'_>) -> Result<()> {
-    let zip_error = |e: ZipError, entry: Option<&str>| {
-        let entry = entry.map_or(String::new(), |name| format!("{}: ", display_str(name)));
-        let error = Error::new(format!(
-            "cannot read zip {}: {entry}{e}",
-            display_path(path)
-        ));
-        match e {
-            ZipError::UnsupportedArchive(_)
-            | ZipError::CompressionMethodNotSupported(_)
-            | ZipError::InvalidPassword => error.with_hint(NOT_LOGKEEPS_ZIP),
-            _ => error,
-        }
-    };
     let copy = file.try_clone().map_err(|e| Error::io("read", path, &e))?;
-    let mut zip = match zip::ZipArchive::new(BufReader::new(file)) {
+    let zip = match zip::ZipArchive::new(BufReader::new(file)) {
         Ok(zip) => zip,
         // Without its central directory (cut short), what the front holds.
         Err(_) => return visit_zip_front(copy, path, visit),
     };
     check_zip_names(copy, &zip, path)?;
+    // (A name that cannot be read keeps the zip as it is: the error comes
+    // when its entry is read.)
+    let names: Option<Vec<_>> = zip.file_names().map(|name| name.ok()).collect();
+    let folder = names.and_then(|names| packed_folder(names.iter().map(|name| name.as_ref())));
+    if let Some(folder) = folder {
+        return in_folder(Some(folder), visit, |visit| {
+            visit_zip_entries(zip, path, visit)
+        });
+    }
+    visit_zip_entries(zip, path, visit)
+}
+
+/// The entries of a zip whose central directory could be read.
+fn visit_zip_entries(
+    mut zip: zip::ZipArchive<BufReader<File>>,
+    path: &Path,
+    visit: &mut VisitEntry<'_>,
+) -> Result<()> {
+    let zip_error = |e, entry| zip_error(path, e, entry);
     let names: Vec<String> = (0..zip.len())
         .filter_map(|i| {
             zip.by_index(i).ok().and_then(|f| {

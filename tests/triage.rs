@@ -254,6 +254,31 @@ fn empty_answers_to_windows_and_filters_say_why() {
     );
 }
 
+/// Files without a dated line are named, a few of them: hundreds would bury
+/// the rest of what the timeline says.
+#[test]
+fn undated_files_are_counted_and_a_few_named() {
+    let mut files: Vec<(String, &str)> = (0..14)
+        .map(|i| (format!("vm/undated-{i:02}.log"), "no time here\n"))
+        .collect();
+    files.push((
+        "vm/dated.log".into(),
+        "2026-11-27T05:03:04Z level=error msg=x\n",
+    ));
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+    let (_work, logs) = logs_folder(&files);
+    let out = run_ok(logkeep().arg("timeline").arg(&logs));
+    assert!(stdout(&out).contains("msg=x"), "{}", stdout(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains("note: 14 file(s) have no line with a time and are not in the timeline:"),
+        "{said}"
+    );
+    let named = said.lines().filter(|l| l.contains("vm/undated-")).count();
+    assert_eq!(named, 10, "{said}");
+    assert!(said.contains("  and 4 more (`logkeep ls`"), "{said}");
+}
+
 /// The fixture tree, with fixed modification times and the facts of a
 /// GitHub job, collected as `name`.
 fn collect_job(tree: &Tree, out: &Path, job: &str, os: &str) {

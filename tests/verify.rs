@@ -82,6 +82,96 @@ fn every_format_and_github_wrapped_zips_verify_clean() {
     assert_eq!(verdicts.as_array().unwrap().len(), names.len());
 }
 
+/// A folder output packed again by hand under its folder's name (`zip -r`,
+/// GNU tar, bsdtar, macOS's Compress with its `__MACOSX/` entries), or with
+/// `./` names (`tar -C folder .`), or unzipped into a folder of its own, is
+/// read as the output: every command finds its manifest and its names.
+#[test]
+fn an_output_packed_again_by_hand_is_read_as_the_output() {
+    common::require_tool("bsdtar", "libarchive-tools");
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    collect(&tree, &w.join("rdd-logs"), &["--format", "dir"]);
+    let sh = |script: &str| {
+        let status = Command::new("sh")
+            .args(["-ec", script])
+            .current_dir(w)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{script}");
+    };
+    sh("zip -qr info-zip.zip rdd-logs");
+    sh("tar czf gnu.tar.gz rdd-logs");
+    sh("tar --zstd -cf dotted.tar.zst -C rdd-logs .");
+    sh("tar czf dotted-folder.tgz ./rdd-logs");
+    sh("bsdtar -a -cf bsdtar.zip rdd-logs");
+    sh("mkdir unzipped && cd unzipped && unzip -q ../info-zip.zip");
+    // macOS's Compress: the folder's entries, and an `__MACOSX/` copy of
+    // each file's attributes.
+    let finder = python(
+        r#"
+import sys, zipfile, pathlib
+root = pathlib.Path(sys.argv[1])
+with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as z:
+    for p in sorted(root.rglob("*")):
+        name = str(p.relative_to(root.parent))
+        z.write(p, name)
+        if p.is_file():
+            parent, _, leaf = name.rpartition("/")
+            z.writestr(f"__MACOSX/{parent}/._{leaf}", b"\0\5\26\7")
+"#,
+        &[&w.join("rdd-logs"), &w.join("finder.zip")],
+    );
+    assert!(finder.status.success(), "{}", stderr(&finder));
+    for name in [
+        "info-zip.zip",
+        "gnu.tar.gz",
+        "dotted.tar.zst",
+        "dotted-folder.tgz",
+        "bsdtar.zip",
+        "finder.zip",
+        "unzipped",
+    ] {
+        let input = w.join(name);
+        let out = run_ok(logkeep().arg("verify").arg(&input));
+        assert!(
+            stdout(&out).contains("42 of 42 files match the manifest"),
+            "{name}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let out = run_ok(logkeep().arg("summary").arg(&input));
+        assert!(
+            stdout(&out).contains("by logkeep"),
+            "{name}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let out = run_ok(
+            logkeep()
+                .args(["cat"])
+                .arg(&input)
+                .arg("_diag/typeperf.tsv"),
+        );
+        assert_eq!(
+            out.stdout,
+            fs::read(w.join("rdd-logs/_diag/typeperf.tsv")).unwrap(),
+            "{name}"
+        );
+    }
+    // Logs packed under a folder without a manifest keep their names.
+    sh(
+        "mkdir -p plain/vm && echo 'level=error msg=boom' > plain/vm/a.log && tar czf plain.tgz plain",
+    );
+    let out = run_ok(
+        logkeep()
+            .args(["grep", "-H", "boom"])
+            .arg(w.join("plain.tgz")),
+    );
+    assert!(stdout(&out).contains("plain/vm/a.log:"), "{}", stdout(&out));
+}
+
 #[test]
 fn changed_missing_and_unlisted_files_are_named_and_exit_3() {
     let tree = Tree::new();

@@ -168,10 +168,11 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Tolerant, Error> 
     if scanned.manifest.is_none() && input.is_dir() {
         // Only a regular file: a FIFO there would wait for a writer.
         let mut bytes = Vec::new();
-        scanned.manifest = crate::safe_fs::open_regular(&input.join(MANIFEST_NAME))
-            .and_then(|mut file| file.read_to_end(&mut bytes))
-            .ok()
-            .and_then(|_| serde_json::from_slice(&bytes).ok());
+        scanned.manifest =
+            crate::safe_fs::open_regular(&crate::reader::output_root(input).join(MANIFEST_NAME))
+                .and_then(|mut file| file.read_to_end(&mut bytes))
+                .ok()
+                .and_then(|_| serde_json::from_slice(&bytes).ok());
     }
     Ok(Tolerant {
         scanned,

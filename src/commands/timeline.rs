@@ -428,13 +428,22 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
             "note: {} file(s) have no line with a time and are not in the timeline:",
             undated.len()
         );
-        for file in undated {
+        // A few name the kind; hundreds would bury the rest of stderr.
+        const NAMED: usize = 10;
+        for file in undated.iter().take(NAMED) {
             let label = if several {
                 format!("[{}] ", labels[file.input])
             } else {
                 String::new()
             };
             let _ = writeln!(stderr, "  {label}{}", display_str(&file.path));
+        }
+        if undated.len() > NAMED {
+            let _ = writeln!(
+                stderr,
+                "  and {} more (`logkeep ls` lists every file, with its first and last time)",
+                undated.len() - NAMED
+            );
         }
     }
     Ok(if damaged {

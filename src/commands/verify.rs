@@ -235,7 +235,7 @@ impl Sums {
 
 fn verify(input: &Path) -> Result<Verdict> {
     let found = if input.is_dir() {
-        read_folder(input)
+        read_folder(&crate::reader::output_root(input))
     } else {
         read_archive(input)
     };
