@@ -495,6 +495,14 @@ struct TimelineArgs {
 /// log the first and last error-level lines with their times and the test
 /// that was running. With several inputs (one per matrix job), also the
 /// errors some jobs have and others do not.
+///
+/// Tests: a test starts at rdd's marker (`=== BATS: 2026-06-11T04:49:57+0000
+/// NAME ===`) in any log. Which tests failed, and where bats says they did,
+/// comes from bats' own output when it was collected: its TAP lines (`bats
+/// --tap | tee bats.log`; `not ok 3 NAME`), a JUnit report
+/// (`--report-formatter junit`), and the folders the BATS hook saved. An
+/// error after a marker of a test that passed is said to be so: it may be a
+/// hook's, or a test's running beside it (`bats --jobs`).
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     logkeep summary rdd-logs.zip\n  \

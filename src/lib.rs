@@ -4,6 +4,7 @@
 //! and [`pack`] it into an [`archive`] with a [`manifest`].
 
 pub mod archive;
+pub mod bats_results;
 pub mod budget_queue;
 pub mod checksum;
 pub mod cli;

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Tree, read_tree, require_tool, run, stdout};
+use common::{Tree, logkeep, read_tree, require_tool, run, run_ok, stdout};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -104,8 +104,8 @@ fn only_the_failing_test_is_saved_and_results_are_unchanged() {
         "VM logs preserved and saved"
     );
     assert_eq!(
-        String::from_utf8_lossy(&kept["bats-test.txt"]).trim(),
-        "a failing test: VM \"test-stopped\" won't start (50% of the time)"
+        String::from_utf8_lossy(&kept["bats-test.txt"]),
+        "a failing test: VM \"test-stopped\" won't start (50% of the time)\nresult: failed\n"
     );
 
     // teardown_suite packed it all; the manifest names the failing test.
@@ -119,6 +119,20 @@ fn only_the_failing_test_is_saved_and_results_are_unchanged() {
     assert!(
         manifest.contains("bats/sample-") && manifest.contains("a_failing_test__VM__test-stopped"),
         "{manifest}"
+    );
+    // And `summary` names it, with the folder its logs are in.
+    let summary = run_ok(logkeep().arg("summary").arg(&archive));
+    let said = stdout(&summary);
+    let failed = said
+        .lines()
+        .skip_while(|l| !l.starts_with("  failed      1 BATS test:"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        failed.starts_with(
+            "    \"a failing test: VM \\\"test-stopped\\\" won't start (50% of the time)\"; see bats/"
+        ) && failed.contains("/a_failing_test__VM__test-stopped"),
+        "{said}"
     );
 
     // A later run where every test passes saves nothing and packs nothing:

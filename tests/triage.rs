@@ -279,6 +279,139 @@ fn undated_files_are_counted_and_a_few_named() {
     assert!(said.contains("  and 4 more (`logkeep ls`"), "{said}");
 }
 
+/// How the tests ended, from what bats-core itself writes (TAP on stdout,
+/// a JUnit report): the failed ones named with where bats says they failed,
+/// the hook of a file among them, and an error "during" a test that passed
+/// said to be one.
+#[test]
+fn summary_names_the_failed_tests_from_bats_own_output() {
+    common::require_tool("bats", "bats");
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let suite = w.join("suite");
+    fs::create_dir_all(&suite).unwrap();
+    fs::create_dir_all(w.join("logs")).unwrap();
+    fs::create_dir_all(w.join("ci")).unwrap();
+    // Each test writes rdd's marker, as the rdd suites do, and its lines.
+    let helpers = r#"
+marker() { printf '=== BATS: %s %s ===\n' "$(date -u +%Y-%m-%dT%H:%M:%S+0000)" "$BATS_TEST_DESCRIPTION" >> "$LOGS/rdd.log"; }
+say() { printf 'time="%s" level=%s msg="%s"\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" "$1" "$2" >> "$LOGS/rdd.log"; }
+setup() { marker; }
+"#;
+    fs::write(
+        suite.join("01-engine.bats"),
+        format!(
+            "{helpers}\n\
+             @test \"passes but logs an error\" {{ say error \"probe failed\"; }}\n\
+             @test \"fails — naïve ✓ # and a hash\" {{ say info starting; false; }}\n\
+             @test \"skipped here\" {{ skip \"not on this OS\"; }}\n"
+        ),
+    )
+    .unwrap();
+    fs::write(
+        suite.join("02-cluster.bats"),
+        format!("{helpers}\nsetup_file() {{ return 3; }}\n@test \"never runs\" {{ true; }}\n"),
+    )
+    .unwrap();
+    // Fails once, passes when bats tries it again.
+    fs::write(
+        suite.join("03-flaky.bats"),
+        format!(
+            "{helpers}\nBATS_TEST_RETRIES=1\n\
+             @test \"flaky\" {{\n  [ -e \"$LOGS/tried\" ] || {{ touch \"$LOGS/tried\"; false; }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let tap = Command::new("bats")
+        .args([
+            "--tap",
+            "--report-formatter",
+            "junit",
+            "--output",
+            "ci",
+            "suite",
+        ])
+        .current_dir(w)
+        .env("LOGS", w.join("logs"))
+        .output()
+        .unwrap();
+    assert_eq!(tap.status.code(), Some(1), "{}", stdout(&tap));
+    fs::write(w.join("ci/bats.log"), &tap.stdout).unwrap();
+    let out = w.join("run.tar.gz");
+    run_ok(
+        logkeep()
+            .args(["collect", "-q", "--instance", "rdd", "--log-dir"])
+            .arg(w.join("logs"))
+            .arg("--lima-home")
+            .arg(w.join("none"))
+            .arg("--include")
+            .arg(format!("{}/ci/*", w.display()))
+            .args(["--include-into", "ci", "-o"])
+            .arg(&out),
+    );
+    let summary = run_ok(logkeep().args(["summary", "--json"]).arg(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
+    validate_json("summary.schema.json", std::slice::from_ref(&summary));
+    let input = &summary["inputs"][0];
+    assert_eq!(
+        input["bats_results"],
+        serde_json::json!({"passed": 2, "failed": 2, "skipped": 1}),
+        "{input}"
+    );
+    let failed = input["failed_tests"].as_array().unwrap();
+    let named: Vec<(&str, &str)> = failed
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap(),
+                f["failed_at"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (
+                "fails — naïve ✓ # and a hash",
+                "in test file suite/01-engine.bats, line 7"
+            ),
+            (
+                "setup_file failed",
+                "from function `setup_file' in test file suite/02-cluster.bats, line 6"
+            ),
+        ],
+        "{input}"
+    );
+    // Each found in both of bats' outputs.
+    for test in failed {
+        let found: Vec<&str> = test["found_in"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        assert!(
+            found.len() == 2
+                && found[0].starts_with("ci/bats.log:")
+                && found[1].starts_with("ci/report.xml:"),
+            "{test}"
+        );
+    }
+    let text = stdout(&run_ok(logkeep().arg("summary").arg(&out)));
+    assert!(
+        text.contains("  results     2 failed, 2 passed, 1 skipped (bats' TAP lines)\n  failed      2 BATS tests:\n    \"fails — naïve ✓ # and a hash\" in test file suite/01-engine.bats, line 7; see ci/bats.log:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  tests       4 BATS tests started, 1 of them again; the last: \"flaky\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("during test \"passes but logs an error\" (which passed: the error may be a hook's, or a parallel test's)"),
+        "{text}"
+    );
+}
+
 /// The fixture tree, with fixed modification times and the facts of a
 /// GitHub job, collected as `name`.
 fn collect_job(tree: &Tree, out: &Path, job: &str, os: &str) {

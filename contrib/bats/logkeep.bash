@@ -104,7 +104,10 @@ logkeep_teardown() {
   [[ "${BATS_TEST_TRY_NUMBER:-1}" -gt 1 ]] && dest+="-try$BATS_TEST_TRY_NUMBER"
   mkdir -p "$(dirname "$dest")" 2>/dev/null
   if why=$(_logkeep collect --quiet --force --preserve --config "$config" --format dir -o "$dest" 2>&1 >/dev/null); then
-    printf '%s\n' "${BATS_TEST_DESCRIPTION:-}" > "$dest/bats-test.txt" 2>/dev/null
+    # What `logkeep summary` reads: the description, then how the test ended.
+    local result=failed
+    [[ -n "${BATS_TEST_COMPLETED:-}" ]] && result=passed
+    printf '%s\nresult: %s\n' "${BATS_TEST_DESCRIPTION:-}" "$result" > "$dest/bats-test.txt" 2>/dev/null
     _logkeep_say "saved the logs of \"${BATS_TEST_DESCRIPTION:-$BATS_TEST_NAME}\" in $dest"
   else
     _logkeep_say "could not save the logs of \"${BATS_TEST_DESCRIPTION:-$BATS_TEST_NAME}\": $(_logkeep_why "$why")"

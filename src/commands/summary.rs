@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::damage::{self, Unreadable};
+use crate::bats_results::{BatsReader, BatsResults, FailedTest, TapCounts};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::logline::{Level, Marker};
@@ -42,6 +43,9 @@ struct LineRef {
     test: Option<String>,
     #[serde(skip)]
     at: Option<Timestamp>,
+    /// Where it is: the file (in reading order) and the line.
+    #[serde(skip)]
+    place: (usize, u64),
 }
 
 #[derive(Debug, Serialize)]
@@ -85,6 +89,15 @@ struct InputSummary {
     first_time: Option<String>,
     last_time: Option<String>,
     tests: Vec<Test>,
+    /// The counts of bats' TAP results in the logs, if any.
+    bats_results: Option<TapCounts>,
+    /// The tests that failed, as TAP, a JUnit report or the BATS hook's
+    /// saved folders say.
+    failed_tests: Vec<FailedTest>,
+    /// Tests that TAP says passed: an error "during" one of them may be a
+    /// hook's, or a test's running beside it.
+    #[serde(skip)]
+    passed_tests: BTreeSet<String>,
     errors: u64,
     warnings: u64,
     first_error: Option<FirstError>,
@@ -210,8 +223,10 @@ impl Example {
 struct Gathered {
     first_time: Option<Timestamp>,
     last_time: Option<Timestamp>,
-    tests: BTreeSet<(Timestamp, String)>,
+    /// The markers: when, where (file in reading order, line), which test.
+    tests: BTreeSet<(Timestamp, (usize, u64), String)>,
     signatures: Signatures,
+    bats: BatsResults,
 }
 
 impl Gathered {
@@ -225,6 +240,7 @@ impl Gathered {
             self.time(t);
         }
         self.tests.extend(other.tests);
+        self.bats.add(other.bats);
         for (signature, (count, example)) in other.signatures {
             match self.signatures.entry(signature) {
                 Entry::Occupied(mut known) => {
@@ -249,6 +265,7 @@ struct Gatherer {
     /// Of the file being read.
     file: Gathered,
     stats: FileStats,
+    bats_reader: BatsReader,
 }
 
 fn cut(text: &str) -> String {
@@ -302,6 +319,7 @@ impl Visitor for Gatherer {
         self.seen_files += 1;
         self.file = Gathered::default();
         self.stats = FileStats::default();
+        self.bats_reader = BatsReader::default();
         true
     }
 
@@ -313,6 +331,8 @@ impl Visitor for Gatherer {
     }
 
     fn line(&mut self, file: &LogFile, line: &Line<'_>) -> Result<()> {
+        self.bats_reader
+            .line(&mut self.file.bats, &file.path, line.number, line.text);
         if line.dated
             && let Some(t) = line.time
         {
@@ -321,7 +341,9 @@ impl Visitor for Gatherer {
             }
             self.file.time(t);
             if let Some(Marker::Test(name)) = &line.info.marker {
-                self.file.tests.insert((t, name.clone()));
+                self.file
+                    .tests
+                    .insert((t, (self.seen_files, line.number), name.clone()));
             }
         }
         // A record counts once, by its first line (not each line of a stack).
@@ -344,6 +366,7 @@ impl Visitor for Gatherer {
             text: line.text.to_string(),
             test: None,
             at: line.time,
+            place: (self.seen_files, line.number),
         };
         // First and last by time (a file's lines are not always in order);
         // the lines before its first dated one get that time when it comes.
@@ -405,14 +428,54 @@ impl Gatherer {
     }
 }
 
-/// The test that had started last at `time`.
-fn test_at(tests: &BTreeSet<(Timestamp, String)>, time: Option<Timestamp>) -> Option<String> {
+/// Each start of a test, in time order. A marker rdd wrote in two logs is
+/// one start; one log's markers of a test in the same second (bats tried it
+/// again at once) are as many.
+fn starts(tests: &BTreeSet<(Timestamp, (usize, u64), String)>) -> Vec<Test> {
+    // Per time and name, the markers in each file.
+    let mut per_file: HashMap<(Timestamp, &str), HashMap<usize, usize>> = HashMap::new();
+    let mut listed = Vec::new();
+    for (time, (file, _), name) in tests {
+        *per_file
+            .entry((*time, name))
+            .or_default()
+            .entry(*file)
+            .or_default() += 1;
+        let count = per_file[&(*time, name.as_str())].values().copied().max();
+        if listed
+            .iter()
+            .filter(|(t, n)| t == time && n == name)
+            .count()
+            < count.unwrap_or(0)
+        {
+            listed.push((*time, name.as_str()));
+        }
+    }
+    listed
+        .into_iter()
+        .map(|(time, name)| Test {
+            time: time.to_string(),
+            name: name.to_string(),
+        })
+        .collect()
+}
+
+/// The test that had started last when the line at `place` was written at
+/// `time`. rdd's markers have whole seconds: one written after the line in
+/// the same second reads as earlier. In the line's own file, the order of
+/// the lines tells.
+fn test_at(
+    tests: &BTreeSet<(Timestamp, (usize, u64), String)>,
+    time: Option<Timestamp>,
+    place: (usize, u64),
+) -> Option<String> {
     let time = time?;
     tests
         .iter()
-        .take_while(|(t, _)| *t <= time)
+        .take_while(|(t, ..)| *t <= time)
+        .filter(|(_, (file, line), _)| *file != place.0 || *line < place.1)
         .last()
-        .map(|(_, name)| name.clone())
+        .map(|(.., name)| name.clone())
 }
 
 fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
@@ -475,6 +538,7 @@ fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
         .unwrap_or_default();
 
     let tests = &gatherer.all.tests;
+    let bats = std::mem::take(&mut gatherer.all.bats);
     let mut logs_with_errors = Vec::new();
     let (mut errors, mut warnings) = (0, 0);
     let mut first_error: Option<FirstError> = None;
@@ -485,7 +549,7 @@ fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
             continue;
         };
         let with_test = |line: &LineRef| LineRef {
-            test: test_at(tests, line.at),
+            test: test_at(tests, line.at, line.place),
             ..line.clone()
         };
         let first = with_test(first);
@@ -537,13 +601,10 @@ fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
         redactions,
         first_time: gatherer.all.first_time.map(|t| t.to_string()),
         last_time: gatherer.all.last_time.map(|t| t.to_string()),
-        tests: tests
-            .iter()
-            .map(|(t, name)| Test {
-                time: t.to_string(),
-                name: name.clone(),
-            })
-            .collect(),
+        tests: starts(tests),
+        bats_results: bats.tap,
+        failed_tests: bats.failed,
+        passed_tests: bats.passed,
         errors,
         warnings,
         first_error,
@@ -679,6 +740,64 @@ pub fn run(options: SummaryOptions) -> Result<ExitStatus> {
 }
 
 /// `1 error`, `2 errors`.
+/// Whether a marker names a hook of a file or suite (`setup_suite: factory
+/// reset`), not a test.
+fn is_hook(name: &str) -> bool {
+    [
+        "setup_suite",
+        "teardown_suite",
+        "setup_file",
+        "teardown_file",
+    ]
+    .iter()
+    .any(|hook| {
+        name.strip_prefix(hook)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
+    })
+}
+
+/// How many failed tests are named; `--json` lists every one.
+const FAILED_SHOWN: usize = 10;
+
+/// The failed tests, each with where bats says it failed and where the
+/// artifact says so.
+fn write_failed_tests(out: &mut impl Write, failed: &[FailedTest]) -> io::Result<()> {
+    if failed.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "  failed      {}:",
+        plural(failed.len() as u64, "BATS test")
+    )?;
+    for test in failed.iter().take(FAILED_SHOWN) {
+        let detail = test
+            .detail
+            .as_ref()
+            .map(|d| format!(" ({})", display_str(d)))
+            .unwrap_or_default();
+        let at = test
+            .failed_at
+            .as_ref()
+            .map(|at| format!(" {}", display_str(at)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "    {:?}{detail}{at}; see {}",
+            display_str(&test.name),
+            display_str(&test.found_in.join(", "))
+        )?;
+    }
+    if failed.len() > FAILED_SHOWN {
+        writeln!(
+            out,
+            "    and {} more (`--json` lists every one)",
+            failed.len() - FAILED_SHOWN
+        )?;
+    }
+    Ok(())
+}
+
 fn plural(count: u64, noun: &str) -> String {
     if count == 1 {
         format!("1 {noun}")
@@ -841,14 +960,35 @@ fn write_text(
             writeln!(out, "  logs span   {first} → {last}")?;
         }
         if let Some(last) = s.tests.last() {
+            // A marker of a hook (`setup_suite: factory reset`) is not a
+            // test; a test bats retries (BATS_TEST_RETRIES) starts again.
+            let (hooks, tests): (Vec<&Test>, Vec<&Test>) =
+                s.tests.iter().partition(|t| is_hook(&t.name));
+            let names: BTreeSet<&str> = tests.iter().map(|t| t.name.as_str()).collect();
+            let again = match tests.len() - names.len() {
+                0 => String::new(),
+                n => format!(", {n} of them again"),
+            };
+            let hooks = match hooks.len() {
+                0 => String::new(),
+                n => format!(" (and {})", plural(n as u64, "hook")),
+            };
             writeln!(
                 out,
-                "  tests       {} started; the last: {:?} at {}",
-                plural(s.tests.len() as u64, "BATS test"),
+                "  tests       {} started{again}{hooks}; the last: {:?} at {}",
+                plural(names.len() as u64, "BATS test"),
                 display_str(&last.name),
                 last.time
             )?;
         }
+        if let Some(tap) = &s.bats_results {
+            writeln!(
+                out,
+                "  results     {} failed, {} passed, {} skipped (bats' TAP lines)",
+                tap.failed, tap.passed, tap.skipped
+            )?;
+        }
+        write_failed_tests(out, &s.failed_tests)?;
         writeln!(
             out,
             "  errors      {} in {}; {}",
@@ -866,10 +1006,17 @@ fn write_text(
                 true => " (the latest started in what could be read)",
                 false => "",
             };
+            // Markers say when a test started, not when it ended: an error
+            // after a test that passed is a hook's, or a test's that runs
+            // beside it (`bats --jobs`).
+            let passed = |t: &String| match s.passed_tests.contains(t) {
+                true => " (which passed: the error may be a hook's, or a parallel test's)",
+                false => "",
+            };
             let during = first
                 .test
                 .as_ref()
-                .map(|t| format!(", during test {:?}{unsure}", display_str(t)))
+                .map(|t| format!(", during test {:?}{unsure}{}", display_str(t), passed(t)))
                 .unwrap_or_default();
             writeln!(
                 out,
@@ -904,11 +1051,12 @@ fn write_text(
                 // The test, when it changes: errors belong to a test.
                 if line.test.is_some() && line.test != test {
                     test = line.test.clone();
-                    writeln!(
-                        out,
-                        "      in test {:?}:",
-                        display_str(test.as_deref().unwrap_or_default())
-                    )?;
+                    let name = test.as_deref().unwrap_or_default();
+                    let passed = match s.passed_tests.contains(name) {
+                        true => " (which passed)",
+                        false => "",
+                    };
+                    writeln!(out, "      in test {:?}{passed}:", display_str(name))?;
                 }
                 writeln!(
                     out,
