@@ -647,6 +647,37 @@ fn grep_places_a_time_of_day_on_the_day_the_logs_start() {
     );
 }
 
+/// A time window leaves out every line of a file without a time (TAP
+/// output, a report): grep says so, rather than only finding nothing.
+#[test]
+fn grep_says_a_time_window_leaves_out_files_without_times() {
+    let dated = "time=\"2027-01-01T00:00:10Z\" level=info msg=started\n";
+    let (_work, logs) = logs_folder(&[
+        ("rdd/rdd.log", dated),
+        ("ci/bats.log", "1..1\nnot ok 1 starts\n"),
+    ]);
+    let out = run(logkeep()
+        .args(["grep", "not ok", "--since", "2027-01-01"])
+        .arg(&logs));
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stdout(&out), "");
+    assert!(
+        stderr(&out).contains(
+            "note: 1 file has no line with a time, so the time window leaves all its lines out: ci/bats.log ("
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // Without a window, nothing to say.
+    let out = run_ok(logkeep().args(["grep", "not ok"]).arg(&logs));
+    assert_eq!(stdout(&out), "ci/bats.log:2: not ok 1 starts\n");
+    assert!(
+        !stderr(&out).contains("no line with a time"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// Two runs of "different jobs": the macOS one has an error the Linux one has not.
 fn two_jobs(work: &Path) -> (PathBuf, PathBuf) {
     let error = "time=\"2026-06-11T05:10:03Z\" level=error msg=\"vz: cannot release the virtual machine\" vm=test-stopped";

@@ -104,6 +104,10 @@ struct Grep<'o, W: Write> {
     /// is given; `None` once that line came (or the text held grew too big).
     held: Option<Vec<Held>>,
     held_bytes: usize,
+    /// A line of this file had a time.
+    file_dated: bool,
+    /// Files without a line with a time, which a time window leaves out.
+    undated: Vec<String>,
 }
 
 impl<W: Write> Grep<'_, W> {
@@ -139,6 +143,7 @@ impl<W: Write> Visitor for Grep<'_, W> {
         self.last_printed = None;
         self.held = self.options.window.has_time_bounds().then(Vec::new);
         self.held_bytes = 0;
+        self.file_dated = false;
         let wanted = self
             .options
             .path
@@ -157,6 +162,7 @@ impl<W: Write> Visitor for Grep<'_, W> {
     }
 
     fn line(&mut self, file: &LogFile, line: &Line<'_>) -> Result<()> {
+        self.file_dated |= line.time.is_some();
         if let Some(held) = &mut self.held {
             if line.time.is_none() && self.held_bytes < HELD_BYTES {
                 self.held_bytes += line.text.len();
@@ -188,6 +194,9 @@ impl<W: Write> Visitor for Grep<'_, W> {
     fn end_file(&mut self, file: &LogFile, _binary: bool) -> Result<()> {
         // A file without any dated line: its lines have no time.
         self.release_held(&file.path, None)?;
+        if !self.file_dated && self.options.window.has_time_bounds() {
+            self.undated.push(file.path.clone());
+        }
         self.file_done(&file.path)
     }
 
@@ -390,7 +399,40 @@ fn grep<'o, W: Write>(
         last_printed: None,
         held: None,
         held_bytes: 0,
+        file_dated: false,
+        undated: Vec::new(),
     }
+}
+
+/// Files without a line with a time: a time window leaves every line of
+/// them out, which is worth a word (TAP output, reports and dumps are such
+/// files). `undated` holds each input's label (when there are several) and
+/// the file's path.
+fn note_undated(undated: &[(Option<String>, String)]) {
+    if undated.is_empty() {
+        return;
+    }
+    const NAMED: usize = 5;
+    let mut names: Vec<String> = undated
+        .iter()
+        .take(NAMED)
+        .map(|(label, path)| match label {
+            Some(label) => format!("[{label}] {}", display_str(path)),
+            None => display_str(path),
+        })
+        .collect();
+    if undated.len() > NAMED {
+        names.push(format!("and {} more", undated.len() - NAMED));
+    }
+    let (files, their) = match undated.len() {
+        1 => ("1 file has".to_string(), "its"),
+        n => (format!("{n} files have"), "their"),
+    };
+    eprintln!(
+        "note: {files} no line with a time, so the time window leaves all {their} lines out: {} \
+         (search without --since, --until and --around to see them)",
+        names.join(", ")
+    );
 }
 
 pub fn run(options: GrepOptions) -> Result<ExitStatus> {
@@ -400,6 +442,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
     let mut matches = 0;
     let mut files_wanted = 0u64;
     let mut seen = crate::triage::NearestPath::default();
+    let mut undated: Vec<(Option<String>, String)> = Vec::new();
     // Some input was damaged or could not be read at all: the search is
     // not whole.
     let mut damaged = false;
@@ -410,6 +453,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
             matches += grep.matches;
             files_wanted += grep.files_wanted;
             seen = std::mem::take(&mut seen).and(std::mem::take(&mut grep.seen));
+            undated.extend(grep.undated.drain(..).map(|path| (None, path)));
             grep.out.flush().map_err(write_error)?;
             read.warn_if_odd(input);
             damage::report(input, &read, "the search", Kept::LinesBefore)?;
@@ -439,6 +483,11 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
             }
             damaged |= read.damaged();
             let label = triage::run_label(input, read.scanned.manifest.as_ref());
+            undated.extend(
+                grep.undated
+                    .drain(..)
+                    .map(|path| (Some(label.clone()), path)),
+            );
             let spool = grep
                 .out
                 .into_inner()
@@ -473,6 +522,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
         Err(e) if e.message == PIPE_CLOSED => return Ok(ExitStatus::Success),
         other => other?,
     }
+    note_undated(&undated);
     if let Some(glob) = &options.path
         && files_wanted == 0
     {
