@@ -576,7 +576,7 @@ fn into_command(cli: Cli) -> Result<Command> {
         }),
         CommandArgs::Collect(args) => Command::Collect(collect_options(*args)?),
         CommandArgs::Verify(args) => Command::Verify(crate::commands::VerifyOptions {
-            inputs: args.inputs,
+            inputs: crate::reader::archives_in_folders(args.inputs),
             report: crate::commands::Report {
                 json: args.json,
                 ..Default::default()
@@ -617,7 +617,7 @@ fn into_command(cli: Cli) -> Result<Command> {
                 args.ignore_case,
                 args.word_regexp,
             )?,
-            inputs: args.inputs,
+            inputs: crate::reader::archives_in_folders(args.inputs),
             invert: args.invert_match,
             count: args.count,
             files_with_matches: args.files_with_matches,
@@ -628,11 +628,11 @@ fn into_command(cli: Cli) -> Result<Command> {
         CommandArgs::Timeline(args) => Command::Timeline(crate::commands::TimelineOptions {
             path: args.window.path_glob()?,
             window: args.window.window(),
-            inputs: args.inputs,
+            inputs: crate::reader::archives_in_folders(args.inputs),
             json: args.json,
         }),
         CommandArgs::Summary(args) => Command::Summary(crate::commands::SummaryOptions {
-            inputs: args.inputs,
+            inputs: crate::reader::archives_in_folders(args.inputs),
             json: args.json,
         }),
         CommandArgs::Completions { shell } => {

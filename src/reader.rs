@@ -140,6 +140,58 @@ pub fn output_root(path: &Path) -> PathBuf {
     }
 }
 
+/// The inputs, each folder that holds archives and nothing else replaced by
+/// those archives, each an input of its own (said on stderr). That is what
+/// `gh run download` gives: a folder per artifact, each holding its archive.
+pub fn archives_in_folders(inputs: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut expanded = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        match archives_in(&input) {
+            Some(archives) => {
+                let names: Vec<String> = archives
+                    .iter()
+                    .map(|a| display_path(a.strip_prefix(&input).unwrap_or(a)))
+                    .collect();
+                eprintln!(
+                    "note: {} holds archives and no logs: each is read as an input ({})",
+                    display_path(&input),
+                    names.join(", ")
+                );
+                expanded.extend(archives);
+            }
+            None => expanded.push(input),
+        }
+    }
+    expanded
+}
+
+/// The archives a folder holds, when it holds nothing else (no manifest, no
+/// log; hidden files aside), in a few levels of folders.
+fn archives_in(folder: &Path) -> Option<Vec<PathBuf>> {
+    if !fs::metadata(folder).ok()?.is_dir()
+        || fs::symlink_metadata(output_root(folder).join(MANIFEST_NAME)).is_ok()
+    {
+        return None;
+    }
+    let mut archives = Vec::new();
+    let walk = walkdir::WalkDir::new(folder)
+        .max_depth(3)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walk.take(1000) {
+        let entry = entry.ok()?;
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        if !entry.file_type().is_file() || !is_archive_name(&entry.file_name().to_string_lossy()) {
+            return None;
+        }
+        archives.push(entry.into_path());
+    }
+    (!archives.is_empty()).then_some(archives)
+}
+
 /// The folder an output was packed under when it was packed again by hand
 /// (`zip -r logs.zip rdd-logs`, `tar czf logs.tgz rdd-logs`, macOS's
 /// Compress): `rdd-logs/` when every name is in it (macOS's `__MACOSX/`

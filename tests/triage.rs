@@ -684,6 +684,64 @@ fn two_jobs(work: &Path) -> (PathBuf, PathBuf) {
     jobs_where_macos_adds(work, &[error.to_string()])
 }
 
+/// What `gh run download` gives: a folder per artifact, each holding its
+/// archive. Given that folder, every command reads each archive as an input.
+#[test]
+fn a_folder_of_downloaded_archives_is_read_as_those_archives() {
+    let work = tempfile::tempdir().unwrap();
+    let (a, b) = two_jobs(work.path());
+    let downloads = work.path().join("downloads");
+    for (job, archive) in [("rdd-logs-linux", &a), ("rdd-logs-macos", &b)] {
+        fs::create_dir_all(downloads.join(job)).unwrap();
+        fs::rename(
+            archive,
+            downloads.join(job).join(archive.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let summary = run_ok(logkeep().arg("summary").arg(&downloads));
+    let text = stdout(&summary);
+    assert!(text.contains("Errors not in every job (1):"), "{text}");
+    assert!(
+        stderr(&summary)
+            .contains("holds archives and no logs: each is read as an input (rdd-logs-linux/"),
+        "{}",
+        stderr(&summary)
+    );
+    let grep = run_ok(
+        logkeep()
+            .args(["grep", "--level", "error", "failed to start VM"])
+            .arg(&downloads),
+    );
+    assert_eq!(
+        stdout(&grep)
+            .lines()
+            .map(|l| l.split(' ').next().unwrap())
+            .collect::<Vec<_>>(),
+        ["[bats/Linux]", "[bats/macOS]"],
+        "{}",
+        stdout(&grep)
+    );
+    let verify = run_ok(logkeep().arg("verify").arg(&downloads));
+    assert_eq!(
+        stdout(&verify).matches("42 of 42 files match").count(),
+        2,
+        "{}",
+        stdout(&verify)
+    );
+    // A folder of logs with an archive among them is a folder of logs.
+    fs::write(
+        downloads.join("rdd-logs-linux/notes.log"),
+        "level=error msg=x\n",
+    )
+    .unwrap();
+    let grep = run_ok(logkeep().args(["grep", "msg=x"]).arg(&downloads));
+    assert_eq!(
+        stdout(&grep),
+        "rdd-logs-linux/notes.log:1: level=error msg=x\n"
+    );
+}
+
 /// An RFC 3339 UTC time with 9 fractional digits, so strings sort as times.
 fn sortable(time: &str) -> String {
     let time = time.trim_end_matches('Z');
