@@ -467,7 +467,9 @@ struct GrepArgs {
 /// file's modification time places them), `LIMA …|` lines, BATS markers, and
 /// RFC 3339 with `Z` or an offset. Lines without a time (a panic's stack,
 /// kernel uptime stamps) stay after the dated line before them; a file's own
-/// lines keep their order at equal times. BATS test markers are shown as
+/// lines keep their order at equal times. rdd's BATS markers (`=== BATS:
+/// 2026-06-11T04:49:57+0000 NAME ===`) have whole seconds: one after a line
+/// of the same second in its log is placed at that line's time. They are shown as
 /// `════ test: NAME ════`: with --level, only the tests in which a line at
 /// that level was written; with --since/--around, the test running when the
 /// window opens comes first. A line with no time of its own shows the

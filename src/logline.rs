@@ -171,7 +171,9 @@ fn parse_klog_or_syslog(line: &str) -> LineInfo {
 
 /// `=== BATS: 2026-06-11T04:49:57+0000 create VM ===` and `=== rdd ===`.
 fn parse_marker(line: &str) -> Option<LineInfo> {
-    let inner = line.strip_prefix("=== ")?.strip_suffix(" ===")?;
+    // (Blanks after the marker, as an echo with a trailing space leaves,
+    // are not part of it.)
+    let inner = line.trim_end().strip_prefix("=== ")?.strip_suffix(" ===")?;
     if let Some(rest) = inner.strip_prefix("BATS: ") {
         let (t, used) = timestamp::parse_prefix(rest)?;
         let name = rest[used..].trim().to_string();
@@ -510,6 +512,11 @@ mod tests {
         assert!(matches!(klog.stamp, Stamp::Yearless(_)));
         assert_eq!(klog.level, Some(Level::Error));
 
+        let spaced = info("=== BATS: 2026-06-11T04:49:57+0000 create VM test-vm-deleted ===  \t");
+        assert_eq!(
+            spaced.marker,
+            Some(Marker::Test("create VM test-vm-deleted".into()))
+        );
         let bats = info("=== BATS: 2026-06-11T04:49:57+0000 create VM test-vm-deleted ===");
         assert_eq!(bats.stamp, at("2026-06-11T04:49:57Z"));
         assert_eq!(

@@ -126,6 +126,8 @@ impl Scanned {
     }
 }
 
+const NANOS_PER_SECOND: i64 = 1_000_000_000;
+
 /// Stream every log file of the output at `input` (any format, also inside
 /// GitHub's artifact zip) through `visitor`. `manifest.json` is not a log:
 /// it is parsed and returned instead.
@@ -159,6 +161,8 @@ pub fn scan_into(input: &Path, visitor: &mut dyn Visitor, scanned: &mut Scanned)
         let mut lines = LineReader::new(BufReader::with_capacity(256 * 1024, data), MAX_LINE);
         let mut record = Record::default();
         let mut number = 0u64;
+        // The time of the file's last dated line.
+        let mut last_own: Option<Timestamp> = None;
         let head = lines
             .peek()
             .map_err(|e| read_error(input, &file.path, &e))?;
@@ -190,6 +194,18 @@ pub fn scan_into(input: &Path, visitor: &mut dyn Visitor, scanned: &mut Scanned)
                 Stamp::Yearless(y) => reference.and_then(|r| y.resolve(r)),
                 Stamp::None => None,
             };
+            // rdd's test markers have whole seconds: one written after a
+            // line of the same second is at that line's time, not before
+            // it (which would put the line in the test that followed).
+            let own = match (own, &info.marker) {
+                (Some(t), Some(logline::Marker::Test(_))) if t.0 % NANOS_PER_SECOND == 0 => {
+                    last_own
+                        .filter(|last| *last > t && last.0 < t.0 + NANOS_PER_SECOND)
+                        .or(own)
+                }
+                _ => own,
+            };
+            last_own = own.or(last_own);
             let starts_record = record.advance(&info, own);
             let line = Line {
                 number,

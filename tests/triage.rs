@@ -647,6 +647,59 @@ fn grep_places_a_time_of_day_on_the_day_the_logs_start() {
     );
 }
 
+/// rdd's markers have whole seconds. A line written before a marker in the
+/// same second belongs to the test before: the marker is placed at that
+/// line's time, after it, in the timeline and in the summary.
+#[test]
+fn a_marker_in_the_second_of_a_line_before_it_comes_after_that_line() {
+    let (_work, logs) = logs_folder(&[
+        (
+            "rdd/rdd.log",
+            "=== BATS: 2027-01-01T00:00:10+0000 first ===\n\
+             time=\"2027-01-01T00:00:10.5Z\" level=error msg=in-first\n\
+             === BATS: 2027-01-01T00:00:10+0000 second ===\n\
+             time=\"2027-01-01T00:00:10.7Z\" level=info msg=in-second\n",
+        ),
+        (
+            "rdd/other.log",
+            "time=\"2027-01-01T00:00:10.6Z\" level=info msg=other\n",
+        ),
+    ]);
+    let timeline = stdout(&run_ok(
+        logkeep().args(["timeline", "--level", "error"]).arg(&logs),
+    ));
+    let shown: Vec<&str> = timeline
+        .lines()
+        .skip(1)
+        .map(|l| l.split_once(' ').unwrap().1)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        shown,
+        [
+            "════ test: first ════",
+            "ERRO rdd/rdd.log    time=\"2027-01-01T00:00:10.5Z\" level=error msg=in-first"
+        ],
+        "{timeline}"
+    );
+    let all = stdout(&run_ok(logkeep().arg("timeline").arg(&logs)));
+    let order: Vec<&str> = all
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["════", "msg=in-first", "════", "msg=other", "msg=in-second"],
+        "{all}"
+    );
+    let summary = run_ok(logkeep().arg("summary").arg(&logs));
+    assert!(
+        stdout(&summary).contains("first error 2027-01-01T00:00:10.5Z, during test \"first\""),
+        "{}",
+        stdout(&summary)
+    );
+}
+
 /// A time window leaves out every line of a file without a time (TAP
 /// output, a report): grep says so, rather than only finding nothing.
 #[test]
