@@ -93,7 +93,7 @@ pub fn builtin_rules() -> Vec<Rule> {
     // `aho-corasick`) takes at most 64 literals, the user's included; past
     // that the scan takes about a third longer. Rules share literals where
     // they can ("oken" for every form of token).
-    let rules: [(&str, &[&str], &str); 23] = [
+    let rules: [(&str, &[&str], &str); 27] = [
         (
             "github-token",
             &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
@@ -258,11 +258,14 @@ pub fn builtin_rules() -> Vec<Rule> {
             // `--pull-secret regcred` names one), and each of those flags
             // in a JSON argument list (`["--password","x"]`) or as Go's `%q`
             // prints one (`["login" "--password" "x"]`); `.netrc`'s
-            // `machine h login u password x`; openssl's `-passout pass:x`.
+            // `machine h login u password x`; openssl's `-passout pass:x`;
+            // `twine upload -p x`, `--password-stdin <<< x`, `npm config set
+            // //registry/:_authToken x`, `aws configure set
+            // aws_session_token x`; containerd's `identitytoken = "x"`.
             // A `passphrase` is a password in each form, and so is a Java
             // property's (`-Dpassword=x`).
             concat!(
-                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key|secret[_.-]?(?:access[_.-]?)?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|api[_-]?key|secret[ _.-]?(?:access[_.-]?)?key)\\?["']?\s*:\s*\[?\\?["']?)|(?:_(?:token|secret)|(?-i:[A-Z0-9]_PASS))\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_)?(?:password|passwd|passphrase|secret(?:[_.-]?(?:access[_.-]?)?key)?|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret(?:(?:Access)?Key)?|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|(?:--?(?:password|passwd|passphrase)|--(?:[a-z]+-)*api-key|--client-secret|--account-key|--(?:[a-z0-9]+-)*secret[-_]?(?:access[-_]?)?key)(?:\s+\\?["']?|=\\?["']?|\\?"\s*,\s*\\?"|"\s+")|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?["']?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bmachine\s+\S+\s+login\s+\S+\s+password\s+|\s-pass(?:in|out)\s+["']?pass:|"#,
+                r#"(?i)(?:(?-i:-D)(?:password|passwd|passphrase)=\\?["']?|(?:\b|_)(?:(?:(?:pg)?password|passwd|passphrase|secret|(?:identity|registry)?token|api[_-]?key|secret[_.-]?(?:access[_.-]?)?key)(?:\\?"\s*:\s*\[?\\?"|=\\?["']?)|(?:password|passwd|passphrase|identitytoken|api[_-]?key|secret[ _.-]?(?:access[_.-]?)?key)\\?["']?\s*:\s*\[?\\?["']?)|(?:_(?:token|secret)|(?-i:[A-Z0-9]_(?:PASS|KEY)))\\?["']?\s*:\s*\[?\\?["']?|^[ \t]*(?:[a-z0-9_]*_|identity)?(?:password|passwd|passphrase|secret(?:[_.-]?(?:access[_.-]?)?key)?|token|api[_-]?key)\s+=\s+["']?|(?-i:[a-z0-9](?:Password|Passwd|Passphrase|Secret(?:(?:Access)?Key)?|Token|ApiKey))(?:=\\?["']?|\\?["']?\s*:\s*\[?\\?["']?)|(?:--?(?:password|passwd|passphrase)|--(?:[a-z]+-)*api-key|--client-secret|--account-key|--(?:[a-z0-9]+-)*secret[-_]?(?:access[-_]?)?key)(?:\s+\\?["']?|=\\?["']?|\\?"\s*,\s*\\?"|"\s+")|(?-i:\bsshpass\s+-p\s*["']?|\bmysql[a-z]*\s(?:[^\n]*?\s)?["']?-p["']?|\blogin\s(?:[^\n]*?\s)?-p(?:=|\s+)?["']?|\bmachine\s+\S+\s+login\s+\S+\s+password\s+|\s-pass(?:in|out)\s+["']?pass:|\btwine\s(?:[^\n]*?\s)?-p\s+["']?|--password-stdin\s*<<<\s*["']?|:_authToken\s+["']?|\bconfigure\s+set\s+[a-z_.]*(?:token|password)\s+["']?|"#,
                 curl_user_option!(),
                 r#"[^\s:"']*:|[\s"]--(?:[a-z]+-)*token(?:\s+(?:<<<\s*)?["']?|\\?"\s*,\s*\\?"|"\s+")))(?P<s>[^\s"',;&\x1b]*[^\s"',;&\x1b\\])"#
             ),
@@ -295,6 +298,40 @@ pub fn builtin_rules() -> Vec<Rule> {
             concat!(curl_user_option!(), r#"(?P<s>[^\s:"']+):(?:["'\s]|$)"#),
         ),
         (
+            "password-stdin",
+            &["assw"],
+            // What a shell's trace shows of `echo "$TOKEN" | docker login
+            // --password-stdin` (also nerdctl, helm, oras, podman, skopeo).
+            r#"\b(?:echo(?:\s+-[ne]+)?|printf(?:\s+["']?%s(?:\\n)?["']?)?)\s+["']?(?P<s>[^\s"'|;&]+)["']?\s*\|\s*(?:sudo\s+)?[A-Za-z][\w./-]*\s(?:[^|\n]*?\s)?--password-stdin\b"#,
+        ),
+        (
+            "registry-auth",
+            &["uth:"],
+            // A registry's `auth` (base64 of user:password) as k3s's
+            // registries.yaml and YAML dumps hold it (`auth: x`), and as Go
+            // prints a containerd or docker `AuthConfig` (`Auth:x,`,
+            // `Auth:"x"`); not `OAuth:`, nor a word (`auth: basic`).
+            r#"(?i:\bauth):\s*["']?(?P<s>[A-Za-z0-9+/]{12,}={0,2})(?:["',}\s]|$)"#,
+        ),
+        (
+            "docker-config",
+            &["eyJ"],
+            // A registry secret's `.dockerconfigjson` as Kubernetes shows
+            // it: base64 of `{"auths":…}`, which holds each registry's
+            // `auth`.
+            r"(?P<s>\beyJhdXRocyI6[A-Za-z0-9+/=]+)",
+        ),
+        (
+            "private-key-base64",
+            // Base64 of a PEM private key, as a Secret's `tls.key` or
+            // `ssh-privatekey` (`kubectl get secret -o yaml`); not of a
+            // certificate. (The trigger is a piece of `LS0tLS1CRUdJTi`,
+            // `-----BEGIN ` in base64, that the literal search buckets
+            // well with the others.)
+            &["S1CRUdJ"],
+            r"(?P<s>LS0tLS1CRUdJTi(?:BSU0EgUFJJVkFURSBLRVkt|BFQyBQUklWQVRFIEtFWS0t|BPUEVOU1NIIFBSSVZBVEUgS0VZ|BQUklWQVRFIEtFWS0t|BFTkNSWVBURUQgUFJJVkFURSBL|BEU0EgUFJJVkFURSBLRVkt|BQR1AgUFJJVkFURSBLRVkgQkxP)[A-Za-z0-9+/=]*)",
+        ),
+        (
             "private-key",
             &["PRIVATE KEY"],
             r"(?P<s>-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$))",
@@ -306,7 +343,10 @@ pub fn builtin_rules() -> Vec<Rule> {
             // (`\b` needs no care for colour codes: the rules read a line
             // without them, see `find_secrets`.)
             let mut rule = Rule::compiled_when_needed(name, triggers, pattern);
-            rule.keyed_value = matches!(*name, "authorization" | "env-secret" | "password");
+            rule.keyed_value = matches!(
+                *name,
+                "authorization" | "env-secret" | "password" | "password-stdin"
+            );
             rule
         })
         .collect()
@@ -648,12 +688,37 @@ impl Redactor {
                     };
                     if rule.keyed_value
                         && (is_a_word_not_a_value(text, m.start(), end)
-                            || names_an_object(&text[key..m.start()], &text[m.start()..end]))
+                            || shows_no_secret(&text[m.start()..end])
+                            || names_an_object(&text[key..m.start()], &text[m.start()..end])
+                            || helm_names_a_secret(text, key))
                     {
                         continue;
                     }
-                    if rule.name == KUBECONFIG_RULE
+                    // `Bearer authentication failed`: a token is never a
+                    // lowercase word.
+                    if rule.name == "bearer"
                         && text[m.start()..end].iter().all(u8::is_ascii_lowercase)
+                    {
+                        continue;
+                    }
+                    // Go's pointer to an `AuthConfig` (`Auth:0xc0001a2b40`).
+                    if rule.name == "registry-auth" && text[m.start()..].starts_with(b"0x") {
+                        continue;
+                    }
+                    // An image by digest (`docker://alpine:3.19@sha256:…`)
+                    // has no password.
+                    if rule.name == "url-password" && text[end..].starts_with(b"@sha") {
+                        continue;
+                    }
+                    // A key's header named in a message or a command
+                    // (`starts with -----BEGIN … KEY-----"`, `grep
+                    // '-----BEGIN RSA PRIVATE KEY-----' /etc/ssl`), not a key.
+                    if rule.name == PRIVATE_KEY_RULE && mentions_a_key(text, m.start()) {
+                        continue;
+                    }
+                    if rule.name == KUBECONFIG_RULE
+                        && (text[m.start()..end].iter().all(u8::is_ascii_lowercase)
+                            || shows_no_secret(&text[m.start()..end]))
                     {
                         continue;
                     }
@@ -739,10 +804,13 @@ fn whole_value(text: &[u8], key: usize, start: usize, end: usize, rule: &str) ->
 /// the key 'password' in secret 'db'>` and a secret's size (`password:  8
 /// bytes`).
 fn is_a_word_not_a_value(text: &[u8], start: usize, end: usize) -> bool {
-    const WORDS: [&[u8]; 21] = [
+    const WORDS: [&[u8]; 24] = [
         b"via",
         b"is",
         b"was",
+        b"has",
+        b"been",
+        b"all",
         b"and",
         b"or",
         b"not",
@@ -765,6 +833,86 @@ fn is_a_word_not_a_value(text: &[u8], start: usize, end: usize) -> bool {
     let value = &text[start..end];
     let a_size = value.iter().all(u8::is_ascii_digit) && text[end..].starts_with(b" bytes");
     start > 0 && text[start - 1].is_ascii_whitespace() && (WORDS.contains(&value) || a_size)
+}
+
+/// Whether a value stands where a secret would and shows none: a boolean
+/// or null (`automountServiceAccountToken: false`), a reference to one
+/// (`${{ secrets.TOKEN }}`, `$(K3S_TOKEN)`, `${PASSWORD}`, `$DB_PASSWORD`),
+/// a placeholder (`<value>`), a value already masked (`***`, `REDACTED`,
+/// kubectl's `DATA+OMITTED`), the key's own word again (`passwd: password
+/// updated`), a label (`Password: su: Authentication failure`), or a file
+/// (`--from-file=password=./password.txt`).
+fn shows_no_secret(value: &[u8]) -> bool {
+    const SHOWN: [&[u8]; 14] = [
+        b"true",
+        b"false",
+        b"null",
+        b"nil",
+        b"none",
+        b"password",
+        b"passwd",
+        b"passphrase",
+        b"token",
+        b"secret",
+        b"redacted",
+        b"<redacted>",
+        b"data+omitted",
+        b"<nil>",
+    ];
+    let lower = value.to_ascii_lowercase();
+    let variable = |name: &[u8]| {
+        !name.is_empty()
+            && name
+                .iter()
+                .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    };
+    SHOWN.contains(&lower.as_slice())
+        || value.starts_with(b"${")
+        || value.starts_with(b"$(")
+        || value.strip_prefix(b"$").is_some_and(variable)
+        || (value.len() > 2
+            && value.starts_with(b"<")
+            && value.ends_with(b">")
+            && value[1..value.len() - 1]
+                .iter()
+                .all(|&b| b.is_ascii_alphabetic() || b == b'-' || b == b'_'))
+        || (value.len() >= 3 && value.iter().all(|&b| b == b'*'))
+        || value.starts_with(b"[REDACTED")
+        || value.ends_with(b":")
+        || [&b"./"[..], b"../", b"~/"]
+            .iter()
+            .any(|p| value.starts_with(p))
+}
+
+/// Whether the key the match at `key` is in is a Helm chart's
+/// `existingSecret…` (`existingSecretKey: redis-password`): its value names
+/// a Kubernetes secret or a key of one.
+fn helm_names_a_secret(text: &[u8], key: usize) -> bool {
+    let word_start = text[..key]
+        .iter()
+        .rposition(|b| !b.is_ascii_alphanumeric())
+        .map_or(0, |i| i + 1);
+    text[word_start..].starts_with(b"existing")
+}
+
+/// Whether the PEM header at `start` of `text` is only named in a sentence
+/// (`msg="…: starts with -----BEGIN … KEY-----"`): after a word, and with a
+/// quote, a backtick or a closing bracket right after it where a key's
+/// body or the line's end would be, and no end of a key after it. A header
+/// that starts a string is a key's first line (a JSON record per line, a
+/// key's lines in a list, `["-----BEGIN …-----", "MIIE…", …]`).
+fn mentions_a_key(text: &[u8], start: usize) -> bool {
+    let header = &text[start..];
+    let Some(dashes) = memmem(&header[5..], b"-----") else {
+        return false;
+    };
+    start > 0
+        && text[start - 1] == b' '
+        && matches!(
+            header.get(5 + dashes + 5),
+            Some(b'"' | b'\'' | b'`' | b')' | b']' | b',' | b'>')
+        )
+        && memmem(header, b"-----END ").is_none()
 }
 
 /// Whether a `secret=` or `token=` value names a Kubernetes object rather
@@ -1429,11 +1577,11 @@ mod tests {
     }
 
     /// Every log position the literal search checks costs time. On the
-    /// fixture logs, the built-in triggers in rule order take 0.034 checks
-    /// per byte with 16 buckets, in the order made for them 0.0044. (Cut
+    /// fixture logs, the built-in triggers in rule order take 0.023 checks
+    /// per byte with 16 buckets, in the order made for them 0.0049. (Cut
     /// into 16 runs of the sorted triggers, the order before, the 50
-    /// triggers of then took 0.0062.) With 8 buckets: 0.083 in rule order,
-    /// 0.0103 in the order made for 8, 0.014 in the one made for 16.
+    /// triggers of then took 0.0062.) With 8 buckets: 0.084 in rule order,
+    /// 0.0111 in the order made for 8.
     #[test]
     fn the_literal_search_checks_few_positions_of_ordinary_logs() {
         use crate::literal_buckets::tests::candidates_per_byte;
@@ -1472,8 +1620,9 @@ mod tests {
     fn builtin_triggers_leave_room_for_the_users_literals() {
         let (patterns, _) = literal_patterns(&builtin_rules(), &[]);
         // The vectorised literal search takes at most 64 patterns: at
-        // least 9 are left for the user's literals (`--mask-env`).
-        assert!(patterns.len() <= 55, "{}", patterns.len());
+        // least 7 are left for the user's literals (`--mask-env`: one per
+        // variable, or up to four when its value needs escaping).
+        assert!(patterns.len() <= 57, "{}", patterns.len());
     }
 
     /// Reads a slice a few bytes at a time, as a pipe or a slow disk may.

@@ -1925,3 +1925,99 @@ fn flags_in_go_quoted_argument_lists_are_redacted() {
         "{text}"
     );
 }
+
+/// What a Kubernetes cluster and its registries print of their secrets in a
+/// CI run: a Secret's data (`kubectl get secret -o yaml`: a private key and
+/// a registry config in base64), k3s's registries.yaml, containerd's and
+/// Go's dumps of registry auth, and the command lines that log in.
+#[test]
+fn cluster_and_registry_secrets_are_redacted() {
+    let key =
+        base64_of("-----BEGIN PRIVATE KEY-----\nMIIEvQhunter1val\n-----END PRIVATE KEY-----\n");
+    let certificate =
+        base64_of("-----BEGIN CERTIFICATE-----\nMIIBkeep\n-----END CERTIFICATE-----\n");
+    let config = base64_of(r#"{"auths":{"ghcr.io":{"auth":"hunter2val"}}}"#);
+    let log = format!(
+        "data:\n  tls.crt: {certificate}\n  tls.key: {key}\n  .dockerconfigjson: {config}\n\
+         configs:\n  \"registry.internal:5000\":\n    auth:\n      auth: aHVudGVyM3ZhbDp4eHh4\n      identitytoken: hunter4val\n\
+         [plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"ghcr.io\".auth]\n  identitytoken = \"hunter5val\"\n\
+         Configs:map[ghcr.io:{{Auth:&RegistryAuth{{Username:rd,Password:hunter6val,Auth:aHVudGVyN3ZhbDp4eA==,}}}}]\n\
+         + echo hunter8val | docker login ghcr.io -u rd --password-stdin\n\
+         + nerdctl login ghcr.io -u rd --password-stdin <<< hunter9val\n\
+         + aws configure set aws_session_token hunter10val\n\
+         + npm config set //registry.npmjs.org/:_authToken hunter11val\n\
+         + twine upload -u __token__ -p hunter12val dist/*\n\
+         \x20     SIGNING_KEY:  hunter13val\n"
+    );
+    let text = collect_numbered_secrets("cluster.log", &log, 13);
+    for secret in [
+        &key,
+        &config,
+        "aHVudGVyM3ZhbDp4eHh4",
+        "aHVudGVyN3ZhbDp4eA==",
+    ] {
+        assert!(!text.contains(secret), "{secret} kept: {text}");
+    }
+    // A certificate is not a secret.
+    assert!(
+        text.contains(&format!("tls.crt: {certificate}\n")),
+        "{text}"
+    );
+    for kept in [
+        "tls.key: [REDACTED:private-key-base64]\n",
+        ".dockerconfigjson: [REDACTED:docker-config]\n",
+        "      auth: [REDACTED:registry-auth]\n",
+        "+ echo [REDACTED:password-stdin] | docker login",
+    ] {
+        assert!(text.contains(kept), "{kept:?} not in {text}");
+    }
+}
+
+/// Where a secret's key stands with no secret after it, the line is kept:
+/// a boolean, a reference to a secret (a workflow's `${{ secrets.X }}`, a
+/// shell's `$X`), a placeholder, a value already masked, a label, a file,
+/// an image digest after `name:tag@`, a key's header named in a message,
+/// a pointer in a Go dump, and `Bearer` before a word.
+#[test]
+fn keys_without_a_secret_after_them_are_kept() {
+    let log = "    automountServiceAccountToken: false\n\
+               {\"automountServiceAccountToken\":false,\"x\":1}\n\
+               RD_USE_TOKEN=true\n\
+               Flag --password has been deprecated, use --password-stdin instead\n\
+               \x20 password: ${{ secrets.DOCKERHUB_TOKEN }}\n\
+               + echo \"$CR_PAT\" | docker login ghcr.io -u rd --password-stdin\n\
+               \x20     - --token=$(K3S_TOKEN)\n\
+               hint: use --token <value> or set RD_TOKEN\n\
+               \x20 GITHUB_TOKEN: ***\n\
+               token: REDACTED\n\
+               client-key-data: DATA+OMITTED\n\
+               passwd: password updated successfully\n\
+               passwd: all authentication tokens updated successfully.\n\
+               Password: su: Authentication failure\n\
+               + kubectl create secret generic db --from-file=password=./password.txt\n\
+               \x20 existingSecretKey: redis-password\n\
+               + skopeo inspect docker://alpine:3.19@sha256:c5b1261d6d3e43071626931fc004f70149baeba2\n\
+               msg=\"refusing /x: starts with -----BEGIN OPENSSH PRIVATE KEY-----\" file=/x\n\
+               Registry:{Configs:map[ghcr.io:{Auth:0xc0001a2b40 TLS:<nil>}]}\n\
+               OAuth: enabled\n\
+               auth: basic\n\
+               Bearer authentication failed for https://ghcr.io/token\n";
+    let text = collect_one_log("kept.log", log.as_bytes(), &[]);
+    assert_eq!(String::from_utf8_lossy(&text), log);
+}
+
+fn base64_of(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, &b| n << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
