@@ -536,11 +536,18 @@ pub fn plan_with(sources: &Sources, allow_secret_files: bool, sizes: Sizes) -> P
                 .iter()
                 .map(|d| format!(" nor in {}", display_path(d)))
                 .collect();
+            // A folder with nothing in it says the instance wrote nothing
+            // (or this is not its folder); `--dry-run` would show nothing.
+            let hint = match looked_in.iter().all(|d| is_empty_dir(d)) {
+                true => "the folder is empty: did the instance run, and is this its folder?",
+                false => {
+                    "is this its folder? `logkeep collect --dry-run` lists what is skipped and why"
+                }
+            };
             plan.problems.push(Problem::new(
                 first,
                 format!(
-                    "instance {} has no log here{nor}; nothing collected from it \
-                     (is this its folder? `logkeep collect --dry-run` lists what is skipped and why)",
+                    "instance {} has no log here{nor}; nothing collected from it ({hint})",
                     instance.name
                 ),
             ));
@@ -553,6 +560,10 @@ pub fn plan_with(sources: &Sources, allow_secret_files: bool, sizes: Sizes) -> P
     make_paths_unique(&mut plan);
     plan.skipped.sort_by(|a, b| a.source.cmp(&b.source));
     plan
+}
+
+fn is_empty_dir(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
 }
 
 /// A missing folder is not an error (an instance that never started has

@@ -906,11 +906,31 @@ fn an_instance_whose_folders_hold_no_log_is_warned_about_and_fails_strict() {
     let err = stderr(&out);
     assert!(
         err.contains(&format!(
-            "warning: {}: instance x has no log here nor in {}; nothing collected from it",
+            "warning: {}: instance x has no log here nor in {}; nothing collected from it \
+             (is this its folder? `logkeep collect --dry-run` lists what is skipped and why)",
             not_logs.display(),
             empty.display()
         )),
         "{err}"
+    );
+    // A folder with nothing in it: the instance wrote nothing, or this is
+    // not its folder.
+    let out = run(logkeep()
+        .args(["collect", "--instance", "x", "--log-dir"])
+        .arg(&empty)
+        .arg("--lima-home")
+        .arg(work.path().join("none"))
+        .arg("--force")
+        .arg("-o")
+        .arg(work.path().join("a.tar.gz")));
+    assert!(
+        stderr(&out).contains(&format!(
+            "warning: {}: instance x has no log here; nothing collected from it \
+             (the folder is empty: did the instance run, and is this its folder?)",
+            empty.display()
+        )),
+        "{}",
+        stderr(&out)
     );
     // One folder with a log is enough: nothing to say.
     fs::write(empty.join("ha.stderr.log"), "up\n").unwrap();
