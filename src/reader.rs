@@ -143,26 +143,64 @@ pub fn output_root(path: &Path) -> PathBuf {
 /// The inputs, each folder that holds archives and nothing else replaced by
 /// those archives, each an input of its own (said on stderr). That is what
 /// `gh run download` gives: a folder per artifact, each holding its archive.
+/// Among such folders, one that holds logs (an artifact of logs, or a
+/// folder output) is an input too.
 pub fn archives_in_folders(inputs: Vec<PathBuf>) -> Vec<PathBuf> {
     let mut expanded = Vec::with_capacity(inputs.len());
     for input in inputs {
-        match archives_in(&input) {
-            Some(archives) => {
-                let names: Vec<String> = archives
-                    .iter()
-                    .map(|a| display_path(a.strip_prefix(&input).unwrap_or(a)))
-                    .collect();
-                eprintln!(
-                    "note: {} holds archives and no logs: each is read as an input ({})",
-                    display_path(&input),
-                    names.join(", ")
-                );
-                expanded.extend(archives);
-            }
-            None => expanded.push(input),
-        }
+        let (inside, what) = match archives_in(&input) {
+            Some(archives) => (archives, "archives and no logs"),
+            None => match artifact_folders(&input) {
+                Some(inputs) => (inputs, "a folder per artifact"),
+                None => {
+                    expanded.push(input);
+                    continue;
+                }
+            },
+        };
+        let names: Vec<String> = inside
+            .iter()
+            .map(|a| display_path(a.strip_prefix(&input).unwrap_or(a)))
+            .collect();
+        eprintln!(
+            "note: {} holds {what}: each is read as an input ({})",
+            display_path(&input),
+            names.join(", ")
+        );
+        expanded.extend(inside);
     }
     expanded
+}
+
+/// A folder of artifacts' folders (`gh run download`), when at least one of
+/// them holds archives only: those archives, and each other folder, as
+/// inputs.
+fn artifact_folders(folder: &Path) -> Option<Vec<PathBuf>> {
+    if fs::symlink_metadata(output_root(folder).join(MANIFEST_NAME)).is_ok() {
+        return None;
+    }
+    let mut children: Vec<PathBuf> = fs::read_dir(folder)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    children.sort();
+    if children.len() > 1000 || !children.iter().all(|c| c.is_dir()) {
+        return None;
+    }
+    let mut inputs = Vec::new();
+    let mut any_archives = false;
+    for child in children {
+        match archives_in(&child) {
+            Some(archives) => {
+                any_archives = true;
+                inputs.extend(archives);
+            }
+            None => inputs.push(child),
+        }
+    }
+    any_archives.then_some(inputs)
 }
 
 /// The archives a folder holds, when it holds nothing else (no manifest, no

@@ -403,7 +403,9 @@ setup() { marker; }
         "{text}"
     );
     assert!(
-        text.contains("  tests       4 BATS tests started, 1 of them again; the last: \"flaky\""),
+        text.contains(
+            "  tests       4 BATS tests started, 1 of them more than once; the last: \"flaky\""
+        ),
         "{text}"
     );
     assert!(
@@ -700,6 +702,25 @@ fn a_marker_in_the_second_of_a_line_before_it_comes_after_that_line() {
     );
 }
 
+/// The BATS hook saves a copy of the logs for each failed test: the same
+/// markers stand in several files. A marker placed at a line's time in
+/// another copy (it came after that line) does not take the line.
+#[test]
+fn copies_of_a_log_do_not_move_its_errors_to_a_later_test() {
+    let first = "=== BATS: 2027-01-01T00:00:10+0000 first ===\n\
+                 time=\"2027-01-01T00:00:10.5Z\" level=error msg=in-first\n";
+    let later = format!("{first}=== BATS: 2027-01-01T00:00:10+0000 second ===\n");
+    let (_work, logs) = logs_folder(&[
+        ("bats/run/first/rdd/rdd.log", first),
+        ("bats/run/second/rdd/rdd.log", &later),
+    ]);
+    let summary = stdout(&run_ok(logkeep().arg("summary").arg(&logs)));
+    assert!(
+        summary.contains("during test \"first\"") && !summary.contains("test \"second\":"),
+        "{summary}"
+    );
+}
+
 /// A time window leaves out every line of a file without a time (TAP
 /// output, a report): grep says so, rather than only finding nothing.
 #[test]
@@ -737,6 +758,19 @@ fn two_jobs(work: &Path) -> (PathBuf, PathBuf) {
     jobs_where_macos_adds(work, &[error.to_string()])
 }
 
+/// The run labels of the lines `grep` finds of the two jobs' failed VM start.
+fn labels_of_failed_vm_starts(inputs: &[&Path]) -> Vec<String> {
+    let grep = run_ok(
+        logkeep()
+            .args(["grep", "--level", "error", "failed to start VM"])
+            .args(inputs),
+    );
+    stdout(&grep)
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect()
+}
+
 /// What `gh run download` gives: a folder per artifact, each holding its
 /// archive. Given that folder, every command reads each archive as an input.
 #[test]
@@ -761,19 +795,9 @@ fn a_folder_of_downloaded_archives_is_read_as_those_archives() {
         "{}",
         stderr(&summary)
     );
-    let grep = run_ok(
-        logkeep()
-            .args(["grep", "--level", "error", "failed to start VM"])
-            .arg(&downloads),
-    );
     assert_eq!(
-        stdout(&grep)
-            .lines()
-            .map(|l| l.split(' ').next().unwrap())
-            .collect::<Vec<_>>(),
-        ["[bats/Linux]", "[bats/macOS]"],
-        "{}",
-        stdout(&grep)
+        labels_of_failed_vm_starts(&[&downloads]),
+        ["[bats/Linux]", "[bats/macOS]"]
     );
     let verify = run_ok(logkeep().arg("verify").arg(&downloads));
     assert_eq!(
@@ -782,17 +806,39 @@ fn a_folder_of_downloaded_archives_is_read_as_those_archives() {
         "{}",
         stdout(&verify)
     );
+    // An artifact of logs beside them is an input of its own.
+    fs::create_dir(downloads.join("ci-logs")).unwrap();
+    fs::write(downloads.join("ci-logs/bats.log"), "not ok 1 boots\n").unwrap();
+    let summary = run_ok(logkeep().arg("summary").arg(&downloads));
+    assert!(
+        stdout(&summary).contains("    \"boots\"; see bats.log:1\n"),
+        "{}",
+        stdout(&summary)
+    );
+    assert!(
+        stderr(&summary).contains(
+            "holds a folder per artifact: each is read as an input (ci-logs, rdd-logs-linux/"
+        ),
+        "{}",
+        stderr(&summary)
+    );
+    assert_eq!(
+        labels_of_failed_vm_starts(&[&downloads]),
+        ["[bats/Linux]", "[bats/macOS]"]
+    );
     // A folder of logs with an archive among them is a folder of logs.
-    fs::write(
-        downloads.join("rdd-logs-linux/notes.log"),
-        "level=error msg=x\n",
+    let logs = work.path().join("logs");
+    fs::create_dir_all(logs.join("old")).unwrap();
+    fs::write(logs.join("notes.log"), "level=error msg=x\n").unwrap();
+    fs::copy(
+        downloads
+            .join("rdd-logs-linux")
+            .join(a.file_name().unwrap()),
+        logs.join("old").join(a.file_name().unwrap()),
     )
     .unwrap();
-    let grep = run_ok(logkeep().args(["grep", "msg=x"]).arg(&downloads));
-    assert_eq!(
-        stdout(&grep),
-        "rdd-logs-linux/notes.log:1: level=error msg=x\n"
-    );
+    let grep = run_ok(logkeep().args(["grep", "msg=x"]).arg(&logs));
+    assert_eq!(stdout(&grep), "notes.log:1: level=error msg=x\n");
 }
 
 /// An RFC 3339 UTC time with 9 fractional digits, so strings sort as times.
@@ -813,20 +859,9 @@ fn several_jobs_are_labelled_by_their_run_and_compared() {
         text.contains("only in bats/macOS: 1 line, e.g. bats-lima-controller/rdd.stderr.log:40:"),
         "{text}"
     );
-    let grep = run_ok(
-        logkeep()
-            .args(["grep", "--level", "error", "failed to start VM"])
-            .arg(&a)
-            .arg(&b),
-    );
     assert_eq!(
-        stdout(&grep)
-            .lines()
-            .map(|l| l.split(' ').next().unwrap())
-            .collect::<Vec<_>>(),
-        ["[bats/Linux]", "[bats/macOS]"],
-        "{}",
-        stdout(&grep)
+        labels_of_failed_vm_starts(&[&a, &b]),
+        ["[bats/Linux]", "[bats/macOS]"]
     );
     let timeline = run_ok(
         logkeep()

@@ -134,20 +134,17 @@ with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as z:
         "unzipped",
     ] {
         let input = w.join(name);
-        let out = run_ok(logkeep().arg("verify").arg(&input));
-        assert!(
-            stdout(&out).contains("42 of 42 files match the manifest"),
-            "{name}: {}{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        let out = run_ok(logkeep().arg("summary").arg(&input));
-        assert!(
-            stdout(&out).contains("by logkeep"),
-            "{name}: {}{}",
-            stdout(&out),
-            stderr(&out)
-        );
+        let says = |command: &str, expected: &str| {
+            let out = run_ok(logkeep().arg(command).arg(&input));
+            assert!(
+                stdout(&out).contains(expected),
+                "{name} {command}: {}{}",
+                stdout(&out),
+                stderr(&out)
+            );
+        };
+        says("verify", "42 of 42 files match the manifest");
+        says("summary", "by logkeep");
         let out = run_ok(
             logkeep()
                 .args(["cat"])

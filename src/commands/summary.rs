@@ -463,7 +463,8 @@ fn starts(tests: &BTreeSet<(Timestamp, (usize, u64), String)>) -> Vec<Test> {
 /// The test that had started last when the line at `place` was written at
 /// `time`. rdd's markers have whole seconds: one written after the line in
 /// the same second reads as earlier. In the line's own file, the order of
-/// the lines tells.
+/// the lines tells; a marker of another file at the line's very time is one
+/// placed after a line of that time (see `triage::scan`), so after it.
 fn test_at(
     tests: &BTreeSet<(Timestamp, (usize, u64), String)>,
     time: Option<Timestamp>,
@@ -473,7 +474,10 @@ fn test_at(
     tests
         .iter()
         .take_while(|(t, ..)| *t <= time)
-        .filter(|(_, (file, line), _)| *file != place.0 || *line < place.1)
+        .filter(|(t, (file, line), _)| match *file == place.0 {
+            true => *line < place.1,
+            false => *t < time,
+        })
         .last()
         .map(|(.., name)| name.clone())
 }
@@ -538,7 +542,8 @@ fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
         .unwrap_or_default();
 
     let tests = &gatherer.all.tests;
-    let bats = std::mem::take(&mut gatherer.all.bats);
+    let mut bats = std::mem::take(&mut gatherer.all.bats);
+    bats.finish();
     let mut logs_with_errors = Vec::new();
     let (mut errors, mut warnings) = (0, 0);
     let mut first_error: Option<FirstError> = None;
@@ -964,10 +969,13 @@ fn write_text(
             // test; a test bats retries (BATS_TEST_RETRIES) starts again.
             let (hooks, tests): (Vec<&Test>, Vec<&Test>) =
                 s.tests.iter().partition(|t| is_hook(&t.name));
-            let names: BTreeSet<&str> = tests.iter().map(|t| t.name.as_str()).collect();
-            let again = match tests.len() - names.len() {
+            let mut starts: BTreeMap<&str, usize> = BTreeMap::new();
+            for test in &tests {
+                *starts.entry(test.name.as_str()).or_default() += 1;
+            }
+            let again = match starts.values().filter(|&&n| n > 1).count() {
                 0 => String::new(),
-                n => format!(", {n} of them again"),
+                n => format!(", {n} of them more than once"),
             };
             let hooks = match hooks.len() {
                 0 => String::new(),
@@ -976,7 +984,7 @@ fn write_text(
             writeln!(
                 out,
                 "  tests       {} started{again}{hooks}; the last: {:?} at {}",
-                plural(names.len() as u64, "BATS test"),
+                plural(starts.len() as u64, "BATS test"),
                 display_str(&last.name),
                 last.time
             )?;
