@@ -231,18 +231,18 @@ fn archives_in(folder: &Path) -> Option<Vec<PathBuf>> {
 }
 
 /// The folder an output was packed under when it was packed again by hand
-/// (`zip -r logs.zip rdd-logs`, `tar czf logs.tgz rdd-logs`, macOS's
-/// Compress): `rdd-logs/` when every name is in it (macOS's `__MACOSX/`
-/// copies of file attributes aside) and the manifest is
-/// `rdd-logs/manifest.json`; an empty string when the names start with
-/// `./` (`tar czf logs.tgz -C rdd-logs .`) and the manifest is
-/// `./manifest.json`. The output is read without that folder.
+/// (`zip -r logs.zip rdd-logs`, `tar czf logs.tgz rdd-logs notes.txt`,
+/// macOS's Compress): `rdd-logs/` when it is the one folder that holds a
+/// manifest (`rdd-logs/manifest.json`) and there is none at the top; an
+/// empty string when the names start with `./` (`tar czf logs.tgz -C
+/// rdd-logs .`) and the manifest is `./manifest.json`. The output is read
+/// without that folder; what is beside it keeps its name (`verify` lists it
+/// as not in the manifest), and macOS's `__MACOSX/` copies of file
+/// attributes are left out.
 fn packed_folder<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let mut all_dotted = true;
     let mut manifest_at_top = false;
-    // The one folder every name is in, while there is one.
-    let mut folder: Option<Option<&str>> = None;
-    let mut manifest_in_folder = false;
+    let mut with_manifest: Vec<&str> = Vec::new();
     for raw in names {
         let name = raw.trim_start_matches("./");
         all_dotted &= name.len() != raw.len();
@@ -250,19 +250,17 @@ fn packed_folder<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<String>
             continue;
         }
         manifest_at_top |= name == MANIFEST_NAME;
-        let top = name.split_once('/');
-        if folder.is_some_and(|folder| folder != top.map(|(top, _)| top)) {
-            folder = Some(None);
-        } else if folder.is_none() {
-            folder = Some(top.map(|(top, _)| top));
+        if let Some((top, MANIFEST_NAME)) = name.split_once('/')
+            && !with_manifest.contains(&top)
+        {
+            with_manifest.push(top);
         }
-        manifest_in_folder |= top.is_some_and(|(_, rest)| rest == MANIFEST_NAME);
     }
-    if all_dotted && manifest_at_top {
-        return Some(String::new());
+    match (manifest_at_top, with_manifest.as_slice()) {
+        (true, _) => all_dotted.then(String::new),
+        (false, [folder]) => Some(format!("{folder}/")),
+        _ => None,
     }
-    let folder = folder.flatten()?;
-    manifest_in_folder.then(|| format!("{folder}/"))
 }
 
 /// The folder a tar was packed under by hand ([`packed_folder`]), read from

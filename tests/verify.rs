@@ -157,6 +157,17 @@ with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as z:
             "{name}"
         );
     }
+    // A file packed beside the output's folder is read as it is: not in
+    // the manifest.
+    sh("echo notes > notes.txt && zip -qr beside.zip rdd-logs notes.txt");
+    let out = run(logkeep().arg("verify").arg(w.join("beside.zip")));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .contains("42 of 42 files match the manifest:\n  not in the manifest: notes.txt"),
+        "{}",
+        stdout(&out)
+    );
     // Logs packed under a folder without a manifest keep their names.
     sh(
         "mkdir -p plain/vm && echo 'level=error msg=boom' > plain/vm/a.log && tar czf plain.tgz plain",
