@@ -703,8 +703,9 @@ fn a_marker_in_the_second_of_a_line_before_it_comes_after_that_line() {
 }
 
 /// The BATS hook saves a copy of the logs for each failed test: the same
-/// markers stand in several files. A marker placed at a line's time in
-/// another copy (it came after that line) does not take the line.
+/// markers and errors stand in several files. A marker placed at a line's
+/// time in another copy (it came after that line) does not take the line,
+/// and the same error in two copies is one distinct error.
 #[test]
 fn copies_of_a_log_do_not_move_its_errors_to_a_later_test() {
     let first = "=== BATS: 2027-01-01T00:00:10+0000 first ===\n\
@@ -717,6 +718,13 @@ fn copies_of_a_log_do_not_move_its_errors_to_a_later_test() {
     let summary = stdout(&run_ok(logkeep().arg("summary").arg(&logs)));
     assert!(
         summary.contains("during test \"first\"") && !summary.contains("test \"second\":"),
+        "{summary}"
+    );
+    // And the line is one error, in two copies.
+    assert!(
+        summary.contains(
+            "  errors      2 errors in 2 logs, 1 of them distinct (copies of a log hold the same lines); 0 warnings\n"
+        ),
         "{summary}"
     );
 }

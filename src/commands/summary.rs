@@ -99,6 +99,9 @@ struct InputSummary {
     #[serde(skip)]
     passed_tests: BTreeSet<String>,
     errors: u64,
+    /// Error lines counted once when several logs hold the same line at
+    /// the same time (copies of a log).
+    distinct_errors: u64,
     warnings: u64,
     first_error: Option<FirstError>,
     logs_with_errors: Vec<LogErrors>,
@@ -227,6 +230,9 @@ struct Gathered {
     tests: BTreeSet<(Timestamp, (usize, u64), String)>,
     signatures: Signatures,
     bats: BatsResults,
+    /// Each error line by its time and text: copies of a log (the BATS
+    /// hook saves one per failed test) hold the same lines.
+    error_lines: std::collections::HashSet<u64>,
 }
 
 impl Gathered {
@@ -241,6 +247,7 @@ impl Gathered {
         }
         self.tests.extend(other.tests);
         self.bats.add(other.bats);
+        self.error_lines.extend(other.error_lines);
         for (signature, (count, example)) in other.signatures {
             match self.signatures.entry(signature) {
                 Entry::Occupied(mut known) => {
@@ -359,6 +366,12 @@ impl Visitor for Gatherer {
             return Ok(());
         }
         stats.errors += 1;
+        self.file.error_lines.insert({
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (line.time, line.text).hash(&mut hasher);
+            hasher.finish()
+        });
         let found = LineRef {
             time: line.time.map(|t| t.to_string()),
             line: line.number,
@@ -611,6 +624,7 @@ fn summarise(input: &std::path::Path) -> Result<(InputSummary, Signatures)> {
         failed_tests: bats.failed,
         passed_tests: bats.passed,
         errors,
+        distinct_errors: gatherer.all.error_lines.len() as u64,
         warnings,
         first_error,
         logs_with_errors,
@@ -997,9 +1011,16 @@ fn write_text(
             )?;
         }
         write_failed_tests(out, &s.failed_tests)?;
+        let distinct = match s.distinct_errors < s.errors {
+            true => format!(
+                ", {} of them distinct (copies of a log hold the same lines)",
+                s.distinct_errors
+            ),
+            false => String::new(),
+        };
         writeln!(
             out,
-            "  errors      {} in {}; {}",
+            "  errors      {} in {}{distinct}; {}",
             plural(s.errors, "error"),
             plural(
                 s.logs_with_errors.iter().filter(|l| l.errors > 0).count() as u64,
