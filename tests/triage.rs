@@ -318,7 +318,7 @@ setup() { marker; }
         suite.join("03-flaky.bats"),
         format!(
             "{helpers}\nBATS_TEST_RETRIES=1\n\
-             @test \"flaky\" {{\n  [ -e \"$LOGS/tried\" ] || {{ touch \"$LOGS/tried\"; false; }}\n}}\n"
+             @test \"flaky\" {{\n  [ -e \"$LOGS/tried\" ] || {{ touch \"$LOGS/tried\"; say error \"flaky try\"; false; }}\n}}\n"
         ),
     )
     .unwrap();
@@ -406,6 +406,10 @@ setup() { marker; }
         text.contains(
             "  tests       4 BATS tests started, 1 of them more than once; the last: \"flaky\""
         ),
+        "{text}"
+    );
+    assert!(
+        text.contains("      in test \"flaky\" (which passed on a later try):\n"),
         "{text}"
     );
     assert!(

@@ -759,6 +759,11 @@ pub fn run(options: SummaryOptions) -> Result<ExitStatus> {
 }
 
 /// `1 error`, `2 errors`.
+/// Whether the test started more than once: bats tried it again.
+fn retried(s: &InputSummary, name: &str) -> bool {
+    s.tests.iter().filter(|t| t.name == name).count() > 1
+}
+
 /// Whether a marker names a hook of a file or suite (`setup_suite: factory
 /// reset`), not a test.
 fn is_hook(name: &str) -> bool {
@@ -1038,9 +1043,10 @@ fn write_text(
             // Markers say when a test started, not when it ended: an error
             // after a test that passed is a hook's, or a test's that runs
             // beside it (`bats --jobs`).
-            let passed = |t: &String| match s.passed_tests.contains(t) {
-                true => " (which passed: the error may be a hook's, or a parallel test's)",
-                false => "",
+            let passed = |t: &String| match (s.passed_tests.contains(t), retried(s, t)) {
+                (true, true) => " (which passed on a later try)",
+                (true, false) => " (which passed: the error may be a hook's, or a parallel test's)",
+                (false, _) => "",
             };
             let during = first
                 .test
@@ -1081,9 +1087,10 @@ fn write_text(
                 if line.test.is_some() && line.test != test {
                     test = line.test.clone();
                     let name = test.as_deref().unwrap_or_default();
-                    let passed = match s.passed_tests.contains(name) {
-                        true => " (which passed)",
-                        false => "",
+                    let passed = match (s.passed_tests.contains(name), retried(s, name)) {
+                        (true, true) => " (which passed on a later try)",
+                        (true, false) => " (which passed)",
+                        (false, _) => "",
                     };
                     writeln!(out, "      in test {:?}{passed}:", display_str(name))?;
                 }
