@@ -44,7 +44,8 @@ impl FailedTest {
     }
 }
 
-const FILE_HOOKS: [&str; 4] = [
+/// The hooks of a whole file or suite, as bats names them.
+pub const FILE_HOOKS: [&str; 4] = [
     "setup_file",
     "teardown_file",
     "setup_suite",
@@ -118,6 +119,8 @@ impl BatsResults {
 /// TAP failure, a JUnit test case).
 #[derive(Debug, Default)]
 pub struct BatsReader {
+    /// The file is a `bats-test.txt` the BATS hook wrote: its folder.
+    saved_folder: Option<String>,
     /// The failure whose `# (in test file …)` comment may come next.
     tap_failure: Option<usize>,
     /// The JUnit test case open: its name and class (file), its line.
@@ -127,9 +130,17 @@ pub struct BatsReader {
 }
 
 impl BatsReader {
+    /// A reader of the lines of the file at `path`.
+    pub fn new(path: &str) -> BatsReader {
+        BatsReader {
+            saved_folder: path.strip_suffix("/bats-test.txt").map(str::to_string),
+            ..BatsReader::default()
+        }
+    }
+
     /// Read one line of the file at `path` into `results`.
     pub fn line(&mut self, results: &mut BatsResults, path: &str, number: u64, text: &str) {
-        if let Some(folder) = path.strip_suffix("/bats-test.txt") {
+        if let Some(folder) = &self.saved_folder {
             return saved_test(results, folder, number, text);
         }
         let text = without_github_time(text);
@@ -403,7 +414,7 @@ mod tests {
         let mut all = BatsResults::default();
         for (path, text) in files {
             let mut results = BatsResults::default();
-            let mut reader = BatsReader::default();
+            let mut reader = BatsReader::new(path);
             for (i, line) in text.lines().enumerate() {
                 reader.line(&mut results, path, i as u64 + 1, line);
             }

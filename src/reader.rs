@@ -172,11 +172,16 @@ pub fn archives_in_folders(inputs: Vec<PathBuf>) -> Vec<PathBuf> {
     expanded
 }
 
+/// Whether the folder is an output, or holds one as its only folder.
+fn holds_an_output(folder: &Path) -> bool {
+    fs::symlink_metadata(output_root(folder).join(MANIFEST_NAME)).is_ok()
+}
+
 /// A folder of artifacts' folders (`gh run download`), when at least one of
 /// them holds archives only: those archives, and each other folder, as
 /// inputs.
 fn artifact_folders(folder: &Path) -> Option<Vec<PathBuf>> {
-    if fs::symlink_metadata(output_root(folder).join(MANIFEST_NAME)).is_ok() {
+    if holds_an_output(folder) {
         return None;
     }
     let mut children: Vec<PathBuf> = fs::read_dir(folder)
@@ -206,9 +211,7 @@ fn artifact_folders(folder: &Path) -> Option<Vec<PathBuf>> {
 /// The archives a folder holds, when it holds nothing else (no manifest, no
 /// log; hidden files aside), in a few levels of folders.
 fn archives_in(folder: &Path) -> Option<Vec<PathBuf>> {
-    if !fs::metadata(folder).ok()?.is_dir()
-        || fs::symlink_metadata(output_root(folder).join(MANIFEST_NAME)).is_ok()
-    {
+    if !fs::metadata(folder).ok()?.is_dir() || holds_an_output(folder) {
         return None;
     }
     let mut archives = Vec::new();

@@ -14,7 +14,7 @@ use crate::logline::{self, Level, LineInfo, LineReader, Record, Stamp};
 use crate::manifest::MANIFEST_NAME;
 use crate::reader::for_each_file_entry;
 use crate::sanitize::display_path;
-use crate::timestamp::{TimeArg, Timestamp};
+use crate::timestamp::{NANOS_PER_SEC, TimeArg, Timestamp};
 
 /// Longest line kept whole; the rest of a longer line is skipped (and the
 /// line marked), so memory stays bounded whatever the logs hold.
@@ -126,8 +126,6 @@ impl Scanned {
     }
 }
 
-const NANOS_PER_SECOND: i64 = 1_000_000_000;
-
 /// Stream every log file of the output at `input` (any format, also inside
 /// GitHub's artifact zip) through `visitor`. `manifest.json` is not a log:
 /// it is parsed and returned instead.
@@ -198,11 +196,9 @@ pub fn scan_into(input: &Path, visitor: &mut dyn Visitor, scanned: &mut Scanned)
             // line of the same second is at that line's time, not before
             // it (which would put the line in the test that followed).
             let own = match (own, &info.marker) {
-                (Some(t), Some(logline::Marker::Test(_))) if t.0 % NANOS_PER_SECOND == 0 => {
-                    last_own
-                        .filter(|last| *last > t && last.0 < t.0 + NANOS_PER_SECOND)
-                        .or(own)
-                }
+                (Some(t), Some(logline::Marker::Test(_))) if t.0 % NANOS_PER_SEC == 0 => last_own
+                    .filter(|last| *last > t && last.0 < t.0 + NANOS_PER_SEC)
+                    .or(own),
                 _ => own,
             };
             last_own = own.or(last_own);

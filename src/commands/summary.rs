@@ -322,11 +322,11 @@ fn logrus_msg(text: &str) -> Option<&str> {
 }
 
 impl Visitor for Gatherer {
-    fn wants(&mut self, _file: &LogFile) -> bool {
+    fn wants(&mut self, file: &LogFile) -> bool {
         self.seen_files += 1;
         self.file = Gathered::default();
         self.stats = FileStats::default();
-        self.bats_reader = BatsReader::default();
+        self.bats_reader = BatsReader::new(&file.path);
         true
     }
 
@@ -445,32 +445,24 @@ impl Gatherer {
 /// one start; one log's markers of a test in the same second (bats tried it
 /// again at once) are as many.
 fn starts(tests: &BTreeSet<(Timestamp, (usize, u64), String)>) -> Vec<Test> {
-    // Per time and name, the markers in each file.
-    let mut per_file: HashMap<(Timestamp, &str), HashMap<usize, usize>> = HashMap::new();
-    let mut listed = Vec::new();
+    // Per time and name: the markers met in each file, and the starts
+    // listed (as many as the file with the most of them holds).
+    let mut in_file: HashMap<(Timestamp, &str, usize), usize> = HashMap::new();
+    let mut listed: HashMap<(Timestamp, &str), usize> = HashMap::new();
+    let mut starts = Vec::new();
     for (time, (file, _), name) in tests {
-        *per_file
-            .entry((*time, name))
-            .or_default()
-            .entry(*file)
-            .or_default() += 1;
-        let count = per_file[&(*time, name.as_str())].values().copied().max();
-        if listed
-            .iter()
-            .filter(|(t, n)| t == time && n == name)
-            .count()
-            < count.unwrap_or(0)
-        {
-            listed.push((*time, name.as_str()));
+        let met = in_file.entry((*time, name, *file)).or_default();
+        *met += 1;
+        let shown = listed.entry((*time, name)).or_default();
+        if *met > *shown {
+            *shown += 1;
+            starts.push(Test {
+                time: time.to_string(),
+                name: name.clone(),
+            });
         }
     }
-    listed
-        .into_iter()
-        .map(|(time, name)| Test {
-            time: time.to_string(),
-            name: name.to_string(),
-        })
-        .collect()
+    starts
 }
 
 /// The test that had started last when the line at `place` was written at
@@ -759,22 +751,23 @@ pub fn run(options: SummaryOptions) -> Result<ExitStatus> {
 }
 
 /// `1 error`, `2 errors`.
-/// Whether the test started more than once: bats tried it again.
-fn retried(s: &InputSummary, name: &str) -> bool {
-    s.tests.iter().filter(|t| t.name == name).count() > 1
+/// What to say of an error during a test that passed: it was one of the
+/// test's failed tries, if it started more than once (bats tried it
+/// again); else, with `why`, whose it may be.
+fn passed_note(s: &InputSummary, name: &str, why: bool) -> &'static str {
+    let retried = s.tests.iter().filter(|t| t.name == name).count() > 1;
+    match (s.passed_tests.contains(name), retried, why) {
+        (false, ..) => "",
+        (true, true, _) => " (which passed on a later try)",
+        (true, false, true) => " (which passed: the error may be a hook's, or a parallel test's)",
+        (true, false, false) => " (which passed)",
+    }
 }
 
 /// Whether a marker names a hook of a file or suite (`setup_suite: factory
 /// reset`), not a test.
 fn is_hook(name: &str) -> bool {
-    [
-        "setup_suite",
-        "teardown_suite",
-        "setup_file",
-        "teardown_file",
-    ]
-    .iter()
-    .any(|hook| {
+    crate::bats_results::FILE_HOOKS.iter().any(|hook| {
         name.strip_prefix(hook)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
     })
@@ -1043,15 +1036,16 @@ fn write_text(
             // Markers say when a test started, not when it ended: an error
             // after a test that passed is a hook's, or a test's that runs
             // beside it (`bats --jobs`).
-            let passed = |t: &String| match (s.passed_tests.contains(t), retried(s, t)) {
-                (true, true) => " (which passed on a later try)",
-                (true, false) => " (which passed: the error may be a hook's, or a parallel test's)",
-                (false, _) => "",
-            };
             let during = first
                 .test
                 .as_ref()
-                .map(|t| format!(", during test {:?}{unsure}{}", display_str(t), passed(t)))
+                .map(|t| {
+                    format!(
+                        ", during test {:?}{unsure}{}",
+                        display_str(t),
+                        passed_note(s, t, true)
+                    )
+                })
                 .unwrap_or_default();
             writeln!(
                 out,
@@ -1087,11 +1081,7 @@ fn write_text(
                 if line.test.is_some() && line.test != test {
                     test = line.test.clone();
                     let name = test.as_deref().unwrap_or_default();
-                    let passed = match (s.passed_tests.contains(name), retried(s, name)) {
-                        (true, true) => " (which passed on a later try)",
-                        (true, false) => " (which passed)",
-                        (false, _) => "",
-                    };
+                    let passed = passed_note(s, name, false);
                     writeln!(out, "      in test {:?}{passed}:", display_str(name))?;
                 }
                 writeln!(
