@@ -754,6 +754,20 @@ fn grep_says_a_time_window_leaves_out_files_without_times() {
         "{}",
         stderr(&out)
     );
+    // With several inputs, each file is named with its input's label, as
+    // the lines found are.
+    let out = run(logkeep()
+        .args(["grep", "not ok", "--since", "2027-01-01"])
+        .arg(&logs)
+        .arg(&logs));
+    assert!(
+        stderr(&out).contains(
+            "note: 2 files have no line with a time, so the time window leaves all their lines out: \
+             [logs (logs #1)] ci/bats.log, [logs (logs #2)] ci/bats.log ("
+        ),
+        "{}",
+        stderr(&out)
+    );
     // Without a window, nothing to say.
     let out = run_ok(logkeep().args(["grep", "not ok"]).arg(&logs));
     assert_eq!(stdout(&out), "ci/bats.log:2: not ok 1 starts\n");

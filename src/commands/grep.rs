@@ -406,9 +406,9 @@ fn grep<'o, W: Write>(
 
 /// Files without a line with a time: a time window leaves every line of
 /// them out, which is worth a word (TAP output, reports and dumps are such
-/// files). `undated` holds each input's label (when there are several) and
-/// the file's path.
-fn note_undated(undated: &[(Option<String>, String)]) {
+/// files). `undated` holds each file's path and, when there are several
+/// inputs, the index of its input's label in `labels`.
+fn note_undated(undated: &[(Option<usize>, String)], labels: &[String]) {
     if undated.is_empty() {
         return;
     }
@@ -416,7 +416,7 @@ fn note_undated(undated: &[(Option<String>, String)]) {
     let mut names: Vec<String> = undated
         .iter()
         .take(NAMED)
-        .map(|(label, path)| match label {
+        .map(|(label, path)| match label.and_then(|i| labels.get(i)) {
             Some(label) => format!("[{label}] {}", display_str(path)),
             None => display_str(path),
         })
@@ -442,7 +442,10 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
     let mut matches = 0;
     let mut files_wanted = 0u64;
     let mut seen = crate::triage::NearestPath::default();
-    let mut undated: Vec<(Option<String>, String)> = Vec::new();
+    // Files without a time, each with the index of its input's label when
+    // there are several inputs.
+    let mut undated: Vec<(Option<usize>, String)> = Vec::new();
+    let mut run_labels: Vec<String> = Vec::new();
     // Some input was damaged or could not be read at all: the search is
     // not whole.
     let mut damaged = false;
@@ -483,11 +486,9 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
             }
             damaged |= read.damaged();
             let label = triage::run_label(input, read.scanned.manifest.as_ref());
-            undated.extend(
-                grep.undated
-                    .drain(..)
-                    .map(|path| (Some(label.clone()), path)),
-            );
+            // Labelled once the labels are told apart, below.
+            let spooled = spools.len();
+            undated.extend(grep.undated.drain(..).map(|path| (Some(spooled), path)));
             let spool = grep
                 .out
                 .into_inner()
@@ -501,6 +502,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
         }
         let labels =
             triage::unique_labels(&spools.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>());
+        run_labels.clone_from(&labels);
         let mut out = BufWriter::new(stdout.lock());
         for ((_, mut spool), label) in spools.into_iter().zip(labels) {
             spool.rewind().map_err(write_error)?;
@@ -522,7 +524,7 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
         Err(e) if e.message == PIPE_CLOSED => return Ok(ExitStatus::Success),
         other => other?,
     }
-    note_undated(&undated);
+    note_undated(&undated, &run_labels);
     if let Some(glob) = &options.path
         && files_wanted == 0
     {
