@@ -157,6 +157,20 @@ with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as z:
             "{name}"
         );
     }
+    // A path as `unzip -l` lists it, with the folder: the hint says the
+    // path to give.
+    let out = run(logkeep()
+        .arg("cat")
+        .arg(w.join("info-zip.zip"))
+        .arg("rdd-logs/_diag/typeperf.tsv"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(
+            "hint: the output is read without the folder it was packed under: `logkeep cat "
+        ) && stderr(&out).ends_with("info-zip.zip _diag/typeperf.tsv`\n"),
+        "{}",
+        stderr(&out)
+    );
     // A file packed beside the output's folder is read as it is: not in
     // the manifest.
     sh("echo notes > notes.txt && zip -qr beside.zip rdd-logs notes.txt");

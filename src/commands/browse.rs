@@ -343,10 +343,25 @@ pub fn cat(options: CatOptions) -> Result<ExitStatus> {
                 display_path(input)
             )));
         }
-        return Err(
-            Error::new(format!("{} holds no file {shown}", display_path(input))).with_hint(
-                format!("`logkeep ls {}` lists the paths", display_path(input)),
+        // `rdd-logs/x.log` as `unzip -l` lists an output packed by hand
+        // under its folder, which is read without that folder.
+        let in_folder = wanted.split_once('/').map(|(_, rest)| rest).filter(|rest| {
+            manifest.as_ref().is_some_and(|m| {
+                m["files"]
+                    .as_array()
+                    .is_some_and(|files| files.iter().any(|f| f["path"].as_str() == Some(rest)))
+            })
+        });
+        let hint = match in_folder {
+            Some(rest) => format!(
+                "the output is read without the folder it was packed under: `logkeep cat {} {}`",
+                display_path(input),
+                display_str(rest)
             ),
+            None => format!("`logkeep ls {}` lists the paths", display_path(input)),
+        };
+        return Err(
+            Error::new(format!("{} holds no file {shown}", display_path(input))).with_hint(hint),
         );
     };
     if !file.whole {
