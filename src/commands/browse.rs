@@ -319,13 +319,16 @@ pub fn cat(options: CatOptions) -> Result<ExitStatus> {
         Err(e) => Some(damage::unreadable_archive(input, e)),
         Ok(()) => None,
     };
-    let record = manifest.as_ref().and_then(|m| {
-        m["files"]
-            .as_array()?
-            .iter()
-            .find(|f| f["path"].as_str() == Some(wanted))
-            .cloned()
-    });
+    // A file's record in the manifest.
+    let listed = |path: &str| {
+        manifest.as_ref().and_then(|m| {
+            m["files"]
+                .as_array()?
+                .iter()
+                .find(|f| f["path"].as_str() == Some(path))
+        })
+    };
+    let record = listed(wanted).cloned();
     let Some(file) = printed else {
         if let Some(error) = damage {
             return Err(Error {
@@ -345,13 +348,10 @@ pub fn cat(options: CatOptions) -> Result<ExitStatus> {
         }
         // `rdd-logs/x.log` as `unzip -l` lists an output packed by hand
         // under its folder, which is read without that folder.
-        let in_folder = wanted.split_once('/').map(|(_, rest)| rest).filter(|rest| {
-            manifest.as_ref().is_some_and(|m| {
-                m["files"]
-                    .as_array()
-                    .is_some_and(|files| files.iter().any(|f| f["path"].as_str() == Some(rest)))
-            })
-        });
+        let in_folder = wanted
+            .split_once('/')
+            .map(|(_, rest)| rest)
+            .filter(|rest| listed(rest).is_some());
         let hint = match in_folder {
             Some(rest) => format!(
                 "the output is read without the folder it was packed under: `logkeep cat {} {}`",
