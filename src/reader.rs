@@ -172,28 +172,25 @@ pub fn archives_in_folders(inputs: Vec<PathBuf>) -> Vec<PathBuf> {
     expanded
 }
 
-/// Whether the folder is an output, or holds one as its only folder.
-fn holds_an_output(folder: &Path) -> bool {
-    fs::symlink_metadata(output_root(folder).join(MANIFEST_NAME)).is_ok()
-}
-
 /// A folder of artifacts' folders (`gh run download`), when at least one of
 /// them holds archives only: those archives, and each other folder, as
 /// inputs.
 fn artifact_folders(folder: &Path) -> Option<Vec<PathBuf>> {
-    if holds_an_output(folder) {
-        return None;
+    // (An output holds its manifest, a file: it is never one.) A folder of
+    // logs is told by its first file, before the rest is listed.
+    let mut children = Vec::new();
+    for entry in fs::read_dir(folder).ok()?.filter_map(|e| e.ok()) {
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let is_dir = entry.file_type().ok()?.is_dir() || path.is_dir();
+        if !is_dir || children.len() == 1000 {
+            return None;
+        }
+        children.push(path);
     }
-    let mut children: Vec<PathBuf> = fs::read_dir(folder)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .map(|e| e.path())
-        .collect();
     children.sort();
-    if children.len() > 1000 || !children.iter().all(|c| c.is_dir()) {
-        return None;
-    }
     let mut inputs = Vec::new();
     let mut any_archives = false;
     for child in children {
@@ -211,13 +208,16 @@ fn artifact_folders(folder: &Path) -> Option<Vec<PathBuf>> {
 /// The archives a folder holds, when it holds nothing else (no manifest, no
 /// log; hidden files aside), in a few levels of folders.
 fn archives_in(folder: &Path) -> Option<Vec<PathBuf>> {
-    if !fs::metadata(folder).ok()?.is_dir() || holds_an_output(folder) {
+    // (An output holds its manifest, not an archive: it is never one.)
+    if !fs::metadata(folder).ok()?.is_dir() {
         return None;
     }
     let mut archives = Vec::new();
+    // Unsorted, so that a folder of logs is told by its first log, not
+    // after its whole listing is read and sorted; the archives are sorted
+    // after (as paths: the order of a sorted walk).
     let walk = walkdir::WalkDir::new(folder)
         .max_depth(3)
-        .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
     for entry in walk.take(1000) {
@@ -230,6 +230,7 @@ fn archives_in(folder: &Path) -> Option<Vec<PathBuf>> {
         }
         archives.push(entry.into_path());
     }
+    archives.sort();
     (!archives.is_empty()).then_some(archives)
 }
 
