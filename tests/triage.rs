@@ -204,42 +204,26 @@ fn empty_answers_to_windows_and_filters_say_why() {
     let work = tempfile::tempdir().unwrap();
     let inputs = timeline_inputs(work.path());
     let folder = &inputs[0].1;
-    let late = run_ok(
-        logkeep()
-            .arg("timeline")
-            .arg(folder)
-            .args(["--since", "2027-02-01"]),
-    );
-    assert_eq!(stdout(&late), "");
+    // What the timeline prints and says with these options.
+    let timeline = |args: &[&str]| {
+        let out = run_ok(logkeep().arg("timeline").arg(folder).args(args));
+        (stdout(&out), stderr(&out))
+    };
+    let (late, said) = timeline(&["--since", "2027-02-01"]);
+    assert_eq!(late, "");
     assert!(
-        stderr(&late).contains("no line falls in the window (the logs run from 2026-12-31T"),
-        "{}",
-        stderr(&late)
+        said.contains("no line falls in the window (the logs run from 2026-12-31T"),
+        "{said}"
     );
     // A time of day is placed on a day; the note says which.
-    let before = run_ok(
-        logkeep()
-            .arg("timeline")
-            .arg(folder)
-            .args(["--since", "20:00"]),
-    );
-    assert_eq!(stdout(&before), "");
+    let (before, said) = timeline(&["--since", "20:00"]);
+    assert_eq!(before, "");
     assert!(
-        stderr(&before).contains("; the window starts at 2027-01-01T20:00:00Z)"),
-        "{}",
-        stderr(&before)
+        said.contains("; the window starts at 2027-01-01T20:00:00Z)"),
+        "{said}"
     );
-    let inverted = run_ok(
-        logkeep()
-            .arg("timeline")
-            .arg(folder)
-            .args(["--since", "00:00:06", "--until", "00:00:05"]),
-    );
-    assert!(
-        stderr(&inverted).contains("--since is after --until"),
-        "{}",
-        stderr(&inverted)
-    );
+    let (_, said) = timeline(&["--since", "00:00:06", "--until", "00:00:05"]);
+    assert!(said.contains("--since is after --until"), "{said}");
 
     let tree = Tree::new();
     let input = work.path().join("rdd-logs.zip");
