@@ -91,7 +91,26 @@ pub fn io_reason(err: &io::Error) -> String {
     crate::sanitize::display_str(text)
 }
 
+/// Has the process, or the system, run out of file descriptors?
+pub fn out_of_descriptors(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
 fn io_hint(err: &io::Error) -> Option<&'static str> {
+    if out_of_descriptors(err) {
+        return Some(
+            "too many files are open at once: raise the limit of open files \
+             (`ulimit -n 4096`) and run again",
+        );
+    }
     match err.kind() {
         io::ErrorKind::NotFound => Some("check that the path exists and is spelled right"),
         io::ErrorKind::PermissionDenied => {

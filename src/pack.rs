@@ -378,19 +378,6 @@ fn descriptors_to_spare() -> usize {
     usize::MAX
 }
 
-/// Has the process, or the system, run out of file descriptors?
-fn out_of_descriptors(e: &io::Error) -> bool {
-    #[cfg(unix)]
-    {
-        matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = e;
-        false
-    }
-}
-
 /// Open the files in plan order, `open_ahead` (at most `OPEN_AHEAD`)
 /// ahead: read the small ones whole, and hand the large ones to the scanner
 /// (all are read here without one), leaving their place in the batch for
@@ -417,7 +404,7 @@ fn prepare_all(
             let opened = match open_planned(planned, options, &mut opener) {
                 // Out of descriptors (a low limit): the next file is opened
                 // again once those ahead have been read and closed.
-                Err(e) if out_of_descriptors(&e) && !ahead.is_empty() => break,
+                Err(e) if crate::error::out_of_descriptors(&e) && !ahead.is_empty() => break,
                 Err(e) => OpenedAhead::Failed(unopened(planned, &e)),
                 Ok((file, opened)) => match &to_scan {
                     Some(to_scan) if is_streamed(&file, opened, options) => {

@@ -146,6 +146,7 @@ pub fn output_root(path: &Path) -> PathBuf {
 /// Among such folders, one that holds logs (an artifact of logs, or a
 /// folder output) is an input too.
 pub fn archives_in_folders(inputs: Vec<PathBuf>) -> Vec<PathBuf> {
+    const NAMED_INPUTS: usize = 10;
     let mut expanded = Vec::with_capacity(inputs.len());
     for input in inputs {
         let (inside, what) = match archives_in(&input) {
@@ -158,10 +159,15 @@ pub fn archives_in_folders(inputs: Vec<PathBuf>) -> Vec<PathBuf> {
                 }
             },
         };
-        let names: Vec<String> = inside
+        // The first few by name: a note, not a listing.
+        let mut names: Vec<String> = inside
             .iter()
+            .take(NAMED_INPUTS)
             .map(|a| display_path(a.strip_prefix(&input).unwrap_or(a)))
             .collect();
+        if inside.len() > NAMED_INPUTS {
+            names.push(format!("and {} more", inside.len() - NAMED_INPUTS));
+        }
         eprintln!(
             "note: {} holds {what}: each is read as an input ({})",
             display_path(&input),
@@ -185,7 +191,7 @@ fn artifact_folders(folder: &Path) -> Option<Vec<PathBuf>> {
         }
         let path = entry.path();
         let is_dir = entry.file_type().ok()?.is_dir() || path.is_dir();
-        if !is_dir || children.len() == 1000 {
+        if !is_dir {
             return None;
         }
         children.push(path);
@@ -220,7 +226,7 @@ fn archives_in(folder: &Path) -> Option<Vec<PathBuf>> {
         .max_depth(3)
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-    for entry in walk.take(1000) {
+    for entry in walk {
         let entry = entry.ok()?;
         if entry.file_type().is_dir() {
             continue;

@@ -851,6 +851,45 @@ fn a_folder_of_downloaded_archives_is_read_as_those_archives() {
     assert_eq!(stdout(&grep), "notes.log:1: level=error msg=x\n");
 }
 
+/// A folder of more than a thousand archives (a matrix's artifacts in one
+/// folder) is read whole, and `grep` over them needs no open file per
+/// input: under macOS's default limit of 256 open files (64 here), every
+/// archive's line is found.
+#[test]
+fn grep_reads_a_thousand_archives_under_a_small_limit_of_open_files() {
+    let (work, logs) = logs_folder(&[("rdd.log", "2026-11-28T01:00:00Z level=error msg=boom\n")]);
+    let one = work.path().join("one.tar.gz");
+    run_ok(
+        logkeep()
+            .args(["collect", "--instance", "rdd", "--log-dir"])
+            .arg(&logs)
+            .arg("-o")
+            .arg(&one),
+    );
+    let downloads = work.path().join("downloads");
+    fs::create_dir(&downloads).unwrap();
+    for job in 0..1001 {
+        fs::copy(&one, downloads.join(format!("job{job:04}.tar.gz"))).unwrap();
+    }
+    let grep = run_ok(
+        Command::new("sh")
+            .args(["-c", "ulimit -n 64 && exec \"$0\" grep -c boom \"$1\""])
+            .arg(env!("CARGO_BIN_EXE_logkeep"))
+            .arg(&downloads),
+    );
+    assert_eq!(stdout(&grep).lines().count(), 1001, "{}", stderr(&grep));
+    assert!(
+        stdout(&grep).ends_with("(job1000.tar.gz)] rdd/rdd.log:1\n"),
+        "{}",
+        stdout(&grep)
+    );
+    assert!(
+        stderr(&grep).contains("job0009.tar.gz, and 991 more)"),
+        "{}",
+        stderr(&grep)
+    );
+}
+
 /// An RFC 3339 UTC time with 9 fractional digits, so strings sort as times.
 fn sortable(time: &str) -> String {
     let time = time.trim_end_matches('Z');

@@ -2,8 +2,8 @@
 //! one line at a time, so memory stays the same whatever their size.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufWriter, Seek, Write};
-use std::path::PathBuf;
+use std::io::{self, BufRead, BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
 
 use regex::{Regex, RegexBuilder};
 use serde::Serialize;
@@ -464,14 +464,20 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
             return Ok(());
         }
         // Each run is labelled from its manifest, which a tar holds at its
-        // end, and labels must differ: the lines wait in temporary files,
-        // not in memory, until every input is read.
-        let mut spools = Vec::new();
+        // end, and labels must differ: the lines wait in a temporary file,
+        // not in memory, until every input is read. One file for all, each
+        // input's lines a stretch of it: an open file per input would run
+        // out of them with a few hundred inputs.
+        let spool = tempfile::tempfile().map_err(|e| Error::temp_file("hold the lines", &e))?;
+        let mut spool = BufWriter::new(spool);
+        // Each read input's label, and the stretch of the spool its lines
+        // take (an input that cannot be read leaves lines between them).
+        let mut spooled: Vec<(String, &Path)> = Vec::new();
+        let mut stretches: Vec<std::ops::Range<u64>> = Vec::new();
         let mut unreadable = 0;
         for input in &options.inputs {
-            let spool = tempfile::tempfile()
-                .map_err(|e| Error::io("create a temporary file for", input, &e))?;
-            let mut grep = grep(&options, regex, logs_start, BufWriter::new(spool));
+            let start = spool.stream_position().map_err(write_error)?;
+            let mut grep = grep(&options, regex, logs_start, &mut spool);
             let read = damage::scan(input, &mut grep)?;
             matches += grep.matches;
             files_wanted += grep.files_wanted;
@@ -487,27 +493,30 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
             damaged |= read.damaged();
             let label = triage::run_label(input, read.scanned.manifest.as_ref());
             // Labelled once the labels are told apart, below.
-            let spooled = spools.len();
-            undated.extend(grep.undated.drain(..).map(|path| (Some(spooled), path)));
-            let spool = grep
-                .out
-                .into_inner()
-                .map_err(|e| write_error(e.into_error()))?;
-            spools.push(((label, input.as_path()), spool));
+            let index = spooled.len();
+            undated.extend(grep.undated.drain(..).map(|path| (Some(index), path)));
+            let end = spool.stream_position().map_err(write_error)?;
+            spooled.push((label, input.as_path()));
+            stretches.push(start..end);
         }
         if unreadable == options.inputs.len() {
             return Err(Error::new(format!(
                 "none of the {unreadable} inputs could be read"
             )));
         }
-        let labels =
-            triage::unique_labels(&spools.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>());
+        let labels = triage::unique_labels(&spooled);
         run_labels.clone_from(&labels);
         let mut out = BufWriter::new(stdout.lock());
-        for ((_, mut spool), label) in spools.into_iter().zip(labels) {
-            spool.rewind().map_err(write_error)?;
+        let spool = spool
+            .into_inner()
+            .map_err(|e| write_error(e.into_error()))?;
+        let mut lines = io::BufReader::new(spool);
+        for (stretch, label) in stretches.into_iter().zip(labels) {
             let json_label = serde_json::to_string(&label).unwrap_or_default();
-            for line in io::BufReader::new(spool).lines() {
+            lines
+                .seek(io::SeekFrom::Start(stretch.start))
+                .map_err(write_error)?;
+            for line in Read::take(&mut lines, stretch.end - stretch.start).lines() {
                 let line = line.map_err(write_error)?;
                 if options.json {
                     writeln!(out, "{{\"run\":{json_label},{}", &line[1..])
