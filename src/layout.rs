@@ -9,11 +9,12 @@
 //! ```
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, btree_map};
+use std::collections::{BTreeMap, HashSet, btree_map};
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, FileType};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize, Serializer};
@@ -402,6 +403,17 @@ impl PlannedFiles {
         folder.bytes().chain(separator.bytes()).chain(name.bytes())
     }
 
+    /// Store entry `i` at `path` rather than at its folder's path and name.
+    fn set_path(&mut self, i: usize, path: String) {
+        if self.entries[i].extra == NO_EXTRA {
+            self.extras.push(Extra::default());
+            self.entries[i].extra =
+                u32::try_from(self.extras.len() - 1).expect("fewer extras than files");
+        }
+        let extra = self.entries[i].extra as usize;
+        self.extras[extra].path = Some(path);
+    }
+
     fn sort(&mut self) {
         let mut entries = std::mem::take(&mut self.entries);
         entries.sort_unstable_by(|a, b| self.compare(a, b));
@@ -487,6 +499,39 @@ pub struct Plan {
     pub problems: Vec<Problem>,
     /// Leave out files that hold secrets by name (off only with the override).
     deny_secrets: bool,
+    /// Each folder listed, with its modification time just before: a file
+    /// created or renamed in it since changes that time.
+    listed: Vec<Listing>,
+}
+
+#[derive(Debug)]
+struct Listing {
+    dir: PathBuf,
+    modified: Option<SystemTime>,
+    /// Modified within a second or two of the listing: file systems keep
+    /// times to a clock tick (4 ms on Linux, 2 s on FAT), so a change in the
+    /// same tick would leave the time as it was. Always looked at again.
+    recent: bool,
+}
+
+impl Listing {
+    fn new(dir: &Path) -> Listing {
+        let modified = modified(dir);
+        let recent = modified.is_some_and(|time| {
+            SystemTime::now()
+                .duration_since(time)
+                .map_or(true, |age| age < std::time::Duration::from_secs(3))
+        });
+        Listing {
+            dir: dir.to_path_buf(),
+            modified,
+            recent,
+        }
+    }
+
+    fn changed(&self) -> bool {
+        self.recent || modified(&self.dir) != self.modified
+    }
 }
 
 impl Plan {
@@ -562,6 +607,82 @@ pub fn plan_with(sources: &Sources, allow_secret_files: bool, sizes: Sizes) -> P
     plan
 }
 
+fn modified(dir: &Path) -> Option<SystemTime> {
+    fs::metadata(dir).and_then(|m| m.modified()).ok()
+}
+
+/// The files that appeared in the instances' folders while `earlier` was
+/// packed, planned as `earlier` would have planned them: a log a service
+/// renamed away mid-run (`rdd.log` to `rdd.1.log`, its previous boot's
+/// lines) or a VM's folder preserved meanwhile. `None` when no folder
+/// listed changed since: one `stat` per folder, so nothing is listed again
+/// in the usual run (and those changed just before they were listed). A
+/// file in both plans (by its path on disk) was packed already; include
+/// globs are not listed again.
+pub fn late_arrivals(
+    sources: &Sources,
+    allow_secret_files: bool,
+    earlier: &Plan,
+) -> Option<PlannedFiles> {
+    let changed: HashSet<&Path> = earlier
+        .listed
+        .iter()
+        .filter(|listing| listing.changed())
+        .map(|listing| listing.dir.as_path())
+        .collect();
+    if changed.is_empty() {
+        return None;
+    }
+    let listed: HashSet<&Path> = earlier.listed.iter().map(|l| l.dir.as_path()).collect();
+    // A file in a folder that changed, or in a new folder in one (a VM's
+    // folder preserved or created meanwhile); not one of an include glob.
+    let looked_at = |source: &Path| {
+        source.parent().is_some_and(|dir| {
+            changed.contains(dir)
+                || (!listed.contains(dir) && dir.parent().is_some_and(|d| changed.contains(d)))
+        })
+    };
+    // What was planned there, by path on disk and by archive path
+    // (case-folded: a late file must not take one).
+    let mut sources_before: HashSet<PathBuf> = HashSet::new();
+    let mut paths_before: HashSet<String> = HashSet::new();
+    for file in earlier.files.iter() {
+        if looked_at(&file.source) {
+            paths_before.insert(fold_case(&file.path));
+            sources_before.insert(file.source);
+        }
+    }
+    let mut again = plan_with(sources, allow_secret_files, Sizes::Deferred);
+    let files = &mut again.files;
+    let entries = std::mem::take(&mut files.entries);
+    for entry in entries {
+        let planned = files.planned(&entry, files.name(&entry));
+        if !looked_at(&planned.source) || sources_before.contains(&planned.source) {
+            continue;
+        }
+        files.entries.push(entry);
+        if paths_before.contains(&fold_case(&planned.path)) {
+            let i = files.entries.len() - 1;
+            let unique = free_path(&planned.path, |p| paths_before.contains(&fold_case(p)));
+            files.set_path(i, unique);
+        }
+    }
+    files.sort();
+    (!files.entries.is_empty()).then(|| std::mem::take(files))
+}
+
+/// `path` with `~2`, `~3`… before its extension: the first that is not `taken`.
+fn free_path(path: &str, taken: impl Fn(&str) -> bool) -> String {
+    let (stem, ext) = match path.rsplit_once('.') {
+        Some((stem, ext)) if !ext.contains('/') => (stem.to_string(), format!(".{ext}")),
+        _ => (path.to_string(), String::new()),
+    };
+    (2..)
+        .map(|n| format!("{stem}~{n}{ext}"))
+        .find(|candidate| !taken(candidate))
+        .expect("an unbounded range finds a free name")
+}
+
 fn is_empty_dir(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
 }
@@ -595,6 +716,7 @@ struct Listed {
 /// List a folder's entries, sorted. A missing folder is empty: an instance
 /// that never started has none.
 fn list(dir: &Path, instance: &Instance, plan: &mut Plan) -> Vec<Listed> {
+    plan.listed.push(Listing::new(dir));
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
@@ -1052,14 +1174,7 @@ fn make_paths_unique(plan: &mut Plan) {
             }
             btree_map::Entry::Occupied(other) => other.get().clone(),
         };
-        let (stem, ext) = match path.rsplit_once('.') {
-            Some((stem, ext)) if !ext.contains('/') => (stem.to_string(), format!(".{ext}")),
-            _ => (path.clone(), String::new()),
-        };
-        let unique = (2..)
-            .map(|n| format!("{stem}~{n}{ext}"))
-            .find(|candidate| !taken.contains_key(&fold_case(candidate)))
-            .expect("an unbounded range finds a free name");
+        let unique = free_path(&path, |candidate| taken.contains_key(&fold_case(candidate)));
         let why = match other == path {
             true => format!("another file already goes to {path}"),
             false => format!(
@@ -1071,13 +1186,7 @@ fn make_paths_unique(plan: &mut Plan) {
             format!("{why}; stored as {unique}"),
         ));
         taken.insert(fold_case(&unique), unique.clone());
-        if entry.extra == NO_EXTRA {
-            files.extras.push(Extra::default());
-            files.entries[i].extra =
-                u32::try_from(files.extras.len() - 1).expect("fewer extras than files");
-        }
-        let extra = files.entries[i].extra as usize;
-        files.extras[extra].path = Some(unique);
+        files.set_path(i, unique);
     }
     files.sort();
 }

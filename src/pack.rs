@@ -57,6 +57,20 @@ pub fn pack(
     mut writer: Box<dyn ArchiveWriter>,
     progress: Progress<'_>,
 ) -> Result<()> {
+    pack_files(files, options, manifest, writer.as_mut(), progress)?;
+    add_manifest_and_finish(manifest, writer)
+}
+
+/// [`pack`] without the manifest: write every planned file, recording each
+/// in `manifest`. Called again for files that appear meanwhile (see
+/// [`crate::layout::late_arrivals`]), before [`add_manifest_and_finish`].
+pub fn pack_files(
+    files: &PlannedFiles,
+    options: PackOptions<'_>,
+    manifest: &mut Manifest,
+    writer: &mut dyn ArchiveWriter,
+    progress: Progress<'_>,
+) -> Result<()> {
     std::thread::scope(|scope| {
         let spare = descriptors_to_spare();
         let (to_scan, scan_queue) = budget_queue::queue(TO_SCAN);
@@ -94,7 +108,7 @@ pub fn pack(
                         }
                     }
                 };
-                let added = write_prepared(&planned, prepared, options, manifest, writer.as_mut())?;
+                let added = write_prepared(&planned, prepared, options, manifest, writer)?;
                 drop(scan);
                 progress(&planned, added);
             }
@@ -107,6 +121,14 @@ pub fn pack(
             &e,
         ));
     }
+    Ok(())
+}
+
+/// Add the manifest of what was packed, and finish the archive.
+pub fn add_manifest_and_finish(
+    manifest: &mut Manifest,
+    mut writer: Box<dyn ArchiveWriter>,
+) -> Result<()> {
     manifest.finish_totals();
     // Streamed from the records' spool: with many files the JSON text is
     // large, and memory stays the same whatever the number of files.

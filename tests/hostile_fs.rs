@@ -256,6 +256,142 @@ fn files_and_vm_folder_vanishing_after_planning_are_recorded() {
     validate_manifest(&out.path().join("manifest.json"));
 }
 
+/// A log renamed away after planning, as a service start rotates it
+/// (`rdd.stderr.log` to `rdd.stderr.5.log`, and a new `rdd.stderr.log`):
+/// the previous boot's lines are packed under their new name. So are the
+/// logs of a VM preserved meanwhile, moved from the Lima home to the log
+/// dir. The window is made with the library: plan, rotate, then pack.
+#[test]
+fn a_log_rotated_after_planning_is_packed_under_its_new_name() {
+    use logkeep::archive::DirWriter;
+    use logkeep::manifest::{ArchiveInfo, Manifest};
+    use logkeep::sources::Sources;
+
+    let tree = Tree::new();
+    let sources = Sources::from_config_file(&tree.config()).unwrap();
+    let plan = logkeep::layout::plan(&sources, false);
+    let log_dir = tree.path(Tree::LIMA_LOG_DIR);
+    let previous_boot = fs::read(log_dir.join("rdd.stderr.log")).unwrap();
+    fs::rename(
+        log_dir.join("rdd.stderr.log"),
+        log_dir.join("rdd.stderr.5.log"),
+    )
+    .unwrap();
+    fs::write(log_dir.join("rdd.stderr.log"), "new boot\n").unwrap();
+    fs::rename(
+        tree.path(Tree::LIMA_HOME).join("test-stopped"),
+        log_dir.join("test-stopped"),
+    )
+    .unwrap();
+    let vm_logs: Vec<String> = plan
+        .files
+        .iter()
+        .filter_map(|f| {
+            let name = f
+                .path
+                .strip_prefix("bats-lima-controller/lima-test-stopped/")?;
+            Some(format!("bats-lima-controller/test-stopped/{name}"))
+        })
+        .collect();
+    assert!(vm_logs.len() > 3, "{vm_logs:?}");
+
+    let out = tempfile::tempdir().unwrap();
+    let mut manifest = Manifest::new(
+        &sources.instances,
+        ArchiveInfo {
+            format: "dir".into(),
+            level: None,
+        },
+    );
+    let mut writer: Box<dyn logkeep::archive::ArchiveWriter> =
+        Box::new(DirWriter::new(out.path().to_path_buf(), out.path()));
+    let pack = |files: &logkeep::layout::PlannedFiles,
+                manifest: &mut Manifest,
+                writer: &mut Box<dyn logkeep::archive::ArchiveWriter>| {
+        logkeep::pack::pack_files(
+            files,
+            Default::default(),
+            manifest,
+            writer.as_mut(),
+            &mut |_, _| {},
+        )
+        .unwrap()
+    };
+    pack(&plan.files, &mut manifest, &mut writer);
+    let late = logkeep::layout::late_arrivals(&sources, false, &plan).expect("a file appeared");
+    let mut expected = vm_logs.clone();
+    expected.push("bats-lima-controller/rdd.stderr.5.log".to_string());
+    expected.sort();
+    assert_eq!(late.iter().map(|f| f.path).collect::<Vec<_>>(), expected);
+    pack(&late, &mut manifest, &mut writer);
+    logkeep::pack::add_manifest_and_finish(&mut manifest, writer).unwrap();
+
+    let files = read_tree(out.path());
+    assert_eq!(
+        files["bats-lima-controller/rdd.stderr.5.log"],
+        previous_boot
+    );
+    assert_eq!(files["bats-lima-controller/rdd.stderr.log"], b"new boot\n");
+    assert!(files.contains_key(&vm_logs[0]));
+    // Each of the VM's logs is recorded as vanished from the Lima home, and
+    // packed from where it went.
+    assert_eq!(manifest.files.len(), plan.files.len() + 1);
+    validate_manifest(&out.path().join("manifest.json"));
+}
+
+/// The same through the command: `collect` is under way (it has opened a
+/// log) when the last log of the folder is rotated; the previous boot's
+/// lines are in the archive under the new name, and the note says so.
+#[test]
+fn collect_packs_a_log_rotated_while_it_runs() {
+    use std::io::Read;
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("logs");
+    fs::create_dir(&logs).unwrap();
+    // Enough ahead of the last log that it is not opened yet when rotated.
+    for i in 0..150 {
+        fs::write(logs.join(format!("a{i:03}.log")), noise(128 << 10)).unwrap();
+    }
+    fs::write(logs.join("zz.log"), "previous boot\n").unwrap();
+    let archive = work.path().join("out.tar.gz");
+    let mut child = logkeep()
+        .args(["collect", "--instance", "svc", "--log-dir"])
+        .arg(&logs)
+        .arg("-o")
+        .arg(&archive)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let fds = format!("/proc/{}/fd", child.id());
+    let started = std::time::Instant::now();
+    while !fs::read_dir(&fds).is_ok_and(|fds| {
+        fds.filter_map(|fd| fs::read_link(fd.ok()?.path()).ok())
+            .any(|target| target.starts_with(&logs))
+    }) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "collect never opened a log"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    fs::rename(logs.join("zz.log"), logs.join("zz.1.log")).unwrap();
+    fs::write(logs.join("zz.log"), "new boot\n").unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("1 file(s) appeared while collecting"), "{err}");
+    let cat = |path: &str| stdout(&run_ok(logkeep().arg("cat").arg(&archive).arg(path)));
+    assert_eq!(cat("svc/zz.1.log"), "previous boot\n");
+    assert_eq!(cat("svc/zz.log"), "new boot\n");
+    run_ok(logkeep().arg("verify").arg(&archive));
+}
+
 /// A log replaced by a FIFO after planning is neither opened blocking nor read.
 #[test]
 fn log_replaced_by_a_fifo_after_planning_does_not_block() {

@@ -14,10 +14,10 @@ use crate::discover::{discover, instances_from};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::interrupt::{self, Remembered};
-use crate::layout::{Plan, Sizes, plan, plan_with};
+use crate::layout::{Plan, PlannedFile, Sizes, late_arrivals, plan, plan_with};
 use crate::manifest::{ArchiveInfo, Manifest};
 use crate::output::PendingOutput;
-use crate::pack::{PackOptions, pack};
+use crate::pack::{PackOptions, add_manifest_and_finish, pack_files};
 use crate::preserve::preserve;
 use crate::problem::Problem;
 use crate::redact::{Redactor, Rule, builtin_rules};
@@ -159,25 +159,55 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
         redactor: redactor.as_ref(),
         exclude_private_keys: !options.allow_secret_files,
     };
-    pack(
+    let mut writer = writer;
+    let mut progress = |file: &PlannedFile, bytes| {
+        written.fetch_add(bytes, Ordering::Relaxed);
+        bar.inc(1);
+        if verbose {
+            bar.suspend(|| {
+                eprintln!(
+                    "{} -> {}",
+                    display_path(&file.source),
+                    crate::sanitize::display_str(&file.path)
+                )
+            });
+        }
+    };
+    pack_files(
         &plan.files,
         pack_options,
         &mut manifest,
-        writer,
-        &mut |file, bytes| {
-            written.fetch_add(bytes, Ordering::Relaxed);
-            bar.inc(1);
-            if verbose {
-                bar.suspend(|| {
-                    eprintln!(
-                        "{} -> {}",
-                        display_path(&file.source),
-                        crate::sanitize::display_str(&file.path)
-                    )
-                });
-            }
-        },
+        writer.as_mut(),
+        &mut progress,
     )?;
+    // A service that rotated its log meanwhile renamed the previous boot's
+    // lines away from the name planned: they are packed too.
+    if let Some(late) = late_arrivals(&options.sources, options.allow_secret_files, &plan) {
+        bar.inc_length(late.len() as u64);
+        let names: Vec<String> = late.iter().take(5).map(|f| f.path).collect();
+        let more = match late.len() {
+            n if n > names.len() => format!(", and {} more", n - names.len()),
+            _ => String::new(),
+        };
+        bar.suspend(|| {
+            if options.report.quiet {
+                return;
+            }
+            eprintln!(
+                "note: {} file(s) appeared while collecting (a log rotated, a VM's logs preserved), collected too: {}{more}",
+                late.len(),
+                crate::sanitize::display_str(&names.join(", "))
+            )
+        });
+        pack_files(
+            &late,
+            pack_options,
+            &mut manifest,
+            writer.as_mut(),
+            &mut progress,
+        )?;
+    }
+    add_manifest_and_finish(&mut manifest, writer)?;
     bar.finish_and_clear();
     pending.commit()?;
     if let Some((path, (mut temp, _on_interrupt))) = manifest_copy {
