@@ -143,7 +143,11 @@ pub fn parse(line: &str) -> LineInfo {
         },
         Some(b'[') => parse_bracketed(line),
         Some(b'0'..=b'9') => match timestamp::parse_prefix(line) {
-            Some((t, used)) => LineInfo::start(Stamp::At(t), level_after(&line[used..])),
+            Some((t, used)) => {
+                let rest = &line[used..];
+                let level = level_after(rest).or_else(|| kernel_level_of(rest));
+                LineInfo::start(Stamp::At(t), level)
+            }
             None => parse_crash(line),
         },
         Some(b'A'..=b'Z') => parse_klog_or_syslog(line),
@@ -164,9 +168,47 @@ fn parse_klog_or_syslog(line: &str) -> LineInfo {
         return LineInfo::start(Stamp::Yearless(yearless), Some(level));
     }
     match timestamp::parse_syslog(line) {
-        Some(yearless) => LineInfo::start(Stamp::Yearless(yearless), None),
+        Some(yearless) => LineInfo::start(Stamp::Yearless(yearless), kernel_level_of(line)),
         None => parse_crash(line),
     }
+}
+
+/// The level of a kernel's message in a journal or syslog line (`… kernel:
+/// Kernel panic - not syncing: …`), see [`kernel_level`].
+fn kernel_level_of(line: &str) -> Option<Level> {
+    let at = memmem::find(line.as_bytes(), b" kernel: ")?;
+    kernel_level(&line[at + 9..])
+}
+
+/// The kernel gives its messages no level word, but these are how a guest
+/// fails: a panic stops it; an oops, a BUG, the OOM killer, a file system
+/// or I/O error, a segfault are errors; a task hung for minutes, a warning.
+fn kernel_level(message: &str) -> Option<Level> {
+    let message = message.trim_start();
+    if message.starts_with("Kernel panic") {
+        return Some(Level::Fatal);
+    }
+    const ERRORS: [&str; 4] = [
+        "BUG: ",
+        "Oops",
+        "Out of memory: ",
+        "general protection fault",
+    ];
+    const ERRORS_WITHIN: [&str; 6] = [
+        "-fs error",
+        " I/O error",
+        "watchdog: BUG: ",
+        ": segfault at ",
+        "out of memory: Killed process",
+        "invoked oom-killer",
+    ];
+    if ERRORS.iter().any(|e| message.starts_with(e))
+        || ERRORS_WITHIN.iter().any(|e| message.contains(e))
+    {
+        return Some(Level::Error);
+    }
+    (message.starts_with("INFO: task ") && message.contains(" blocked for more than "))
+        .then_some(Level::Warn)
 }
 
 /// `=== BATS: 2026-06-11T04:49:57+0000 create VM ===` and `=== rdd ===`.
@@ -284,7 +326,7 @@ fn parse_bracketed(line: &str) -> LineInfo {
         return LineInfo::start(Stamp::At(t), level_after(&line[end + 1..]));
     }
     if !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return LineInfo::start(Stamp::None, None);
+        return LineInfo::start(Stamp::None, kernel_level(&line[end + 1..]));
     }
     match inside {
         "FAILED" => LineInfo::start(Stamp::None, Some(Level::Error)),
@@ -620,6 +662,41 @@ mod tests {
             "Ubuntu 24.04.2 LTS lima-test-stopped ttyS0",
         ]);
         assert_eq!(serial, [Some(Level::Error), None, None, None, None]);
+    }
+
+    #[test]
+    fn a_guest_kernel_failing_is_an_error() {
+        let kernel = levels(&[
+            "[    2.481223] EXT4-fs (vda1): mounted filesystem",
+            "[   31.100000] EXT4-fs error (device vda1): ext4_lookup:1855: inode #2: comm ls",
+            "[   31.200000] BUG: kernel NULL pointer dereference, address: 0000000000000000",
+            "[   31.300000] Oops: 0002 [#1] PREEMPT SMP NOPTI",
+            "[   31.400000] Out of memory: Killed process 4242 (k3s-server)",
+            "[   31.500000] blk_update_request: I/O error, dev vda, sector 2048",
+            "[   31.600000] INFO: task kworker/0:1:42 blocked for more than 120 seconds.",
+            "[   31.700000] Kernel panic - not syncing: Attempted to kill init!",
+        ]);
+        let error = Some(Level::Error);
+        assert_eq!(
+            kernel,
+            [
+                None,
+                error,
+                error,
+                error,
+                error,
+                error,
+                Some(Level::Warn),
+                Some(Level::Fatal)
+            ]
+        );
+        let journal = levels(&[
+            "Jun 11 10:09:59 vm-x kernel: Kernel panic - not syncing: VFS",
+            "2026-06-11T04:50:11+0000 lima-vm kernel: Out of memory: Killed process 1 (x)",
+            "Jun 11 10:09:58 vm-x kernel: virtio_net virtio0 eth0: renamed from veth",
+            "Jun 11 10:09:58 vm-x bash[42]: Kernel panic in a message is not the kernel's",
+        ]);
+        assert_eq!(journal, [Some(Level::Fatal), error, None, None]);
     }
 
     #[test]

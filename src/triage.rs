@@ -4,7 +4,7 @@
 //! and the manifest read on the way labels the input by its run.
 
 use std::collections::HashMap;
-use std::io::{BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use serde_json::Value;
@@ -140,6 +140,7 @@ pub fn scan(input: &Path, visitor: &mut dyn Visitor) -> Result<Scanned> {
 pub fn scan_into(input: &Path, visitor: &mut dyn Visitor, scanned: &mut Scanned) -> Result<()> {
     let mut raw = Vec::with_capacity(4096);
     let mut text = String::with_capacity(4096);
+    let mut head = Vec::new();
     // The run's date, for yearless lines in a file with no modification time.
     let mut last_full: Option<Timestamp> = None;
     let parse_lines = visitor.needs_records();
@@ -162,15 +163,20 @@ pub fn scan_into(input: &Path, visitor: &mut dyn Visitor, scanned: &mut Scanned)
         let capacity = usize::try_from(entry.size.saturating_add(1))
             .unwrap_or(usize::MAX)
             .clamp(8 * 1024, 256 * 1024);
+        // Its first 64 KiB tell a binary file (see `looks_binary`); one read
+        // may give less.
+        head.clear();
+        (&mut *data)
+            .take(64 * 1024)
+            .read_to_end(&mut head)
+            .map_err(|e| read_error(input, &file.path, &e))?;
+        let binary = looks_binary(&head);
+        let data = io::Cursor::new(&head[..]).chain(data);
         let mut lines = LineReader::new(BufReader::with_capacity(capacity, data), MAX_LINE);
         let mut record = Record::default();
         let mut number = 0u64;
         // The time of the file's last dated line.
         let mut last_own: Option<Timestamp> = None;
-        let head = lines
-            .peek()
-            .map_err(|e| read_error(input, &file.path, &e))?;
-        let binary = looks_binary(&head[..head.len().min(8192)]);
         while !binary
             && let Some(read) = lines
                 .next_line(&mut raw)
@@ -231,12 +237,25 @@ pub fn scan_into(input: &Path, visitor: &mut dyn Visitor, scanned: &mut Scanned)
     })
 }
 
-/// Is this the start of a binary file rather than a log? Only a file with a
-/// NUL byte can be; but NULs alone do not make one: a copytruncate rotation
-/// leaves a run of them where the log used to begin (the reader leaves them
-/// out). Binary data (an executable, a compressed or image file) has other
-/// control bytes and invalid UTF-8 among the rest; text has next to none.
+/// Is this the start of a binary file rather than a log? Its first 8 KiB
+/// must look binary, and so must the end of what `head` holds (its second
+/// half when it is no longer): a serial console's log may start with a
+/// firmware's bytes, its lines after them.
 fn looks_binary(head: &[u8]) -> bool {
+    let start = &head[..head.len().min(8192)];
+    let end = match head.len() {
+        len if len > 8192 => &head[len - 4096..],
+        len => &head[len / 2..],
+    };
+    looks_binary_alone(start) && looks_binary_alone(end)
+}
+
+/// Only bytes with a NUL can be binary; but NULs alone do not make them so:
+/// a copytruncate rotation leaves a run of them where the log used to begin
+/// (the reader leaves them out). Binary data (an executable, a compressed
+/// or image file) has other control bytes and invalid UTF-8 among the rest;
+/// text has next to none.
+fn looks_binary_alone(head: &[u8]) -> bool {
     if memchr::memchr(0, head).is_none() {
         return false;
     }
@@ -607,6 +626,14 @@ mod tests {
         .concat()
         .repeat(50);
         assert!(looks_binary(&elf));
+        // A serial console's log after a firmware's bytes.
+        let console = [
+            &noise[..2000],
+            &b"[    2.481223] EXT4-fs error\r\n".repeat(200),
+        ]
+        .concat();
+        assert!(!looks_binary(&console));
+        assert!(!looks_binary(&console[..7800]));
     }
 
     #[test]

@@ -555,6 +555,54 @@ fn summary_places_errors_before_a_logs_first_dated_line() {
     assert_eq!(serial["last"]["line"], 2);
 }
 
+/// A serial console's log that starts with a firmware's bytes is read as
+/// the log it is, and the guest kernel's failures in it (an EXT4 error, a
+/// panic) are errors: the summary starts from them, not from the service
+/// that failed after.
+#[test]
+fn a_guest_kernels_failure_after_firmware_bytes_is_the_first_error() {
+    let work = tempfile::tempdir().unwrap();
+    let logs = work.path().join("logs");
+    fs::create_dir_all(logs.join("vm1")).unwrap();
+    let mut serial: Vec<u8> = (0..4000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .map(|b| if b == b'\n' { 0 } else { b })
+        .collect();
+    for second in 0..100 {
+        serial.extend(
+            format!(
+                "2026-06-11T04:57:{:02}+0000 lima-vm1 systemd[1]: Started unit {second}.\r\n",
+                second % 60
+            )
+            .as_bytes(),
+        );
+    }
+    serial.extend(
+        b"[   31.100000] EXT4-fs error (device vda1): ext4_lookup:1855: inode #2: comm ls\r\n\
+          2026-06-11T04:58:20+0000 lima-vm1 kernel: Kernel panic - not syncing: VFS\r\n",
+    );
+    fs::write(logs.join("vm1/serial.log"), serial).unwrap();
+    fs::write(
+        logs.join("rdd.stderr.log"),
+        "time=\"2026-06-11T04:58:30Z\" level=error msg=\"vm1 did not boot\"\n",
+    )
+    .unwrap();
+    let grep = run_ok(logkeep().args(["grep", "Kernel panic"]).arg(&logs));
+    assert!(
+        stdout(&grep).starts_with("vm1/serial.log:102: "),
+        "{}",
+        stdout(&grep)
+    );
+    let out = run_ok(logkeep().args(["summary", "--json"]).arg(&logs));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let first = &summary["inputs"][0]["first_error"];
+    assert_eq!(first["path"], "vm1/serial.log", "{summary:#}");
+    assert_eq!(first["line"], 101);
+    let serial = &summary["inputs"][0]["logs_with_errors"][1];
+    assert_eq!(serial["path"], "vm1/serial.log", "{summary:#}");
+    assert_eq!(serial["last"]["line"], 102);
+}
+
 /// With a time window, `grep` places the lines before a log's first dated
 /// line at its time, as `timeline` does: a serial log's `[FAILED]` lines
 /// are found, with their context, and those of a log with no time at all
