@@ -178,8 +178,20 @@ fn check_target(target: &Path, format: Format, force: bool) -> Result<()> {
         .with_hint("name a file such as rdd-logs.tar.gz, or use --format dir")),
         Ok(meta) if meta.is_file() => check_replaceable_file(target),
         // A link is replaced as the link: what it points to stays.
-        Ok(_) => Ok(()),
+        Ok(meta) if meta.is_symlink() => Ok(()),
+        Ok(_) => Err(not_a_file(target, "output")),
     }
+}
+
+/// A FIFO, socket or device (or a folder, for a manifest's copy) where an
+/// output goes: never an earlier output, and reading a FIFO to find out
+/// would wait for a writer.
+fn not_a_file(path: &Path, what: &str) -> Error {
+    Error::new(format!(
+        "{what} {} exists and is not a file (a folder, FIFO, socket or device); --force replaces only an earlier output",
+        display_path(path)
+    ))
+    .with_hint("choose another name, or remove it yourself if it should go")
 }
 
 /// `--force` replaces a file only if it can be an earlier output: empty, or
@@ -209,6 +221,13 @@ fn check_replaceable_file(target: &Path) -> Result<()> {
 /// `--force` replaces a manifest copy (`--manifest-out`) only if it is empty
 /// or a logkeep manifest: never a log or any other file named by mistake.
 pub fn check_replaceable_manifest(path: &Path) -> Result<()> {
+    // (Through a link, as the copy is written.)
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(not_a_file(path, "--manifest-out"));
+        }
+        _ => {}
+    }
     let bytes = match fs::read(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io("read", path, &e)),

@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -499,6 +500,33 @@ fn an_existing_output_is_never_overwritten_without_force() {
     let twice = ["--force", "--manifest-out", copy.to_str().unwrap()];
     assert!(live.collect(&archive, &twice).status.success());
     assert!(live.collect(&archive, &twice).status.success());
+
+    // Nor a FIFO, for either (reading one to tell would wait for a writer),
+    // nor a folder for the copy.
+    let fifo = work.path().join("fifo.tar.gz");
+    mkfifo(&fifo);
+    let folder_copy = work.path().join("copies");
+    fs::create_dir(&folder_copy).unwrap();
+    for (output, args) in [
+        (&fifo, vec!["--force"]),
+        (
+            &archive,
+            vec!["--force", "--manifest-out", fifo.to_str().unwrap()],
+        ),
+        (
+            &archive,
+            vec!["--force", "--manifest-out", folder_copy.to_str().unwrap()],
+        ),
+    ] {
+        let out = live.collect(output, &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&out).contains("exists and is not a file"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
 
     // A folder is replaced only if it is an earlier logkeep output.
     let folder = work.path().join("mine");
