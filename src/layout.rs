@@ -502,6 +502,8 @@ pub struct Plan {
     /// Each folder listed, with its modification time just before: a file
     /// created or renamed in it since changes that time.
     listed: Vec<Listing>,
+    /// `Sources::written` that exist, as full paths.
+    written: Vec<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -535,6 +537,15 @@ impl Listing {
 }
 
 impl Plan {
+    /// Is `path` what this run writes? Compared as full paths, only for a
+    /// name that is one of theirs.
+    fn writes(&self, path: &Path) -> bool {
+        self.written.iter().any(|written| {
+            written.file_name() == path.file_name()
+                && fs::canonicalize(path).is_ok_and(|full| full == *written)
+        })
+    }
+
     /// `None` when planning did not measure the files.
     pub fn total_planned_bytes(&self) -> Option<u64> {
         self.files.total_planned_bytes()
@@ -552,6 +563,11 @@ pub fn plan(sources: &Sources, allow_secret_files: bool) -> Plan {
 pub fn plan_with(sources: &Sources, allow_secret_files: bool, sizes: Sizes) -> Plan {
     let mut plan = Plan {
         deny_secrets: !allow_secret_files,
+        written: sources
+            .written
+            .iter()
+            .filter_map(|path| fs::canonicalize(path).ok())
+            .collect(),
         ..Plan::default()
     };
     plan.files.sizes = sizes;
@@ -1019,9 +1035,10 @@ fn plan_include(include: &Include, plan: &mut Plan) {
             walk.skip_current_dir();
             continue;
         }
-        if is_in_progress_output(entry.file_name()) {
+        if is_in_progress_output(entry.file_name()) || plan.writes(entry.path()) {
             // An output a run is writing (this one's, when it is written
-            // where the glob reaches) is not a file to collect.
+            // where the glob reaches, or the earlier one it replaces) is
+            // not a file to collect.
             if file_type.is_dir() {
                 walk.skip_current_dir();
             }

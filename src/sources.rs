@@ -44,6 +44,10 @@ pub struct Sources {
     /// What the config file asked for but cannot be had here, such as an
     /// include glob naming a variable this machine does not set.
     pub problems: Vec<Problem>,
+    /// What the run writes (its output and the manifest's copy): never
+    /// collected, though an include glob reach them. An earlier output that
+    /// `--force` replaces would be packed into its successor.
+    pub written: Vec<PathBuf>,
 }
 
 /// Instances found by asking rdd (see `discover`).

@@ -1168,6 +1168,35 @@ fn an_output_inside_an_include_glob_does_not_archive_itself() {
             .collect();
         assert!(on_disk.is_empty(), "{on_disk:?}");
     }
+    // Nor is the earlier output (and its manifest copy) that `--force`
+    // replaces, also when the glob names it by another path.
+    let archive = work.path().join("out.zip");
+    let glob = format!(
+        "{}/../{}/*",
+        work.path().display(),
+        work.path().file_name().unwrap().to_str().unwrap()
+    );
+    run_ok(
+        collect_cmd(tree.config(), &archive)
+            .args(["--force", "--include", &glob, "--include-into", "work"])
+            .arg("--manifest-out")
+            .arg(work.path().join("out.zip.manifest.json")),
+    );
+    let listed = stdout(&run_ok(logkeep().arg("ls").arg(&archive)));
+    let extras: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|p| p.starts_with("work/"))
+        .collect();
+    assert_eq!(
+        extras,
+        [
+            "work/machine-info.txt",
+            "work/out.tar.gz",
+            "work/out.tar.gz.manifest.json"
+        ],
+        "{listed}"
+    );
 }
 
 /// Two include folders whose names are stored alike (`x:` is stored as

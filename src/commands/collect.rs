@@ -46,6 +46,9 @@ pub struct CollectOptions {
 
 pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     keep_large_buffers_out_of_the_heap();
+    options.sources.written = std::iter::once(options.output.clone())
+        .chain(options.manifest_out.clone())
+        .collect();
     let mut discovery_problems = std::mem::take(&mut options.sources.problems);
     discovery_problems.extend(discover_instances(
         &mut options.sources,
