@@ -683,6 +683,20 @@ fn grep_places_a_time_of_day_on_the_day_the_logs_start() {
         "{}",
         stdout(&merged)
     );
+    // A time more than an hour before the logs' first is on the next day:
+    // when nothing matches, grep says so.
+    let missed = run(logkeep()
+        .args(["grep", "msg=", "--since", "22:00"])
+        .arg(&logs));
+    assert_eq!(missed.status.code(), Some(3));
+    assert!(
+        stderr(&missed).contains(
+            "note: nothing matched; the window starts at 2027-01-01T22:00:00Z, \
+             the logs start at 2026-12-31T23:59:58Z"
+        ),
+        "{}",
+        stderr(&missed)
+    );
 }
 
 /// rdd's markers have whole seconds. A line written before a marker in the

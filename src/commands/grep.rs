@@ -435,6 +435,26 @@ fn note_undated(undated: &[(Option<usize>, String)], labels: &[String]) {
     );
 }
 
+/// A time of day in `--since` or `--until` was placed on a day (that of
+/// the logs' first dated line, or the next when it is earlier in the day):
+/// when nothing matched, say which, as it may not be the one meant.
+fn note_day_of_window(window: &Window, logs_start: Option<Timestamp>) {
+    let of_day = |arg: Option<TimeArg>| matches!(arg, Some(TimeArg::TimeOfDay(_)));
+    if !of_day(window.since) && !of_day(window.until) {
+        return;
+    }
+    let since = window.since.and_then(|s| s.resolve(logs_start));
+    let until = window.until.and_then(|u| u.resolve_end(logs_start));
+    let placed = match (since, until) {
+        (Some(since), Some(until)) => format!("the window is {since} to {until}"),
+        (Some(since), None) => format!("the window starts at {since}"),
+        (None, Some(until)) => format!("the window ends at {until}"),
+        (None, None) => return,
+    };
+    let start = logs_start.map_or(String::new(), |t| format!(", the logs start at {t}"));
+    eprintln!("note: nothing matched; {placed}{start}");
+}
+
 pub fn run(options: GrepOptions) -> Result<ExitStatus> {
     let regex = &options.regex;
     let logs_start = logs_start(&options);
@@ -534,6 +554,9 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
         other => other?,
     }
     note_undated(&undated, &run_labels);
+    if matches == 0 {
+        note_day_of_window(&options.window, logs_start);
+    }
     if let Some(glob) = &options.path
         && files_wanted == 0
     {
