@@ -913,6 +913,24 @@ fn a_folder_of_downloaded_archives_is_read_as_those_archives() {
     assert_eq!(stdout(&grep), "notes.log:1: level=error msg=x\n");
 }
 
+/// A line longer than the reader takes (64 KiB) is searched in its first
+/// part only, and `grep` says so rather than just "no match".
+#[test]
+fn grep_says_which_long_lines_it_searched_in_part() {
+    let long = format!("{} FINAL_ERROR\nshort\n", "x".repeat(3 << 20));
+    let (_work, logs) = logs_folder(&[("support-bundle.log", &long)]);
+    let grep = run(logkeep().args(["grep", "FINAL_ERROR"]).arg(&logs));
+    assert_eq!(grep.status.code(), Some(3));
+    assert!(
+        stderr(&grep).contains(
+            "note: 1 line is longer than 64 KiB (the first: support-bundle.log:1): only its \
+             first 64 KiB were searched (`logkeep cat` shows it whole)"
+        ),
+        "{}",
+        stderr(&grep)
+    );
+}
+
 /// A folder of more than a thousand archives (a matrix's artifacts in one
 /// folder) is read whole, and `grep` over them needs no open file per
 /// input: under macOS's default limit of 256 open files (64 here), every

@@ -108,6 +108,10 @@ struct Grep<'o, W: Write> {
     file_dated: bool,
     /// Files without a line with a time, which a time window leaves out.
     undated: Vec<String>,
+    /// Lines longer than the reader takes (`triage::MAX_LINE`): searched in
+    /// their first part only. How many, and where the first is.
+    cut_lines: u64,
+    first_cut: Option<String>,
 }
 
 impl<W: Write> Grep<'_, W> {
@@ -163,6 +167,11 @@ impl<W: Write> Visitor for Grep<'_, W> {
 
     fn line(&mut self, file: &LogFile, line: &Line<'_>) -> Result<()> {
         self.file_dated |= line.time.is_some();
+        if line.cut {
+            self.cut_lines += 1;
+            self.first_cut
+                .get_or_insert_with(|| format!("{}:{}", display_str(&file.path), line.number));
+        }
         if let Some(held) = &mut self.held {
             if line.time.is_none() && self.held_bytes < HELD_BYTES {
                 self.held_bytes += line.text.len();
@@ -401,6 +410,8 @@ fn grep<'o, W: Write>(
         held_bytes: 0,
         file_dated: false,
         undated: Vec::new(),
+        cut_lines: 0,
+        first_cut: None,
     }
 }
 
@@ -461,6 +472,8 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
     let stdout = io::stdout();
     let mut matches = 0;
     let mut files_wanted = 0u64;
+    let mut cut_lines = 0u64;
+    let mut first_cut: Option<String> = None;
     let mut seen = crate::triage::NearestPath::default();
     // Files without a time, each with the index of its input's label when
     // there are several inputs.
@@ -475,6 +488,10 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
             let read = damage::scan(input, &mut grep)?;
             matches += grep.matches;
             files_wanted += grep.files_wanted;
+            cut_lines += grep.cut_lines;
+            if first_cut.is_none() {
+                first_cut = grep.first_cut.take();
+            }
             seen = std::mem::take(&mut seen).and(std::mem::take(&mut grep.seen));
             undated.extend(grep.undated.drain(..).map(|path| (None, path)));
             grep.out.flush().map_err(write_error)?;
@@ -501,6 +518,10 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
             let read = damage::scan(input, &mut grep)?;
             matches += grep.matches;
             files_wanted += grep.files_wanted;
+            cut_lines += grep.cut_lines;
+            if first_cut.is_none() {
+                first_cut = grep.first_cut.take();
+            }
             seen = std::mem::take(&mut seen).and(std::mem::take(&mut grep.seen));
             read.warn_if_odd(input);
             // One input that cannot be read does not hide the others' lines.
@@ -554,6 +575,18 @@ pub fn run(options: GrepOptions) -> Result<ExitStatus> {
         other => other?,
     }
     note_undated(&undated, &run_labels);
+    if let Some(first) = first_cut {
+        let (lines, is, their, them) = match cut_lines {
+            1 => ("1 line".to_string(), "is", "its", "it"),
+            n => (format!("{n} lines"), "are", "their", "them"),
+        };
+        eprintln!(
+            "note: {lines} {is} longer than {} KiB (the first: {first}): only {their} first {} KiB \
+             were searched (`logkeep cat` shows {them} whole)",
+            triage::MAX_LINE / 1024,
+            triage::MAX_LINE / 1024
+        );
+    }
     if matches == 0 {
         note_day_of_window(&options.window, logs_start);
     }
