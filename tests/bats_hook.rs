@@ -1,6 +1,7 @@
 //! The BATS teardown hook under real bats-core: only the failing test's logs
 //! are saved, under its name; results are unchanged; the suite's archive
-//! names the failing test and nothing of an earlier run; the README's
+//! names the failing test and nothing of an earlier run, whose archive it
+//! does not replace; the README's
 //! snippet works as written.
 
 mod common;
@@ -172,16 +173,34 @@ fn runs_with_a_fixed_tempdir_keep_their_logs_apart() {
         .collect();
     assert_eq!(runs.len(), 2, "one folder per run: {runs:?}");
     assert!(runs.iter().all(|r| r.starts_with("bats-tmp-")), "{runs:?}");
-    // The second run's archive holds its own failing test only once.
-    let listing = run(Command::new("tar")
-        .arg("--zstd")
-        .arg("-tf")
-        .arg(tree.path("saved.tar.zst")));
-    let bats_txt = stdout(&listing)
-        .lines()
-        .filter(|l| l.ends_with("bats-test.txt"))
-        .count();
-    assert_eq!(bats_txt, 1, "{}", stdout(&listing));
+    // Each run's archive holds its own failing test only once: the second
+    // run's goes beside the first's, which it does not replace.
+    let mut packed_runs = Vec::new();
+    for archive in ["saved.tar.zst", "saved-2.tar.zst"] {
+        let listing = run(Command::new("tar")
+            .arg("--zstd")
+            .arg("-tf")
+            .arg(tree.path(archive)));
+        let bats_txt: Vec<String> = stdout(&listing)
+            .lines()
+            .filter(|l| l.ends_with("bats-test.txt"))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(bats_txt.len(), 1, "{}", stdout(&listing));
+        let manifest = stdout(&run(Command::new("tar")
+            .arg("--zstd")
+            .arg("-xOf")
+            .arg(tree.path(archive))
+            .arg("manifest.json")));
+        let packed: Vec<&String> = runs.iter().filter(|r| manifest.contains(*r)).collect();
+        assert_eq!(packed.len(), 1, "{manifest}");
+        packed_runs.push(packed[0].clone());
+    }
+    assert_ne!(
+        packed_runs[0], packed_runs[1],
+        "each archive holds its own run"
+    );
+    assert!(!tree.path("saved-3.tar.zst").exists());
 }
 
 /// The README's BATS snippet, copied as a user would: it must run the suite.

@@ -10,7 +10,8 @@
 #   LOGKEEP_CONFIG       a logkeep.toml naming the instances to collect (required)
 #   LOGKEEP_BATS_DIR     where per-test logs are gathered (default: logkeep-bats),
 #                        one folder per run of the suite
-#   LOGKEEP_BATS_ARCHIVE the archive teardown_suite writes (default: $LOGKEEP_BATS_DIR.tar.zst)
+#   LOGKEEP_BATS_ARCHIVE the archive teardown_suite writes (default: $LOGKEEP_BATS_DIR.tar.zst);
+#                        a later run of a suite beside it writes NAME-2, NAME-3...
 #   LOGKEEP_BATS_ALL     non-empty: save the logs of every test, not only failed ones
 #   LOGKEEP              the logkeep binary (default: logkeep on PATH)
 #
@@ -119,13 +120,30 @@ logkeep_teardown() {
 # is what logkeep_teardown already saved; nothing more is needed here.
 logkeep_teardown_file() { return 0; }
 
+# Where this run's archive goes: the name asked for, or, when an earlier run
+# (another suite of the same job) wrote it, the first free NAME-2, NAME-3...
+# An earlier run's archive is never replaced.
+_logkeep_free_archive() {
+  local archive=$1 dir base stem ext n=2
+  [[ -e "$archive" ]] || { printf '%s' "$archive"; return; }
+  dir=$(dirname "$archive")
+  base=$(basename "$archive")
+  case $base in
+    *.tar.*) stem=${base%.tar.*} ext=.tar.${base##*.tar.} ;;
+    *.*) stem=${base%.*} ext=.${base##*.} ;;
+    *) stem=$base ext= ;;
+  esac
+  while [[ -e "$dir/$stem-$n$ext" ]]; do n=$((n + 1)); done
+  printf '%s' "$dir/$stem-$n$ext"
+}
+
 logkeep_teardown_suite() {
   local run archive why
   run=$(_logkeep_run_dir)
-  archive=$(_logkeep_abs "${LOGKEEP_BATS_ARCHIVE:-$(_logkeep_dir).tar.zst}")
   # Every test passed (or none could be saved): nothing to pack.
   [[ -n "$(find "$run" -type f -print -quit 2>/dev/null)" ]] || return 0
-  if why=$(_logkeep collect --quiet --force --include "$run/**/*" --include-into bats \
+  archive=$(_logkeep_free_archive "$(_logkeep_abs "${LOGKEEP_BATS_ARCHIVE:-$(_logkeep_dir).tar.zst}")")
+  if why=$(_logkeep collect --quiet --include "$run/**/*" --include-into bats \
       -o "$archive" 2>&1 >/dev/null); then
     _logkeep_say "packed the saved logs into $archive"
   else
