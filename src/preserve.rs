@@ -43,9 +43,23 @@ pub struct Moved {
     pub rename_error: Option<String>,
 }
 
+/// A log kept in the Lima home by an earlier run (it could not be removed)
+/// and unchanged since: its copy is there already.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlreadyPreserved {
+    pub vm: String,
+    #[serde(serialize_with = "serde_path::one")]
+    pub from: PathBuf,
+    #[serde(serialize_with = "serde_path::one")]
+    pub copy: PathBuf,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct Preservation {
     pub moved: Vec<Moved>,
+    /// Not copied again: see [`AlreadyPreserved`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub already_preserved: Vec<AlreadyPreserved>,
     /// The folders created under the log dir, one per VM with logs.
     #[serde(serialize_with = "serde_path::list")]
     pub folders: Vec<PathBuf>,
@@ -184,7 +198,21 @@ fn log_files(dir: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
 }
 
 fn preserve_vm(vm_dir: &Path, log_dir: &Path, vm: &str, result: &mut Preservation) {
-    let logs = log_files(vm_dir, &mut result.problems);
+    let mut logs = log_files(vm_dir, &mut result.problems);
+    // A log an earlier run copied but could not remove (held open, a
+    // read-only folder) is not copied again as long as it is unchanged:
+    // each run of the BATS hook would add a folder of the same copies.
+    logs.retain(|src| match preserved_copy(log_dir, vm, src) {
+        Some(copy) => {
+            result.already_preserved.push(AlreadyPreserved {
+                vm: vm.to_string(),
+                from: src.clone(),
+                copy,
+            });
+            false
+        }
+        None => true,
+    });
     if logs.is_empty() {
         return;
     }
@@ -228,6 +256,28 @@ fn preserve_vm(vm_dir: &Path, log_dir: &Path, vm: &str, result: &mut Preservatio
         // Nothing arrived: leave no empty folder behind.
         let _ = fs::remove_dir(&dest);
     }
+}
+
+/// The copy of `src` in one of the VM's preserved folders (`log_dir/<vm>`,
+/// `<vm>.2`, …) when it has the source's size and modification time, which
+/// a copy keeps: the source is unchanged since it was copied.
+fn preserved_copy(log_dir: &Path, vm: &str, src: &Path) -> Option<PathBuf> {
+    let source = fs::symlink_metadata(src).ok()?;
+    let name = src.file_name()?;
+    (1..=MAX_PRESERVED_COPIES)
+        .map(|n| match n {
+            1 => log_dir.join(vm),
+            n => log_dir.join(format!("{vm}.{n}")),
+        })
+        .take_while(|dir| dir.is_dir())
+        .map(|dir| dir.join(name))
+        .find(|copy| {
+            fs::symlink_metadata(copy).is_ok_and(|m| {
+                m.is_file()
+                    && m.len() == source.len()
+                    && m.modified().ok() == source.modified().ok()
+            })
+        })
 }
 
 /// Create `log_dir/<vm>`, or the first free `<vm>.2` … `<vm>.1000`.

@@ -261,4 +261,39 @@ fn a_source_that_cannot_be_removed_is_kept_beside_its_copy() {
         16,
         "copies there too"
     );
+
+    // A second run (the BATS hook preserves after each failed test) copies
+    // nothing again while the sources are unchanged: no test-stopped.2.
+    let again = |log: Option<&str>| {
+        if let Some(log) = log {
+            fs::write(vm_dir.join(log), "a line more\n").unwrap();
+        }
+        run(std::process::Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_logkeep"))
+            .args(["preserve", "--vm", "test-stopped", "--lima-home"])
+            .arg(&lima_home)
+            .arg("--log-dir")
+            .arg(shm.path()))
+    };
+    let out = again(None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out)
+            .matches("unchanged since it was preserved as ")
+            .count(),
+        16,
+        "{}",
+        stdout(&out)
+    );
+    assert!(!shm.path().join("test-stopped.2").exists());
+    // A log that changed since is copied, alone.
+    let out = again(Some("serial.log"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        read_tree(&shm.path().join("test-stopped.2"))
+            .keys()
+            .collect::<Vec<_>>(),
+        ["serial.log"]
+    );
 }

@@ -31,9 +31,18 @@ pub fn run(options: PreserveOptions) -> Result<ExitStatus> {
             "Lima home not found; nothing to preserve (is the path right? did the instance run?)",
         ));
     }
+    if !options.report.json {
+        for kept in &result.already_preserved {
+            println!(
+                "{}: unchanged since it was preserved as {}; not copied again (source kept)",
+                display_path(&kept.from),
+                display_path(&kept.copy)
+            );
+        }
+    }
     if options.report.json {
         print_json(&result);
-    } else if result.moved.is_empty() {
+    } else if result.moved.is_empty() && result.already_preserved.is_empty() {
         // Logs left in place (a running VM, a failed move) are warned about
         // below: then "nothing to preserve" would be wrong.
         let what = match result.problems.len() > usize::from(no_home) {
