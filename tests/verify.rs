@@ -229,6 +229,46 @@ fn changed_missing_and_unlisted_files_are_named_and_exit_3() {
     assert_eq!(verdict[0]["ok"], 40);
 }
 
+/// A file the manifest records as NUL-filled at collection (it shrank
+/// while read) matches its manifest, and `verify` says which it is: those
+/// NUL bytes are not the log.
+#[test]
+fn files_nul_filled_at_collection_are_named_but_match() {
+    let tree = Tree::new();
+    let work = tempfile::tempdir().unwrap();
+    let folder = work.path().join("folder");
+    collect(&tree, &folder, &["--format", "dir"]);
+    // As a collection that met a log truncated under it records it.
+    let manifest_path = folder.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(&manifest_path).unwrap()).unwrap();
+    let record = manifest["files"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|f| f["path"] == "bats-lima-controller/rdd.stdout.log")
+        .unwrap();
+    record["changed_while_read"] = true.into();
+    record["zero_filled"] = 100.into();
+    fs::write(&manifest_path, manifest.to_string()).unwrap();
+    let text = run_ok(logkeep().arg("verify").arg(&folder));
+    assert!(
+        stdout(&text).contains(
+            "  note: bats-lima-controller/rdd.stdout.log holds 100 NUL bytes where its log \
+             could not be read at collection"
+        ),
+        "{}",
+        stdout(&text)
+    );
+    let json = run_ok(logkeep().args(["verify", "--json"]).arg(&folder));
+    let verdict: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    validate_json("verify.schema.json", std::slice::from_ref(&verdict));
+    assert_eq!(
+        verdict[0]["nul_filled"],
+        serde_json::json!([{"path": "bats-lima-controller/rdd.stdout.log", "zero_filled": 100}])
+    );
+}
+
 #[test]
 fn something_that_is_not_an_output_is_a_clear_error() {
     let work = tempfile::tempdir().unwrap();

@@ -43,6 +43,17 @@ struct Verdict {
     /// Why the input could not be read at all (not an output, no manifest,
     /// damaged before it): then nothing was checked.
     error: Option<String>,
+    /// Files the manifest says were not read whole at collection: their
+    /// `zero_filled` bytes are NUL. They match the manifest; worth a word,
+    /// not a failed verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    nul_filled: Vec<NulFilled>,
+}
+
+#[derive(Debug, Serialize)]
+struct NulFilled {
+    path: String,
+    zero_filled: u64,
 }
 
 impl Verdict {
@@ -125,6 +136,14 @@ pub fn run(options: VerifyOptions) -> Result<ExitStatus> {
             }
             for path in &v.not_checked {
                 println!("  not checked: {}", display_str(path));
+            }
+            for nul in &v.nul_filled {
+                println!(
+                    "  note: {} holds {} NUL bytes where its log could not be read at collection \
+                     (it shrank or changed while read; see its manifest record)",
+                    display_str(&nul.path),
+                    nul.zero_filled
+                );
             }
         }
     }
@@ -311,6 +330,12 @@ fn verify(input: &Path) -> Result<Verdict> {
     for record in listed {
         let path = record["path"].as_str().unwrap_or_default().to_string();
         seen.insert(path.clone());
+        if let Some(zero_filled) = record["zero_filled"].as_u64().filter(|&n| n > 0) {
+            verdict.nul_filled.push(NulFilled {
+                path: path.clone(),
+                zero_filled,
+            });
+        }
         match found.get(&path) {
             // Named with its reason below.
             None if damaged_paths.contains(path.as_str()) => {}
