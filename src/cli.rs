@@ -169,7 +169,7 @@ struct CollectArgs {
     /// An rdd instance (its folder in the archive): one, with --log-dir/--lima-home; or several, with --rdd.
     #[arg(long, value_name = "NAME")]
     instance: Vec<String>,
-    /// Ask this rdd binary for each instance's folders (rdd svc paths), instead of --log-dir/--lima-home. One that cannot be run (not found, not executable) is an error: exit 1, nothing written.
+    /// Ask this rdd binary for each instance's folders (rdd svc paths), instead of --log-dir/--lima-home. One that cannot be run (not found, not executable) is an error: exit 1, nothing written. Each query gets LOGKEEP_RDD_TIMEOUT seconds (30 by default); up to 8 instances are asked at once.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["log_dir", "lima_home"])]
     rdd: Option<PathBuf>,
     /// With --rdd: a command that prints instance names, one a line (e.g. 'make -C bats bats-instances').

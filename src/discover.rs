@@ -64,8 +64,26 @@ pub fn timeout_warning() -> Option<&'static str> {
 pub fn discover(rdd: &Path, names: &[String]) -> Result<(Vec<Instance>, Vec<Problem>)> {
     let mut instances = Vec::new();
     let mut problems = Vec::new();
-    for name in names {
-        match query(rdd, name) {
+    // The instances are asked at the same time (a few at once), so that an
+    // rdd that hangs costs one timeout, not one per instance.
+    const AT_ONCE: usize = 8;
+    let answers: Vec<_> = names
+        .chunks(AT_ONCE)
+        .flat_map(|some| {
+            std::thread::scope(|scope| {
+                let asked: Vec<_> = some
+                    .iter()
+                    .map(|name| scope.spawn(move || query(rdd, name)))
+                    .collect();
+                asked
+                    .into_iter()
+                    .map(|answer| answer.join().expect("a query does not panic"))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for (name, answer) in names.iter().zip(answers) {
+        match answer {
             Ok((log_dir, lima_home)) => instances.push(Instance {
                 name: name.clone(),
                 log_dir,

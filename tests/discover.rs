@@ -325,6 +325,40 @@ fn a_hanging_rdd_is_given_up_on_and_the_others_go_on() {
     assert!(read_tree(&out).contains_key("a/rdd.stderr.log"));
 }
 
+/// Instances are asked at the same time: three that hang cost one timeout
+/// (2 s here), not three one after the other (6 s).
+#[test]
+fn hanging_instances_cost_one_timeout_not_one_each() {
+    let home = home();
+    let out = home.path().join("out");
+    let started = std::time::Instant::now();
+    let result = collect(
+        home.path(),
+        &out,
+        &[("FAKE_RDD_HANG", "b c d"), ("LOGKEEP_RDD_TIMEOUT", "2")],
+        &[
+            "--instance",
+            "a",
+            "--instance",
+            "b",
+            "--instance",
+            "c",
+            "--instance",
+            "d",
+        ],
+    );
+    let took = started.elapsed();
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert_eq!(
+        stderr(&result).matches("did not answer in time").count(),
+        3,
+        "{}",
+        stderr(&result)
+    );
+    assert!(took < std::time::Duration::from_millis(5500), "{took:?}");
+    assert!(read_tree(&out).contains_key("a/rdd.stderr.log"));
+}
+
 /// Regression: an rdd that could not be started was a warning per instance,
 /// and the run wrote an archive of nothing and exited 0, which a CI step
 /// took for a collection. Not found on PATH, not found at a path, or not
