@@ -100,9 +100,9 @@ struct RotateArgs {
     /// Log names without `.log` (serial, ha.stderr, rdd.stdout…).
     #[arg(required = true)]
     names: Vec<String>,
-    /// Number of backups to keep (the window is by number, as rdd does it).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_KEEP, value_parser = clap::value_parser!(u64).range(1..))]
-    keep: u64,
+    /// Number of backups to keep (the window is by number, as rdd does it) [default: 5].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    keep: Option<u64>,
     /// Keep every backup. Also on when RDD_KEEP_LOGS is set to any non-empty value, as in rdd.
     #[arg(long)]
     keep_all: bool,
@@ -540,8 +540,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Result<Command>
 fn into_command(cli: Cli) -> Result<Command> {
     Ok(match cli.command {
         CommandArgs::Rotate(args) => {
-            let keep_all =
-                args.keep_all || std::env::var_os("RDD_KEEP_LOGS").is_some_and(|v| !v.is_empty());
+            let by_env = std::env::var_os("RDD_KEEP_LOGS").is_some_and(|v| !v.is_empty());
+            let keep_all = args.keep_all || by_env;
+            if let Some(keep) = args.keep
+                && keep_all
+                && !args.report.quiet
+            {
+                let why = match args.keep_all {
+                    true => "--keep-all is given",
+                    false => "RDD_KEEP_LOGS is set",
+                };
+                eprintln!("warning: {why}: every backup is kept, and --keep {keep} is not applied");
+            }
             let names = args
                 .names
                 .into_iter()
@@ -557,7 +567,7 @@ fn into_command(cli: Cli) -> Result<Command> {
             Command::Rotate(RotateOptions {
                 dir: absolute(args.dir),
                 names,
-                keep: (!keep_all).then_some(args.keep),
+                keep: (!keep_all).then_some(args.keep.unwrap_or(DEFAULT_KEEP)),
                 report: args.report.into(),
             })
         }

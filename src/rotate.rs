@@ -72,10 +72,10 @@ fn rotate_after(
     // Rename first; "not found" means nothing to rotate. Checking first would race.
     let too_many = || {
         Error::new(format!(
-            "cannot rotate {}: backup numbers are exhausted",
+            "cannot rotate {}: backup numbers are exhausted (its highest backup is {name}.{highest}.log)",
             display_path(&active)
         ))
-        .with_hint("remove or renumber the old backups")
+        .with_hint("remove or renumber the old backups, that one first")
     };
     let mut number = highest.checked_add(1).ok_or_else(too_many)?;
     let new_number = loop {

@@ -123,6 +123,23 @@ fn keep_all_by_flag_and_by_rdd_keep_logs() {
         11,
         "a non-empty RDD_KEEP_LOGS keeps all, even \"0\", as rdd does"
     );
+    // Given with --keep too, it still keeps all, and says --keep is not applied.
+    fs::write(d.join("serial.log"), "").unwrap();
+    let out = run_ok(
+        logkeep()
+            .env("RDD_KEEP_LOGS", "1")
+            .args(["rotate", "--keep", "2"])
+            .arg(d)
+            .arg("serial"),
+    );
+    assert_eq!(names(d).len(), 12);
+    assert!(
+        stderr(&out).contains(
+            "warning: RDD_KEEP_LOGS is set: every backup is kept, and --keep 2 is not applied"
+        ),
+        "{}",
+        stderr(&out)
+    );
 
     fs::write(d.join("serial.log"), "").unwrap();
     run_ok(
@@ -134,7 +151,7 @@ fn keep_all_by_flag_and_by_rdd_keep_logs() {
     );
     assert_eq!(
         names(d),
-        set(&["serial.11.log", "serial.12.log"]),
+        set(&["serial.12.log", "serial.13.log"]),
         "an empty RDD_KEEP_LOGS does not"
     );
 }
@@ -239,7 +256,10 @@ fn a_name_that_cannot_be_rotated_does_not_stop_the_others() {
         .args(["ha", "serial", "serialv", "--json"]));
     assert_eq!(out.status.code(), Some(1), "an error, after the others");
     assert!(
-        stderr(&out).contains("backup numbers are exhausted"),
+        stderr(&out).contains(&format!(
+            "backup numbers are exhausted (its highest backup is serial.{}.log)",
+            u64::MAX
+        )),
         "{}",
         stderr(&out)
     );
