@@ -463,9 +463,10 @@ struct GrepArgs {
 /// Merge the lines of every log into one chronological stream.
 ///
 /// Understands every time format of the rdd logs: logrus text, Lima JSON
-/// lines and events, klog and journal lines (which have no year: the
-/// file's modification time places them), `LIMA …|` lines, BATS markers, and
-/// RFC 3339 with `Z` or an offset. Lines without a time (a panic's stack,
+/// lines and events (and other JSON lines: `time`, `ts` or `timestamp` as
+/// text or as epoch seconds, milliseconds…), klog and journal lines (which
+/// have no year: the file's modification time places them), `LIMA …|` lines,
+/// BATS markers, and RFC 3339 with `Z` or an offset. Lines without a time (a panic's stack,
 /// kernel uptime stamps) stay after the dated line before them; a file's own
 /// lines keep their order at equal times. rdd's BATS markers (`=== BATS:
 /// 2026-06-11T04:49:57+0000 NAME ===`) have whole seconds: one after a line

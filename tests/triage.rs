@@ -913,6 +913,35 @@ fn a_folder_of_downloaded_archives_is_read_as_those_archives() {
     assert_eq!(stdout(&grep), "notes.log:1: level=error msg=x\n");
 }
 
+/// JSON lines as Python's `json.dumps` writes them (a blank after each
+/// colon) and as zap writes them (`"ts"` in epoch seconds) have their time
+/// and level, and take their place in the timeline.
+#[test]
+fn json_lines_of_other_writers_are_placed_in_time() {
+    let (_work, logs) = logs_folder(&[
+        (
+            "app.log",
+            "{\"time\": \"2026-06-11T04:50:03Z\", \"level\": \"error\", \"msg\": \"db down\"}\n",
+        ),
+        (
+            "zap.log",
+            "{\"level\":\"error\",\"ts\":1781153402.25,\"msg\":\"dial failed\"}\n",
+        ),
+    ]);
+    let out = run_ok(logkeep().args(["timeline", "--level", "error"]).arg(&logs));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("04:50:02.250") && lines[0].contains("dial failed"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains("04:50:03") && lines[1].contains("db down"),
+        "{lines:?}"
+    );
+}
+
 /// A line longer than the reader takes (64 KiB) is searched in its first
 /// part only, and `grep` says so rather than just "no match".
 #[test]
