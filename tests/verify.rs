@@ -367,6 +367,28 @@ fn ls_filters_from_the_manifest_and_cat_prints_one_file() {
         "{}",
         stderr(&missing)
     );
+    // A file's name without its folder: the paths that end with it.
+    for (name, hint) in [
+        (
+            "machine-info.txt",
+            "hint: paths start with their folder: `logkeep cat ",
+        ),
+        (
+            "rdd.stderr.log",
+            "files of that name: bats-app-controller/rdd.stderr.log, \
+             bats-lima-controller/rdd.stderr.log (",
+        ),
+    ] {
+        let out = run(logkeep().arg("cat").arg(&archive).arg(name));
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains(hint), "{}", stderr(&out));
+    }
+    let out = run(logkeep().arg("cat").arg(&archive).arg("machine-info.txt"));
+    assert!(
+        stderr(&out).contains(" _diag/machine-info.txt`"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -352,13 +352,40 @@ pub fn cat(options: CatOptions) -> Result<ExitStatus> {
             .split_once('/')
             .map(|(_, rest)| rest)
             .filter(|rest| listed(rest).is_some());
-        let hint = match in_folder {
-            Some(rest) => format!(
+        // `rdd.stderr.log` for `bats-lima/rdd.stderr.log`: the paths start
+        // with the instance's (or VM's) folder.
+        let suffix = format!("/{wanted}");
+        let elsewhere: Vec<&str> = manifest
+            .as_ref()
+            .and_then(|m| m["files"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["path"].as_str())
+            .filter(|path| path.ends_with(&suffix))
+            .take(4)
+            .collect();
+        let hint = match (in_folder, elsewhere.as_slice()) {
+            (Some(rest), _) => format!(
                 "the output is read without the folder it was packed under: `logkeep cat {} {}`",
                 display_path(input),
                 display_str(rest)
             ),
-            None => format!("`logkeep ls {}` lists the paths", display_path(input)),
+            (None, [only]) => format!(
+                "paths start with their folder: `logkeep cat {} {}`",
+                display_path(input),
+                display_str(only)
+            ),
+            (None, []) => format!("`logkeep ls {}` lists the paths", display_path(input)),
+            (None, some) => format!(
+                "paths start with their folder; files of that name: {}{} (`logkeep ls {}` lists the paths)",
+                some.iter()
+                    .take(3)
+                    .map(|p| display_str(p))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if some.len() > 3 { ", …" } else { "" },
+                display_path(input)
+            ),
         };
         return Err(
             Error::new(format!("{} holds no file {shown}", display_path(input))).with_hint(hint),
