@@ -1179,32 +1179,46 @@ fn make_paths_unique(plan: &mut Plan) {
     drop(hashes);
     // Rare: rename in planning order, as the first planned keeps its path.
     files.entries.sort_unstable_by_key(|e| e.name);
-    // Each path taken, case-folded, and the path as it was taken.
-    let mut taken: BTreeMap<String, String> = BTreeMap::new();
+    // Each path taken, case-folded, and the path as it was taken, with the
+    // file that took it.
+    let mut taken: BTreeMap<String, (String, PathBuf)> = BTreeMap::new();
+    // A file planned twice for one path (two include globs that match it,
+    // into the same folder) is one file: the second goes.
+    let mut twice: Vec<usize> = Vec::new();
     for i in 0..files.entries.len() {
         let entry = files.entries[i];
         let path = files.path(&entry, files.name(&entry));
-        let other = match taken.entry(fold_case(&path)) {
+        let source = files.planned(&entry, files.name(&entry)).source;
+        let (other, other_source) = match taken.entry(fold_case(&path)) {
             btree_map::Entry::Vacant(free) => {
-                free.insert(path);
+                free.insert((path, source));
                 continue;
             }
             btree_map::Entry::Occupied(other) => other.get().clone(),
         };
+        if other == path && other_source == source {
+            twice.push(i);
+            continue;
+        }
         let unique = free_path(&path, |candidate| taken.contains_key(&fold_case(candidate)));
+        let other_file = display_path(&other_source);
         let why = match other == path {
-            true => format!("another file already goes to {path}"),
+            true => format!("another file ({other_file}) already goes to {path}"),
             false => format!(
-                "another file already goes to {other}, which differs from {path} only in case (one file on Windows and macOS)"
+                "another file ({other_file}) already goes to {other}, which differs from {path} only in case (one file on Windows and macOS)"
             ),
         };
-        plan.problems.push(Problem::new(
-            &files.planned(&entry, files.name(&entry)).source,
-            format!("{why}; stored as {unique}"),
-        ));
-        taken.insert(fold_case(&unique), unique.clone());
+        plan.problems
+            .push(Problem::new(&source, format!("{why}; stored as {unique}")));
+        taken.insert(fold_case(&unique), (unique.clone(), source));
         files.set_path(i, unique);
     }
+    let mut index = 0;
+    files.entries.retain(|_| {
+        index += 1;
+        // (In index order: pushed as found.)
+        twice.binary_search(&(index - 1)).is_err()
+    });
     files.sort();
 }
 
@@ -1403,14 +1417,40 @@ mod tests {
             ]
         );
         let messages: Vec<&str> = plan.problems.iter().map(|p| p.message.as_str()).collect();
+        let logs = display_path(&log_dir);
         assert_eq!(
             messages,
             [
-                "another file already goes to i/Serial.log, which differs from i/serial.log only in case (one file on Windows and macOS); stored as i/serial~2.log",
-                "another file already goes to i/VM/ha.stderr.log, which differs from i/vm/HA.stderr.log only in case (one file on Windows and macOS); stored as i/vm/HA.stderr~2.log",
+                format!(
+                    "another file ({logs}/Serial.log) already goes to i/Serial.log, which differs from i/serial.log only in case (one file on Windows and macOS); stored as i/serial~2.log"
+                ),
+                format!(
+                    "another file ({logs}/VM/ha.stderr.log) already goes to i/VM/ha.stderr.log, which differs from i/vm/HA.stderr.log only in case (one file on Windows and macOS); stored as i/vm/HA.stderr~2.log"
+                ),
             ]
         );
         assert_spooling_keeps(&mut plan);
+    }
+
+    /// Two include globs that match one file into one folder plan it once,
+    /// with no problem: it is not two files for one path.
+    #[test]
+    fn a_file_two_globs_match_is_planned_once() {
+        let root = tempfile::tempdir().unwrap();
+        write(&root.path().join("ci/bats.log"));
+        let glob = format!("{}/ci/*", root.path().display());
+        let include = Include {
+            pattern: glob,
+            into: "ci".into(),
+        };
+        let sources = Sources {
+            includes: vec![include.clone(), include],
+            ..Sources::default()
+        };
+        let plan = plan(&sources, false);
+        let paths: Vec<String> = plan.files.iter().map(|f| f.path).collect();
+        assert_eq!(paths, ["ci/bats.log"]);
+        assert!(plan.problems.is_empty(), "{:?}", plan.problems);
     }
 
     #[cfg(unix)]
