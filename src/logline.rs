@@ -456,7 +456,8 @@ impl Record {
 /// remove ANSI escape sequences (serial consoles colour their output), decode
 /// as UTF-8 (invalid bytes become U+FFFD), drop NUL bytes (fill, not text)
 /// and show other control characters escaped, so a hostile log cannot drive
-/// the terminal.
+/// the terminal; so are the controls that reorder text (U+202A-U+202E,
+/// U+2066-U+2069), which make a line show other than it reads.
 pub fn clean(raw: &[u8], out: &mut String) {
     out.clear();
     let mut raw = raw.strip_suffix(b"\n").unwrap_or(raw);
@@ -473,8 +474,9 @@ pub fn clean(raw: &[u8], out: &mut String) {
     let text = String::from_utf8_lossy(raw);
     let bytes = text.as_bytes();
     // Copy the runs between the bytes that may start a control character
-    // (C0, DEL, and 0xC2 which leads C1 controls) in one go.
-    let special = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f || b == 0xc2;
+    // (C0, DEL, 0xC2 which leads C1 controls, 0xE2 which leads the
+    // reordering ones) in one go.
+    let special = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f || b == 0xc2 || b == 0xe2;
     let mut at = 0;
     while at < bytes.len() {
         let run = bytes[at..]
@@ -504,6 +506,9 @@ pub fn clean(raw: &[u8], out: &mut String) {
             // Fill, not text (see `LineReader::next_line`).
             '\0' => {}
             c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                out.push_str(&format!("\\u{{{:04x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -816,6 +821,8 @@ mod tests {
         assert_eq!(out, "[  OK  ] Started x");
         clean(b"bell\x07 and \xff\n", &mut out);
         assert_eq!(out, "bell\\x07 and \u{fffd}");
+        clean("user \u{202e}gnp.exe\u{202c} … ─ ok".as_bytes(), &mut out);
+        assert_eq!(out, "user \\u{202e}gnp.exe\\u{202c} … ─ ok");
         clean(b"\0\0time=x\0 level=error\n", &mut out);
         assert_eq!(out, "time=x level=error");
     }
