@@ -184,7 +184,20 @@ fn parse_klog_or_syslog(line: &str) -> LineInfo {
 fn kernel_level_of(after_time: &str) -> Option<Level> {
     let rest = after_time.trim_start_matches(' ');
     let (_host, rest) = rest.split_once(' ')?;
-    kernel_level(rest.strip_prefix("kernel: ")?)
+    let message = rest.strip_prefix("kernel: ")?;
+    // rsyslog keeps the kernel's own stamp: `kernel: [   31.100000] …`.
+    let message = match message.strip_prefix('[').and_then(|m| m.split_once("] ")) {
+        Some((stamp, rest))
+            if stamp
+                .trim()
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.') =>
+        {
+            rest
+        }
+        _ => message,
+    };
+    kernel_level(message)
 }
 
 /// The kernel gives its messages no level word, but these are how a guest
@@ -211,7 +224,7 @@ fn kernel_level(message: &str) -> Option<Level> {
         std::sync::LazyLock::new(|| {
             [
                 "error",
-                "BUG: ",
+                "watchdog: BUG: ",
                 ": segfault at ",
                 "memory: Killed process",
                 "oom-killer",
@@ -776,6 +789,13 @@ mod tests {
             "Jun 11 10:09:58 vm-x bash[42]: Kernel panic in a message is not the kernel's",
         ]);
         assert_eq!(journal, [Some(Level::Fatal), error, None, None]);
+        let more = levels(&[
+            "Jun 11 10:09:57 vm-x kernel: [   31.100000] Kernel panic - not syncing: VFS",
+            "Jun 11 10:09:57 vm-x kernel: [   31.000000] Oops: general protection fault",
+            "[   31.400000] cloud-init[567]: util.py[WARNING]: no error found, BUG: none",
+            "[   31.500000] watchdog: BUG: soft lockup - CPU#0 stuck for 22s!",
+        ]);
+        assert_eq!(more, [Some(Level::Fatal), error, None, error]);
     }
 
     #[test]

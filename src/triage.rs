@@ -239,15 +239,17 @@ pub fn scan_into(input: &Path, visitor: &mut dyn Visitor, scanned: &mut Scanned)
 
 /// Is this the start of a binary file rather than a log? Its first 8 KiB
 /// must look binary, and so must the end of what `head` holds (its second
-/// half when it is no longer): a serial console's log may start with a
-/// firmware's bytes, its lines after them.
+/// half when it is no longer), or hold a NUL: a serial console's log may
+/// start with a firmware's bytes, its lines after them.
 fn looks_binary(head: &[u8]) -> bool {
     let start = &head[..head.len().min(8192)];
     let end = match head.len() {
         len if len > 8192 => &head[len - 4096..],
         len => &head[len / 2..],
     };
-    looks_binary_alone(start) && looks_binary_alone(end)
+    // (A log's lines hold no NUL; an executable's string table is text
+    // between NULs.)
+    looks_binary_alone(start) && (memchr::memchr(0, end).is_some() || looks_binary_alone(end))
 }
 
 /// Only bytes with a NUL can be binary; but NULs alone do not make them so:
@@ -634,6 +636,10 @@ mod tests {
         .concat();
         assert!(!looks_binary(&console));
         assert!(!looks_binary(&console[..7800]));
+        // An executable whose first 64 KiB end in its string table.
+        let strings = b"memcpy\0__libc_start_main\0error opening %s\0".repeat(300);
+        let executable = [&elf[..], &noise[..], &strings[..]].concat();
+        assert!(looks_binary(&executable));
     }
 
     #[test]
