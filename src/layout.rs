@@ -94,6 +94,10 @@ pub struct PlannedFile {
     /// one again just before it is read, if opened a while before).
     #[serde(rename = "size", skip_serializing_if = "Option::is_none")]
     pub planned_size: Option<u64>,
+    /// The file's inode number as listed (Unix; not for include globs): a
+    /// file found at its path later with another one was replaced there.
+    #[serde(skip)]
+    pub ino: Option<u64>,
 }
 
 /// Whether planning measures each file's size.
@@ -182,6 +186,8 @@ struct Entry {
     extra: u32,
     /// 0 when planning did not measure it (`Sizes::Deferred`).
     size: u64,
+    /// The inode number as listed; 0 when not known.
+    ino: u64,
 }
 
 const NO_EXTRA: u32 = u32::MAX;
@@ -275,6 +281,7 @@ impl PlannedFiles {
             out.write_all(&entry.folder.to_le_bytes())?;
             out.write_all(&entry.extra.to_le_bytes())?;
             out.write_all(&entry.size.to_le_bytes())?;
+            out.write_all(&entry.ino.to_le_bytes())?;
             out.write_all(&entry.name_len.to_le_bytes())?;
             out.write_all(name)?;
         }
@@ -317,7 +324,7 @@ impl PlannedFiles {
 
     /// Add a file of `folder` named `name` in the archive; `source_name` is
     /// its name on disk when escaping changed it.
-    fn push(&mut self, folder: u32, name: &str, source_name: Option<&OsStr>, size: u64) {
+    fn push(&mut self, folder: u32, name: &str, source_name: Option<&OsStr>, size: u64, ino: u64) {
         let too_many = "a plan holds less than 4 GiB of names and 4 billion files";
         let extra = match source_name {
             Some(source_name) => {
@@ -335,6 +342,7 @@ impl PlannedFiles {
             name_len: u32::try_from(name.len()).expect(too_many),
             extra,
             size,
+            ino,
         });
         self.names.push_str(name);
     }
@@ -374,6 +382,7 @@ impl PlannedFiles {
             log: parsed.map(|(log, _)| log.to_string()),
             rotation: parsed.and_then(|(_, n)| n),
             planned_size: self.measured().then_some(entry.size),
+            ino: (entry.ino != 0).then_some(entry.ino),
         }
     }
 
@@ -463,7 +472,7 @@ fn read_at(_file: &std::fs::File, _buf: &mut [u8], _offset: u64) -> io::Result<u
 
 /// One entry of a spooled plan, its name in `name`; `None` at the end.
 fn read_spooled(reader: &mut impl io::Read, name: &mut Vec<u8>) -> io::Result<Option<Entry>> {
-    let mut fixed = [0u8; 20];
+    let mut fixed = [0u8; 28];
     match reader.read_exact(&mut fixed[..1]) {
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         other => other?,
@@ -474,8 +483,9 @@ fn read_spooled(reader: &mut impl io::Read, name: &mut Vec<u8>) -> io::Result<Op
         folder: u32_at(0),
         extra: u32_at(4),
         size: u64::from_le_bytes(fixed[8..16].try_into().expect("8 bytes")),
+        ino: u64::from_le_bytes(fixed[16..24].try_into().expect("8 bytes")),
         name: 0,
-        name_len: u32_at(16),
+        name_len: u32_at(24),
     };
     name.resize(entry.name_len as usize, 0);
     reader.read_exact(name)?;
@@ -630,15 +640,19 @@ fn modified(dir: &Path) -> Option<SystemTime> {
 /// The files that appeared in the instances' folders while `earlier` was
 /// packed, planned as `earlier` would have planned them: a log a service
 /// renamed away mid-run (`rdd.log` to `rdd.1.log`, its previous boot's
-/// lines) or a VM's folder preserved meanwhile. `None` when no folder
-/// listed changed since: one `stat` per folder, so nothing is listed again
-/// in the usual run (and those changed just before they were listed). A
-/// file in both plans (by its path on disk) was packed already; include
-/// globs are not listed again.
+/// lines), the new log started in its place, or a VM's folder preserved
+/// meanwhile. `None` when no folder listed changed since: one `stat` per
+/// folder, so nothing is listed again in the usual run (nor in those
+/// changed just before they were listed). A file is told by its inode
+/// (Unix): one packed already, under any name, is not packed again;
+/// `not_as_planned` says which planned files were packed as another inode
+/// or not at all (see [`crate::pack::PackOptions`]). Elsewhere a file is
+/// told by its path. Include globs are not listed again.
 pub fn late_arrivals(
     sources: &Sources,
     allow_secret_files: bool,
     earlier: &Plan,
+    not_as_planned: &[crate::pack::NotAsPlanned],
 ) -> Option<PlannedFiles> {
     let changed: HashSet<&Path> = earlier
         .listed
@@ -658,14 +672,29 @@ pub fn late_arrivals(
                 || (!listed.contains(dir) && dir.parent().is_some_and(|d| changed.contains(d)))
         })
     };
-    // What was planned there, by path on disk and by archive path
-    // (case-folded: a late file must not take one).
-    let mut sources_before: HashSet<PathBuf> = HashSet::new();
+    let packed_otherwise: std::collections::HashMap<&Path, Option<u64>> = not_as_planned
+        .iter()
+        .map(|(source, ino)| (source.as_path(), *ino))
+        .collect();
+    // What was packed there: by inode, or by path on disk where there is
+    // none; and the archive paths taken (case-folded: a late file must not
+    // take one).
+    let mut inodes_packed: HashSet<u64> = HashSet::new();
+    let mut sources_packed: HashSet<PathBuf> = HashSet::new();
     let mut paths_before: HashSet<String> = HashSet::new();
     for file in earlier.files.iter() {
-        if looked_at(&file.source) {
-            paths_before.insert(fold_case(&file.path));
-            sources_before.insert(file.source);
+        if !looked_at(&file.source) {
+            continue;
+        }
+        paths_before.insert(fold_case(&file.path));
+        match (file.ino, packed_otherwise.get(file.source.as_path())) {
+            (Some(_), Some(opened)) => inodes_packed.extend(*opened),
+            (Some(ino), None) => {
+                inodes_packed.insert(ino);
+            }
+            (None, _) => {
+                sources_packed.insert(file.source);
+            }
         }
     }
     let mut again = plan_with(sources, allow_secret_files, Sizes::Deferred);
@@ -673,7 +702,11 @@ pub fn late_arrivals(
     let entries = std::mem::take(&mut files.entries);
     for entry in entries {
         let planned = files.planned(&entry, files.name(&entry));
-        if !looked_at(&planned.source) || sources_before.contains(&planned.source) {
+        let packed = match planned.ino {
+            Some(ino) => inodes_packed.contains(&ino),
+            None => sources_packed.contains(&planned.source),
+        };
+        if !looked_at(&planned.source) || packed {
             continue;
         }
         files.entries.push(entry);
@@ -727,6 +760,8 @@ struct Listed {
     escaped: bool,
     file_type: FileType,
     size: u64,
+    /// As the listing gives it (Unix); 0 elsewhere.
+    ino: u64,
 }
 
 /// List a folder's entries, sorted. A missing folder is empty: an instance
@@ -767,12 +802,17 @@ fn list(dir: &Path, instance: &Instance, plan: &mut Plan) -> Vec<Listed> {
         match inspected {
             Ok((file_type, size)) => listed.push({
                 let (name, escaped) = archive_component(&entry.file_name());
+                #[cfg(unix)]
+                let ino = std::os::unix::fs::DirEntryExt::ino(&entry);
+                #[cfg(not(unix))]
+                let ino = 0;
                 Listed {
                     name,
                     escaped,
                     file_type,
                     size,
                     path,
+                    ino,
                 }
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {} // gone since listed
@@ -895,7 +935,8 @@ fn plan_log_file(instance: &Instance, entry: Listed, folder: &mut ArchiveFolder,
     }
     let index = folder.index(Some(instance), &mut plan.files);
     let source_name = entry.escaped.then(|| entry.path.file_name()).flatten();
-    plan.files.push(index, &entry.name, source_name, entry.size);
+    plan.files
+        .push(index, &entry.name, source_name, entry.size, entry.ino);
 }
 
 /// Whether an include glob's file is a VM's image, by its name as Lima,
@@ -1104,7 +1145,7 @@ fn plan_include(include: &Include, plan: &mut Plan) {
             }
         };
         let source_name = escaped.then(|| path.file_name()).flatten();
-        plan.files.push(index, &file_name, source_name, size);
+        plan.files.push(index, &file_name, source_name, size, 0);
     }
     if matched == 0 && !unread {
         let message = match matched_folder {

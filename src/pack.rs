@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -33,7 +34,15 @@ pub struct PackOptions<'a> {
     pub redactor: Option<&'a Redactor>,
     /// Leave out files that hold a private key in their first bytes.
     pub exclude_private_keys: bool,
+    /// Where to note each planned file (listed with its inode) that was not
+    /// packed as listed: opened as another inode (`Some`: the log rotated
+    /// meanwhile) or not opened at all (`None`: moved or deleted); see
+    /// [`crate::layout::late_arrivals`].
+    pub not_as_planned: Option<&'a Mutex<Vec<NotAsPlanned>>>,
 }
+
+/// A planned file's path, and the inode opened there (`None`: not opened).
+pub type NotAsPlanned = (PathBuf, Option<u64>);
 
 /// Write every planned file, then the manifest, and finish the writer.
 /// Files that cannot be opened are recorded in the manifest and skipped;
@@ -540,7 +549,20 @@ fn open_planned(
     options: PackOptions<'_>,
     opener: &mut Opener,
 ) -> io::Result<(File, Opened)> {
-    let (file, metadata) = opener.open_regular_with_metadata(&planned.source)?;
+    let opened = opener.open_regular_with_metadata(&planned.source);
+    #[cfg(unix)]
+    if let (Some(planned_ino), Some(not_as_planned)) = (planned.ino, options.not_as_planned) {
+        let ino = opened
+            .as_ref()
+            .ok()
+            .map(|(_, metadata)| std::os::unix::fs::MetadataExt::ino(metadata));
+        if ino != Some(planned_ino)
+            && let Ok(mut not_as_planned) = not_as_planned.lock()
+        {
+            not_as_planned.push((planned.source.clone(), ino));
+        }
+    }
+    let (file, metadata) = opened?;
     let size = metadata.len();
     let opened = Opened {
         size,

@@ -305,20 +305,24 @@ fn a_log_rotated_after_planning_is_packed_under_its_new_name() {
     );
     let mut writer: Box<dyn logkeep::archive::ArchiveWriter> =
         Box::new(DirWriter::new(out.path().to_path_buf(), out.path()));
+    // What packing met: here the new rdd.stderr.log, opened in place of
+    // the one listed, and the VM's logs, moved away before they were opened.
+    let not_as_planned = std::sync::Mutex::new(Vec::new());
+    let options = logkeep::pack::PackOptions {
+        not_as_planned: Some(&not_as_planned),
+        ..Default::default()
+    };
     let pack = |files: &logkeep::layout::PlannedFiles,
                 manifest: &mut Manifest,
                 writer: &mut Box<dyn logkeep::archive::ArchiveWriter>| {
-        logkeep::pack::pack_files(
-            files,
-            Default::default(),
-            manifest,
-            writer.as_mut(),
-            &mut |_, _| {},
-        )
-        .unwrap()
+        logkeep::pack::pack_files(files, options, manifest, writer.as_mut(), &mut |_, _| {})
+            .unwrap()
     };
     pack(&plan.files, &mut manifest, &mut writer);
-    let late = logkeep::layout::late_arrivals(&sources, false, &plan).expect("a file appeared");
+    let met = not_as_planned.lock().unwrap().clone();
+    assert_eq!(met.len(), vm_logs.len() + 1, "{met:?}");
+    let late =
+        logkeep::layout::late_arrivals(&sources, false, &plan, &met).expect("a file appeared");
     let mut expected = vm_logs.clone();
     expected.push("bats-lima-controller/rdd.stderr.5.log".to_string());
     expected.sort();
@@ -341,14 +345,18 @@ fn a_log_rotated_after_planning_is_packed_under_its_new_name() {
 
 /// The same through the command: `collect` is under way (it has opened a
 /// log) when the last log of the folder is rotated; the previous boot's
-/// lines are in the archive under the new name, and the note says so.
+/// lines are in the archive under the new name, and the note says so. When
+/// the first log, opened already, is rotated too, what was packed of it is
+/// not packed again under its new name, and the new log started in its
+/// place is packed beside it.
 #[test]
 fn collect_packs_a_log_rotated_while_it_runs() {
     use std::io::Read;
     let work = tempfile::tempdir().unwrap();
     let logs = work.path().join("logs");
     fs::create_dir(&logs).unwrap();
-    // Enough ahead of the last log that it is not opened yet when rotated.
+    // Enough ahead of the last log that it is not opened yet when rotated
+    // (when a log is open: not the folder, which is open before).
     for i in 0..150 {
         fs::write(logs.join(format!("a{i:03}.log")), noise(128 << 10)).unwrap();
     }
@@ -366,7 +374,7 @@ fn collect_packs_a_log_rotated_while_it_runs() {
     let started = std::time::Instant::now();
     while !fs::read_dir(&fds).is_ok_and(|fds| {
         fds.filter_map(|fd| fs::read_link(fd.ok()?.path()).ok())
-            .any(|target| target.starts_with(&logs))
+            .any(|target| target.parent() == Some(logs.as_path()))
     }) {
         assert!(
             started.elapsed() < Duration::from_secs(60),
@@ -376,6 +384,8 @@ fn collect_packs_a_log_rotated_while_it_runs() {
     }
     fs::rename(logs.join("zz.log"), logs.join("zz.1.log")).unwrap();
     fs::write(logs.join("zz.log"), "new boot\n").unwrap();
+    fs::rename(logs.join("a000.log"), logs.join("a000.1.log")).unwrap();
+    fs::write(logs.join("a000.log"), "a000's new boot\n").unwrap();
     let status = child.wait().unwrap();
     let mut err = String::new();
     child
@@ -385,10 +395,16 @@ fn collect_packs_a_log_rotated_while_it_runs() {
         .read_to_string(&mut err)
         .unwrap();
     assert!(status.success(), "{err}");
-    assert!(err.contains("1 file(s) appeared while collecting"), "{err}");
+    assert!(
+        err.contains("2 file(s) appeared while collecting (a log rotated, a VM's logs preserved), collected too: svc/a000~2.log, svc/zz.1.log"),
+        "{err}"
+    );
     let cat = |path: &str| stdout(&run_ok(logkeep().arg("cat").arg(&archive).arg(path)));
     assert_eq!(cat("svc/zz.1.log"), "previous boot\n");
     assert_eq!(cat("svc/zz.log"), "new boot\n");
+    assert_eq!(cat("svc/a000~2.log"), "a000's new boot\n");
+    let listed = stdout(&run_ok(logkeep().arg("ls").arg(&archive)));
+    assert!(!listed.contains("svc/a000.1.log"), "{listed}");
     run_ok(logkeep().arg("verify").arg(&archive));
 }
 
@@ -1364,6 +1380,7 @@ fn a_deferred_plan_is_packed_as_the_files_are_when_packed() {
             redactor,
             max_file_size,
             exclude_private_keys: true,
+            not_as_planned: None,
         };
         let (files, writer) = (&plan.files, Box::new(DirWriter::new(out.clone(), &out)));
         // A FIFO is there: fail rather than hang.

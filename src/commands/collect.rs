@@ -157,10 +157,12 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
         manifest.redaction.enabled = true;
         manifest.redaction.rules = redactor.rule_names();
     }
+    let not_as_planned = std::sync::Mutex::new(Vec::new());
     let pack_options = PackOptions {
         max_file_size: options.max_file_size,
         redactor: redactor.as_ref(),
         exclude_private_keys: !options.allow_secret_files,
+        not_as_planned: Some(&not_as_planned),
     };
     let mut writer = writer;
     let mut progress = |file: &PlannedFile, bytes| {
@@ -185,7 +187,14 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     )?;
     // A service that rotated its log meanwhile renamed the previous boot's
     // lines away from the name planned: they are packed too.
-    if let Some(late) = late_arrivals(&options.sources, options.allow_secret_files, &plan) {
+    let not_as_planned =
+        std::mem::take(&mut *not_as_planned.lock().unwrap_or_else(|e| e.into_inner()));
+    if let Some(late) = late_arrivals(
+        &options.sources,
+        options.allow_secret_files,
+        &plan,
+        &not_as_planned,
+    ) {
         bar.inc_length(late.len() as u64);
         let names: Vec<String> = late.iter().take(5).map(|f| f.path).collect();
         let more = match late.len() {
