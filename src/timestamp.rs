@@ -13,6 +13,7 @@ pub struct Timestamp(pub i64);
 
 pub const NANOS_PER_SEC: i64 = 1_000_000_000;
 const SECS_PER_DAY: i64 = 86_400;
+pub const NANOS_PER_DAY: i64 = SECS_PER_DAY * NANOS_PER_SEC;
 
 impl Timestamp {
     pub fn from_system_time(time: SystemTime) -> Option<Timestamp> {

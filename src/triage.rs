@@ -321,15 +321,35 @@ impl Window {
         let Some(time) = time else {
             return false;
         };
-        let after_since = self
-            .since
-            .and_then(|s| s.resolve(logs_start))
-            .is_none_or(|since| time >= since);
-        let before_until = self
-            .until
-            .and_then(|u| u.resolve_end(logs_start))
-            .is_none_or(|until| time <= until);
-        after_since && before_until
+        let (since, until) = self.bounds(logs_start);
+        since.is_none_or(|since| time >= since) && until.is_none_or(|until| time <= until)
+    }
+
+    /// `--since` and `--until` as points in time. Two times of day make one
+    /// window: `--until` is placed on a day (see [`TimeArg::resolve`]) and
+    /// `--since` on the same day, or the day before when it is later in the
+    /// day by more than half a day (`23:00` to `01:00`). Placed apart,
+    /// `08:30` to `10:30` around logs of 10:00 would have become the next
+    /// day's 08:30 to this day's 10:30.
+    pub fn bounds(&self, logs_start: Option<Timestamp>) -> (Option<Timestamp>, Option<Timestamp>) {
+        if let (Some(TimeArg::TimeOfDay(since)), Some(until @ TimeArg::TimeOfDay(_))) =
+            (self.since, self.until)
+        {
+            let Some(until) = until.resolve(logs_start) else {
+                return (None, None);
+            };
+            let mut since = Timestamp(until.start_of_day().0 + since);
+            // Across midnight when that makes a window of less than half a
+            // day; `00:00:06` to `00:00:05` is a mistake, and said to be.
+            if since > until && since.0 - until.0 > crate::timestamp::NANOS_PER_DAY / 2 {
+                since = Timestamp(since.0 - crate::timestamp::NANOS_PER_DAY);
+            }
+            return (Some(since), Some(until));
+        }
+        (
+            self.since.and_then(|s| s.resolve(logs_start)),
+            self.until.and_then(|u| u.resolve_end(logs_start)),
+        )
     }
 }
 
@@ -599,6 +619,36 @@ pub fn unique_labels(labels: &[(String, &Path)]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_times_of_day_make_one_window() {
+        let at = |t: &str| crate::timestamp::parse_prefix(t).unwrap().0;
+        let hours = |h: i64| TimeArg::TimeOfDay(h * 3600 * NANOS_PER_SEC);
+        let window = |since: i64, until: i64| Window {
+            since: Some(hours(since)),
+            until: Some(hours(until)),
+            ..Window::default()
+        };
+        let start = Some(at("2026-06-11T10:00:00Z"));
+        assert_eq!(
+            window(8, 11).bounds(start),
+            (
+                Some(at("2026-06-11T08:00:00Z")),
+                Some(at("2026-06-11T11:00:00Z"))
+            )
+        );
+        let late = Some(at("2026-06-11T23:30:00Z"));
+        assert_eq!(
+            window(23, 1).bounds(late),
+            (
+                Some(at("2026-06-11T23:00:00Z")),
+                Some(at("2026-06-12T01:00:00Z"))
+            )
+        );
+        // Inverted by a little: left so, and said to be.
+        let (since, until) = window(11, 10).bounds(start);
+        assert!(since > until);
+    }
 
     #[test]
     fn nul_fill_is_not_binary_but_binary_data_is() {

@@ -683,6 +683,21 @@ fn grep_places_a_time_of_day_on_the_day_the_logs_start() {
         "{}",
         stdout(&merged)
     );
+    // Two times of day are one window, on one day: 22:00 alone would be
+    // the next day's (more than an hour before the logs' first line).
+    for command in [&["grep", "msg="][..], &["timeline"]] {
+        let found = run_ok(
+            logkeep()
+                .args(command)
+                .args(["--since", "22:00", "--until", "23:59:59"])
+                .arg(&logs),
+        );
+        assert!(
+            stdout(&found).contains("msg=earlier") && !stdout(&found).contains("msg=later"),
+            "{command:?}: {}",
+            stdout(&found)
+        );
+    }
     // A time more than an hour before the logs' first is on the next day:
     // when nothing matches, grep says so.
     let missed = run(logkeep()

@@ -454,9 +454,11 @@ fn note_day_of_window(window: &Window, logs_start: Option<Timestamp>) {
     if !of_day(window.since) && !of_day(window.until) {
         return;
     }
-    let since = window.since.and_then(|s| s.resolve(logs_start));
-    let until = window.until.and_then(|u| u.resolve_end(logs_start));
+    let (since, until) = window.bounds(logs_start);
     let placed = match (since, until) {
+        (Some(since), Some(until)) if since > until => {
+            format!("--since is after --until: the window is {since} to {until}")
+        }
         (Some(since), Some(until)) => format!("the window is {since} to {until}"),
         (Some(since), None) => format!("the window starts at {since}"),
         (None, Some(until)) => format!("the window ends at {until}"),

@@ -353,7 +353,7 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
     let mut printer = Printer::new(&view, options.json);
     let mut tests = shown_tests.into_iter();
     // With --since, the test each run was in when the window opens.
-    let since = window.since.and_then(|s| s.resolve(logs_start));
+    let (since, until) = window.bounds(logs_start);
     let mut context: Vec<Option<Entry>> = (0..options.inputs.len()).map(|_| None).collect();
     let mut context_done = since.is_none();
     let mut printed = 0u64;
@@ -399,7 +399,6 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
     let mut stderr = io::stderr().lock();
     // An empty answer to a window is worth a word: it looks like a typo.
     if printed == 0 && window.has_time_bounds() {
-        let until = window.until.and_then(|u| u.resolve_end(logs_start));
         let why = match (since, until) {
             (Some(since), Some(until)) if since > until => "--since is after --until".to_string(),
             _ => match logs_start.zip(logs_end) {
