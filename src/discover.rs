@@ -64,24 +64,33 @@ pub fn timeout_warning() -> Option<&'static str> {
 pub fn discover(rdd: &Path, names: &[String]) -> Result<(Vec<Instance>, Vec<Problem>)> {
     let mut instances = Vec::new();
     let mut problems = Vec::new();
-    // The instances are asked at the same time (a few at once), so that an
-    // rdd that hangs costs one timeout, not one per instance.
+    // The instances are asked at the same time (8 at once, each worker
+    // taking the next name as it is free), so that an rdd that hangs costs
+    // one timeout, not one per instance.
     const AT_ONCE: usize = 8;
-    let answers: Vec<_> = names
-        .chunks(AT_ONCE)
-        .flat_map(|some| {
-            std::thread::scope(|scope| {
-                let asked: Vec<_> = some
-                    .iter()
-                    .map(|name| scope.spawn(move || query(rdd, name)))
-                    .collect();
-                asked
-                    .into_iter()
-                    .map(|answer| answer.join().expect("a query does not panic"))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let answered: Vec<std::sync::Mutex<Option<_>>> =
+        names.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..AT_ONCE.min(names.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(name) = names.get(i) else { break };
+                    let answer = query(rdd, name);
+                    if let Ok(mut slot) = answered[i].lock() {
+                        *slot = Some(answer);
+                    }
+                }
+            });
+        }
+    });
+    let answers = answered.into_iter().map(|slot| {
+        slot.into_inner()
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Err(Failure::Failed("was not asked".to_string())))
+    });
     for (name, answer) in names.iter().zip(answers) {
         match answer {
             Ok((log_dir, lima_home)) => instances.push(Instance {
