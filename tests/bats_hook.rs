@@ -203,6 +203,53 @@ fn runs_with_a_fixed_tempdir_keep_their_logs_apart() {
     assert!(!tree.path("saved-3.tar.zst").exists());
 }
 
+/// Two suites that pack at once may pick the same free name for their
+/// archives: the one that finds it taken takes the next, and neither
+/// replaces the other's. The race is made certain with a logkeep that
+/// writes the suite's archive just before it is asked to.
+#[test]
+fn a_suite_that_finds_its_archive_name_taken_takes_the_next() {
+    require_tool("bats", "bats");
+    use std::os::unix::fs::PermissionsExt;
+    let tree = Tree::new();
+    let racer = tree.path("racer");
+    fs::write(
+        &racer,
+        format!(
+            "#!/bin/bash\n\
+             prev=\n\
+             for a in \"$@\"; do\n\
+             \x20 if [ \"$prev\" = -o ] && [[ $a == *.tar.zst ]] && [ ! -e \"${{a%/*}}/raced\" ]; then\n\
+             \x20   touch \"${{a%/*}}/raced\"; echo \"another suite's\" > \"$a\"\n\
+             \x20 fi\n\
+             \x20 prev=$a\n\
+             done\n\
+             exec {} \"$@\"\n",
+            env!("CARGO_BIN_EXE_logkeep")
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&racer, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = bats(
+        &tree,
+        "saved",
+        true,
+        &["--tap"],
+        &[("LOGKEEP", racer.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(
+        fs::read_to_string(tree.path("saved.tar.zst")).unwrap(),
+        "another suite's\n"
+    );
+    assert!(
+        stdout(&out).contains("# logkeep: packed the saved logs into "),
+        "{}",
+        stdout(&out)
+    );
+    run_ok(logkeep().arg("verify").arg(tree.path("saved-2.tar.zst")));
+}
+
 /// The README's BATS snippet, copied as a user would: it must run the suite.
 #[test]
 fn the_readme_snippet_runs_as_written() {

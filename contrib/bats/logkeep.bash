@@ -142,9 +142,20 @@ logkeep_teardown_suite() {
   run=$(_logkeep_run_dir)
   # Every test passed (or none could be saved): nothing to pack.
   [[ -n "$(find "$run" -type f -print -quit 2>/dev/null)" ]] || return 0
-  archive=$(_logkeep_free_archive "$(_logkeep_abs "${LOGKEEP_BATS_ARCHIVE:-$(_logkeep_dir).tar.zst}")")
-  if why=$(_logkeep collect --quiet --include "$run/**/*" --include-into bats \
-      -o "$archive" 2>&1 >/dev/null); then
+  # Two suites packing at once may pick the same free name: the one that
+  # finds it taken (collect never replaces it) takes the next.
+  local tries=0 packed=
+  while :; do
+    archive=$(_logkeep_free_archive "$(_logkeep_abs "${LOGKEEP_BATS_ARCHIVE:-$(_logkeep_dir).tar.zst}")")
+    if why=$(_logkeep collect --quiet --include "$run/**/*" --include-into bats \
+        -o "$archive" 2>&1 >/dev/null); then
+      packed=1
+      break
+    fi
+    tries=$((tries + 1))
+    [[ $why == *"already exists"* && $tries -lt 5 ]] || break
+  done
+  if [[ -n $packed ]]; then
     _logkeep_say "packed the saved logs into $archive"
   else
     _logkeep_say "could not pack $run: $(_logkeep_why "$why")"
