@@ -653,7 +653,7 @@ pub fn late_arrivals(
     allow_secret_files: bool,
     earlier: &Plan,
     not_as_planned: &[crate::pack::NotAsPlanned],
-) -> Option<PlannedFiles> {
+) -> Option<LateArrivals> {
     let changed: HashSet<&Path> = earlier
         .listed
         .iter()
@@ -682,12 +682,15 @@ pub fn late_arrivals(
     let mut inodes_packed: HashSet<u64> = HashSet::new();
     let mut sources_packed: HashSet<PathBuf> = HashSet::new();
     let mut paths_before: HashSet<String> = HashSet::new();
+    // Planned files that were not there to open, by inode.
+    let mut not_opened: Vec<(u64, PathBuf)> = Vec::new();
     for file in earlier.files.iter() {
         if !looked_at(&file.source) {
             continue;
         }
         paths_before.insert(fold_case(&file.path));
         match (file.ino, packed_otherwise.get(file.source.as_path())) {
+            (Some(ino), Some(None)) => not_opened.push((ino, file.source)),
             (Some(_), Some(opened)) => inodes_packed.extend(*opened),
             (Some(ino), None) => {
                 inodes_packed.insert(ino);
@@ -717,7 +720,27 @@ pub fn late_arrivals(
         }
     }
     files.sort();
-    (!files.entries.is_empty()).then(|| std::mem::take(files))
+    if files.entries.is_empty() {
+        return None;
+    }
+    let late_inodes: HashSet<u64> = files.entries.iter().map(|e| e.ino).collect();
+    let found_elsewhere = not_opened
+        .into_iter()
+        .filter(|(ino, _)| late_inodes.contains(ino))
+        .map(|(_, source)| source)
+        .collect();
+    Some(LateArrivals {
+        files: std::mem::take(files),
+        found_elsewhere,
+    })
+}
+
+/// What [`late_arrivals`] found.
+pub struct LateArrivals {
+    pub files: PlannedFiles,
+    /// Planned files that were not there when they were to be read (they
+    /// were moved: a VM's folder preserved), found among the late files.
+    pub found_elsewhere: Vec<PathBuf>,
 }
 
 /// `path` with `~2`, `~3`… before its extension: the first that is not `taken`.

@@ -321,8 +321,11 @@ fn a_log_rotated_after_planning_is_packed_under_its_new_name() {
     pack(&plan.files, &mut manifest, &mut writer);
     let met = not_as_planned.lock().unwrap().clone();
     assert_eq!(met.len(), vm_logs.len() + 1, "{met:?}");
-    let late =
+    let arrivals =
         logkeep::layout::late_arrivals(&sources, false, &plan, &met).expect("a file appeared");
+    let late = arrivals.files;
+    // The VM's logs, not there to be read, were found where they went.
+    assert_eq!(arrivals.found_elsewhere.len(), vm_logs.len());
     let mut expected = vm_logs.clone();
     expected.push("bats-lima-controller/rdd.stderr.5.log".to_string());
     expected.sort();
@@ -361,9 +364,11 @@ fn collect_packs_a_log_rotated_while_it_runs() {
         fs::write(logs.join(format!("a{i:03}.log")), noise(128 << 10)).unwrap();
     }
     fs::write(logs.join("zz.log"), "previous boot\n").unwrap();
+    fs::create_dir(logs.join("zzvm")).unwrap();
+    fs::write(logs.join("zzvm/serial.log"), "the VM's boot\n").unwrap();
     let archive = work.path().join("out.tar.gz");
     let mut child = logkeep()
-        .args(["collect", "--instance", "svc", "--log-dir"])
+        .args(["collect", "--strict", "--instance", "svc", "--log-dir"])
         .arg(&logs)
         .arg("-o")
         .arg(&archive)
@@ -386,6 +391,9 @@ fn collect_packs_a_log_rotated_while_it_runs() {
     fs::write(logs.join("zz.log"), "new boot\n").unwrap();
     fs::rename(logs.join("a000.log"), logs.join("a000.1.log")).unwrap();
     fs::write(logs.join("a000.log"), "a000's new boot\n").unwrap();
+    // A preserved VM's folder moved on: packed from where it went, and
+    // no problem (--strict would fail on one).
+    fs::rename(logs.join("zzvm"), logs.join("zzvm.2")).unwrap();
     let status = child.wait().unwrap();
     let mut err = String::new();
     child
@@ -396,13 +404,14 @@ fn collect_packs_a_log_rotated_while_it_runs() {
         .unwrap();
     assert!(status.success(), "{err}");
     assert!(
-        err.contains("2 file(s) appeared while collecting (a log rotated, a VM's logs preserved), collected too: svc/a000~2.log, svc/zz.1.log"),
+        err.contains("3 file(s) appeared while collecting (a log rotated, a VM's logs preserved), collected too: svc/a000~2.log, svc/zz.1.log, svc/zzvm.2/serial.log"),
         "{err}"
     );
     let cat = |path: &str| stdout(&run_ok(logkeep().arg("cat").arg(&archive).arg(path)));
     assert_eq!(cat("svc/zz.1.log"), "previous boot\n");
     assert_eq!(cat("svc/zz.log"), "new boot\n");
     assert_eq!(cat("svc/a000~2.log"), "a000's new boot\n");
+    assert_eq!(cat("svc/zzvm.2/serial.log"), "the VM's boot\n");
     let listed = stdout(&run_ok(logkeep().arg("ls").arg(&archive)));
     assert!(!listed.contains("svc/a000.1.log"), "{listed}");
     run_ok(logkeep().arg("verify").arg(&archive));

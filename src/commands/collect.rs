@@ -14,7 +14,7 @@ use crate::discover::{discover, instances_from};
 use crate::error::{Error, Result};
 use crate::exit_codes::ExitStatus;
 use crate::interrupt::{self, Remembered};
-use crate::layout::{Plan, PlannedFile, Sizes, late_arrivals, plan, plan_with};
+use crate::layout::{LateArrivals, Plan, PlannedFile, Sizes, late_arrivals, plan, plan_with};
 use crate::manifest::{ArchiveInfo, Manifest};
 use crate::output::PendingOutput;
 use crate::pack::{PackOptions, add_manifest_and_finish, pack_files};
@@ -189,7 +189,10 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
     // lines away from the name planned: they are packed too.
     let not_as_planned =
         std::mem::take(&mut *not_as_planned.lock().unwrap_or_else(|e| e.into_inner()));
-    if let Some(late) = late_arrivals(
+    if let Some(LateArrivals {
+        files: late,
+        found_elsewhere,
+    }) = late_arrivals(
         &options.sources,
         options.allow_secret_files,
         &plan,
@@ -218,6 +221,12 @@ pub fn run(mut options: CollectOptions) -> Result<ExitStatus> {
             writer.as_mut(),
             &mut progress,
         )?;
+        // A file moved mid-run (its VM's folder preserved) was packed from
+        // where it went: its "vanished" is no problem, nor a skip.
+        let found: std::collections::HashSet<String> =
+            found_elsewhere.iter().map(|p| display_path(p)).collect();
+        manifest.problems.retain(|p| !found.contains(&p.path));
+        manifest.skipped.retain(|s| !found.contains(&s.source));
     }
     add_manifest_and_finish(&mut manifest, writer)?;
     bar.finish_and_clear();
