@@ -690,7 +690,14 @@ pub fn late_arrivals(
         }
         paths_before.insert(fold_case(&file.path));
         match (file.ino, packed_otherwise.get(file.source.as_path())) {
-            (Some(ino), Some(None)) => not_opened.push((ino, file.source)),
+            // Not opened: moved away, unless it is still there (it could
+            // not be read, which is a problem of its own).
+            (Some(ino), Some(None)) if inode(&file.source) != Some(ino) => {
+                not_opened.push((ino, file.source))
+            }
+            (Some(ino), Some(None)) => {
+                inodes_packed.insert(ino);
+            }
             (Some(_), Some(opened)) => inodes_packed.extend(*opened),
             (Some(ino), None) => {
                 inodes_packed.insert(ino);
@@ -733,6 +740,20 @@ pub fn late_arrivals(
         files: std::mem::take(files),
         found_elsewhere,
     })
+}
+
+/// The inode of the file at `path` (not following a link); `None`
+/// elsewhere than on Unix.
+fn inode(path: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    return fs::symlink_metadata(path)
+        .ok()
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// What [`late_arrivals`] found.
