@@ -19,6 +19,17 @@ use common::{
     signal_when, stderr, stdout, validate_manifest,
 };
 
+/// An empty manifest, for packing `sources` into a folder through the library.
+fn folder_manifest(sources: &logkeep::sources::Sources) -> logkeep::manifest::Manifest {
+    logkeep::manifest::Manifest::new(
+        &sources.instances,
+        logkeep::manifest::ArchiveInfo {
+            format: "dir".into(),
+            level: None,
+        },
+    )
+}
+
 /// Fail instead of hanging: run `f` on a thread and wait at most `secs`.
 fn within<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -201,7 +212,6 @@ fn file_truncated_and_rewritten_during_collection_keeps_archive_consistent() {
 #[test]
 fn files_and_vm_folder_vanishing_after_planning_are_recorded() {
     use logkeep::archive::DirWriter;
-    use logkeep::manifest::{ArchiveInfo, Manifest};
     use logkeep::sources::Sources;
 
     let tree = Tree::new();
@@ -211,13 +221,7 @@ fn files_and_vm_folder_vanishing_after_planning_are_recorded() {
     fs::remove_dir_all(tree.path(Tree::LIMA_HOME).join("test-stopped")).unwrap();
 
     let out = tempfile::tempdir().unwrap();
-    let mut manifest = Manifest::new(
-        &sources.instances,
-        ArchiveInfo {
-            format: "dir".into(),
-            level: None,
-        },
-    );
+    let mut manifest = folder_manifest(&sources);
     let writer = Box::new(DirWriter::new(out.path().to_path_buf(), out.path()));
     logkeep::pack::pack(
         &plan.files,
@@ -264,7 +268,7 @@ fn files_and_vm_folder_vanishing_after_planning_are_recorded() {
 #[test]
 fn a_log_rotated_after_planning_is_packed_under_its_new_name() {
     use logkeep::archive::DirWriter;
-    use logkeep::manifest::{ArchiveInfo, Manifest};
+    use logkeep::manifest::Manifest;
     use logkeep::sources::Sources;
 
     let tree = Tree::new();
@@ -296,13 +300,7 @@ fn a_log_rotated_after_planning_is_packed_under_its_new_name() {
     assert!(vm_logs.len() > 3, "{vm_logs:?}");
 
     let out = tempfile::tempdir().unwrap();
-    let mut manifest = Manifest::new(
-        &sources.instances,
-        ArchiveInfo {
-            format: "dir".into(),
-            level: None,
-        },
-    );
+    let mut manifest = folder_manifest(&sources);
     let mut writer: Box<dyn logkeep::archive::ArchiveWriter> =
         Box::new(DirWriter::new(out.path().to_path_buf(), out.path()));
     // What packing met: here the new rdd.stderr.log, opened in place of
@@ -354,7 +352,6 @@ fn a_log_rotated_after_planning_is_packed_under_its_new_name() {
 /// place is packed beside it.
 #[test]
 fn collect_packs_a_log_rotated_while_it_runs() {
-    use std::io::Read;
     let work = tempfile::tempdir().unwrap();
     let logs = work.path().join("logs");
     fs::create_dir(&logs).unwrap();
@@ -367,7 +364,7 @@ fn collect_packs_a_log_rotated_while_it_runs() {
     fs::create_dir(logs.join("zzvm")).unwrap();
     fs::write(logs.join("zzvm/serial.log"), "the VM's boot\n").unwrap();
     let archive = work.path().join("out.tar.gz");
-    let mut child = logkeep()
+    let child = logkeep()
         .args(["collect", "--strict", "--instance", "svc", "--log-dir"])
         .arg(&logs)
         .arg("-o")
@@ -394,15 +391,9 @@ fn collect_packs_a_log_rotated_while_it_runs() {
     // A preserved VM's folder moved on: packed from where it went, and
     // no problem (--strict would fail on one).
     fs::rename(logs.join("zzvm"), logs.join("zzvm.2")).unwrap();
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "{err}");
+    let output = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}");
     assert!(
         err.contains("3 file(s) appeared while collecting (a log rotated, a VM's logs preserved), collected too: svc/a000~2.log, svc/zz.1.log, svc/zzvm.2/serial.log"),
         "{err}"
@@ -421,7 +412,6 @@ fn collect_packs_a_log_rotated_while_it_runs() {
 #[test]
 fn log_replaced_by_a_fifo_after_planning_does_not_block() {
     use logkeep::archive::DirWriter;
-    use logkeep::manifest::{ArchiveInfo, Manifest};
     use logkeep::sources::Sources;
 
     let tree = Tree::new();
@@ -434,13 +424,7 @@ fn log_replaced_by_a_fifo_after_planning_does_not_block() {
     let out = tempfile::tempdir().unwrap();
     let root = out.path().to_path_buf();
     let problems = within(30, "packing with a FIFO in place of a log", move || {
-        let mut manifest = Manifest::new(
-            &sources.instances,
-            ArchiveInfo {
-                format: "dir".into(),
-                level: None,
-            },
-        );
+        let mut manifest = folder_manifest(&sources);
         logkeep::pack::pack(
             &plan.files,
             Default::default(),
@@ -1312,7 +1296,6 @@ fn a_plan_that_defers_sizes_finds_what_a_measuring_plan_does() {
 fn a_deferred_plan_is_packed_as_the_files_are_when_packed() {
     use logkeep::archive::DirWriter;
     use logkeep::layout::{Sizes, plan_with};
-    use logkeep::manifest::{ArchiveInfo, Manifest};
     use logkeep::pack::PackOptions;
     use logkeep::redact::{Redactor, builtin_rules};
     use logkeep::sources::{Instance, Sources};
@@ -1378,13 +1361,7 @@ fn a_deferred_plan_is_packed_as_the_files_are_when_packed() {
     ];
     for (run, redactor, max_file_size) in runs {
         let out = work.path().join(run);
-        let mut manifest = Manifest::new(
-            &sources.instances,
-            ArchiveInfo {
-                format: "dir".into(),
-                level: None,
-            },
-        );
+        let mut manifest = folder_manifest(&sources);
         let options = PackOptions {
             redactor,
             max_file_size,
