@@ -14,7 +14,7 @@ use crate::logline::{self, Level, LineInfo, LineReader, Record, Stamp};
 use crate::manifest::MANIFEST_NAME;
 use crate::reader::for_each_file_entry;
 use crate::sanitize::display_path;
-use crate::timestamp::{NANOS_PER_SEC, TimeArg, Timestamp};
+use crate::timestamp::{NANOS_PER_DAY, NANOS_PER_SEC, TimeArg, Timestamp};
 
 /// Longest line kept whole; the rest of a longer line is skipped (and the
 /// line marked), so memory stays bounded whatever the logs hold.
@@ -325,6 +325,22 @@ impl Window {
         since.is_none_or(|since| time >= since) && until.is_none_or(|until| time <= until)
     }
 
+    /// Where a time of day in `--since` or `--until` was placed (`the
+    /// window starts at …`), as it may not be the day the user had in mind;
+    /// `None` when neither is a time of day.
+    pub fn placed(&self, logs_start: Option<Timestamp>) -> Option<String> {
+        let of_day = |arg: Option<TimeArg>| matches!(arg, Some(TimeArg::TimeOfDay(_)));
+        if !of_day(self.since) && !of_day(self.until) {
+            return None;
+        }
+        match self.bounds(logs_start) {
+            (Some(since), Some(until)) => Some(format!("the window is {since} to {until}")),
+            (Some(since), None) => Some(format!("the window starts at {since}")),
+            (None, Some(until)) => Some(format!("the window ends at {until}")),
+            (None, None) => None,
+        }
+    }
+
     /// `--since` and `--until` as points in time. Two times of day make one
     /// window: `--until` is placed on a day (see [`TimeArg::resolve`]) and
     /// `--since` on the same day, or the day before when it is later in the
@@ -341,8 +357,8 @@ impl Window {
             let mut since = Timestamp(until.start_of_day().0 + since);
             // Across midnight when that makes a window of less than half a
             // day; `00:00:06` to `00:00:05` is a mistake, and said to be.
-            if since > until && since.0 - until.0 > crate::timestamp::NANOS_PER_DAY / 2 {
-                since = Timestamp(since.0 - crate::timestamp::NANOS_PER_DAY);
+            if since > until && since.0 - until.0 > NANOS_PER_DAY / 2 {
+                since = Timestamp(since.0 - NANOS_PER_DAY);
             }
             return (Some(since), Some(until));
         }

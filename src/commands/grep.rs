@@ -450,22 +450,15 @@ fn note_undated(undated: &[(Option<usize>, String)], labels: &[String]) {
 /// the logs' first dated line, or the next when it is earlier in the day):
 /// when nothing matched, say which, as it may not be the one meant.
 fn note_day_of_window(window: &Window, logs_start: Option<Timestamp>) {
-    let of_day = |arg: Option<TimeArg>| matches!(arg, Some(TimeArg::TimeOfDay(_)));
-    if !of_day(window.since) && !of_day(window.until) {
+    let Some(placed) = window.placed(logs_start) else {
         return;
-    }
-    let (since, until) = window.bounds(logs_start);
-    let placed = match (since, until) {
-        (Some(since), Some(until)) if since > until => {
-            format!("--since is after --until: the window is {since} to {until}")
-        }
-        (Some(since), Some(until)) => format!("the window is {since} to {until}"),
-        (Some(since), None) => format!("the window starts at {since}"),
-        (None, Some(until)) => format!("the window ends at {until}"),
-        (None, None) => return,
+    };
+    let inverted = match window.bounds(logs_start) {
+        (Some(since), Some(until)) if since > until => "--since is after --until: ",
+        _ => "",
     };
     let start = logs_start.map_or(String::new(), |t| format!(", the logs start at {t}"));
-    eprintln!("note: nothing matched; {placed}{start}");
+    eprintln!("note: nothing matched; {inverted}{placed}{start}");
 }
 
 pub fn run(options: GrepOptions) -> Result<ExitStatus> {

@@ -17,7 +17,7 @@ use crate::logline::{Level, Marker};
 use crate::merge::{Record, RunSpool};
 use crate::names::natural_cmp;
 use crate::sanitize::display_str;
-use crate::timestamp::{TimeArg, Timestamp};
+use crate::timestamp::Timestamp;
 use crate::triage::{self, Line, LogFile, Place, Visitor, Window};
 
 pub struct TimelineOptions {
@@ -406,15 +406,9 @@ pub fn run(options: TimelineOptions) -> Result<ExitStatus> {
                 None => "no line has a time".to_string(),
             },
         };
-        // A time of day was placed on a day: say which, as it may not be
-        // the one the user had in mind.
-        let of_day = |arg: Option<TimeArg>| matches!(arg, Some(TimeArg::TimeOfDay(_)));
-        let placed = match (of_day(window.since) || of_day(window.until), since, until) {
-            (true, Some(since), Some(until)) => format!("; the window is {since} to {until}"),
-            (true, Some(since), None) => format!("; the window starts at {since}"),
-            (true, None, Some(until)) => format!("; the window ends at {until}"),
-            _ => String::new(),
-        };
+        let placed = window
+            .placed(logs_start)
+            .map_or(String::new(), |placed| format!("; {placed}"));
         let _ = writeln!(stderr, "note: no line falls in the window ({why}{placed})");
     }
     let undated: Vec<&FileInfo> = files
