@@ -69,28 +69,28 @@ pub fn discover(rdd: &Path, names: &[String]) -> Result<(Vec<Instance>, Vec<Prob
     // one timeout, not one per instance.
     const AT_ONCE: usize = 8;
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let answered: Vec<std::sync::Mutex<Option<_>>> =
-        names.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..AT_ONCE.min(names.len()) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(name) = names.get(i) else { break };
-                    let answer = query(rdd, name);
-                    if let Ok(mut slot) = answered[i].lock() {
-                        *slot = Some(answer);
+    let mut answers: Vec<(usize, _)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..AT_ONCE.min(names.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut answered = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(name) = names.get(i) else {
+                            return answered;
+                        };
+                        answered.push((i, query(rdd, name)));
                     }
-                }
-            });
-        }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("a query does not panic"))
+            .collect()
     });
-    let answers = answered.into_iter().map(|slot| {
-        slot.into_inner()
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| Err(Failure::Failed("was not asked".to_string())))
-    });
+    answers.sort_by_key(|(i, _)| *i);
+    let answers = answers.into_iter().map(|(_, answer)| answer);
     for (name, answer) in names.iter().zip(answers) {
         match answer {
             Ok((log_dir, lima_home)) => instances.push(Instance {
