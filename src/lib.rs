@@ -29,6 +29,7 @@ pub mod redact;
 pub mod rotate;
 pub mod safe_fs;
 pub mod sanitize;
+pub mod sha256_in_step;
 pub mod sources;
 pub mod timestamp;
 pub mod triage;
