@@ -117,6 +117,12 @@ impl<T> Sender<T> {
         }
     }
 
+    /// What the items sent hold now: those queued, and those taken whose
+    /// receiver is not done with them.
+    pub fn holding(&self) -> Held {
+        self.shared.lock().held
+    }
+
     fn has_room(&self, state: &State<T>, holds: Held) -> bool {
         state.queue.len() < MAX_QUEUED
             && (state.held == Held::default() || state.held.add(holds).within(self.shared.limit))
@@ -150,14 +156,8 @@ impl<T> Receiver<T> {
     pub fn recv(&self) -> Option<Delivered<'_, T>> {
         let mut state = self.shared.lock();
         loop {
-            if let Some((item, holds)) = state.queue.pop_front() {
-                // A sender may wait for fewer items queued.
-                self.shared.changed.notify_all();
-                return Some(Delivered {
-                    item: Some(item),
-                    holds,
-                    shared: &self.shared,
-                });
+            if let Some(delivered) = self.pop(&mut state) {
+                return Some(delivered);
             }
             if state.sender_done {
                 return None;
@@ -168,6 +168,24 @@ impl<T> Receiver<T> {
                 .wait(state)
                 .unwrap_or_else(|e| e.into_inner());
         }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// The next item if one is queued now, without waiting.
+    pub fn try_recv(&self) -> Option<Delivered<'_, T>> {
+        self.pop(&mut self.shared.lock())
+    }
+
+    fn pop(&self, state: &mut State<T>) -> Option<Delivered<'_, T>> {
+        let (item, holds) = state.queue.pop_front()?;
+        // A sender may wait for fewer items queued.
+        self.shared.changed.notify_all();
+        Some(Delivered {
+            item: Some(item),
+            holds,
+            shared: &self.shared,
+        })
     }
 }
 
