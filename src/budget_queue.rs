@@ -169,9 +169,7 @@ impl<T> Receiver<T> {
                 .unwrap_or_else(|e| e.into_inner());
         }
     }
-}
 
-impl<T> Receiver<T> {
     /// The next item if one is queued now, without waiting.
     pub fn try_recv(&self) -> Option<Delivered<'_, T>> {
         self.pop(&mut self.shared.lock())

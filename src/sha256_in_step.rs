@@ -2,14 +2,16 @@
 //!
 //! One stream's SHA-256 is a chain: each 64-byte block's rounds wait on the
 //! ones before, and the CPU's SHA instructions (x86's SHA extensions) spend
-//! most of their time waiting on the previous result. Two independent
+//! much of their time waiting on the previous result. Two independent
 //! streams stepped through the same rounds fill those gaps: here (AMD EPYC,
 //! Zen 3) two streams hash at 2.37 GB/s where one hashes at 1.46 GB/s. The
 //! scanner hashes two large logs in step this way (see `pack.rs`).
 //!
 //! The `sha2` crate compresses one stream (with the SHA extensions when the
-//! CPU has them); no crate hashes two open-ended streams in step, so the
-//! two-stream compression is here, checked against `sha2` by the tests. On
+//! CPU has them); of the crates found, none hashes two open-ended streams in
+//! step (`tape-sha256` hashes whole messages, in step only when of one
+//! length), so the two-stream compression is here, checked against `sha2`
+//! by the tests. On
 //! other CPUs, and on x86 without the SHA extensions, each stream goes
 //! through `sha2` in turn.
 
@@ -395,7 +397,7 @@ mod tests {
 
     #[test]
     #[cfg(target_arch = "x86_64")]
-    fn the_two_stream_compression_is_the_one_measured_where_the_cpu_has_it() {
+    fn the_in_step_compression_matches_sha2_where_the_cpu_has_the_sha_extensions() {
         // On a CPU without the SHA extensions the test above checks only the
         // fallback; say so rather than pass unseen.
         if !sha_extensions::available() {
