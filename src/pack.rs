@@ -435,7 +435,7 @@ impl<'q, 'a> ScanJob<'q, 'a> {
     }
 
     fn stop_hashing(&mut self) {
-        if let Streamed::Scanning { scan, .. } = &mut self.streamed {
+        if let Streamed::Scanning(scan) = &mut self.streamed {
             scan.seen.stop_hashing();
         }
     }
@@ -803,11 +803,7 @@ fn prepare_streamed(
 /// A large file on its way to the writer: being scanned for secrets, a
 /// block at a time, or prepared.
 enum Streamed<'a> {
-    Scanning {
-        scan: Box<SecretScan<File>>,
-        opened: Opened,
-        redactor: &'a Redactor,
-    },
+    Scanning(Box<SecretScan<'a>>),
     Ready(Prepared),
     /// Taken out for a step (see `ScanJob`).
     Moved,
@@ -824,11 +820,7 @@ fn start_streamed<'a>(
         return Streamed::Ready(private_key_skipped(planned));
     }
     match options.redactor {
-        Some(redactor) => Streamed::Scanning {
-            scan: Box::new(SecretScan::new(redactor, snapshot(file, opened))),
-            opened,
-            redactor,
-        },
+        Some(redactor) => Streamed::Scanning(Box::new(SecretScan::new(redactor, file, opened))),
         None => Streamed::Ready(Prepared::Stream {
             file,
             opened,
@@ -839,86 +831,32 @@ fn start_streamed<'a>(
 
 impl Streamed<'_> {
     fn is_scanning(&self) -> bool {
-        matches!(self, Streamed::Scanning { .. })
+        matches!(self, Streamed::Scanning(_))
     }
 
     /// Scan the next block.
-    fn step(mut self) -> Self {
-        if let Streamed::Scanning { scan, redactor, .. } = &mut self {
-            let read = scan.read(redactor);
-            return self.absorb(read);
+    fn step(self) -> Self {
+        match self {
+            Streamed::Scanning(mut scan) => {
+                let read = scan.read();
+                scan.absorb(read)
+            }
+            other => other,
         }
-        self
     }
 
     /// Scan the next block of each, hashing the two in step.
     fn step_both(a: Self, b: Self) -> (Self, Self) {
-        match (a, b) {
-            (
-                Streamed::Scanning {
-                    scan: mut scan_a,
-                    opened: opened_a,
-                    redactor,
-                },
-                Streamed::Scanning {
-                    scan: mut scan_b,
-                    opened: opened_b,
-                    ..
-                },
-            ) => {
-                let (read_a, read_b) = (scan_a.read(redactor), scan_b.read(redactor));
-                if let (ScanStep::Read(n_a), ScanStep::Read(n_b)) = (&read_a, &read_b) {
-                    checksum_both(&mut scan_a, *n_a, &mut scan_b, *n_b, redactor);
-                }
-                let a = Streamed::Scanning {
-                    scan: scan_a,
-                    opened: opened_a,
-                    redactor,
-                };
-                let b = Streamed::Scanning {
-                    scan: scan_b,
-                    opened: opened_b,
-                    redactor,
-                };
-                match (read_a, read_b) {
-                    (ScanStep::Read(_), ScanStep::Read(_)) => (a, b),
-                    (read_a, read_b) => (a.absorb(read_a), b.absorb(read_b)),
-                }
+        let (Streamed::Scanning(mut a), Streamed::Scanning(mut b)) = (a, b) else {
+            unreachable!("only files being scanned are scanned in step");
+        };
+        match (a.read(), b.read()) {
+            (ScanStep::Read(n_a), ScanStep::Read(n_b)) => {
+                checksum_both(&mut a, n_a, &mut b, n_b);
+                (Streamed::Scanning(a), Streamed::Scanning(b))
             }
-            (a, b) => (a.step(), b),
+            (read_a, read_b) => (a.absorb(read_a), b.absorb(read_b)),
         }
-    }
-
-    /// Take in what a read of the scan found: checksum the block, or end.
-    fn absorb(self, read: ScanStep) -> Self {
-        let Streamed::Scanning {
-            mut scan,
-            opened,
-            redactor,
-        } = self
-        else {
-            return self;
-        };
-        let clean = match read {
-            ScanStep::Read(n) => {
-                scan.checksum(n, redactor);
-                return Streamed::Scanning {
-                    scan,
-                    opened,
-                    redactor,
-                };
-            }
-            ScanStep::Clean => true,
-            ScanStep::MayHoldSecret => false,
-        };
-        let (seen, file) = scan.end();
-        let how = match clean {
-            true => Streaming::Clean(seen.finish()),
-            false => Streaming::Redact {
-                size: redacted_size(redactor, snapshot(&file, opened)),
-            },
-        };
-        Streamed::Ready(Prepared::Stream { file, opened, how })
     }
 }
 
@@ -1286,8 +1224,10 @@ fn starts_with_private_key(head: &[u8]) -> bool {
 /// scanner can hash two files in step (see `scanner`). Of a file found
 /// clean, it keeps what it saw (see `Scanned`), so that the second pass can
 /// check it yields the same bytes and need not hash them.
-struct SecretScan<R> {
-    snapshot: SnapshotReader<R>,
+struct SecretScan<'a> {
+    redactor: &'a Redactor,
+    opened: Opened,
+    snapshot: SnapshotReader<File>,
     /// Reads go to `buf[start..]`, `SCAN_READ` at a time; the tail of what
     /// was read before is kept just ahead of `start` (there is room for it),
     /// so that a trigger split between reads is still seen.
@@ -1304,7 +1244,7 @@ const SCAN_READ: usize = GUARD_BLOCK;
 /// What one read of a `SecretScan` found.
 enum ScanStep {
     /// This many bytes, free of triggers, are at `buf[start..]`: to be
-    /// checksummed (`SecretScan::checksum`, or `checksum_both`).
+    /// checksummed (`SecretScan::absorb`, or `checksum_both`).
     Read(usize),
     /// The end: nothing looked like a secret.
     Clean,
@@ -1320,8 +1260,9 @@ thread_local! {
     static SCAN_BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-impl<R: Read + Seek> SecretScan<R> {
-    fn new(redactor: &Redactor, mut snapshot: SnapshotReader<R>) -> Self {
+impl<'a> SecretScan<'a> {
+    fn new(redactor: &'a Redactor, file: File, opened: Opened) -> Self {
+        let mut snapshot = snapshot(file, opened);
         snapshot.hasher = None;
         let mut buf = SCAN_BUFFERS.with_borrow_mut(Vec::pop).unwrap_or_default();
         // Each read lands on a page (see `ReadBuffer`), after room for the
@@ -1330,6 +1271,8 @@ impl<R: Read + Seek> SecretScan<R> {
         buf.resize(room + SCAN_READ + PAGE, 0);
         let start = room + to_page(&buf[room..]);
         SecretScan {
+            redactor,
+            opened,
             snapshot,
             buf,
             start,
@@ -1338,61 +1281,70 @@ impl<R: Read + Seek> SecretScan<R> {
         }
     }
 
-    fn read(&mut self, redactor: &Redactor) -> ScanStep {
+    fn read(&mut self) -> ScanStep {
         let start = self.start;
         let n = match self.snapshot.read(&mut self.buf[start..start + SCAN_READ]) {
             Ok(0) | Err(_) => return ScanStep::Clean,
             Ok(n) => n,
         };
-        match redactor.may_match(&self.buf[start - self.kept..start + n]) {
+        match self
+            .redactor
+            .may_match(&self.buf[start - self.kept..start + n])
+        {
             true => ScanStep::MayHoldSecret,
             false => ScanStep::Read(n),
         }
     }
 
-    /// Checksum the `n` bytes just read, then keep their tail.
-    fn checksum(&mut self, n: usize, redactor: &Redactor) {
-        self.seen.update(&self.buf[self.start..self.start + n]);
-        self.keep_tail(n, redactor);
-    }
-
-    fn keep_tail(&mut self, n: usize, redactor: &Redactor) {
-        let end = self.start + n;
-        let keep = redactor.overlap().min(self.kept + n);
-        self.buf.copy_within(end - keep..end, self.start - keep);
-        self.kept = keep;
-    }
-
-    /// What the scan saw, and the file back; the buffer goes back to the
-    /// thread's spares.
-    fn end(self) -> (BlockChecksums, R) {
+    /// Take in what a read found: checksum the block, or end the scan (the
+    /// buffer goes back to the thread's spares).
+    fn absorb(mut self: Box<Self>, read: ScanStep) -> Streamed<'a> {
+        let clean = match read {
+            ScanStep::Read(n) => {
+                self.seen.update(&self.buf[self.start..self.start + n]);
+                self.keep_tail(n);
+                return Streamed::Scanning(self);
+            }
+            ScanStep::Clean => true,
+            ScanStep::MayHoldSecret => false,
+        };
         let SecretScan {
-            snapshot,
+            redactor,
+            opened,
+            snapshot: scanned,
             buf,
             seen,
             ..
-        } = self;
+        } = *self;
         SCAN_BUFFERS.with_borrow_mut(|spare| spare.push(buf));
-        (seen, snapshot.inner)
+        let file = scanned.inner;
+        let how = match clean {
+            true => Streaming::Clean(seen.finish()),
+            false => Streaming::Redact {
+                size: redacted_size(redactor, snapshot(&file, opened)),
+            },
+        };
+        Streamed::Ready(Prepared::Stream { file, opened, how })
+    }
+
+    fn keep_tail(&mut self, n: usize) {
+        let end = self.start + n;
+        let keep = self.redactor.overlap().min(self.kept + n);
+        self.buf.copy_within(end - keep..end, self.start - keep);
+        self.kept = keep;
     }
 }
 
-/// `a.checksum(n_a); b.checksum(n_b)`, hashing the two in step.
-fn checksum_both<R: Read + Seek>(
-    a: &mut SecretScan<R>,
-    n_a: usize,
-    b: &mut SecretScan<R>,
-    n_b: usize,
-    redactor: &Redactor,
-) {
+/// Checksum the blocks two scans just read, hashing the two in step.
+fn checksum_both(a: &mut SecretScan<'_>, n_a: usize, b: &mut SecretScan<'_>, n_b: usize) {
     BlockChecksums::update_both(
         &mut a.seen,
         &a.buf[a.start..a.start + n_a],
         &mut b.seen,
         &b.buf[b.start..b.start + n_b],
     );
-    a.keep_tail(n_a, redactor);
-    b.keep_tail(n_b, redactor);
+    a.keep_tail(n_a);
+    b.keep_tail(n_b);
 }
 
 /// Stream a file as it is. With `scanned`, the file was found free of
