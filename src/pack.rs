@@ -324,10 +324,10 @@ struct ScannedFile {
 /// extensions, two streams take 0.6 times as long as one after the other).
 /// While the writer has none, it may be waiting for the lead: the lead is
 /// scanned alone, and no longer hashed (the writer hashes the rest as it
-/// reads it again), so that it is ready three times as soon. On the
-/// benchmark's 1 GiB the writer had nothing else to do for 190 of the
-/// 200 MiB of the largest log's scan. What is ready after the lead waits for
-/// it, within `ahead` (what the writer may have waiting).
+/// reads it again), so that it is ready sooner: hashing is most of a scan's
+/// work. On the benchmark's 1 GiB the writer had no scanned file to write
+/// for 189 of the 200 MiB of the largest log's scan. What is ready after the
+/// lead waits for it, within `ahead` (what the writer may have waiting).
 fn scanner(
     options: PackOptions<'_>,
     to_scan: budget_queue::Receiver<ToScan>,
