@@ -21,14 +21,18 @@ pub struct Held {
     pub bytes: u64,
 }
 
-impl Held {
+impl std::ops::Add for Held {
+    type Output = Held;
+
     fn add(self, other: Held) -> Held {
         Held {
             items: self.items + other.items,
             bytes: self.bytes + other.bytes,
         }
     }
+}
 
+impl Held {
     fn sub(self, other: Held) -> Held {
         Held {
             items: self.items - other.items,
@@ -125,14 +129,14 @@ impl<T> Sender<T> {
 
     fn has_room(&self, state: &State<T>, holds: Held) -> bool {
         state.queue.len() < MAX_QUEUED
-            && (state.held == Held::default() || state.held.add(holds).within(self.shared.limit))
+            && (state.held == Held::default() || (state.held + holds).within(self.shared.limit))
     }
 
     fn push(&self, mut state: MutexGuard<'_, State<T>>, item: T, holds: Held) -> Result<(), T> {
         if state.receiver_gone {
             return Err(item);
         }
-        state.held = state.held.add(holds);
+        state.held = state.held + holds;
         state.queue.push_back((item, holds));
         self.shared.changed.notify_all();
         Ok(())

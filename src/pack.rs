@@ -395,10 +395,7 @@ fn in_step_allowed(
         .skip(1)
         .filter(|job| !job.streamed.is_scanning())
         .map(ScanJob::holds)
-        .fold(writer_has, |all, held| Held {
-            items: all.items + held.items,
-            bytes: all.bytes + held.bytes,
-        });
+        .fold(writer_has, std::ops::Add::add);
     writer_has.items > 0 && waiting.items < ahead.items && waiting.bytes < ahead.bytes
 }
 
