@@ -501,6 +501,15 @@ enum OpenedAhead {
 /// it is when read, not cut to its old size and said to have changed.
 const STILL_AS_OPENED: Duration = Duration::from_millis(1);
 
+/// What a small file opened ahead is like now: as when opened, if that was
+/// just now.
+fn still_as_opened(file: &File, opened: Opened, at: Instant, options: PackOptions<'_>) -> Opened {
+    match at.elapsed() < STILL_AS_OPENED {
+        true => opened,
+        false => as_it_is_now(file, opened, options),
+    }
+}
+
 /// What a small file opened a while ago is like now, if it is still one to
 /// read whole and uncut (else what it was like when opened, which is then
 /// what is archived).
@@ -589,14 +598,37 @@ fn prepare_all(
         let Some((planned, opened)) = ahead.pop_front() else {
             break;
         };
-        let handed = match opened {
-            OpenedAhead::Failed(skipped) => Handed::Ready(skipped),
+        let mut handed = [None, None];
+        match opened {
+            OpenedAhead::Failed(skipped) => handed[0] = Some((planned, Handed::Ready(skipped))),
             OpenedAhead::Small(file, opened, at) => {
-                let opened = match at.elapsed() < STILL_AS_OPENED {
-                    true => opened,
-                    false => as_it_is_now(&file, opened, options),
-                };
-                Handed::Ready(read_whole(&planned, file, opened, options))
+                let opened = still_as_opened(&file, opened, at, options);
+                match ahead.front() {
+                    // Two small files in a row are read whole together, so
+                    // that their checksums are taken in step.
+                    Some((_, OpenedAhead::Small(..))) => {
+                        let Some((next, OpenedAhead::Small(next_file, next_opened, next_at))) =
+                            ahead.pop_front()
+                        else {
+                            unreachable!("the next file was just seen to be small");
+                        };
+                        let next_opened =
+                            still_as_opened(&next_file, next_opened, next_at, options);
+                        let (first, second) = read_two_whole(
+                            (&planned, file, opened),
+                            (&next, next_file, next_opened),
+                            options,
+                        );
+                        handed = [
+                            Some((planned, Handed::Ready(first))),
+                            Some((next, Handed::Ready(second))),
+                        ];
+                    }
+                    _ => {
+                        let prepared = read_whole(&planned, file, opened, options);
+                        handed[0] = Some((planned, Handed::Ready(prepared)));
+                    }
+                }
             }
             OpenedAhead::Large(held) => {
                 if let (Some(large), Some(to_scan)) = (held, &to_scan) {
@@ -608,28 +640,30 @@ fn prepare_all(
                         return; // the writer stopped, and so the scanner
                     }
                 }
-                Handed::ToScanner
+                handed[0] = Some((planned, Handed::ToScanner));
             }
-        };
-        let ends_batch = match &handed {
-            Handed::Ready(Prepared::InMemory { bytes: data, .. }) => {
-                bytes += data.len();
-                bytes >= BATCH_BYTES
+        }
+        for (planned, handed) in handed.into_iter().flatten() {
+            let ends_batch = match &handed {
+                Handed::Ready(Prepared::InMemory { bytes: data, .. }) => {
+                    bytes += data.len();
+                    bytes >= BATCH_BYTES
+                }
+                // The files before a large one reach the writer without
+                // waiting for more to be read.
+                Handed::Ready(Prepared::Stream { .. }) | Handed::ToScanner => true,
+                Handed::Ready(Prepared::Skipped { .. }) => false,
+            };
+            batch.push((planned, handed));
+            if ends_batch || batch.len() == BATCH_FILES {
+                if batches
+                    .send(std::mem::take(&mut batch), holding(bytes))
+                    .is_err()
+                {
+                    return; // the writer stopped
+                }
+                bytes = 0;
             }
-            // The files before a large one reach the writer without
-            // waiting for more to be read.
-            Handed::Ready(Prepared::Stream { .. }) | Handed::ToScanner => true,
-            Handed::Ready(Prepared::Skipped { .. }) => false,
-        };
-        batch.push((planned, handed));
-        if ends_batch || batch.len() == BATCH_FILES {
-            if batches
-                .send(std::mem::take(&mut batch), holding(bytes))
-                .is_err()
-            {
-                return; // the writer stopped
-            }
-            bytes = 0;
         }
     }
     if !batch.is_empty() {
@@ -751,6 +785,61 @@ fn read_whole(
     opened: Opened,
     options: PackOptions<'_>,
 ) -> Prepared {
+    let mut prepared = read_whole_unhashed(planned, file, opened, options);
+    if let Some((bytes, sha256)) = unhashed(&mut prepared) {
+        *sha256 = hex::encode(Sha256::digest(bytes));
+    }
+    prepared
+}
+
+/// `read_whole` on two small files, their checksums taken in step (one
+/// SHA-256 leaves the CPU's SHA instructions waiting much of the time; see
+/// `sha256_in_step`).
+fn read_two_whole(
+    (first, first_file, first_opened): (&PlannedFile, File, Opened),
+    (second, second_file, second_opened): (&PlannedFile, File, Opened),
+    options: PackOptions<'_>,
+) -> (Prepared, Prepared) {
+    let mut a = read_whole_unhashed(first, first_file, first_opened, options);
+    let mut b = read_whole_unhashed(second, second_file, second_opened, options);
+    match (unhashed(&mut a), unhashed(&mut b)) {
+        (Some((bytes_a, sha256_a)), Some((bytes_b, sha256_b))) => {
+            #[cfg(test)]
+            PAIRED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (mut hash_a, mut hash_b) = (Sha256Stream::new(), Sha256Stream::new());
+            sha256_in_step::update_both(&mut hash_a, bytes_a, &mut hash_b, bytes_b);
+            *sha256_a = hash_a.finalize_hex();
+            *sha256_b = hash_b.finalize_hex();
+        }
+        (one, other) => {
+            for (bytes, sha256) in [one, other].into_iter().flatten() {
+                *sha256 = hex::encode(Sha256::digest(bytes));
+            }
+        }
+    }
+    (a, b)
+}
+
+/// Small files hashed in step, for a test to see that they are.
+#[cfg(test)]
+static PAIRED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A file read into memory: its bytes, and its checksum to fill in.
+fn unhashed(prepared: &mut Prepared) -> Option<(&[u8], &mut String)> {
+    match prepared {
+        Prepared::InMemory { bytes, read, .. } => Some((bytes, &mut read.sha256)),
+        _ => None,
+    }
+}
+
+/// `read_whole` up to the checksum, which the caller takes: the entry's
+/// `sha256` is left empty.
+fn read_whole_unhashed(
+    planned: &PlannedFile,
+    file: File,
+    opened: Opened,
+    options: PackOptions<'_>,
+) -> Prepared {
     let mut reader = snapshot(&file, opened);
     // A small file is read whole at once, and its head checked for a key
     // there: one read per file, where most files are small.
@@ -767,8 +856,7 @@ fn read_whole(
         return private_key_skipped(planned);
     }
     let (bytes, redactions) = redact_in_memory(original, options.redactor);
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let read = Archived::read_by(&mut reader, bytes.len() as u64, sha256, redactions);
+    let read = Archived::read_by(&mut reader, bytes.len() as u64, String::new(), redactions);
     let changed = changed_since(&file, opened);
     Prepared::InMemory {
         bytes,
@@ -2746,5 +2834,55 @@ mod tests {
             assert_eq!(handed, in_order(total, &[]));
             assert_eq!(seen, Some(("a line\nanother line\n".to_string(), false)));
         });
+    }
+
+    /// Small files are read two at a time and hashed in step, each to its
+    /// own checksum: whatever their lengths (the two streams end apart),
+    /// and beside a large file or a key left out, which the reader prepares
+    /// alone.
+    #[test]
+    fn small_files_read_in_pairs_keep_their_own_checksums() {
+        let dir = tempfile::tempdir().unwrap();
+        let lengths = [
+            0, 1, 55, 56, 63, 64, 65, 119, 128, 4096, 9000, 3, 70_000, 2, 700, 1,
+        ];
+        let (large, key) = (5, 9);
+        for (i, &len) in lengths.iter().enumerate() {
+            let text: Vec<u8> = match i {
+                _ if i == large => "a line\n".repeat(IN_MEMORY as usize / 7 + 1).into_bytes(),
+                _ if i == key => b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n".to_vec(),
+                // Every file unlike the others, so that swapped checksums show.
+                _ => format!("{i} ").bytes().cycle().take(len).collect(),
+            };
+            std::fs::write(dir.path().join(format!("{i:05}.log")), text).unwrap();
+        }
+        let plan = plan_with_sizes(dir.path(), crate::layout::Sizes::Deferred).1;
+        let options = PackOptions {
+            exclude_private_keys: true,
+            ..PackOptions::default()
+        };
+        let paired_before = PAIRED.load(std::sync::atomic::Ordering::Relaxed);
+        let (mut hashed, mut left_out) = (Vec::new(), Vec::new());
+        std::thread::scope(|scope| {
+            let (to_scan, scan_queue) = budget_queue::queue(TO_SCAN);
+            let (batches, prepared) = budget_queue::queue(HANDOVER);
+            let files = &plan.files;
+            scope.spawn(move || prepare_all(files, options, OPEN_AHEAD, Some(to_scan), batches));
+            let handed = take_all(&prepared, &scan_queue, |name, prepared| match prepared {
+                Prepared::InMemory { bytes, read, .. } => {
+                    assert_eq!(read.sha256, hex::encode(Sha256::digest(bytes)), "{name}");
+                    hashed.push(name.to_string());
+                }
+                Prepared::Skipped { .. } => left_out.push(name.to_string()),
+                Prepared::Stream { .. } => panic!("{name}: streamed by the reader"),
+            });
+            assert_eq!(handed, in_order(lengths.len(), &[large]));
+        });
+        assert_eq!(hashed.len(), lengths.len() - 2);
+        assert_eq!(left_out, [format!("{key:05}.log")]);
+        assert!(
+            PAIRED.load(std::sync::atomic::Ordering::Relaxed) > paired_before,
+            "no two small files were hashed in step"
+        );
     }
 }
