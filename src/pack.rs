@@ -50,16 +50,16 @@ pub type NotAsPlanned = (PathBuf, Option<u64>);
 /// only a failure of the output itself is an error.
 ///
 /// Three stages overlap: a reader thread opens the files in plan order and
-/// reads the small ones whole (redacted and hashed); it hands each large
-/// one to a scanner thread, which scans it for secrets (hashing it in the
-/// same read) unless redaction is off, and counts the redacted size of one
-/// that may hold a secret; and this thread writes them all into the
-/// archive, taking the large ones from the scanner in turn. The reader goes
-/// on with the files after a large one while it is scanned, so the scan is
-/// usually over when its turn comes: the writer seldom waits, and every
-/// core compresses. Nothing measures a file before the reader opens it: a
-/// `stat` per file ahead of the open would cost as much as reading a small
-/// log.
+/// reads the small ones whole (redacted, and hashed two at a time); it
+/// hands each large one to a scanner thread, which scans it for secrets
+/// (hashing it in the same read) unless redaction is off, and counts the
+/// redacted size of one that may hold a secret; and this thread writes
+/// them all into the archive, taking the large ones from the scanner in
+/// turn. The reader goes on with the files after a large one while it is
+/// scanned, so the scan is usually over when its turn comes: the writer
+/// seldom waits, and every core compresses. Nothing measures a file before
+/// the reader opens it: a `stat` per file ahead of the open would cost as
+/// much as reading a small log.
 pub fn pack(
     files: &PlannedFiles,
     options: PackOptions<'_>,
