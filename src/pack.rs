@@ -786,9 +786,7 @@ fn read_whole(
     options: PackOptions<'_>,
 ) -> Prepared {
     let mut prepared = read_whole_unhashed(planned, file, opened, options);
-    if let Some((bytes, sha256)) = unhashed(&mut prepared) {
-        *sha256 = hex::encode(Sha256::digest(bytes));
-    }
+    hash_alone(&mut prepared);
     prepared
 }
 
@@ -811,13 +809,19 @@ fn read_two_whole(
             *sha256_a = hash_a.finalize_hex();
             *sha256_b = hash_b.finalize_hex();
         }
-        (one, other) => {
-            for (bytes, sha256) in [one, other].into_iter().flatten() {
-                *sha256 = hex::encode(Sha256::digest(bytes));
-            }
+        _ => {
+            hash_alone(&mut a);
+            hash_alone(&mut b);
         }
     }
     (a, b)
+}
+
+/// Take the checksum of a file read into memory, on its own.
+fn hash_alone(prepared: &mut Prepared) {
+    if let Some((bytes, sha256)) = unhashed(prepared) {
+        *sha256 = hex::encode(Sha256::digest(bytes));
+    }
 }
 
 /// Small files hashed in step, for a test to see that they are.
