@@ -1536,28 +1536,21 @@ mod tests {
         let dirs: Vec<PathBuf> = (0..13)
             .map(|vm| log_dir.join(format!("vm-{vm:02}")))
             .collect();
-        let one_by_one: Vec<(Vec<String>, Vec<String>)> = dirs
+        // What a listing says: its entries' names, and what it skipped.
+        let names_and_skips = |folder: FolderListing| -> (Vec<String>, Vec<String>) {
+            let names = folder.entries.iter().map(|e| e.name.clone()).collect();
+            (
+                names,
+                folder.skipped.into_iter().map(|s| s.source).collect(),
+            )
+        };
+        let one_by_one: Vec<_> = dirs
             .iter()
-            .map(|dir| read_folder(dir, &instance, false))
-            .map(|folder| {
-                let names = folder.entries.iter().map(|e| e.name.clone()).collect();
-                (
-                    names,
-                    folder.skipped.iter().map(|s| s.source.clone()).collect(),
-                )
-            })
+            .map(|dir| names_and_skips(read_folder(dir, &instance, false)))
             .collect();
         assert_eq!(one_by_one.len(), 13);
         let in_turn = with_listings(dirs.clone(), &instance, false, |listings| {
-            listings
-                .map(|folder| {
-                    let names = folder.entries.iter().map(|e| e.name.clone()).collect();
-                    (
-                        names,
-                        folder.skipped.iter().map(|s| s.source.clone()).collect(),
-                    )
-                })
-                .collect::<Vec<_>>()
+            listings.map(names_and_skips).collect::<Vec<_>>()
         });
         assert_eq!(in_turn, one_by_one);
         assert_eq!(in_turn[5].0, ["notes.txt", "serial.0.log", "serial.1.log"]);
