@@ -350,28 +350,28 @@ fn scanner(
             continue;
         }
         let writer_has = scanned.holding();
+        // The partner's place among the jobs after the lead.
         let partner = match in_step_allowed(&jobs, writer_has, ahead) {
             false => None,
-            true => match jobs
-                .iter()
-                .skip(1)
-                .position(|job| job.streamed.is_scanning())
-            {
-                Some(i) => Some(i + 1),
-                None => {
-                    if let Some(delivered) = to_scan.try_recv() {
-                        // Look again: it may need no scan.
-                        jobs.push_back(ScanJob::start(delivered, options));
-                        continue;
-                    }
-                    None
+            true => {
+                let partner = jobs
+                    .iter()
+                    .skip(1)
+                    .position(|job| job.streamed.is_scanning());
+                if partner.is_none()
+                    && let Some(delivered) = to_scan.try_recv()
+                {
+                    // Look again: it may need no scan.
+                    jobs.push_back(ScanJob::start(delivered, options));
+                    continue;
                 }
-            },
+                partner
+            }
         };
         let jobs = jobs.make_contiguous();
         let (lead, later) = jobs.split_first_mut().expect("a lead");
         match partner {
-            Some(i) => lead.step_with(&mut later[i - 1]),
+            Some(i) => lead.step_with(&mut later[i]),
             None => {
                 if writer_has.items == 0 {
                     lead.stop_hashing();
