@@ -955,59 +955,75 @@ fn read_folder(dir: &Path, instance: &Instance, measured: bool) -> FolderListing
     folder
 }
 
-fn plan_log_dir(instance: &Instance, log_dir: &Path, plan: &mut Plan) {
-    let mut service = ArchiveFolder::new(log_dir, instance.name.clone(), None, service_kind);
-    let entries = list(log_dir, instance, plan);
-    let folders = entries
+/// Go through a folder's `entries` in order, handing `each` every entry
+/// and, for the subfolders `to_list` picks, that subfolder's listing
+/// (made on every core: see `with_listings`).
+fn with_subfolder_listings(
+    entries: Vec<Listed>,
+    to_list: impl Fn(&Listed) -> bool,
+    instance: &Instance,
+    measured: bool,
+    mut each: impl FnMut(Listed, Option<FolderListing>),
+) {
+    let subfolders = entries
         .iter()
-        .filter(|entry| entry.file_type.is_dir())
+        .filter(|entry| to_list(entry))
         .map(|entry| entry.path.clone())
         .collect();
-    with_listings(folders, instance, plan.files.measured(), |listings| {
+    with_listings(subfolders, instance, measured, |listings| {
         for entry in entries {
-            if entry.file_type.is_dir() {
-                // A folder in the log dir holds the preserved logs of a deleted VM.
-                let vm = preserved_vm_name(&entry.name);
-                let folder = format!("{}/{}", instance.name, entry.name);
-                let mut folder =
-                    ArchiveFolder::new(&entry.path, folder, Some(vm), |_| Kind::Preserved);
-                let listing = listings.next().expect("each folder is listed");
-                plan_log_folder(instance, &mut folder, listing, plan);
-            } else {
-                plan_log_file(instance, entry, &mut service, plan);
-            }
+            let listing =
+                to_list(&entry).then(|| listings.next().expect("each subfolder picked is listed"));
+            each(entry, listing);
         }
     });
 }
 
+fn plan_log_dir(instance: &Instance, log_dir: &Path, plan: &mut Plan) {
+    let mut service = ArchiveFolder::new(log_dir, instance.name.clone(), None, service_kind);
+    let entries = list(log_dir, instance, plan);
+    let measured = plan.files.measured();
+    // A folder in the log dir holds the preserved logs of a deleted VM.
+    let is_folder = |entry: &Listed| entry.file_type.is_dir();
+    with_subfolder_listings(
+        entries,
+        is_folder,
+        instance,
+        measured,
+        |entry, listing| match listing {
+            Some(listing) => {
+                let vm = preserved_vm_name(&entry.name);
+                let folder = format!("{}/{}", instance.name, entry.name);
+                let mut folder =
+                    ArchiveFolder::new(&entry.path, folder, Some(vm), |_| Kind::Preserved);
+                plan_log_folder(instance, &mut folder, listing, plan);
+            }
+            None => plan_log_file(instance, entry, &mut service, plan),
+        },
+    );
+}
+
 fn plan_lima_home(instance: &Instance, lima_home: &Path, plan: &mut Plan) {
     let entries = list(lima_home, instance, plan);
+    let measured = plan.files.measured();
     // `_config` and other folders starting with `_` are Lima's own, not VMs.
     let is_vm = |entry: &Listed| entry.file_type.is_dir() && !entry.name.starts_with('_');
-    let vms = entries
-        .iter()
-        .filter(|entry| is_vm(entry))
-        .map(|entry| entry.path.clone())
-        .collect();
-    with_listings(vms, instance, plan.files.measured(), |listings| {
-        for entry in entries {
-            if is_vm(&entry) {
-                let folder = format!("{}/lima-{}", instance.name, entry.name);
-                let vm = entry.name.clone();
-                let mut folder = ArchiveFolder::new(&entry.path, folder, Some(vm), vm_kind);
-                let listing = listings.next().expect("each VM's folder is listed");
-                plan_log_folder(instance, &mut folder, listing, plan);
-            } else if entry.file_type.is_dir() && entry.name == "_config" {
-                plan.skipped
-                    .push(skipped(&entry.path, Some(instance), SkipReason::LimaConfig));
-            } else if entry.file_type.is_dir() {
-                plan.skipped
-                    .push(skipped(&entry.path, Some(instance), SkipReason::NotAVm));
-            } else {
-                let reason = skip_reason(&entry.file_type).unwrap_or(SkipReason::NotAVm);
-                plan.skipped
-                    .push(skipped(&entry.path, Some(instance), reason));
-            }
+    with_subfolder_listings(entries, is_vm, instance, measured, |entry, listing| {
+        if let Some(listing) = listing {
+            let folder = format!("{}/lima-{}", instance.name, entry.name);
+            let vm = entry.name.clone();
+            let mut folder = ArchiveFolder::new(&entry.path, folder, Some(vm), vm_kind);
+            plan_log_folder(instance, &mut folder, listing, plan);
+        } else if entry.file_type.is_dir() && entry.name == "_config" {
+            plan.skipped
+                .push(skipped(&entry.path, Some(instance), SkipReason::LimaConfig));
+        } else if entry.file_type.is_dir() {
+            plan.skipped
+                .push(skipped(&entry.path, Some(instance), SkipReason::NotAVm));
+        } else {
+            let reason = skip_reason(&entry.file_type).unwrap_or(SkipReason::NotAVm);
+            plan.skipped
+                .push(skipped(&entry.path, Some(instance), reason));
         }
     });
 }
